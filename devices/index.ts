@@ -1,0 +1,4 @@
+/** What the runtime may import from the device layer (DESIGN.md: kiosk → devices through here only). */
+
+export * from './scanner/index.js';
+export * from './transport/index.js';

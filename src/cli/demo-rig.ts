@@ -1,0 +1,16 @@
+/** Child process of `kiosk demo`: the broker, registry and emulators (see runDemoRigProcess). */
+import { Command } from 'commander';
+import { runDemoRigProcess } from '../main.js';
+
+const options = new Command('demo-rig')
+  .requiredOption('--data-dir <dir>')
+  .requiredOption('--broker-port <port>')
+  .parse(process.argv)
+  .opts<{ dataDir: string; brokerPort: string }>();
+
+try {
+  await runDemoRigProcess({ dataDir: options.dataDir, brokerPort: Number(options.brokerPort) });
+} catch (error) {
+  process.stderr.write(`demo rig failed: ${(error as Error).message}\n`);
+  process.exit(1);
+}

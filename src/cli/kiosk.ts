@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfigFile } from '../config/index.js';
+import { runDemo, runKiosk } from '../main.js';
+import { runtimeVersion } from '../util/version.js';
+
+function portNumber(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError('expected a port 0–65535');
+  return port;
+}
+
+export function buildKioskCli(): Command {
+  const program = new Command('kiosk')
+    .description('cccd-kiosk: the runtime of a self-service CCCD kiosk')
+    .version(runtimeVersion(), '-V, --version')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ kiosk demo                                 run everything on this machine (emulated devices)
+  $ kiosk start --config /etc/cccd-kiosk/kiosk.json
+  $ kiosk config check ./kiosk.json            validate a configuration file
+  $ KIOSK_MQTT_URL=mqtts://broker:8883 kiosk start --config kiosk.json`,
+    );
+
+  program
+    .command('start')
+    .description('run the kiosk runtime from a configuration file')
+    .requiredOption('-c, --config <file>', 'configuration file (JSON); KIOSK_* variables override it')
+    .action(async (options: { config: string }) => {
+      const config = await loadConfigFile(options.config);
+      await runKiosk(config);
+    });
+
+  program
+    .command('demo')
+    .description(
+      'run a complete kiosk on this machine: embedded broker, reference registry, emulated devices, UI',
+    )
+    .option('--data-dir <dir>', 'where the demo keeps its files', './var/demo')
+    .option('--ui-port <port>', 'UI port (a free one is used if taken; 0 picks one)', portNumber, 8080)
+    .option('--broker-port <port>', 'embedded broker port (a free one is used if taken)', portNumber, 1883)
+    .option('--kiosk-id <id>', 'kiosk id of the demo kiosk', 'demo-0001')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
+    .addHelpText('after', '\nExample:\n  $ kiosk demo --ui-port 8081')
+    .action(
+      async (options: {
+        dataDir: string;
+        uiPort: number;
+        brokerPort: number;
+        kioskId: string;
+        logLevel: string;
+      }) => {
+        await runDemo(options);
+      },
+    );
+
+  const config = program.command('config').description('work with configuration files');
+  config
+    .command('check')
+    .description('validate a configuration file (exit 0 if good, 1 with the reasons if not)')
+    .argument('<file>', 'configuration file (JSON)')
+    .addHelpText('after', '\nExample:\n  $ kiosk config check /etc/cccd-kiosk/kiosk.json')
+    .action(async (file: string) => {
+      const parsed = await loadConfigFile(file);
+      process.stdout.write(
+        `${file}: ok (kiosk ${parsed.kiosk.id}, broker ${parsed.mqtt.url.replace(/\/\/[^@/]*@/, '//***@')})\n`,
+      );
+    });
+  return program;
+}
+
+try {
+  await buildKioskCli().parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`kiosk: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,136 @@
+/**
+ * The one configuration schema of the kiosk runtime. File, environment and (later) configuration
+ * pushed by operations all pass through `KioskConfigSchema`; nothing else defines a setting.
+ *
+ * Each field carries `.meta({ description, restart })`: `restart: true` marks a setting that only
+ * takes effect after a restart of the runtime (used by the fleet layer when applying pushed config).
+ */
+import { z } from 'zod';
+
+export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
+
+const baudRate = (fallback: (typeof BAUD_RATES)[number]) =>
+  z
+    .literal(BAUD_RATES, {
+      error: (issue) =>
+        `expected one of ${BAUD_RATES[0]}…${BAUD_RATES.at(-1)}, got ${JSON.stringify(issue.input)}`,
+    })
+    .default(fallback)
+    .meta({ description: 'UART speed in baud', restart: true });
+
+const serialPath = z
+  .string()
+  .min(1, 'expected a device path such as /dev/ttyUSB0 or /dev/kiosk-scanner')
+  .meta({ description: 'serial device path (a stable udev name is best)', restart: true });
+
+const serialDevice = (defaultBaud: (typeof BAUD_RATES)[number]) =>
+  z.strictObject({
+    path: serialPath,
+    baudRate: baudRate(defaultBaud),
+    enabled: z.boolean().default(true).meta({ description: 'whether the runtime opens this device' }),
+  });
+
+export const DevicesSchema = z
+  .strictObject({
+    scanner: serialDevice(9600).optional().meta({ description: 'QR / barcode scanner (lines ending in CR)' }),
+    fingerprint: serialDevice(57600).optional().meta({ description: 'R30x/ZFM fingerprint sensor' }),
+    printer: serialDevice(9600).optional().meta({ description: 'ESC/POS receipt printer' }),
+    dispenser: serialDevice(57600)
+      .optional()
+      .meta({ description: 'card dispenser controller board (Firmata)' }),
+    cardReader: z
+      .strictObject({
+        kind: z
+          .enum(['pcsc', 'serial'])
+          .meta({ description: 'PC/SC reader or serial-attached chip station' }),
+        reader: z.string().optional().meta({ description: 'PC/SC reader name (substring match)' }),
+        path: serialPath.optional(),
+        baudRate: baudRate(115200),
+        enabled: z.boolean().default(true),
+      })
+      .optional()
+      .meta({ description: 'card reader / encoder at the chip station' }),
+  })
+  .default({});
+
+export const TlsSchema = z.strictObject({
+  ca: z.string().min(1).meta({ description: 'PEM file of the broker CA', restart: true }),
+  cert: z.string().min(1).meta({ description: "PEM file of this kiosk's client certificate", restart: true }),
+  key: z.string().min(1).meta({ description: "PEM file of this kiosk's client key", restart: true }),
+});
+
+export const KioskConfigSchema = z.strictObject({
+  kiosk: z.strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'expected 3–63 lowercase letters, digits or dashes, e.g. "hn-0001"')
+      .meta({ description: 'kiosk identity; names its MQTT topics', restart: true }),
+    site: z.string().max(200).optional().meta({ description: 'where the kiosk stands, for operators' }),
+  }),
+  mqtt: z
+    .strictObject({
+      url: z
+        .string()
+        .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'expected a broker URL such as mqtts://broker:8883')
+        .meta({ description: 'broker URL', restart: true }),
+      protocolVersion: z
+        .union([z.literal(4), z.literal(5)])
+        .default(5)
+        .meta({ description: 'MQTT 3.1.1 (4) or MQTT 5 (5)', restart: true }),
+      keepaliveSeconds: z.number().int().min(5).max(600).default(30),
+      tls: TlsSchema.optional(),
+      reconnect: z
+        .strictObject({
+          minMs: z.number().int().min(100).default(1000),
+          maxMs: z.number().int().min(1000).default(60_000),
+        })
+        .default({ minMs: 1000, maxMs: 60_000 })
+        .meta({ description: 'capped exponential backoff with full jitter between reconnects' }),
+    })
+    .meta({ description: 'link to the central MQTT broker' }),
+  dataDir: z
+    .string()
+    .min(1)
+    .default('./var/kiosk')
+    .meta({ description: 'directory of the SQLite store and local state', restart: true }),
+  ui: z
+    .strictObject({
+      host: z
+        .enum(['127.0.0.1', '::1', 'localhost'])
+        .default('127.0.0.1')
+        .meta({ description: 'the touchscreen UI is served on loopback only', restart: true }),
+      port: z.number().int().min(0).max(65535).default(8080).meta({ restart: true }),
+    })
+    .default({ host: '127.0.0.1', port: 8080 }),
+  devices: DevicesSchema,
+  timeouts: z
+    .strictObject({
+      sessionIdleMs: z.number().int().min(5000).default(60_000),
+      fingerAttemptMs: z.number().int().min(1000).default(15_000),
+      trayTakeMs: z.number().int().min(5000).default(30_000),
+      requestMs: z.number().int().min(500).default(10_000),
+      shutdownMs: z.number().int().min(500).max(30_000).default(2500),
+    })
+    .default({
+      sessionIdleMs: 60_000,
+      fingerAttemptMs: 15_000,
+      trayTakeMs: 30_000,
+      requestMs: 10_000,
+      shutdownMs: 2500,
+    }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      pretty: z.boolean().default(false).meta({ description: 'human-readable lines (demo); JSON otherwise' }),
+      sensitive: z
+        .boolean()
+        .default(false)
+        .meta({ description: 'log payload hex of device traffic (never PII fields); off in production' }),
+    })
+    .default({ level: 'info', pretty: false, sensitive: false }),
+});
+
+export type KioskConfig = z.infer<typeof KioskConfigSchema>;
+export type KioskConfigInput = z.input<typeof KioskConfigSchema>;
+export type DevicesConfig = z.infer<typeof DevicesSchema>;
+export type SerialDeviceConfig = NonNullable<DevicesConfig['scanner']>;

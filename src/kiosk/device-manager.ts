@@ -1,0 +1,92 @@
+import type { LinkHealth } from '../../devices/index.js';
+import type { EventBus } from '../util/bus.js';
+import type { DeviceHealthState, RuntimeEvents } from '../util/events.js';
+import type { Health, Service } from '../util/lifecycle.js';
+import type { Logger } from '../util/log.js';
+
+/** What the device manager needs of any driver. */
+export interface ManagedDevice {
+  readonly health: LinkHealth;
+  readonly healthDetail: string | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  on(event: 'health', listener: (health: LinkHealth, detail: string | undefined) => void): unknown;
+}
+
+/**
+ * Starts the configured devices and watches them. One device failing to start or disappearing
+ * never stops the others: each start is isolated, and a missing device keeps retrying inside its
+ * driver while the runtime runs on.
+ */
+export class DeviceManager implements Service {
+  readonly name = 'devices';
+  private readonly states = new Map<string, { state: DeviceHealthState; detail?: string }>();
+
+  constructor(
+    private readonly devices: ReadonlyMap<string, ManagedDevice>,
+    disabled: readonly string[],
+    private readonly bus: EventBus<RuntimeEvents>,
+    private readonly log: Logger,
+  ) {
+    for (const name of disabled) this.states.set(name, { state: 'disabled' });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(
+      [...this.devices].map(async ([name, device]) => {
+        device.on('health', (health, detail) => this.update(name, health, detail));
+        try {
+          await device.start();
+        } catch (error) {
+          this.log.error({ device: name, err: (error as Error).message }, 'device failed to start');
+        }
+        this.update(name, device.health, device.healthDetail);
+      }),
+    );
+  }
+
+  private update(name: string, state: DeviceHealthState, detail: string | undefined): void {
+    const previous = this.states.get(name);
+    if (previous?.state === state && previous.detail === detail) return;
+    this.states.set(name, detail === undefined ? { state } : { state, detail });
+    const level = state === 'ok' ? 'info' : 'warn';
+    this.log[level]({ device: name, state, detail }, 'device health');
+    this.bus.emit(
+      'device.health',
+      detail === undefined ? { device: name, state } : { device: name, state, detail },
+    );
+  }
+
+  /** `{ scanner: 'ok', printer: 'missing' }` for the retained status. */
+  summary(): Record<string, DeviceHealthState> {
+    return Object.fromEntries([...this.states].map(([name, { state }]) => [name, state]));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      [...this.devices].map(async ([name, device]) => {
+        try {
+          await device.stop();
+        } catch (error) {
+          this.log.warn({ device: name, err: (error as Error).message }, 'device failed to stop cleanly');
+        }
+      }),
+    );
+  }
+
+  health(): Health {
+    const parts: Record<string, Health> = {};
+    let worst: Health['state'] = 'up';
+    for (const [name, { state, detail }] of this.states) {
+      const mapped: Health['state'] =
+        state === 'ok' || state === 'disabled' ? 'up' : state === 'degraded' ? 'degraded' : 'down';
+      parts[name] =
+        detail === undefined
+          ? { state: mapped, detail: state }
+          : { state: mapped, detail: `${state}: ${detail}` };
+      if (mapped === 'down') worst = 'degraded';
+      else if (mapped === 'degraded' && worst === 'up') worst = 'degraded';
+    }
+    return { state: worst, parts };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Every MQTT payload of the API, as zod schemas (DESIGN.md "MQTT API"). The application protocol
+ * lives in one JSON envelope so it runs the same over MQTT 3.1.1 and 5 and over any broker;
+ * `docs/mqtt-api.yaml` is checked against these schemas.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+
+/** Upper bound of any payload we accept; larger ones are rejected before JSON parsing. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+export const EnvelopeSchema = z.strictObject({
+  id: z.string().min(8).max(64),
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)+$/, 'expected a dotted type such as "kiosk.status"'),
+  ts: z.iso.datetime({ offset: true }),
+  from: z.string().min(1).max(128),
+  correlationId: z.string().min(1).max(64).optional(),
+  replyTo: z.string().min(1).max(256).optional(),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+  body: z.unknown(),
+  sig: z.string().optional(),
+});
+export type Envelope<Body = unknown> = Omit<z.infer<typeof EnvelopeSchema>, 'body'> & { body: Body };
+
+export const DeviceHealthSchema = z.enum(['ok', 'degraded', 'missing', 'disabled']);
+
+export const StatusBodySchema = z.strictObject({
+  online: z.boolean(),
+  version: z.string().optional(),
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+  devices: z.record(z.string(), DeviceHealthSchema).optional(),
+  queueDepth: z.number().int().min(0).optional(),
+});
+export type StatusBody = z.infer<typeof StatusBodySchema>;
+
+/** The registry of message types: type name → body schema. */
+export const messageBodies = {
+  'kiosk.status': StatusBodySchema,
+} as const;
+export type MessageType = keyof typeof messageBodies;
+export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
+
+export function envelope<T extends MessageType>(
+  type: T,
+  from: string,
+  body: MessageBody<T>,
+  extra: Partial<Pick<Envelope, 'correlationId' | 'replyTo' | 'expiresAt' | 'id' | 'ts'>> = {},
+): Envelope<MessageBody<T>> {
+  return {
+    id: extra.id ?? randomUUID(),
+    type,
+    ts: extra.ts ?? new Date().toISOString(),
+    from,
+    body,
+    ...extra,
+  };
+}
+
+/** An inbound payload that cannot be used; `reason` is safe to log (no payload content). */
+export class InvalidMessage extends Error {
+  override readonly name = 'InvalidMessage';
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/** Parses and validates one payload as the expected message type; throws InvalidMessage. */
+export function decodeMessage<T extends MessageType>(
+  payload: Buffer | string,
+  expected: T,
+): Envelope<MessageBody<T>> {
+  const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+  if (size > MAX_PAYLOAD_BYTES)
+    throw new InvalidMessage(`payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString());
+  } catch {
+    throw new InvalidMessage('payload is not JSON');
+  }
+  const outer = EnvelopeSchema.safeParse(json);
+  if (!outer.success) throw new InvalidMessage(`envelope: ${summarise(outer.error)}`);
+  if (outer.data.type !== expected) {
+    throw new InvalidMessage(
+      `expected a ${expected} message, got ${JSON.stringify(outer.data.type.slice(0, 64))}`,
+    );
+  }
+  const body = messageBodies[expected].safeParse(outer.data.body);
+  if (!body.success) throw new InvalidMessage(`${expected} body: ${summarise(body.error)}`);
+  return { ...outer.data, body: body.data as MessageBody<T> };
+}
+
+function summarise(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}

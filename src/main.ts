@@ -1,0 +1,335 @@
+/**
+ * Wiring. This is the only module that constructs subsystems (STYLE.md practice 4): it reads the
+ * configuration, creates the bus, the devices, the link and the UI, and hands each what it needs.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPtyPair, type PtyPair, ScannerEmulator, SerialScanner } from '../devices/index.js';
+import { type KioskConfig, parseConfig } from './config/index.js';
+import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
+import { EmbeddedBroker } from './link/embedded-broker.js';
+import { KioskLink } from './link/link.js';
+import { ReferenceRegistry } from './registry/registry.js';
+import { UiServer } from './ui/server.js';
+import { EventBus } from './util/bus.js';
+import type { RuntimeEvents } from './util/events.js';
+import { type Health, Lifecycle } from './util/lifecycle.js';
+import { createLogger, type Logger } from './util/log.js';
+import { runtimeVersion } from './util/version.js';
+
+export interface KioskRuntime {
+  readonly config: KioskConfig;
+  readonly ui: UiServer;
+  readonly link: KioskLink;
+  readonly devices: DeviceManager;
+  readonly bus: EventBus<RuntimeEvents>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  health(): Record<string, Health>;
+}
+
+export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRuntime {
+  mkdirSync(config.dataDir, { recursive: true });
+  const bus = new EventBus<RuntimeEvents>(log);
+  const startedAt = new Date().toISOString();
+  const version = runtimeVersion();
+
+  const drivers = new Map<string, ManagedDevice>();
+  const disabled: string[] = [];
+  const scannerConfig = config.devices.scanner;
+  if (scannerConfig?.enabled) {
+    const scanner = new SerialScanner({ path: scannerConfig.path, baudRate: scannerConfig.baudRate });
+    scanner.on('scan', (text) => bus.emit('scanner.scan', { text, at: Date.now() }));
+    scanner.on('rejected', (error) =>
+      log.warn({ reason: error.reason, length: error.length }, 'scanner frame rejected'),
+    );
+    drivers.set('scanner', scanner);
+  } else if (scannerConfig) {
+    disabled.push('scanner');
+  }
+  const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
+
+  const link = new KioskLink({
+    kioskId: config.kiosk.id,
+    url: config.mqtt.url,
+    protocolVersion: config.mqtt.protocolVersion,
+    keepaliveSeconds: config.mqtt.keepaliveSeconds,
+    tls: config.mqtt.tls,
+    reconnect: config.mqtt.reconnect,
+    log: log.child({ room: 'link' }),
+    bus,
+    describe: () => ({ version, startedAt, devices: devices.summary() }),
+  });
+  bus.on('main', 'device.health', () => void link.publishStatus());
+
+  let lifecycle: Lifecycle;
+  const ui = new UiServer({
+    host: config.ui.host,
+    port: config.ui.port,
+    log: log.child({ room: 'ui' }),
+    status: () => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
+  });
+  lifecycle = new Lifecycle([devices, link, ui], log);
+
+  return {
+    config,
+    ui,
+    link,
+    devices,
+    bus,
+    start: () => lifecycle.start(),
+    stop: async () => {
+      await lifecycle.stop();
+      bus.off('main');
+    },
+    health: () => lifecycle.health(),
+  };
+}
+
+// ---- process handling ------------------------------------------------------------------------
+
+/**
+ * Runs `stop` on SIGINT/SIGTERM within `deadlineMs` and exits 0 (1 if the deadline passed); a
+ * second signal exits at once. An uncaught error is logged and exits 1 after a bounded stop.
+ */
+export function exitOnSignals(stop: () => Promise<void>, log: Logger, deadlineMs: number): void {
+  let stoppingSince: number | undefined;
+  const shutdown = (reason: string, code: number) => {
+    if (stoppingSince !== undefined) {
+      // `npm start` forwards the terminal's Ctrl-C that we also received: one press, two signals.
+      if (performance.now() - stoppingSince < 500) return;
+      log.warn({ reason }, 'second signal: exiting now');
+      process.exit(130);
+    }
+    stoppingSince = performance.now();
+    log.info({ reason }, 'stopping');
+    const timer = setTimeout(() => {
+      log.error({ deadlineMs }, 'stop did not finish in time; exiting');
+      process.exit(1);
+    }, deadlineMs);
+    timer.unref();
+    stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(code);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('uncaughtException', (error) => {
+    log.fatal({ err: error }, 'uncaught exception');
+    shutdown('uncaughtException', 1);
+  });
+  process.on('unhandledRejection', (error) => {
+    log.fatal({ err: error }, 'unhandled promise rejection');
+    shutdown('unhandledRejection', 1);
+  });
+}
+
+export async function runKiosk(config: KioskConfig): Promise<void> {
+  const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  const runtime = createKioskRuntime(config, log);
+  exitOnSignals(() => runtime.stop(), log, config.timeouts.shutdownMs + 400);
+  await runtime.start();
+  log.info(
+    { kioskId: config.kiosk.id, ui: runtime.ui.url, version: runtimeVersion() },
+    'kiosk runtime ready',
+  );
+}
+
+// ---- the demo --------------------------------------------------------------------------------
+
+/**
+ * The demo's "world around the kiosk": embedded broker, reference registry and device emulators
+ * on ptys. It runs in a child process so that a kiosk killed with SIGKILL leaves a broker behind
+ * to deliver its last will, as in a real deployment; it exits on its own soon after its parent.
+ */
+export interface DemoRigReady {
+  type: 'ready';
+  brokerUrl: string;
+  devices: { scanner: string };
+}
+
+export interface DemoRigOptions {
+  dataDir: string;
+  brokerPort: number;
+  log: Logger;
+}
+
+export interface DemoRig {
+  brokerUrl: string;
+  registry: ReferenceRegistry;
+  scanner: ScannerEmulator;
+  devices: { scanner: string };
+  stop(): Promise<void>;
+}
+
+export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
+  const { dataDir, log } = options;
+  mkdirSync(dataDir, { recursive: true });
+  const broker = new EmbeddedBroker({
+    preferredPort: options.brokerPort,
+    log: log.child({ room: 'broker' }),
+  });
+  await broker.start();
+  const registry = new ReferenceRegistry({
+    brokerUrl: broker.url,
+    databaseFile: join(dataDir, 'registry.sqlite'),
+    log: log.child({ room: 'registry' }),
+  });
+  const ptys: PtyPair[] = [];
+  const stopAll = async () => {
+    await scanner.stop().catch(() => undefined);
+    await Promise.all(ptys.map((pty) => pty.close()));
+    await registry.stop().catch(() => undefined);
+    await broker.stop();
+  };
+  const scannerPty = await createPtyPair(
+    join(dataDir, 'dev', 'scanner'),
+    join(dataDir, 'dev', 'scanner.emu'),
+  );
+  ptys.push(scannerPty);
+  const scanner = new ScannerEmulator({ path: scannerPty.emulatorPath });
+  try {
+    await registry.start();
+    await scanner.start();
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  return {
+    brokerUrl: broker.url,
+    registry,
+    scanner,
+    devices: { scanner: scannerPty.devicePath },
+    stop: stopAll,
+  };
+}
+
+/** Body of the rig child process (src/cli/demo-rig.ts). */
+export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): Promise<void> {
+  const log = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info', pretty: true }).child({
+    proc: 'rig',
+  });
+  // Ctrl-C is the parent's to handle; it tells us to stop over IPC once the kiosk has stopped.
+  process.on('SIGINT', () => undefined);
+  const rig = await startDemoRig({ ...options, log });
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await rig.stop();
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => void stop(0));
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'stop') void stop(0);
+  });
+  // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
+  process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
+  const ready: DemoRigReady = { type: 'ready', brokerUrl: rig.brokerUrl, devices: rig.devices };
+  process.send?.(ready);
+}
+
+export interface DemoOptions {
+  dataDir: string;
+  uiPort: number;
+  brokerPort: number;
+  kioskId: string;
+  logLevel: string;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const probe = createServer();
+    probe.once('error', () => resolveFree(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolveFree(true)));
+  });
+}
+
+function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: DemoRigReady }> {
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const entry = fileURLToPath(new URL(`./cli/demo-rig.${extension}`, import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, entry, '--data-dir', options.dataDir, '--broker-port', String(options.brokerPort)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      env: { ...process.env, KIOSK_LOG_LEVEL: options.logLevel },
+    },
+  );
+  return new Promise((resolveReady, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      reject(new Error(`demo rig exited before it was ready (${code ?? signal})`)),
+    );
+    child.on('message', (message: DemoRigReady) => {
+      if (message?.type === 'ready') resolveReady({ child, ready: message });
+    });
+  });
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const log = createLogger({ level: options.logLevel, pretty: true });
+  const dataDir = resolve(options.dataDir);
+  let rig: ChildProcess | undefined;
+  let runtime: KioskRuntime | undefined;
+  const stopRig = async () => {
+    const child = rig;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    if (child.connected) child.send({ type: 'stop' });
+    else child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 1500))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  exitOnSignals(
+    async () => {
+      await runtime?.stop();
+      await stopRig();
+    },
+    log,
+    2800,
+  );
+  const started = await spawnRig({ ...options, dataDir: join(dataDir, 'rig') });
+  rig = started.child;
+  rig.on('exit', (code, signal) => {
+    if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
+  });
+  const uiPort = options.uiPort === 0 || (await portIsFree(options.uiPort)) ? options.uiPort : 0;
+  const config = parseConfig(
+    {
+      kiosk: { id: options.kioskId, site: 'demo' },
+      mqtt: {
+        url: started.ready.brokerUrl,
+        protocolVersion: 4,
+        keepaliveSeconds: 10,
+        reconnect: { minMs: 200, maxMs: 5000 },
+      },
+      dataDir: join(dataDir, 'kiosk'),
+      ui: { host: '127.0.0.1', port: uiPort },
+      devices: { scanner: { path: started.ready.devices.scanner, baudRate: 9600 } },
+      log: { level: options.logLevel, pretty: true },
+    },
+    'demo',
+  );
+  runtime = createKioskRuntime(config, log);
+  await runtime.start();
+  // "Ready" means the page shows every part up: give the link a moment to reach the broker.
+  const linkDeadline = Date.now() + 5000;
+  while (!runtime.link.connected && Date.now() < linkDeadline)
+    await new Promise((done) => setTimeout(done, 20));
+  // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
+  process.stdout.write(
+    `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,
+  );
+}

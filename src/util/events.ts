@@ -1,0 +1,10 @@
+import type { HealthState } from './lifecycle.js';
+
+export type DeviceHealthState = 'ok' | 'degraded' | 'missing' | 'disabled';
+
+/** Events that cross rooms on the runtime's one bus (created in main.ts). */
+export interface RuntimeEvents {
+  'device.health': { device: string; state: DeviceHealthState; detail?: string };
+  'scanner.scan': { text: string; at: number };
+  'link.state': { state: HealthState; detail?: string };
+}

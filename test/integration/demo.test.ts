@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { statusOf, watchTopic } from '../helpers/mqtt-watch.js';
+import { processesMatching, ROOT, spawnKiosk } from '../helpers/processes.js';
+
+async function startDemo() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
+  const began = Date.now();
+  const demo = spawnKiosk([
+    'demo',
+    '--data-dir',
+    dataDir,
+    '--ui-port',
+    '0',
+    '--broker-port',
+    '0',
+    '--kiosk-id',
+    'demo-test',
+  ]);
+  const [, uiUrl, brokerUrl] = await demo.waitFor(
+    /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
+    15_000,
+  );
+  return {
+    demo,
+    dataDir,
+    uiUrl: uiUrl as string,
+    brokerUrl: brokerUrl as string,
+    readyMs: Date.now() - began,
+  };
+}
+
+describe('kiosk demo', () => {
+  it('is ready within 10 s with every part up, and stops on SIGINT within 3 s leaving no process behind', async () => {
+    const { demo, dataDir, uiUrl, brokerUrl, readyMs } = await startDemo();
+    try {
+      expect(readyMs).toBeLessThan(10_000);
+      const response = await fetch(`${uiUrl}/healthz`);
+      const health = (await response.json()) as { status: string; parts: Record<string, { state: string }> };
+      expect(response.status).toBe(200);
+      expect(health.status).toBe('up');
+      expect(Object.keys(health.parts).sort()).toEqual(['devices', 'link', 'ui']);
+      expect(Object.values(health.parts).every((part) => part.state === 'up')).toBe(true);
+
+      const watcher = await watchTopic(brokerUrl, 'cccd/v1/kiosk/+/status');
+      expect(statusOf(await watcher.waitFor((message) => message.topic.includes('demo-test')))).toMatchObject(
+        { online: true },
+      );
+      await watcher.close();
+
+      expect((await processesMatching(dataDir)).length).toBeGreaterThanOrEqual(2); // rig and socat
+      const stopping = Date.now();
+      demo.child.kill('SIGINT');
+      const { code } = await demo.exited;
+      expect(code).toBe(0);
+      expect(Date.now() - stopping).toBeLessThan(3000);
+      expect(await processesMatching(dataDir)).toEqual([]);
+    } finally {
+      demo.child.kill('SIGKILL');
+    }
+  });
+
+  it('goes offline by last will when killed with SIGKILL, and its helpers exit by themselves', async () => {
+    const { demo, dataDir, brokerUrl } = await startDemo();
+    const watcher = await watchTopic(brokerUrl, 'cccd/v1/kiosk/demo-test/status');
+    try {
+      await watcher.waitFor((message) => statusOf(message).online);
+      const mark = watcher.received.length;
+      demo.child.kill('SIGKILL');
+      expect(statusOf(await watcher.waitFor((message) => !statusOf(message).online, 5000, mark))).toEqual({
+        online: false,
+      });
+    } finally {
+      await watcher.close().catch(() => undefined);
+    }
+    const deadline = Date.now() + 5000;
+    while ((await processesMatching(dataDir)).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await processesMatching(dataDir)).toEqual([]);
+  });
+});
+
+describe('npm start', () => {
+  it('stops with exit code 0 when Ctrl-C reaches its whole process group', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'npm-start-'));
+    const child = spawn(
+      'npm',
+      ['start', '--', '--data-dir', dataDir, '--ui-port', '0', '--broker-port', '0'],
+      {
+        cwd: ROOT,
+        detached: true, // its own process group, as a terminal's foreground job is
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!output.includes('demo ready:') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(output).toContain('demo ready:');
+    const pid = child.pid as number;
+    const began = Date.now();
+    process.kill(-pid, 'SIGINT');
+    expect(await exited).toBe(0);
+    expect(Date.now() - began).toBeLessThan(3000);
+    expect(await processesMatching(dataDir)).toEqual([]);
+  });
+});
