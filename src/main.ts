@@ -13,7 +13,7 @@ import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { ReferenceRegistry } from './registry/registry.js';
-import { UiServer } from './ui/server.js';
+import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
 import { type Health, Lifecycle } from './util/lifecycle.js';
@@ -65,14 +65,13 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   });
   bus.on('main', 'device.health', () => void link.publishStatus());
 
-  let lifecycle: Lifecycle;
-  const ui = new UiServer({
+  const ui: UiServer = new UiServer({
     host: config.ui.host,
     port: config.ui.port,
     log: log.child({ room: 'ui' }),
-    status: () => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
+    status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
   });
-  lifecycle = new Lifecycle([devices, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([devices, link, ui], log);
 
   return {
     config,
@@ -281,10 +280,10 @@ function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: D
 export async function runDemo(options: DemoOptions): Promise<void> {
   const log = createLogger({ level: options.logLevel, pretty: true });
   const dataDir = resolve(options.dataDir);
-  let rig: ChildProcess | undefined;
-  let runtime: KioskRuntime | undefined;
+  // filled in as start-up proceeds; a signal during start-up stops whatever exists
+  const parts: { rig?: ChildProcess; runtime?: KioskRuntime } = {};
   const stopRig = async () => {
-    const child = rig;
+    const child = parts.rig;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((done) => child.once('exit', done));
     if (child.connected) child.send({ type: 'stop' });
@@ -294,15 +293,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   };
   exitOnSignals(
     async () => {
-      await runtime?.stop();
+      await parts.runtime?.stop();
       await stopRig();
     },
     log,
     2800,
   );
   const started = await spawnRig({ ...options, dataDir: join(dataDir, 'rig') });
-  rig = started.child;
-  rig.on('exit', (code, signal) => {
+  parts.rig = started.child;
+  started.child.on('exit', (code, signal) => {
     if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
   });
   const uiPort = options.uiPort === 0 || (await portIsFree(options.uiPort)) ? options.uiPort : 0;
@@ -322,7 +321,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
     'demo',
   );
-  runtime = createKioskRuntime(config, log);
+  const runtime = createKioskRuntime(config, log);
+  parts.runtime = runtime;
   await runtime.start();
   // "Ready" means the page shows every part up: give the link a moment to reach the broker.
   const linkDeadline = Date.now() + 5000;

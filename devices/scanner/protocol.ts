@@ -72,13 +72,20 @@ export class ScanDecoder {
     } catch {
       return { kind: 'error', error: new ScanDecodeError('invalid-utf8', bytes.length) };
     }
-    // eslint-style: C0 controls other than TAB have no place in a QR payload we accept.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point of this check
-    if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) {
+    // C0 controls other than TAB have no place in a payload we accept.
+    if (hasControlCharacters(text)) {
       return { kind: 'error', error: new ScanDecodeError('control-characters', bytes.length) };
     }
     return { kind: 'scan', text };
   }
+}
+
+function hasControlCharacters(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
 }
 
 /** The scanner's side: one scan as bytes on the wire. */
