@@ -22,6 +22,7 @@ export interface ResponseApdu {
 export const STATUS_WORDS: Readonly<Record<number, string>> = {
   0x9000: 'success',
   0x6282: 'end of file reached before Le bytes',
+  0x6300: 'authentication failed',
   0x6700: 'wrong length',
   0x6882: 'secure messaging not supported',
   0x6982: 'security status not satisfied',
@@ -106,13 +107,17 @@ export function decodeCommand(bytes: Uint8Array): CommandApdu {
 
 /** Splits a response APDU into data and status word (ISO 7816-4 §5.2). */
 export function decodeResponse(bytes: Uint8Array): ResponseApdu {
-  if (bytes.length < 2) throw new ApduError(`response of ${bytes.length} bytes, no status word`, 'decode-response');
+  if (bytes.length < 2)
+    throw new ApduError(`response of ${bytes.length} bytes, no status word`, 'decode-response');
   const b = Buffer.from(bytes);
   return { data: b.subarray(0, b.length - 2), sw: b.readUInt16BE(b.length - 2) };
 }
 
 export function encodeResponse(response: { data?: Uint8Array; sw: number }): Buffer {
-  return Buffer.concat([response.data ?? new Uint8Array(0), Buffer.from([response.sw >> 8, response.sw & 0xff])]);
+  return Buffer.concat([
+    response.data ?? new Uint8Array(0),
+    Buffer.from([response.sw >> 8, response.sw & 0xff]),
+  ]);
 }
 
 /** Something that sends a plain or protected command and returns its (unprotected) response. */

@@ -24,7 +24,8 @@ export function mrzInformation(key: BacKey): string {
   ] as const) {
     if (!/^\d{6}$/.test(value)) throw new AccessControlError('input', `${field} is not YYMMDD`);
   }
-  if (!/^[0-9A-Z<]{9,}$/.test(doc)) throw new AccessControlError('input', 'document number has characters outside the MRZ set');
+  if (!/^[0-9A-Z<]{9,}$/.test(doc))
+    throw new AccessControlError('input', 'document number has characters outside the MRZ set');
   return (
     doc +
     checkDigit(doc) +
@@ -84,7 +85,8 @@ export function openChipCryptogram(
   rndIfd: Uint8Array,
   rndIc: Uint8Array,
 ): Buffer {
-  if (response.length !== 40) throw new AccessControlError('verify-chip-cryptogram', `response of ${response.length} bytes, not 40`);
+  if (response.length !== 40)
+    throw new AccessControlError('verify-chip-cryptogram', `response of ${response.length} bytes, not 40`);
   const eIc = response.subarray(0, 32);
   if (!retailMac(kMac, eIc).equals(response.subarray(32)))
     throw new AccessControlError('verify-chip-cryptogram', 'MAC of the chip cryptogram does not verify');
@@ -95,7 +97,12 @@ export function openChipCryptogram(
 }
 
 /** Session keys from K.IFD ⊕ K.IC and SSC = RND.IC[4..8] ‖ RND.IFD[4..8] (§9.7.4.3, §9.8.2). */
-export function bacSessionKeys(kIfd: Uint8Array, kIc: Uint8Array, rndIc: Uint8Array, rndIfd: Uint8Array): SessionKeys {
+export function bacSessionKeys(
+  kIfd: Uint8Array,
+  kIc: Uint8Array,
+  rndIc: Uint8Array,
+  rndIfd: Uint8Array,
+): SessionKeys {
   const seed = Buffer.alloc(16);
   for (let i = 0; i < 16; i++) seed[i] = kIfd[i]! ^ kIc[i]!;
   const ssc = Buffer.concat([rndIc.subarray(4, 8), rndIfd.subarray(4, 8)]).readBigUInt64BE(0);
@@ -106,7 +113,11 @@ export function bacSessionKeys(kIfd: Uint8Array, kIc: Uint8Array, rndIc: Uint8Ar
  * Runs BAC over a plain channel: GET CHALLENGE, MUTUAL AUTHENTICATE, session keys (§9.7.4).
  * The access layer returns only `SessionKeys`; PACE will return the same shape beside it.
  */
-export async function performBac(channel: ApduChannel, key: BacKey, rng: Rng = secureRandom): Promise<SessionKeys> {
+export async function performBac(
+  channel: ApduChannel,
+  key: BacKey,
+  rng: Rng = secureRandom,
+): Promise<SessionKeys> {
   const { kEnc, kMac } = bacKeys(key);
   const challenge = await channel.send({ cla: 0x00, ins: 0x84, p1: 0, p2: 0, le: 8 });
   if (challenge.sw !== SW_SUCCESS || challenge.data.length !== 8)
@@ -123,7 +134,12 @@ export async function performBac(channel: ApduChannel, key: BacKey, rng: Rng = s
     le: 40,
   });
   // 6300 / 6982 here means the chip's MAC check failed: the MRZ key is wrong.
-  if (answer.sw !== SW_SUCCESS) throw new AccessControlError('mutual-authenticate', 'chip refused the terminal cryptogram (wrong MRZ key?)', answer.sw);
+  if (answer.sw !== SW_SUCCESS)
+    throw new AccessControlError(
+      'mutual-authenticate',
+      'chip refused the terminal cryptogram (wrong MRZ key?)',
+      answer.sw,
+    );
   const kIc = openChipCryptogram(kEnc, kMac, answer.data, rndIfd, rndIc);
   return bacSessionKeys(kIfd, kIc, rndIc, rndIfd);
 }

@@ -27,7 +27,8 @@ export class ApduError extends CardError {
 }
 
 /** Which secure-messaging check failed (ICAO 9303 part 11 §9.8). */
-export type SmCheck = 'mac' | 'missing-mac' | 'missing-status' | 'status-mismatch' | 'padding' | 'structure' | 'length';
+export type SmCheck =
+  'mac' | 'missing-mac' | 'missing-status' | 'status-mismatch' | 'padding' | 'structure' | 'length';
 
 /** Secure messaging refused a response (or, chip-side, a command). The MAC check is never optional. */
 export class SecureMessagingError extends CardError {
@@ -50,7 +51,9 @@ export class AccessControlError extends CardError {
     message: string,
     readonly statusWord?: number,
   ) {
-    super(`access control ${step}: ${message}${statusWord === undefined ? '' : ` (SW ${swHex(statusWord)})`}`);
+    super(
+      `access control ${step}: ${message}${statusWord === undefined ? '' : ` (SW ${swHex(statusWord)})`}`,
+    );
   }
 }
 

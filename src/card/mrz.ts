@@ -53,7 +53,9 @@ const LIBRARY_FIELD_REASON: Record<string, MrzReason> = {
 
 /** Parses a TD1 (3×30) or TD3 (2×44) MRZ; throws `MrzError` listing every failed check. */
 export function parseMrz(text: string | string[]): Mrz {
-  const lines = (Array.isArray(text) ? text : text.split(/\r?\n/)).map((l) => l.trim()).filter((l) => l.length > 0);
+  const lines = (Array.isArray(text) ? text : text.split(/\r?\n/))
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0);
   const isTd1 = lines.length === 3 && lines.every((l) => l.length === 30);
   const isTd3 = lines.length === 2 && lines.every((l) => l.length === 44);
   if (!isTd1 && !isTd3) throw new MrzError(['format']);
@@ -107,10 +109,14 @@ export interface Td1Fields {
 export function formatTd1(f: Td1Fields): string[] {
   const fill = (s: string, n: number) => s.toUpperCase().replace(/ /g, '<').padEnd(n, '<').slice(0, n);
   const doc = fill(f.documentNumber, 9);
-  const line1 = fill(f.documentCode, 2) + fill(f.issuingState, 3) + doc + checkDigit(doc) + fill(f.optionalData1, 15);
-  const line2Head = f.dateOfBirth + checkDigit(f.dateOfBirth) + f.sex + f.dateOfExpiry + checkDigit(f.dateOfExpiry);
+  const line1 =
+    fill(f.documentCode, 2) + fill(f.issuingState, 3) + doc + checkDigit(doc) + fill(f.optionalData1, 15);
+  const line2Head =
+    f.dateOfBirth + checkDigit(f.dateOfBirth) + f.sex + f.dateOfExpiry + checkDigit(f.dateOfExpiry);
   const line2Body = line2Head + fill(f.nationality, 3) + fill(f.optionalData2, 11);
-  const composite = checkDigit(line1.slice(5, 30) + line2Body.slice(0, 7) + line2Body.slice(8, 15) + line2Body.slice(18, 29));
+  const composite = checkDigit(
+    line1.slice(5, 30) + line2Body.slice(0, 7) + line2Body.slice(8, 15) + line2Body.slice(18, 29),
+  );
   const names = fill(
     f.primaryIdentifier.replace(/ /g, '<') + '<<' + f.secondaryIdentifier.replace(/ /g, '<'),
     30,

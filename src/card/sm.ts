@@ -38,7 +38,8 @@ function parseDataObjects(data: Uint8Array, side: string): Map<number, Buffer> {
     throw error;
   }
   for (const tlv of list) {
-    if (objects.has(tlv.tag)) throw new SecureMessagingError('structure', `${side}: duplicate DO'${tlv.tag.toString(16)}'`);
+    if (objects.has(tlv.tag))
+      throw new SecureMessagingError('structure', `${side}: duplicate DO'${tlv.tag.toString(16)}'`);
     objects.set(tlv.tag, tlv.value);
   }
   return objects;
@@ -81,7 +82,8 @@ export class SecureMessaging {
       command.data && command.data.length > 0
         ? encodeTlv(DO_CRYPTOGRAM, Buffer.from([0x01]), tdesEncrypt(this.keys.ksEnc, pad(command.data)))
         : Buffer.alloc(0);
-    const do97 = command.le !== undefined ? encodeTlv(DO_LE, encodeLe(command.le, extendedLe)) : Buffer.alloc(0);
+    const do97 =
+      command.le !== undefined ? encodeTlv(DO_LE, encodeLe(command.le, extendedLe)) : Buffer.alloc(0);
     const mac = retailMac(this.keys.ksMac, Buffer.concat([ssc, header, do87, do97]));
     const body = Buffer.concat([do87, do97, encodeTlv(DO_MAC, mac)]);
     const extended = extendedLe || body.length > 255;
@@ -107,7 +109,8 @@ export class SecureMessaging {
     const mac = objects.get(DO_MAC);
     if (!mac) throw new SecureMessagingError('missing-mac', "response has no DO'8E'");
     const status = objects.get(DO_STATUS);
-    if (!status || status.length !== 2) throw new SecureMessagingError('missing-status', "response has no DO'99'");
+    if (!status || status.length !== 2)
+      throw new SecureMessagingError('missing-status', "response has no DO'99'");
     const do87 = objects.get(DO_CRYPTOGRAM);
     const macInput = Buffer.concat([
       ssc,
@@ -117,7 +120,8 @@ export class SecureMessaging {
     const expected = retailMac(this.keys.ksMac, macInput);
     if (!expected.equals(mac)) throw new SecureMessagingError('mac', 'response MAC does not verify');
     const sw = status.readUInt16BE(0);
-    if (sw !== response.sw) throw new SecureMessagingError('status-mismatch', "DO'99' differs from the plain status word");
+    if (sw !== response.sw)
+      throw new SecureMessagingError('status-mismatch', "DO'99' differs from the plain status word");
     return { data: do87 ? decryptDo87(do87, this.keys.ksEnc) : Buffer.alloc(0), sw };
   }
 
@@ -125,7 +129,8 @@ export class SecureMessaging {
   unwrapCommand(protectedCommand: Uint8Array): CommandApdu {
     const ssc = this.nextSsc();
     const apdu = decodeCommand(protectedCommand);
-    if ((apdu.cla & 0x0c) !== 0x0c) throw new SecureMessagingError('structure', 'command is not SM-protected');
+    if ((apdu.cla & 0x0c) !== 0x0c)
+      throw new SecureMessagingError('structure', 'command is not SM-protected');
     const objects = parseDataObjects(apdu.data ?? Buffer.alloc(0), 'command');
     const mac = objects.get(DO_MAC);
     if (!mac) throw new SecureMessagingError('missing-mac', "command has no DO'8E'");
@@ -159,6 +164,11 @@ export class SecureMessaging {
         : Buffer.alloc(0);
     const do99 = encodeTlv(DO_STATUS, Buffer.from([response.sw >> 8, response.sw & 0xff]));
     const mac = retailMac(this.keys.ksMac, Buffer.concat([ssc, do87, do99]));
-    return Buffer.concat([do87, do99, encodeTlv(DO_MAC, mac), Buffer.from([response.sw >> 8, response.sw & 0xff])]);
+    return Buffer.concat([
+      do87,
+      do99,
+      encodeTlv(DO_MAC, mac),
+      Buffer.from([response.sw >> 8, response.sw & 0xff]),
+    ]);
   }
 }

@@ -46,7 +46,10 @@ export function decodeTlv(bytes: Uint8Array, offset = 0, file = 'TLV'): Tlv {
   const [length, afterLength] = readLength(b, afterTag, file);
   const end = afterLength + length;
   if (end > b.length)
-    throw new LdsError(file, `truncated TLV: tag ${tag.toString(16)} needs ${length} bytes, ${b.length - afterLength} left`);
+    throw new LdsError(
+      file,
+      `truncated TLV: tag ${tag.toString(16)} needs ${length} bytes, ${b.length - afterLength} left`,
+    );
   return { tag, value: b.subarray(afterLength, end), length: end - offset };
 }
 

@@ -39,7 +39,9 @@ describe('ICAO 9303 part 11 Appendix D: BAC', () => {
   });
 
   it('opens the chip response, derives session keys and the SSC (D.3)', () => {
-    const response = hex('46B9342A41396CD7386BF5803104D7CEDC122B9132139BAF2EEDC94EE178534F' + '2F2D235D074D7449');
+    const response = hex(
+      '46B9342A41396CD7386BF5803104D7CEDC122B9132139BAF2EEDC94EE178534F' + '2F2D235D074D7449',
+    );
     const kIc = openChipCryptogram(kEnc, kMac, response, rndIfd, rndIc);
     expect(kIc.toString('hex').toUpperCase()).toBe('0B4F80323EB3191CB04970CB4052790B');
     const session = bacSessionKeys(kIfd, kIc, rndIc, rndIfd);
@@ -60,7 +62,9 @@ describe('ICAO 9303 part 11 Appendix D: secure messaging (D.4)', () => {
     const sm = new SecureMessaging(keys);
     // SELECT EF.COM: 00 A4 02 0C 02 01 1E
     const select = sm.wrapCommand({ cla: 0, ins: 0xa4, p1: 0x02, p2: 0x0c, data: hex('011E') });
-    expect(select.toString('hex').toUpperCase()).toBe('0CA4020C158709016375432908C044F68E08BF8B92D635FF24F800');
+    expect(select.toString('hex').toUpperCase()).toBe(
+      '0CA4020C158709016375432908C044F68E08BF8B92D635FF24F800',
+    );
     const selectAnswer = sm.unwrapResponse(decodeResponse(hex('990290008E08FA855A5D4C50A8ED9000')));
     expect(selectAnswer.sw).toBe(0x9000);
     expect(selectAnswer.data.length).toBe(0);
@@ -68,14 +72,18 @@ describe('ICAO 9303 part 11 Appendix D: secure messaging (D.4)', () => {
     // READ BINARY of the first four bytes: 00 B0 00 00 04
     const read4 = sm.wrapCommand({ cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 4 });
     expect(read4.toString('hex').toUpperCase()).toBe('0CB000000D9701048E08ED6705417E96BA5500');
-    const read4Answer = sm.unwrapResponse(decodeResponse(hex('8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000')));
+    const read4Answer = sm.unwrapResponse(
+      decodeResponse(hex('8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000')),
+    );
     expect(read4Answer.data.toString('hex').toUpperCase()).toBe('60145F01');
 
     // READ BINARY of the remaining 18 bytes from offset 4: 00 B0 00 04 12
     const read18 = sm.wrapCommand({ cla: 0, ins: 0xb0, p1: 0, p2: 4, le: 0x12 });
     expect(read18.toString('hex').toUpperCase()).toBe('0CB000040D9701128E082EA28A70F3C7B53500');
     const read18Answer = sm.unwrapResponse(
-      decodeResponse(hex('871901FB9235F4E4037F2327DCC8964F1F9B8C30F42C8E2FFF224A990290008E08C8B2787EAEA07D749000')),
+      decodeResponse(
+        hex('871901FB9235F4E4037F2327DCC8964F1F9B8C30F42C8E2FFF224A990290008E08C8B2787EAEA07D749000'),
+      ),
     );
     expect(read18Answer.data.toString('hex').toUpperCase()).toBe('04303130365F36063034303030305C026175');
     expect(sscBytes(sm.ssc).toString('hex').toUpperCase()).toBe('887022120C06C22C');
