@@ -55,11 +55,10 @@ export function retailMac(key16: Uint8Array, message: Uint8Array): Buffer {
   const ka = key16.subarray(0, 8);
   const singleKa = Buffer.concat([ka, ka]);
   const padded = pad(message);
-  let chain: Buffer = Buffer.alloc(8);
   const last = padded.length - 8;
-  for (let offset = 0; offset < last; offset += 8) {
-    chain = ecb(singleKa, xor(chain, padded.subarray(offset, offset + 8)));
-  }
+  // Single-DES CBC over all blocks but the last, in one cipher call: its last block is the chain.
+  const chain =
+    last === 0 ? Buffer.alloc(8) : tdesEncrypt(singleKa, padded.subarray(0, last)).subarray(last - 8);
   // The final step E(Ka, D(Kb, E(Ka, x))) is exactly two-key 3DES with Ka‖Kb.
   return ecb(key16, xor(chain, padded.subarray(last)));
 }

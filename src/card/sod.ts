@@ -169,10 +169,8 @@ function parseSodUnchecked(bytes: Uint8Array): ParsedSod {
         ).algorithm;
     }
   }
-  const certificates = (signedData.certificates ?? [])
-    .map((choice) => choice.certificate)
-    .filter((c): c is Certificate => c !== undefined)
-    .map((c) => Buffer.from(AsnConvert.serialize(c)));
+  // The certificates' exact bytes (re-encoding a parsed certificate could change what was signed).
+  const certificates = signedData.certificates ? certificateBytes(outer.value) : [];
   return {
     hashAlgorithm,
     dataGroupHashes: hashes,
@@ -280,6 +278,24 @@ function firstSignerInfo(contentInfoDer: Buffer): Buffer {
   if (!signerInfos) throw new SodError('SignedData has no signerInfos');
   const first = decodeTlv(signerInfos.value, 0, 'SignerInfo');
   return signerInfos.value.subarray(0, first.length);
+}
+
+/** The DER of each certificate in SignedData.certificates ([0] IMPLICIT SET OF CertificateChoices). */
+function certificateBytes(contentInfoDer: Buffer): Buffer[] {
+  const contentInfo = decodeTlv(contentInfoDer, 0, 'ContentInfo');
+  const explicit = decodeTlvList(contentInfo.value, 'ContentInfo').find((t) => t.tag === 0xa0);
+  if (!explicit) return [];
+  const signedData = decodeTlv(explicit.value, 0, 'SignedData');
+  const set = decodeTlvList(signedData.value, 'SignedData').find((t) => t.tag === 0xa0);
+  if (!set) return [];
+  const out: Buffer[] = [];
+  let offset = 0;
+  while (offset < set.value.length) {
+    const element = decodeTlv(set.value, offset, 'certificates');
+    if (element.tag === 0x30) out.push(Buffer.from(set.value.subarray(offset, offset + element.length)));
+    offset += element.length;
+  }
+  return out;
 }
 
 /** RFC 5652 §5.4: the signature covers signedAttrs DER-encoded with an explicit SET OF tag. */
