@@ -34,13 +34,14 @@ async function freePort(): Promise<number> {
 export async function startPcscd(): Promise<PrivatePcscd> {
   if (existsSync(PID_FILE)) {
     const pid = Number(readFileSync(PID_FILE, 'utf8').trim());
-    let alive = false;
-    try {
-      process.kill(pid, 0);
-      alive = pid > 0;
-    } catch {
-      alive = false;
-    }
+    const alive = (() => {
+      try {
+        process.kill(pid, 0);
+        return pid > 0;
+      } catch {
+        return false;
+      }
+    })();
     if (alive) throw new Error(`a pcscd (pid ${pid}) is already running; stop it before the PC/SC tests`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'kiosk-pcscd-'));
