@@ -154,6 +154,7 @@ export class PtyCardTransport implements CardTransport {
       }
     });
     port.on('close', () => this.fail(new CardTransportError('the pty link closed')));
+    port.on('error', (error) => this.fail(new CardTransportError(`pty link: ${error.message}`)));
   }
 
   static open(path: string, timeoutMs = 5000): Promise<PtyCardTransport> {
@@ -185,7 +186,9 @@ export class PtyCardTransport implements CardTransport {
         this.timeoutMs,
       );
       this.pending = { resolve, reject, timer };
-      this.port.write(encodeFrame(command));
+      this.port.write(encodeFrame(command), (error) => {
+        if (error) this.fail(new CardTransportError(`write: ${error.message}`));
+      });
     });
   }
 
@@ -206,6 +209,7 @@ export class PtyChipServer {
       port.open((error) => {
         if (error) return reject(new CardTransportError(`open ${path}: ${error.message}`));
         const server = new PtyChipServer(port);
+        port.on('error', () => port.close()); // the terminal side went away: nothing to answer
         port.on('data', (chunk: Buffer) => {
           let frames: Buffer[];
           try {

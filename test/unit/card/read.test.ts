@@ -11,7 +11,7 @@ import { buildChipImage, syntheticJpeg, type ChipImage } from '../../../devices/
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
 import { type TestPki, createTestPki } from '../../../devices/card-reader/test-pki.js';
 import { LDS_FILES } from '../../../src/card/files.js';
-import { TRAN_THI_MAI } from './fixtures.js';
+import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
 
 let pki: TestPki;
 let image: ChipImage;

@@ -1,6 +1,6 @@
-import { type CitizenRecord } from '../../../src/cccd/record.js';
+import { type CitizenRecord } from '../../src/cccd/record.js';
 
-/** Fabricated citizen (cccd-facts.md §1.3 / §3 worked example 1). */
+/** A fabricated citizen (cccd-facts.md §1.3 / §3 worked example 1) for emulated cards and tests. */
 export const TRAN_THI_MAI: CitizenRecord = {
   idNumber: '001195012345',
   oldIdNumber: '012345678',
