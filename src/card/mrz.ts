@@ -90,20 +90,8 @@ export function parseMrz(text: string | string[]): Mrz {
   };
 }
 
-export interface Td1Fields {
-  documentCode: string;
-  issuingState: string;
-  documentNumber: string;
-  /** 15 characters of line 1 positions 16–30 (shorter is `<`-filled) */
-  optionalData1: string;
-  dateOfBirth: string;
-  sex: 'M' | 'F' | '<';
-  dateOfExpiry: string;
-  nationality: string;
-  optionalData2: string;
-  primaryIdentifier: string;
-  secondaryIdentifier: string;
-}
+/** What a TD1 MRZ says, before check digits: the fields of `Mrz` without its format and lines. */
+export type Td1Fields = Omit<Mrz, 'format' | 'lines'>;
 
 /** Formats a TD1 MRZ with all check digits (ICAO 9303 part 5 §4.2.2). The encoder beside `parseMrz`. */
 export function formatTd1(f: Td1Fields): string[] {

@@ -266,13 +266,17 @@ export function buildSod(input: SodSigningInput): Buffer {
   return encodeTlv(0x77, Buffer.from(AsnConvert.serialize(contentInfo)));
 }
 
-/** The exact bytes of ContentInfo → SignedData → signerInfos[0] (the ASN.1 library does not keep them). */
-function firstSignerInfo(contentInfoDer: Buffer): Buffer {
+/** The elements of ContentInfo → [0] → SignedData, as exact bytes (the ASN.1 library does not keep them). */
+function signedDataElements(contentInfoDer: Buffer) {
   const contentInfo = decodeTlv(contentInfoDer, 0, 'ContentInfo');
   const explicit = decodeTlvList(contentInfo.value, 'ContentInfo').find((t) => t.tag === 0xa0);
   if (!explicit) throw new SodError('ContentInfo has no content');
-  const signedData = decodeTlv(explicit.value, 0, 'SignedData');
-  const signerInfos = decodeTlvList(signedData.value, 'SignedData')
+  return decodeTlvList(decodeTlv(explicit.value, 0, 'SignedData').value, 'SignedData');
+}
+
+/** signerInfos[0], exactly as encoded. */
+function firstSignerInfo(contentInfoDer: Buffer): Buffer {
+  const signerInfos = signedDataElements(contentInfoDer)
     .filter((t) => t.tag === 0x31)
     .at(-1);
   if (!signerInfos) throw new SodError('SignedData has no signerInfos');
@@ -282,11 +286,7 @@ function firstSignerInfo(contentInfoDer: Buffer): Buffer {
 
 /** The DER of each certificate in SignedData.certificates ([0] IMPLICIT SET OF CertificateChoices). */
 function certificateBytes(contentInfoDer: Buffer): Buffer[] {
-  const contentInfo = decodeTlv(contentInfoDer, 0, 'ContentInfo');
-  const explicit = decodeTlvList(contentInfo.value, 'ContentInfo').find((t) => t.tag === 0xa0);
-  if (!explicit) return [];
-  const signedData = decodeTlv(explicit.value, 0, 'SignedData');
-  const set = decodeTlvList(signedData.value, 'SignedData').find((t) => t.tag === 0xa0);
+  const set = signedDataElements(contentInfoDer).find((t) => t.tag === 0xa0);
   if (!set) return [];
   const out: Buffer[] = [];
   let offset = 0;
