@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
-import pcsclite from 'pcsclite';
 import { SerialPort } from 'serialport';
 import { CardTransportError } from '../../src/card/errors.js';
 import { type CardTransport } from '../../src/card/transport.js';
 import { type ChipEmulator } from './emulator.js';
 import { FrameDecoder, encodeFrame } from './protocol.js';
 
-type PcscContext = ReturnType<typeof pcsclite>;
+type PcscContext = ReturnType<typeof import('pcsclite')>;
 type PcscReader = Parameters<Parameters<PcscContext['on']>[1]>[0] extends infer R
   ? R extends { connect: unknown }
     ? R
@@ -38,9 +37,24 @@ export class PcscCardReader extends EventEmitter<CardReaderEvents> {
     if (!this.stopped && this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  start(): void {
+  /**
+   * Opens the PC/SC context. `pcsclite` is a native optional dependency, loaded only here, so a
+   * kiosk without pcsc-lite still starts; without it this rejects with `CardTransportError`.
+   */
+  async start(): Promise<void> {
     this.stopped = false;
-    const context = pcsclite();
+    let pcsclite: typeof import('pcsclite');
+    try {
+      pcsclite = (await import('pcsclite')).default;
+    } catch (error) {
+      throw new CardTransportError(`the pcsclite module is not available: ${describe(error)}`);
+    }
+    let context: PcscContext;
+    try {
+      context = pcsclite();
+    } catch (error) {
+      throw new CardTransportError(`PC/SC: ${describe(error)}`);
+    }
     this.context = context;
     context.on('error', (error: unknown) => this.report(new CardTransportError(`PC/SC: ${describe(error)}`)));
     context.on('reader', (reader) => {

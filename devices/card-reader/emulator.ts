@@ -95,7 +95,7 @@ export class ChipEmulator implements CardTransport {
       return answer;
     }
     // A plain command after SM was established aborts the session (§9.8.6).
-    if (this.sm && command.ins !== 0xa4) this.sm = undefined;
+    this.sm = undefined;
     return encodeResponse(this.execute(command, false));
   }
 

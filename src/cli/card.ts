@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type BacKey } from '../card/bac.js';
+import { CardError } from '../card/errors.js';
 import { parseTrustList } from '../card/pa.js';
 import { type CardReadResult, readCard } from '../card/reader.js';
 import { type CardTransport } from '../card/transport.js';
 import { bacKeyFromMrz, bacKeyFromQr, parseCccdMrz } from '../cccd/mrz.js';
 import { parseQr } from '../cccd/qr.js';
+import { CccdError } from '../cccd/errors.js';
 import { maskIdNumber } from '../util/pii.js';
 import { PcscCardReader } from '../../devices/card-reader/driver.js';
 import { buildChipImage } from '../../devices/card-reader/chip-image.js';
@@ -24,8 +26,13 @@ interface CardReadOptions {
 }
 
 function bacKeyFrom(options: CardReadOptions): BacKey {
-  if (options.mrz) return bacKeyFromMrz(parseCccdMrz(options.mrz.split(/\\n|\n|,/)).mrz);
-  if (options.qr) return bacKeyFromQr(parseQr(options.qr));
+  try {
+    if (options.mrz) return bacKeyFromMrz(parseCccdMrz(options.mrz.split(/\\n|\n|,/)).mrz);
+    if (options.qr) return bacKeyFromQr(parseQr(options.qr));
+  } catch (error) {
+    if (error instanceof CccdError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
   throw new InvalidArgumentError('give --mrz or --qr');
 }
 
@@ -85,7 +92,7 @@ async function pcscTransport(
     });
   });
   pcsc.on('error', (error) => process.stderr.write(`card reader: ${error.message}\n`));
-  pcsc.start();
+  await pcsc.start();
   const name = await inserted;
   return { transport: await pcsc.connect(name), stop: () => pcsc.stop() };
 }
@@ -122,10 +129,18 @@ export function registerCardCommands(program: Command): void {
         ({ transport, stop } = await pcscTransport(options.reader, options.timeout));
       }
       try {
-        print(
-          await readCard(transport, { access: { kind: 'bac', key }, trustAnchors: parseTrustList(trustPem) }),
-          options.showPii === true,
-        );
+        const result = await readCard(transport, {
+          access: { kind: 'bac', key },
+          trustAnchors: parseTrustList(trustPem),
+        });
+        print(result, options.showPii === true);
+        // 2: the card was read but is not proven genuine (or is a clone)
+        if (!result.passive.passed || result.active.status === 'failed') process.exitCode = 2;
+      } catch (error) {
+        // A refused step (wrong MRZ, bad MAC, malformed file) is reported by its class and step, no PII.
+        if (!(error instanceof CardError)) throw error;
+        process.stderr.write(`card read failed: ${error.name}: ${error.message}\n`);
+        process.exitCode = 1;
       } finally {
         await transport.close();
         stop();

@@ -39,7 +39,7 @@ afterAll(async () => {
 describe('PC/SC transport through pcscd and vpcd', () => {
   it('sees the reader, the card going in and out, and reads and verifies the card', async () => {
     const readerSeen = next<string>((resolve) => reader.once('reader', resolve), 'reader');
-    reader.start();
+    await reader.start();
     const readerName = await readerSeen;
     expect(readerName).toMatch(/^Virtual PCD 00 00$/);
 
