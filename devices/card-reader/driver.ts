@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
+import type PcscLite from 'pcsclite';
 import { SerialPort } from 'serialport';
 import { CardTransportError } from '../../src/card/errors.js';
 import { type CardTransport } from '../../src/card/transport.js';
 import { type ChipEmulator } from './emulator.js';
 import { FrameDecoder, encodeFrame } from './protocol.js';
 
-type PcscContext = ReturnType<typeof import('pcsclite')>;
+type PcscContext = ReturnType<typeof PcscLite>;
 type PcscReader = Parameters<Parameters<PcscContext['on']>[1]>[0] extends infer R
   ? R extends { connect: unknown }
     ? R
@@ -43,7 +44,7 @@ export class PcscCardReader extends EventEmitter<CardReaderEvents> {
    */
   async start(): Promise<void> {
     this.stopped = false;
-    let pcsclite: typeof import('pcsclite');
+    let pcsclite: typeof PcscLite;
     try {
       pcsclite = (await import('pcsclite')).default;
     } catch (error) {
