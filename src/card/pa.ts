@@ -137,7 +137,8 @@ export function verifyPassiveAuthentication(input: PaInput): PaVerdict {
 
   const issuer = input.trustAnchors.find((csca) => {
     try {
-      return ds.checkIssued(csca) && ds.verify(csca.publicKey);
+      // a CSCA is a CA certificate (basicConstraints cA); ICAO 9303 part 12 §7.1.1
+      return csca.ca && ds.checkIssued(csca) && ds.verify(csca.publicKey);
     } catch {
       return false;
     }

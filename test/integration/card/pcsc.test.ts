@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTrustList, readCard } from '../../../src/card/index.js';
+import { CardTransportError, parseTrustList, readCard } from '../../../src/card/index.js';
 import { dg13FromRecord } from '../../../src/cccd/record.js';
 import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
 import { PcscCardReader } from '../../../devices/card-reader/driver.js';
@@ -70,5 +70,21 @@ describe('PC/SC transport through pcscd and vpcd', () => {
     const removed = next<string>((resolve) => reader.once('card-removed', resolve), 'card removal');
     await card.remove();
     expect(await removed).toBe(readerName);
+
+    // Taken out mid-session: the next APDU fails as a transport error, not a hang or a crash.
+    const again = next<string>(
+      (resolve) => reader.once('card-inserted', (name) => resolve(name)),
+      'second insert',
+    );
+    await card.insert();
+    await again;
+    const session = await reader.connect(readerName);
+    const select = Buffer.from('00A4040C07A0000002471001', 'hex');
+    expect(Buffer.from(await session.transmit(select)).toString('hex')).toBe('9000');
+    const gone = next<string>((resolve) => reader.once('card-removed', resolve), 'second removal');
+    await card.remove();
+    await gone;
+    await expect(session.transmit(select)).rejects.toBeInstanceOf(CardTransportError);
+    await session.close();
   });
 });
