@@ -18,6 +18,7 @@ import { type Mrz } from './mrz.js';
 import { type PaVerdict, verifyPassiveAuthentication } from './pa.js';
 import { SecureMessaging } from './sm.js';
 import { type CardTransport } from './transport.js';
+import { type Logger } from '../util/log.js';
 
 /** How to open the chip. BAC today; PACE (CAN = last 6 ID digits) will add `{ kind: 'pace' }`. */
 export type CardAccess = { kind: 'bac'; key: BacKey };
@@ -33,6 +34,8 @@ export interface ReadCardOptions {
   now?: Date;
   /** first Le tried by READ BINARY (extended length by default; adapts to the chip) */
   initialLe?: number;
+  /** steps, file lengths and verdicts only: never MRZ, keys or file contents (STYLE.md practice 13) */
+  log?: Logger;
 }
 
 export interface CardReadResult {
@@ -66,6 +69,7 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   const plain = new PlainChannel(transport);
   await selectApplication(plain);
   const session = await performBac(plain, options.access.key, rng);
+  options.log?.debug({ step: 'access', method: options.access.kind }, 'card: secure messaging established');
   const channel = new SecureChannel(transport, new SecureMessaging(session));
   const reader = new FileReader(channel, options.initialLe);
   const com = parseEfCom(await reader.read('EF.COM', LDS_FILES.COM));
@@ -85,6 +89,15 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   const dg1 = dataGroups.get(1);
   if (!dg1) throw new CardFileError('DG1', 'read', 'EF.COM does not list DG1');
   const sod = await reader.read('EF.SOD', LDS_FILES.SOD);
+  options.log?.debug(
+    {
+      step: 'read',
+      le: reader.currentLe,
+      lengths: Object.fromEntries([...dataGroups].map(([n, b]) => [`DG${n}`, b.length])),
+      sod: sod.length,
+    },
+    'card: files read',
+  );
   const passive = verifyPassiveAuthentication({
     sod,
     dataGroups,
@@ -96,6 +109,10 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
     dg15 && options.activeAuthentication !== false
       ? await performActiveAuthentication(channel, parseDg15(dg15), rng)
       : { status: 'not-supported', detail: dg15 ? 'not requested' : 'no DG15' };
+  options.log?.info(
+    { passive: passive.passed, failedChecks: passive.failures.map((f) => f.check), active: active.status },
+    'card: verified',
+  );
   const dg2 = dataGroups.get(2);
   const dg13 = dataGroups.get(13);
   return {

@@ -11,6 +11,7 @@ import { buildChipImage, syntheticJpeg, type ChipImage } from '../../../devices/
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
 import { type TestPki, createTestPki } from '../../../devices/card-reader/test-pki.js';
 import { LDS_FILES } from '../../../src/card/files.js';
+import { capturingLogger } from '../../helpers/logs.js';
 import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
 
 let pki: TestPki;
@@ -41,6 +42,25 @@ describe('reading an emulated CCCD chip', () => {
     expect(result.passive.failures).toEqual([]);
     expect(result.passive.passed).toBe(true);
     expect(result.active).toEqual({ status: 'passed' });
+  });
+
+  it('logs steps, lengths and verdicts, never the MRZ, the ID or names', async () => {
+    const { log, text } = capturingLogger('debug');
+    await readCard(new ChipEmulator(image), {
+      access: { kind: 'bac', key: image.bacKey },
+      trustAnchors: trust,
+      log,
+    });
+    expect(text()).toContain('"passive":true');
+    expect(text()).toContain('"DG13":');
+    for (const secret of [
+      TRAN_THI_MAI.idNumber,
+      image.bacKey.documentNumber,
+      image.mrzLines[0]!,
+      'Trần',
+      'TRAN',
+    ])
+      expect(text()).not.toContain(secret);
   });
 
   it('works with short-length chips, extended-length chips and an EC AA key', async () => {
