@@ -100,6 +100,7 @@ export class ChipEmulator implements CardTransport {
   }
 
   private execute(c: CommandApdu, secured: boolean): { data?: Uint8Array; sw: number } {
+    if (c.ins === 0xb0) this.stats.readBinary++;
     if ((c.le ?? 0) > 256 && this.options.extendedLength === false) return sw(0x6700);
     switch (c.ins) {
       case 0xa4:
@@ -159,7 +160,6 @@ export class ChipEmulator implements CardTransport {
   }
 
   private readBinary(c: CommandApdu, secured: boolean) {
-    this.stats.readBinary++;
     if (!secured) return sw(0x6982);
     const file = this.selected;
     if (!file) return sw(0x6986);
