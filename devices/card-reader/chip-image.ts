@@ -1,7 +1,7 @@
 import { type KeyObject, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { type BacKey } from '../../src/card/bac.js';
 import { LDS_FILES } from '../../src/card/files.js';
-import { encodeDg1, encodeDg13, encodeDg15, encodeDg2, encodeEfCom } from '../../src/card/lds.js';
+import { encodeDg1, encodeDg13, encodeDg14, encodeDg15, encodeDg2, encodeEfCom } from '../../src/card/lds.js';
 import { type HashName, buildSod } from '../../src/card/sod.js';
 import { bacKeyFromMrz, cccdMrzFromRecord, parseCccdMrz } from '../../src/cccd/mrz.js';
 import { type CitizenRecord, dg13FromRecord } from '../../src/cccd/record.js';
@@ -13,6 +13,8 @@ export interface ChipImage {
   bacKey: BacKey;
   mrzLines: string[];
   aaPrivateKey?: KeyObject;
+  /** ECDSA AA hash, announced in DG14 */
+  aaHash?: HashName;
 }
 
 export interface ChipImageOptions {
@@ -23,6 +25,8 @@ export interface ChipImageOptions {
   /** Active Authentication key type; false = no DG15 */
   activeAuthentication?: 'rsa' | 'ec' | false;
   hashAlgorithm?: HashName;
+  /** ECDSA AA hash written to DG14 (EC keys only; SHA-256 by default) */
+  aaHash?: HashName;
 }
 
 /** A JPEG-shaped placeholder of `size` bytes (SOI, APP0 JFIF, filler, EOI): not a viewable image. */
@@ -48,6 +52,8 @@ export function buildChipImage(options: ChipImageOptions): ChipImage {
     [13, encodeDg13(dg13FromRecord(options.record))],
   ]);
   if (aaPrivateKey) dataGroups.set(15, encodeDg15(createPublicKey(aaPrivateKey)));
+  const aaHash = aa === 'ec' ? (options.aaHash ?? 'sha256') : undefined;
+  if (aaHash) dataGroups.set(14, encodeDg14(aaHash));
   const sod = buildSod({
     dataGroups,
     hashAlgorithm: options.hashAlgorithm ?? 'sha256',
@@ -58,6 +64,7 @@ export function buildChipImage(options: ChipImageOptions): ChipImage {
     1: LDS_FILES.DG1,
     2: LDS_FILES.DG2,
     13: LDS_FILES.DG13,
+    14: LDS_FILES.DG14,
     15: LDS_FILES.DG15,
   };
   const files = new Map<number, Buffer>([
@@ -70,5 +77,6 @@ export function buildChipImage(options: ChipImageOptions): ChipImage {
     bacKey: bacKeyFromMrz(parseCccdMrz(mrzLines).mrz),
     mrzLines,
     ...(aaPrivateKey ? { aaPrivateKey } : {}),
+    ...(aaHash ? { aaHash } : {}),
   };
 }

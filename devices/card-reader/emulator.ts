@@ -178,6 +178,6 @@ export class ChipEmulator implements CardTransport {
     const key = this.image.aaPrivateKey;
     if (!key) return sw(0x6d00);
     if (!c.data || c.data.length !== 8) return sw(0x6700);
-    return sw(0x9000, signActiveAuthentication(key, c.data, this.rng));
+    return sw(0x9000, signActiveAuthentication(key, c.data, this.rng, this.image.aaHash));
   }
 }

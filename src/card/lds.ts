@@ -1,6 +1,7 @@
 import { type KeyObject, createPublicKey } from 'node:crypto';
 import { LdsError } from './errors.js';
 import { type Mrz, parseMrz } from './mrz.js';
+import { type HashName } from './sod.js';
 import { type Tlv, decodeTlv, decodeTlvList, encodeTlv, requireChild } from './tlv.js';
 
 /** Tags of LDS1 files (ICAO 9303 part 10 §4.6.2, EF.COM tag list). */
@@ -310,4 +311,85 @@ export function parseDg15(bytes: Uint8Array): KeyObject {
 
 export function encodeDg15(publicKey: KeyObject): Buffer {
   return encodeTlv(0x6f, publicKey.export({ format: 'der', type: 'spki' }));
+}
+
+// ---- DG14, security infos (part 10 §4.7.14; part 11 §6.1 ActiveAuthenticationInfo) -----------------
+const OID_ACTIVE_AUTHENTICATION = '2.23.136.1.1.5';
+/** ecdsa-plain-SHAxxx (BSI TR-03111 §5.2.1, 0.4.0.127.0.7.1.1.4.1.x) */
+const ECDSA_PLAIN: Readonly<Record<string, HashName>> = {
+  '0.4.0.127.0.7.1.1.4.1.1': 'sha1',
+  '0.4.0.127.0.7.1.1.4.1.2': 'sha224',
+  '0.4.0.127.0.7.1.1.4.1.3': 'sha256',
+  '0.4.0.127.0.7.1.1.4.1.4': 'sha384',
+  '0.4.0.127.0.7.1.1.4.1.5': 'sha512',
+};
+
+export function decodeOid(bytes: Uint8Array, file = 'OID'): string {
+  if (bytes.length === 0) throw new LdsError(file, 'empty OBJECT IDENTIFIER');
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (value > 2 ** 45) throw new LdsError(file, 'OBJECT IDENTIFIER arc too large');
+    value = value * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      arcs.push(value);
+      value = 0;
+    } else if (i === bytes.length - 1) throw new LdsError(file, 'truncated OBJECT IDENTIFIER');
+  }
+  const first = arcs.shift()!;
+  const head = first < 40 ? [0, first] : first < 80 ? [1, first - 40] : [2, first - 80];
+  return [...head, ...arcs].join('.');
+}
+
+export function encodeOid(oid: string): Buffer {
+  const [a, b, ...rest] = oid.split('.').map(Number);
+  const out: number[] = [];
+  for (const arc of [a! * 40 + b!, ...rest]) {
+    const septets = [arc & 0x7f];
+    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) septets.unshift((v & 0x7f) | 0x80);
+    out.push(...septets);
+  }
+  return Buffer.from(out);
+}
+
+export interface Dg14 {
+  /** protocol OIDs of every SecurityInfo, for the record (Chip Authentication, PACE, …) */
+  protocols: string[];
+  /** hash of ECDSA Active Authentication, when DG14 carries an ActiveAuthenticationInfo */
+  activeAuthenticationHash?: HashName;
+}
+
+export function parseDg14(bytes: Uint8Array): Dg14 {
+  const set = requireChild(outer(bytes, 0x6e, 'DG14').value, 0x31, 'DG14');
+  const result: Dg14 = { protocols: [] };
+  for (const info of decodeTlvList(set, 'DG14')) {
+    if (info.tag !== 0x30) throw new LdsError('DG14', 'SecurityInfo is not a SEQUENCE');
+    const [protocol, , optional] = decodeTlvList(info.value, 'DG14');
+    if (!protocol || protocol.tag !== 0x06) throw new LdsError('DG14', 'SecurityInfo without protocol OID');
+    const oid = decodeOid(protocol.value, 'DG14');
+    result.protocols.push(oid);
+    if (oid === OID_ACTIVE_AUTHENTICATION && optional?.tag === 0x06) {
+      const hash = ECDSA_PLAIN[decodeOid(optional.value, 'DG14')];
+      if (hash) result.activeAuthenticationHash = hash;
+    }
+  }
+  return result;
+}
+
+/** DG14 with one ActiveAuthenticationInfo (version 1, ecdsa-plain-`hash`). */
+export function encodeDg14(activeAuthenticationHash: HashName): Buffer {
+  const algorithm = Object.entries(ECDSA_PLAIN).find(([, h]) => h === activeAuthenticationHash)![0];
+  return encodeTlv(
+    0x6e,
+    encodeTlv(
+      0x31,
+      encodeTlv(
+        0x30,
+        encodeTlv(0x06, encodeOid(OID_ACTIVE_AUTHENTICATION)),
+        encodeTlv(0x02, Buffer.from([1])),
+        encodeTlv(0x06, encodeOid(algorithm)),
+      ),
+    ),
+  );
 }

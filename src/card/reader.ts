@@ -10,10 +10,12 @@ import {
   type FaceImage,
   parseDg1,
   parseDg13,
+  parseDg14,
   parseDg15,
   parseDg2,
   parseEfCom,
 } from './lds.js';
+import { type HashName } from './sod.js';
 import { type Mrz } from './mrz.js';
 import { type PaVerdict, verifyPassiveAuthentication } from './pa.js';
 import { SecureMessaging } from './sm.js';
@@ -107,7 +109,7 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   const dg15 = dataGroups.get(15);
   const active: AaVerdict =
     dg15 && options.activeAuthentication !== false
-      ? await performActiveAuthentication(channel, parseDg15(dg15), rng)
+      ? await performActiveAuthentication(channel, parseDg15(dg15), rng, dg14Hash(dataGroups.get(14)))
       : { status: 'not-supported', detail: dg15 ? 'not requested' : 'no DG15' };
   options.log?.info(
     { passive: passive.passed, failedChecks: passive.failures.map((f) => f.check), active: active.status },
@@ -125,4 +127,9 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
     passive,
     active,
   };
+}
+
+/** ECDSA AA hashes with the algorithm DG14 names (ICAO 9303 part 11 §6.1); SHA-256 when it names none. */
+function dg14Hash(dg14: Buffer | undefined): HashName {
+  return (dg14 ? parseDg14(dg14).activeAuthenticationHash : undefined) ?? 'sha256';
 }

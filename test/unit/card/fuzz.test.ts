@@ -8,7 +8,16 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCommand, decodeResponse } from '../../../src/card/apdu.js';
 import { CardError } from '../../../src/card/errors.js';
-import { parseDg1, parseDg13, parseDg15, parseDg2, parseEfCom } from '../../../src/card/lds.js';
+import {
+  decodeOid,
+  encodeOid,
+  parseDg1,
+  parseDg13,
+  parseDg14,
+  parseDg15,
+  parseDg2,
+  parseEfCom,
+} from '../../../src/card/lds.js';
 import { verifyPassiveAuthentication } from '../../../src/card/pa.js';
 import { SecureMessaging } from '../../../src/card/sm.js';
 import { parseSod } from '../../../src/card/sod.js';
@@ -126,6 +135,22 @@ describe('fuzz', () => {
     );
   });
 
+  it('OBJECT IDENTIFIER encode → decode round-trips', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 39 }),
+        fc.array(fc.nat(2 ** 31), { maxLength: 8 }),
+        (a, b, rest) => {
+          const oid = [a, b, ...rest].join('.');
+          expect(decodeOid(encodeOid(oid))).toBe(oid);
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    expect(encodeOid('2.23.136.1.1.1').toString('hex')).toBe('678108010101');
+  });
+
   it('LDS files (EF.COM, DG1, DG2, DG13, DG15): typed errors only', () => {
     fc.assert(
       fc.property(mutationsOf(dg13), mutationsOf(dg1), mutationsOf(dg2.subarray(0, 200)), (a, b, c) => {
@@ -134,6 +159,8 @@ describe('fuzz', () => {
         typedOnly(() => parseDg2(c));
         typedOnly(() => parseEfCom(a));
         typedOnly(() => parseDg15(c));
+        typedOnly(() => parseDg14(a));
+        typedOnly(() => decodeOid(b));
       }),
       { numRuns: 20_000 },
     );

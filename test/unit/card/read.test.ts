@@ -69,6 +69,7 @@ describe('reading an emulated CCCD chip', () => {
       pki,
       activeAuthentication: 'ec',
       hashAlgorithm: 'sha1',
+      aaHash: 'sha384',
     });
     for (const options of [
       { extendedLength: false },
@@ -81,6 +82,10 @@ describe('reading an emulated CCCD chip', () => {
       });
       expect(result.passive.passed).toBe(true);
       expect(result.active.status).toBe('passed');
+      expect(result.dataGroups.has(14)).toBe(true); // DG14 names ecdsa-plain-SHA384, hashed under PA too
+      expect(result.passive.checks.some((c) => c.check === 'dg-hash' && c.dataGroup === 14 && c.passed)).toBe(
+        true,
+      );
     }
   });
 
