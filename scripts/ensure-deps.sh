@@ -9,7 +9,12 @@ purpose=${1:-test}
 declare -A needs=([socat]=socat [setpriv]=util-linux)
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
+  # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)
+  needs[pcscd]=pcscd
+  needs[vpcd-config]=vsmartcard-vpcd
 fi
+# the pcsclite npm package builds against pcsc-lite's headers
+[ -f /usr/include/PCSC/winscard.h ] || needs[pcsc-headers]=libpcsclite-dev
 
 missing=()
 for binary in "${!needs[@]}"; do
@@ -24,6 +29,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+  # pcsclite is an optional npm dependency: if npm ci ran before the headers were here, build it now.
+  if [ ! -f node_modules/pcsclite/build/Release/pcsclite.node ]; then
+    if [ -d node_modules/pcsclite ]; then npm rebuild pcsclite >/dev/null; else npm install --no-save --no-audit --no-fund pcsclite >/dev/null; fi
+  fi
   exit 0
 fi
 echo "ensure-deps: the $purpose needs Debian packages that are missing: ${packages[*]}" >&2

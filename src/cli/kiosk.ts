@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runDemo, runKiosk } from '../main.js';
 import { runtimeVersion } from '../util/version.js';
+import { registerCardCommands } from './card.js';
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -70,6 +71,7 @@ Examples:
         `${file}: ok (kiosk ${parsed.kiosk.id}, broker ${parsed.mqtt.url.replace(/\/\/[^@/]*@/, '//***@')})\n`,
       );
     });
+  registerCardCommands(program);
   return program;
 }
 

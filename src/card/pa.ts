@@ -1,0 +1,158 @@
+import { X509Certificate, constants, createHash, verify } from 'node:crypto';
+import { SodError } from './errors.js';
+import { OID_LDS_SECURITY_OBJECT, type ParsedSod, SIGNATURE_OIDS, parseSod } from './sod.js';
+
+/**
+ * Passive authentication (ICAO 9303 part 11 §5.1): the data groups read are the ones the document
+ * signer hashed, the DS signed them, and the DS chains to a trusted CSCA. A failed check is a verdict,
+ * not an exception: the kiosk shows which one failed.
+ */
+export type PaCheckName =
+  | 'sod-structure'
+  | 'dg-hash'
+  | 'content-type'
+  | 'message-digest'
+  | 'signature'
+  | 'ds-certificate'
+  | 'ds-trust'
+  | 'ds-validity'
+  | 'csca-validity';
+
+export interface PaCheck {
+  check: PaCheckName;
+  passed: boolean;
+  /** the data group, for `dg-hash` */
+  dataGroup?: number;
+  detail?: string;
+}
+
+export interface PaVerdict {
+  passed: boolean;
+  checks: PaCheck[];
+  /** the failed checks only, for messages and logs */
+  failures: PaCheck[];
+}
+
+/** Splits a PEM bundle into certificates; throws `SodError` when one does not parse. */
+export function parseTrustList(pem: string): X509Certificate[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch (error) {
+      throw new SodError('a CSCA certificate in the trust list does not parse', { cause: error });
+    }
+  });
+}
+
+function within(certificate: X509Certificate, now: Date): boolean {
+  return now >= new Date(certificate.validFrom) && now <= new Date(certificate.validTo);
+}
+
+function verifySignature(sod: ParsedSod, certificate: X509Certificate): boolean {
+  const algorithm = SIGNATURE_OIDS[sod.signer.signatureAlgorithm];
+  if (!algorithm) return false;
+  const hash = algorithm.hash ?? sod.signer.digestAlgorithm;
+  try {
+    if (algorithm.kind === 'rsa-pss')
+      return verify(
+        hash,
+        sod.signer.signedBytes,
+        {
+          key: certificate.publicKey,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_AUTO,
+        },
+        sod.signer.signature,
+      );
+    return verify(hash, sod.signer.signedBytes, certificate.publicKey, sod.signer.signature);
+  } catch {
+    return false; // a key of the wrong type or a malformed signature is a failed signature
+  }
+}
+
+export interface PaInput {
+  sod: Uint8Array;
+  /** raw bytes of every data group read, by number */
+  dataGroups: ReadonlyMap<number, Uint8Array>;
+  trustAnchors: readonly X509Certificate[];
+  now?: Date;
+}
+
+export function verifyPassiveAuthentication(input: PaInput): PaVerdict {
+  const checks: PaCheck[] = [];
+  const now = input.now ?? new Date();
+  const done = (): PaVerdict => {
+    const failures = checks.filter((c) => !c.passed);
+    return { passed: failures.length === 0 && checks.length > 0, checks, failures };
+  };
+  let sod: ParsedSod;
+  try {
+    sod = parseSod(input.sod);
+    checks.push({ check: 'sod-structure', passed: true });
+  } catch (error) {
+    if (!(error instanceof SodError)) throw error;
+    checks.push({ check: 'sod-structure', passed: false, detail: error.message });
+    return done();
+  }
+
+  for (const [dataGroup, bytes] of [...input.dataGroups.entries()].sort(([a], [b]) => a - b)) {
+    const expected = sod.dataGroupHashes.get(dataGroup);
+    if (!expected) {
+      checks.push({ check: 'dg-hash', dataGroup, passed: false, detail: 'no hash in the SOD' });
+      continue;
+    }
+    const actual = createHash(sod.hashAlgorithm).update(bytes).digest();
+    checks.push({
+      check: 'dg-hash',
+      dataGroup,
+      passed: actual.equals(expected),
+      ...(actual.equals(expected) ? {} : { detail: 'hash mismatch' }),
+    });
+  }
+
+  if (sod.signer.messageDigest !== undefined) {
+    checks.push({ check: 'content-type', passed: sod.signer.contentType === OID_LDS_SECURITY_OBJECT });
+    const digest = createHash(sod.signer.digestAlgorithm).update(sod.securityObject).digest();
+    checks.push({ check: 'message-digest', passed: digest.equals(sod.signer.messageDigest) });
+  }
+
+  const [certificateDer] = sod.certificates;
+  let ds: X509Certificate | undefined;
+  try {
+    if (certificateDer) ds = new X509Certificate(certificateDer);
+  } catch {
+    ds = undefined;
+  }
+  if (!ds) {
+    checks.push({
+      check: 'ds-certificate',
+      passed: false,
+      detail: 'no parsable document signer certificate in the SOD',
+    });
+    return done();
+  }
+  checks.push({ check: 'ds-certificate', passed: true });
+  checks.push({ check: 'signature', passed: verifySignature(sod, ds) });
+
+  const issuer = input.trustAnchors.find((csca) => {
+    try {
+      // a CSCA is a CA certificate (basicConstraints cA); ICAO 9303 part 12 §7.1.1
+      return csca.ca && ds.checkIssued(csca) && ds.verify(csca.publicKey);
+    } catch {
+      return false;
+    }
+  });
+  checks.push({
+    check: 'ds-trust',
+    passed: issuer !== undefined,
+    ...(issuer ? {} : { detail: 'no CSCA in the trust list issued and signed the document signer' }),
+  });
+  checks.push({
+    check: 'ds-validity',
+    passed: within(ds, now),
+    ...(within(ds, now) ? {} : { detail: `valid ${ds.validFrom} – ${ds.validTo}` }),
+  });
+  if (issuer) checks.push({ check: 'csca-validity', passed: within(issuer, now) });
+  return done();
+}

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CardTransportError, parseTrustList, readCard } from '../../../src/card/index.js';
+import { dg13FromRecord } from '../../../src/cccd/record.js';
+import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
+import { PcscCardReader } from '../../../devices/card-reader/driver.js';
+import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
+import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { VpcdCard } from '../../../devices/card-reader/vpcd.js';
+import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { type PrivatePcscd, startPcscd } from './pcscd.js';
+
+/** Real pcscd + vsmartcard's vpcd driver; the chip emulator is the virtual card; pcsclite reads it. */
+let pcscd: PrivatePcscd;
+let reader: PcscCardReader;
+
+function next<T>(register: (resolve: (value: T) => void) => void, what: string, ms = 20_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ${what} within ${ms} ms:\n${pcscd.output().slice(-3000)}`)),
+      ms,
+    );
+    register((value) => {
+      clearTimeout(timer);
+      resolve(value);
+    });
+  });
+}
+
+beforeAll(async () => {
+  pcscd = await startPcscd();
+  reader = new PcscCardReader();
+}, 30_000);
+
+afterAll(async () => {
+  reader?.stop();
+  await pcscd?.stop();
+});
+
+describe('PC/SC transport through pcscd and vpcd', () => {
+  it('sees the reader, the card going in and out, and reads and verifies the card', async () => {
+    const readerSeen = next<string>((resolve) => reader.once('reader', resolve), 'reader');
+    await reader.start();
+    const readerName = await readerSeen;
+    expect(readerName).toMatch(/^Virtual PCD 00 00$/);
+
+    const pki = createTestPki();
+    const image = buildChipImage({ record: TRAN_THI_MAI, pki });
+    const card = new VpcdCard(new ChipEmulator(image, { extendedLength: false }), pcscd.vpcdPort);
+    const inserted = next<[string, Buffer]>(
+      (resolve) => reader.once('card-inserted', (name, atr) => resolve([name, atr])),
+      'card insert',
+    );
+    await card.insert();
+    const [insertedIn, atr] = await inserted;
+    expect(insertedIn).toBe(readerName);
+    expect(atr.toString('hex').toUpperCase()).toBe('3B80800101');
+
+    const transport = await reader.connect(readerName);
+    const result = await readCard(transport, {
+      access: { kind: 'bac', key: image.bacKey },
+      trustAnchors: parseTrustList(pki.trustListPem),
+    });
+    await transport.close();
+    expect(result.mrz.lines).toEqual(image.mrzLines);
+    expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
+    expect(result.passive.passed).toBe(true);
+    expect(result.active.status).toBe('passed');
+    expect(card.seen.apdus).toBeGreaterThan(10);
+
+    const removed = next<string>((resolve) => reader.once('card-removed', resolve), 'card removal');
+    await card.remove();
+    expect(await removed).toBe(readerName);
+
+    // Taken out mid-session: the next APDU fails as a transport error, not a hang or a crash.
+    const again = next<string>(
+      (resolve) => reader.once('card-inserted', (name) => resolve(name)),
+      'second insert',
+    );
+    await card.insert();
+    await again;
+    const session = await reader.connect(readerName);
+    const select = Buffer.from('00A4040C07A0000002471001', 'hex');
+    expect(Buffer.from(await session.transmit(select)).toString('hex')).toBe('9000');
+    const gone = next<string>((resolve) => reader.once('card-removed', resolve), 'second removal');
+    await card.remove();
+    await gone;
+    await expect(session.transmit(select)).rejects.toBeInstanceOf(CardTransportError);
+    await session.close();
+  });
+});
