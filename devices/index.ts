@@ -2,3 +2,4 @@
 
 export * from './scanner/index.js';
 export * from './transport/index.js';
+export * from './fingerprint/index.js';
