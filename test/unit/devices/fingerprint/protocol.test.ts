@@ -34,7 +34,7 @@ describe('fingerprint packet codec', () => {
 
   it('rejects a bad checksum and resynchronises on the next header', () => {
     const bad = Buffer.from(commands.empty());
-    bad[bad.length - 1] ^= 0xff;
+    bad.writeUInt8(bad.readUInt8(bad.length - 1) ^ 0xff, bad.length - 1);
     const frames = new PacketDecoder().push(Buffer.concat([bad, commands.genImg()]));
     expect(frames[0]).toMatchObject({ kind: 'error', error: { reason: 'checksum' } });
     expect(frames.at(-1)).toMatchObject({ kind: 'packet', packet: { pid: PID.command } });
