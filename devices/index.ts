@@ -4,3 +4,4 @@ export * from './scanner/index.js';
 export * from './transport/index.js';
 export * from './fingerprint/index.js';
 export * from './printer/index.js';
+export * from './dispenser/index.js';
