@@ -5,3 +5,4 @@ export * from './transport/index.js';
 export * from './fingerprint/index.js';
 export * from './printer/index.js';
 export * from './dispenser/index.js';
+export * from './gpio/index.js';
