@@ -317,6 +317,11 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
     return this.move(OP.returnToSlot, slot, POSITION.slot, 'RETURN_TO_SLOT', options);
   }
 
+  /** A real exchange for health checks and `kiosk doctor`: the STATUS command. */
+  async probe(): Promise<void> {
+    await this.status();
+  }
+
   async status(options: DispenserCallOptions = {}): Promise<MechanicsState> {
     const reply = await this.command(OP.status, 0, options, 'STATUS');
     const state = MECH_STATE_NAME[reply.code];

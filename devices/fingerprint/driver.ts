@@ -120,6 +120,12 @@ export class SerialFingerprintSensor extends EventEmitter<FingerprintEvents> imp
     return { code, rest: payload.subarray(1) };
   }
 
+  /** A real exchange for health checks and `kiosk doctor`: handshake and read the parameters. */
+  async probe(): Promise<void> {
+    await this.verifyPassword();
+    await this.readSystemParameters();
+  }
+
   async verifyPassword(options?: RequestOptions): Promise<void> {
     await this.ackOf('VfyPwd', commands.vfyPwd(this.options.password ?? 0), options);
   }

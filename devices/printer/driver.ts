@@ -83,6 +83,11 @@ export class SerialReceiptPrinter extends EventEmitter<PrinterEvents> implements
     return decodeStatus(offline, paper);
   }
 
+  /** A real exchange for health checks and `kiosk doctor`: DLE EOT status. */
+  async probe(): Promise<void> {
+    await this.status();
+  }
+
   async print(receipt: Receipt, options?: RequestOptions): Promise<void> {
     const bytes = encodeReceipt(receipt);
     assertPrintable(await this.status(options));

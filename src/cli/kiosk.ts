@@ -70,6 +70,20 @@ Examples:
         `${file}: ok (kiosk ${parsed.kiosk.id}, broker ${parsed.mqtt.url.replace(/\/\/[^@/]*@/, '//***@')})\n`,
       );
     });
+  program
+    .command('doctor')
+    .description('self-test every configured device with a real exchange (exit 1 if any is not ok)')
+    .requiredOption('-c, --config <file>', 'configuration file (the demo writes <data dir>/kiosk.json)')
+    .option('--json', 'print the results as JSON')
+    .addHelpText('after', '\nExample:\n  $ kiosk doctor --config ./var/demo/kiosk.json')
+    .action(async (options: { config: string; json?: boolean }) => {
+      const config = await loadConfigFile(options.config);
+      const { runDoctor } = await import('./doctor.js');
+      process.exitCode = await runDoctor(config, {
+        json: options.json ?? false,
+        write: (line) => process.stdout.write(line),
+      });
+    });
   return program;
 }
 
