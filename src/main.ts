@@ -116,7 +116,10 @@ export function addConfiguredDevices(
 ): void {
   const { fingerprint, printer, dispenser, gpio } = config.devices;
   if (fingerprint?.enabled)
-    drivers.set('fingerprint', new SerialFingerprintSensor({ path: fingerprint.path, baudRate: fingerprint.baudRate }));
+    drivers.set(
+      'fingerprint',
+      new SerialFingerprintSensor({ path: fingerprint.path, baudRate: fingerprint.baudRate }),
+    );
   else if (fingerprint) disabled.push('fingerprint');
   if (printer?.enabled)
     drivers.set('printer', new SerialReceiptPrinter({ path: printer.path, baudRate: printer.baudRate }));
@@ -126,7 +129,12 @@ export function addConfiguredDevices(
   else if (dispenser) disabled.push('dispenser');
   if (gpio?.enabled) {
     const kioskGpio = new KioskGpio(
-      { inputs: gpio.inputs, leds: gpio.leds, debounceMs: gpio.debounceMs, ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}) },
+      {
+        inputs: gpio.inputs,
+        leds: gpio.leds,
+        debounceMs: gpio.debounceMs,
+        ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}),
+      },
       onoffBackend,
       gpio.sysfsRoot,
     );
@@ -136,7 +144,10 @@ export function addConfiguredDevices(
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */
-export function createDevicesForDoctor(config: KioskConfig, log: Logger): {
+export function createDevicesForDoctor(
+  config: KioskConfig,
+  log: Logger,
+): {
   drivers: Map<string, ManagedDevice>;
   disabled: string[];
 } {
@@ -260,7 +271,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     log: log.child({ room: 'registry' }),
   });
   const ptys: PtyPair[] = [];
-  const pluggable = new Map<string, { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }>();
+  const pluggable = new Map<
+    string,
+    { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
+  >();
   let controlServer: Server | undefined;
   const stopAll = async () => {
     controlServer?.close();
@@ -276,7 +290,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   );
   ptys.push(scannerPty);
   const scanner = new ScannerEmulator({ path: scannerPty.emulatorPath });
-  const emulatorPty = (name: string) => createPtyPair(join(dataDir, 'dev', name), join(dataDir, 'dev', `${name}.emu`));
+  const emulatorPty = (name: string) =>
+    createPtyPair(join(dataDir, 'dev', name), join(dataDir, 'dev', `${name}.emu`));
   const fingerprintPty = await emulatorPty('fingerprint');
   const fingerprint = new FingerprintEmulator({ path: fingerprintPty.emulatorPath });
   // the demo citizen's finger lies on the sensor
@@ -332,11 +347,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
  * `replug fingerprint`, answered `ok` or `error: …`. It lets a technician (or a test) pull a
  * device's cable in the running demo.
  */
-async function startRigControl(
-  path: string,
-  control: DemoRig['control'],
-  log: Logger,
-): Promise<Server> {
+async function startRigControl(path: string, control: DemoRig['control'], log: Logger): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     socket.setEncoding('utf8');

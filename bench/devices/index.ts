@@ -34,11 +34,13 @@ function idealVerifyMs(packetSize: number): number {
   ];
   const received = [fp.ack(0), fp.ack(0), fp.ack(0), fp.ack(0, [0, 180])];
   const bytes = [...sent, ...received].reduce((sum, packet) => sum + packet.length, 0);
-  const sensorMs = SENSOR_TIMING_MS.other + SENSOR_TIMING_MS.genImg + SENSOR_TIMING_MS.img2Tz + SENSOR_TIMING_MS.match;
+  const sensorMs =
+    SENSOR_TIMING_MS.other + SENSOR_TIMING_MS.genImg + SENSOR_TIMING_MS.img2Tz + SENSOR_TIMING_MS.match;
   return WireClock.wireMs(bytes, BAUD) + sensorMs;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-devices-'));
@@ -62,7 +64,9 @@ async function main(): Promise<void> {
     const measured = median(times);
     process.stdout.write(`fingerprint capture+match path: ${measured.toFixed(1)} ms (median of ${RUNS})\n`);
     process.stdout.write(`fingerprint wire+sensor time at ${BAUD} baud: ${ideal.toFixed(1)} ms\n`);
-    process.stdout.write(`figure: fingerprint capture+match ÷ (wire + sensor time): ${(measured / ideal).toFixed(3)} (target: ≤ 1.05)\n`);
+    process.stdout.write(
+      `figure: fingerprint capture+match ÷ (wire + sensor time): ${(measured / ideal).toFixed(3)} (target: ≤ 1.05)\n`,
+    );
   } finally {
     await sensor.stop();
     await emulator.stop();

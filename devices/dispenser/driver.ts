@@ -183,11 +183,18 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
     replyHandlers.set(io, (reply) => this.onReply(reply));
     io.on('error', () => undefined);
     this.handshakeTimer = setTimeout(() => {
-      if (!this.ready) this.emit('health', this.health, `${this.healthDetail} in ${this.options.handshakeMs ?? 5000} ms`);
+      if (!this.ready)
+        this.emit('health', this.health, `${this.healthDetail} in ${this.options.handshakeMs ?? 5000} ms`);
     }, this.options.handshakeMs ?? 5000);
     // johnny-five waits for "connect" (firmata-io relays the transport's "open") before "ready".
     process.nextTick(() => transport.emit('open'));
-    const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: 2_000_000_000 } as five.BoardOption);
+    const board = new five.Board({
+      io,
+      repl: false,
+      debug: false,
+      sigint: false,
+      timeout: 2_000_000_000,
+    } as five.BoardOption);
     this.board = board;
     board.on('error', () => undefined);
     board.on('ready', () => {
@@ -239,7 +246,12 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
   }
 
   /** Sends one DISPENSER command and waits for its final reply; commands never overlap. */
-  private command(op: number, arg: number, options: DispenserCallOptions, step: string): Promise<DispenserReply> {
+  private command(
+    op: number,
+    arg: number,
+    options: DispenserCallOptions,
+    step: string,
+  ): Promise<DispenserReply> {
     const run = this.queue.then(
       () => this.exchange(op, arg, options, step),
       () => this.exchange(op, arg, options, step),
@@ -248,7 +260,12 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
     return run;
   }
 
-  private exchange(op: number, arg: number, options: DispenserCallOptions, step: string): Promise<DispenserReply> {
+  private exchange(
+    op: number,
+    arg: number,
+    options: DispenserCallOptions,
+    step: string,
+  ): Promise<DispenserReply> {
     const io = this.io;
     if (!io || !this.ready)
       return Promise.reject(new DeviceDisconnected('dispenser', this.healthDetail ?? 'board not ready'));
@@ -259,7 +276,10 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
       let timer: NodeJS.Timeout | undefined;
       const arm = (ms: number, what: string) => {
         clearTimeout(timer);
-        timer = setTimeout(() => settle(new DeviceTimeout('dispenser', `${step}: ${what} within ${ms} ms`)), ms);
+        timer = setTimeout(
+          () => settle(new DeviceTimeout('dispenser', `${step}: ${what} within ${ms} ms`)),
+          ms,
+        );
       };
       const settle = (error: Error | undefined, reply?: DispenserReply) => {
         if (this.waiter !== waiter) return;
@@ -279,7 +299,9 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
           }
           if (reply.event === EVENT.fault) {
             const fault: FaultName | undefined = FAULT_NAME[reply.code];
-            settle(new DeviceFault('dispenser', fault ?? `code ${reply.code}`, `${step}: ${fault ?? reply.code}`));
+            settle(
+              new DeviceFault('dispenser', fault ?? `code ${reply.code}`, `${step}: ${fault ?? reply.code}`),
+            );
             return;
           }
           settle(undefined, reply);
@@ -332,5 +354,6 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
 }
 
 function checkSlot(slot: number): void {
-  if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT) throw new RangeError(`slot must be 0–${MAX_SLOT}`);
+  if (!Number.isInteger(slot) || slot < 0 || slot > MAX_SLOT)
+    throw new RangeError(`slot must be 0–${MAX_SLOT}`);
 }

@@ -129,13 +129,15 @@ export class DispenserEmulator {
         this.reportedPorts.clear();
         return;
       case 'set-pin-mode':
-        if (message.pin < PIN_COUNT && !FIRMWARE_PINS.has(message.pin)) this.modes[message.pin] = message.mode;
+        if (message.pin < PIN_COUNT && !FIRMWARE_PINS.has(message.pin))
+          this.modes[message.pin] = message.mode;
         return;
       case 'set-digital-pin':
         this.writeOutput(message.pin, message.value);
         return;
       case 'digital':
-        for (let bit = 0; bit < 8; bit++) this.writeOutput(message.port * 8 + bit, (message.value >> bit) & 1);
+        for (let bit = 0; bit < 8; bit++)
+          this.writeOutput(message.port * 8 + bit, (message.value >> bit) & 1);
         return;
       case 'analog':
         if (message.pin === PINS.ledRing) this.ledRing.push(message.value);

@@ -26,9 +26,10 @@ declare module 'firmata-io' {
     removeAllListeners(event?: string): this;
   }
 
-  function bindTransport(transport: unknown): typeof Firmata;
+  type FirmataClass = typeof Firmata;
+  function bindTransport(transport: unknown): FirmataClass;
   namespace bindTransport {
-    const Firmata: typeof import('firmata-io').Firmata;
+    const Firmata: FirmataClass;
   }
   export default bindTransport;
 }

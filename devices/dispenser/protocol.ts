@@ -33,7 +33,13 @@ export const PIN_MODE = { INPUT: 0, OUTPUT: 1, ANALOG: 2, PWM: 3, PULLUP: 0x0b }
 
 /** PROTOCOL.md "Sysex extension DISPENSER". */
 export const DISPENSER_SYSEX = 0x01;
-export const OP = { moveToStation: 0x01, present: 0x02, retract: 0x03, returnToSlot: 0x04, status: 0x05 } as const;
+export const OP = {
+  moveToStation: 0x01,
+  present: 0x02,
+  retract: 0x03,
+  returnToSlot: 0x04,
+  status: 0x05,
+} as const;
 export const EVENT = { accepted: 0x10, done: 0x11, fault: 0x12, sensor: 0x13, state: 0x14 } as const;
 export const POSITION = { station: 1, tray: 2, captureBin: 3, slot: 4 } as const;
 export const FAULT = {
@@ -142,7 +148,8 @@ export type FirmataMessage =
   | { kind: 'report-version'; major?: number; minor?: number }
   | { kind: 'system-reset' };
 
-export type FirmataFrame = { kind: 'message'; message: FirmataMessage } | { kind: 'error'; error: FirmataDecodeError };
+export type FirmataFrame =
+  { kind: 'message'; message: FirmataMessage } | { kind: 'error'; error: FirmataDecodeError };
 
 export class FirmataDecodeError extends Error {
   override readonly name = 'FirmataDecodeError';
@@ -183,7 +190,11 @@ export class FirmataDecoder {
       }
       if (byte === FIRMATA.END_SYSEX && m[0] === FIRMATA.START_SYSEX) {
         this.message = [];
-        if (m.length >= 2) out.push({ kind: 'message', message: { kind: 'sysex', command: m[1] as number, data: m.slice(2) } });
+        if (m.length >= 2)
+          out.push({
+            kind: 'message',
+            message: { kind: 'sysex', command: m[1] as number, data: m.slice(2) },
+          });
         return;
       }
       if (m.length > 0) out.push({ kind: 'error', error: new FirmataDecodeError('interrupted', m.length) });
@@ -270,9 +281,17 @@ export function encodeFirmata(message: FirmataMessage): Buffer {
     case 'sysex':
       return Buffer.from([FIRMATA.START_SYSEX, message.command, ...message.data, FIRMATA.END_SYSEX]);
     case 'digital':
-      return Buffer.from([FIRMATA.DIGITAL_MESSAGE | message.port, message.value & 0x7f, (message.value >> 7) & 0x7f]);
+      return Buffer.from([
+        FIRMATA.DIGITAL_MESSAGE | message.port,
+        message.value & 0x7f,
+        (message.value >> 7) & 0x7f,
+      ]);
     case 'analog':
-      return Buffer.from([FIRMATA.ANALOG_MESSAGE | message.pin, message.value & 0x7f, (message.value >> 7) & 0x7f]);
+      return Buffer.from([
+        FIRMATA.ANALOG_MESSAGE | message.pin,
+        message.value & 0x7f,
+        (message.value >> 7) & 0x7f,
+      ]);
     case 'report-digital':
       return Buffer.from([FIRMATA.REPORT_DIGITAL | message.port, message.enable ? 1 : 0]);
     case 'report-analog':

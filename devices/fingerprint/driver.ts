@@ -59,7 +59,12 @@ export interface FingerprintSensor extends EventEmitter<FingerprintEvents> {
   uploadTemplate(buffer: 1 | 2, options?: RequestOptions): Promise<Buffer>;
   downloadTemplate(buffer: 1 | 2, template: Buffer, options?: RequestOptions): Promise<void>;
   match(options?: RequestOptions): Promise<MatchResult>;
-  search(buffer: 1 | 2, startPage: number, pageCount: number, options?: RequestOptions): Promise<number | undefined>;
+  search(
+    buffer: 1 | 2,
+    startPage: number,
+    pageCount: number,
+    options?: RequestOptions,
+  ): Promise<number | undefined>;
   store(buffer: 1 | 2, page: number, options?: RequestOptions): Promise<void>;
   empty(options?: RequestOptions): Promise<void>;
   /** 1:1 verification: the reference template goes to buffer 2, the live finger to buffer 1. */
@@ -133,7 +138,8 @@ export class SerialFingerprintSensor extends EventEmitter<FingerprintEvents> imp
   async readSystemParameters(options?: RequestOptions): Promise<SystemParameters> {
     const { rest } = await this.ackOf('ReadSysPara', commands.readSysPara(), options);
     const parameters = decodeSystemParameters(rest);
-    if (!parameters) throw new DeviceProtocolError('fingerprint', 'malformed system parameters', 'ReadSysPara');
+    if (!parameters)
+      throw new DeviceProtocolError('fingerprint', 'malformed system parameters', 'ReadSysPara');
     this.packetSize = parameters.packetSize;
     return parameters;
   }
@@ -205,10 +211,12 @@ export class SerialFingerprintSensor extends EventEmitter<FingerprintEvents> imp
   }
 
   async search(buffer: 1 | 2, startPage: number, pageCount: number, options?: RequestOptions) {
-    const { code, rest } = await this.ackOf('Search', commands.search(buffer, startPage, pageCount), options, [
-      CODE.ok,
-      CODE.notFound,
-    ]);
+    const { code, rest } = await this.ackOf(
+      'Search',
+      commands.search(buffer, startPage, pageCount),
+      options,
+      [CODE.ok, CODE.notFound],
+    );
     return code === CODE.ok && rest.length >= 2 ? rest.readUInt16BE(0) : undefined;
   }
 
@@ -220,7 +228,10 @@ export class SerialFingerprintSensor extends EventEmitter<FingerprintEvents> imp
     await this.ackOf('Empty', commands.empty(), options);
   }
 
-  async verifyFinger(reference: Buffer, options: { timeoutMs: number; signal?: AbortSignal }): Promise<MatchResult> {
+  async verifyFinger(
+    reference: Buffer,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<MatchResult> {
     const request = options.signal ? { signal: options.signal } : {};
     await this.downloadTemplate(2, reference, request);
     await this.waitForFinger(options);

@@ -43,7 +43,10 @@ const IDENTITY_BYTES = 32;
 export function syntheticTemplate(seed: string): Buffer {
   const out = Buffer.alloc(TEMPLATE_BYTES);
   for (let block = 0; block * 32 < TEMPLATE_BYTES; block++)
-    createHash('sha256').update(`${seed}#${block}`).digest().copy(out, block * 32);
+    createHash('sha256')
+      .update(`${seed}#${block}`)
+      .digest()
+      .copy(out, block * 32);
   return out;
 }
 

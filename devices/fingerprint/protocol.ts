@@ -75,7 +75,8 @@ export interface Packet {
   payload: Buffer;
 }
 
-export type FingerprintFrame = { kind: 'packet'; packet: Packet } | { kind: 'error'; error: PacketDecodeError };
+export type FingerprintFrame =
+  { kind: 'packet'; packet: Packet } | { kind: 'error'; error: PacketDecodeError };
 
 export class PacketDecodeError extends Error {
   override readonly name = 'PacketDecodeError';
@@ -168,12 +169,21 @@ export class PacketDecoder {
 
 // ---- commands and answers ----------------------------------------------------------------------
 
-export function command(instruction: number, args: readonly number[] = [], address = DEFAULT_ADDRESS): Buffer {
+export function command(
+  instruction: number,
+  args: readonly number[] = [],
+  address = DEFAULT_ADDRESS,
+): Buffer {
   return encodePacket({ address, pid: PID.command, payload: Buffer.from([instruction, ...args]) });
 }
 
 const u16 = (value: number) => [(value >> 8) & 0xff, value & 0xff];
-const u32 = (value: number) => [(value >>> 24) & 0xff, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff];
+const u32 = (value: number) => [
+  (value >>> 24) & 0xff,
+  (value >> 16) & 0xff,
+  (value >> 8) & 0xff,
+  value & 0xff,
+];
 
 export const commands = {
   vfyPwd: (password: number) => command(INSTRUCTION.vfyPwd, u32(password)),

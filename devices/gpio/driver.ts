@@ -11,7 +11,12 @@ export async function readGpioChips(root = '/sys/class/gpio'): Promise<GpioChip[
   return Promise.all(
     entries.map(async (name) => {
       const read = async (file: string) => (await readFile(join(root, name, file), 'utf8')).trim();
-      return { name, base: Number(await read('base')), ngpio: Number(await read('ngpio')), label: await read('label') };
+      return {
+        name,
+        base: Number(await read('base')),
+        ngpio: Number(await read('ngpio')),
+        label: await read('label'),
+      };
     }),
   );
 }
@@ -87,7 +92,10 @@ export class KioskGpio extends EventEmitter<GpioEvents> {
       const backend = await this.backend();
       if (!backend.accessible) throw new Error('no GPIO on this machine (sysfs GPIO not accessible)');
       const chips = await readGpioChips(this.sysfsRoot);
-      for (const [name, input] of Object.entries(this.config.inputs) as [GpioInputName, { bcm: number; activeLow?: boolean }][]) {
+      for (const [name, input] of Object.entries(this.config.inputs) as [
+        GpioInputName,
+        { bcm: number; activeLow?: boolean },
+      ][]) {
         const line = backend.input(bcmToLine(input.bcm, chips));
         this.lines.push(line);
         const toActive = (value: number) => (input.activeLow ? value === 0 : value === 1);

@@ -27,7 +27,7 @@ export const CP1258_CODE_TABLE = 52;
 export function encodeCp1258(text: string): Buffer {
   const out: number[] = [];
   const chars = [...text.normalize('NFD')];
-  for (let i = 0; i < chars.length; ) {
+  for (let i = 0; i < chars.length;) {
     const base = chars[i] as string;
     let j = i + 1;
     const marks: string[] = [];

@@ -38,7 +38,9 @@ export class SerialReceiptPrinter extends EventEmitter<PrinterEvents> implements
   private readonly connection: SerialConnection;
   private readonly channel: RequestChannel<StatusFrame>;
 
-  constructor(private readonly options: { path: string; baudRate: number; retryMs?: number; timeoutMs?: number }) {
+  constructor(
+    private readonly options: { path: string; baudRate: number; retryMs?: number; timeoutMs?: number },
+  ) {
     super();
     this.connection = new SerialConnection({
       device: 'printer',
@@ -93,7 +95,10 @@ export class SerialReceiptPrinter extends EventEmitter<PrinterEvents> implements
     assertPrintable(await this.status(options));
     await this.channel.send(bytes);
     // The status answer comes after the printer has taken the receipt's bytes off the line.
-    const after = await this.status({ ...options, timeoutMs: (options?.timeoutMs ?? 1000) + wireMs(bytes.length, this.options.baudRate) });
+    const after = await this.status({
+      ...options,
+      timeoutMs: (options?.timeoutMs ?? 1000) + wireMs(bytes.length, this.options.baudRate),
+    });
     assertPrintable(after);
   }
 }
@@ -106,4 +111,3 @@ function assertPrintable(status: PrinterStatus): void {
   if (status.paperOut) throw new DeviceFault('printer', 'paper-out', 'out of paper');
   if (status.coverOpen) throw new DeviceFault('printer', 'cover-open', 'cover open');
 }
-

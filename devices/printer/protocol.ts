@@ -16,7 +16,14 @@ export const LF = 0x0a;
 export type Align = 'left' | 'center' | 'right';
 
 export type ReceiptItem =
-  | { kind: 'text'; text: string; bold?: boolean; width?: 1 | 2 | 3 | 4; height?: 1 | 2 | 3 | 4; align?: Align }
+  | {
+      kind: 'text';
+      text: string;
+      bold?: boolean;
+      width?: 1 | 2 | 3 | 4;
+      height?: 1 | 2 | 3 | 4;
+      align?: Align;
+    }
   | { kind: 'qr'; data: string; moduleSize?: number; align?: Align }
   | { kind: 'feed'; lines: number };
 
@@ -101,7 +108,9 @@ export type StatusFrame = { kind: 'status'; byte: number } | { kind: 'error'; by
 /** Host side: the printer's answers are single status bytes; anything else is noise. */
 export class StatusDecoder {
   push(chunk: Uint8Array): StatusFrame[] {
-    return [...chunk].map((byte) => (isStatusByte(byte) ? { kind: 'status', byte } : { kind: 'error', byte }));
+    return [...chunk].map((byte) =>
+      isStatusByte(byte) ? { kind: 'status', byte } : { kind: 'error', byte },
+    );
   }
 }
 
@@ -121,7 +130,14 @@ export type EscPosCommand =
   | { kind: 'status-request'; n: number }
   | { kind: 'unknown'; bytes: Buffer };
 
-const ALIGN_OF: Record<number, Align> = { 0: 'left', 1: 'center', 2: 'right', 48: 'left', 49: 'center', 50: 'right' };
+const ALIGN_OF: Record<number, Align> = {
+  0: 'left',
+  1: 'center',
+  2: 'right',
+  48: 'left',
+  49: 'center',
+  50: 'right',
+};
 const MAX_GS_K = MAX_QR_BYTES + 8;
 
 /**
@@ -209,7 +225,11 @@ export class EscPosDecoder {
       const length = (b[i + 3] as number) | ((b[i + 4] as number) << 8);
       if (length < 2 || length > MAX_GS_K) return this.unknown(b, i, 5, out);
       if (!need(5 + length)) return 0;
-      out.push({ kind: 'qr', fn: b[i + 6] as number, params: Buffer.from(b.subarray(i + 7, i + 5 + length)) });
+      out.push({
+        kind: 'qr',
+        fn: b[i + 6] as number,
+        params: Buffer.from(b.subarray(i + 7, i + 5 + length)),
+      });
       return 5 + length;
     }
     return this.unknown(b, i, 2, out);

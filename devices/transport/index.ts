@@ -1,11 +1,6 @@
 export * from './errors.js';
 export { createPtyPair, type PtyPair, PtyUnavailable } from './pty.js';
 export { type LinkHealth, SerialConnection, type SerialConnectionOptions } from './serial.js';
-export {
-  type FrameDecoder,
-  type ReplyMatcher,
-  RequestChannel,
-  type RequestOptions,
-} from './request.js';
+export { type FrameDecoder, type ReplyMatcher, RequestChannel, type RequestOptions } from './request.js';
 export { sleepUntil, WireClock } from './wire-clock.js';
 export { EmulatorPort } from './emulator-port.js';

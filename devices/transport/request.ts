@@ -86,7 +86,12 @@ export class RequestChannel<F> {
   ): Promise<T> {
     if (signal?.aborted) return Promise.reject(new DeviceCanceled(this.device, 'aborted before sending'));
     return new Promise<T>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => {
+        this.consecutiveTimeouts++;
+        if (this.consecutiveTimeouts >= (this.options.degradeAfter ?? 3))
+          this.connection.reportResponsive(false, `${this.consecutiveTimeouts} requests unanswered`);
+        settle(new DeviceTimeout(this.device, `no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
       const settle = (error: Error | undefined, value?: T) => {
         if (this.pending !== pending) return;
         this.pending = undefined;
@@ -114,12 +119,6 @@ export class RequestChannel<F> {
       };
       this.pending = pending;
       signal?.addEventListener('abort', onAbort, { once: true });
-      timer = setTimeout(() => {
-        this.consecutiveTimeouts++;
-        if (this.consecutiveTimeouts >= (this.options.degradeAfter ?? 3))
-          this.connection.reportResponsive(false, `${this.consecutiveTimeouts} requests unanswered`);
-        settle(new DeviceTimeout(this.device, `no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
       const parts = Buffer.isBuffer(payload) ? [payload] : payload;
       void (async () => {
         try {

@@ -33,7 +33,9 @@ interface HealthzBody {
 async function askRunningKiosk(config: KioskConfig): Promise<HealthzBody | undefined> {
   const host = config.ui.host === '::1' ? '[::1]' : config.ui.host;
   try {
-    const response = await fetch(`http://${host}:${config.ui.port}/healthz`, { signal: AbortSignal.timeout(1500) });
+    const response = await fetch(`http://${host}:${config.ui.port}/healthz`, {
+      signal: AbortSignal.timeout(1500),
+    });
     const body = (await response.json()) as HealthzBody;
     return body.kioskId === config.kiosk.id ? body : undefined;
   } catch {
@@ -57,7 +59,11 @@ async function probeDirectly(
 ): Promise<DoctorResult[]> {
   const log = createLogger({ level: 'silent', pretty: false });
   const { drivers, disabled } = createDevicesForDoctor(config, log);
-  const results: DoctorResult[] = disabled.map((device) => ({ device, state: 'disabled', via: 'direct probe' }));
+  const results: DoctorResult[] = disabled.map((device) => ({
+    device,
+    state: 'disabled',
+    via: 'direct probe',
+  }));
   results.forEach(progress);
   await Promise.all(
     [...drivers].map(async ([device, driver]) => {
@@ -72,7 +78,12 @@ async function probeDirectly(
         result = { device, state: 'ok', via: 'direct probe', ms: Math.round(performance.now() - started) };
       } catch (error) {
         const state: DoctorState = driver.health === 'missing' ? 'missing' : 'degraded';
-        result = { device, state, detail: `${(error as Error).name}: ${(error as Error).message}`, via: 'direct probe' };
+        result = {
+          device,
+          state,
+          detail: `${(error as Error).name}: ${(error as Error).message}`,
+          via: 'direct probe',
+        };
       } finally {
         await driver.stop().catch(() => undefined);
       }
@@ -83,7 +94,12 @@ async function probeDirectly(
   // devices this build has no driver for (e.g. the card reader of another issue)
   for (const device of configuredDevices(config))
     if (!results.some((r) => r.device === device)) {
-      const result: DoctorResult = { device, state: 'missing', detail: 'no driver in this build', via: 'direct probe' };
+      const result: DoctorResult = {
+        device,
+        state: 'missing',
+        detail: 'no driver in this build',
+        via: 'direct probe',
+      };
       results.push(result);
       progress(result);
     }
@@ -109,18 +125,24 @@ export async function runDoctor(
       const part = parts[device];
       // DeviceManager details read "<state>" or "<state>: <why>"
       const [state = 'missing', ...why] = (part?.detail ?? 'missing: not managed by the kiosk').split(': ');
-      const known: DoctorState = state === 'ok' || state === 'degraded' || state === 'disabled' ? state : 'missing';
+      const known: DoctorState =
+        state === 'ok' || state === 'degraded' || state === 'disabled' ? state : 'missing';
       const result: DoctorResult = { device, state: known, via: 'running kiosk' };
       if (why.length > 0) result.detail = why.join(': ');
       progress(result);
       return result;
     });
   } else {
-    if (!options.json) options.write('no running kiosk for this configuration: probing the devices directly\n');
+    if (!options.json)
+      options.write('no running kiosk for this configuration: probing the devices directly\n');
     results = await probeDirectly(config, progress);
   }
   const failed = results.filter((r) => r.state !== 'ok' && r.state !== 'disabled');
-  if (options.json) options.write(`${JSON.stringify({ ok: failed.length === 0, devices: results }, null, 2)}\n`);
-  else options.write(failed.length === 0 ? 'all devices ok\n' : `not ok: ${failed.map((r) => r.device).join(', ')}\n`);
+  if (options.json)
+    options.write(`${JSON.stringify({ ok: failed.length === 0, devices: results }, null, 2)}\n`);
+  else
+    options.write(
+      failed.length === 0 ? 'all devices ok\n' : `not ok: ${failed.map((r) => r.device).join(', ')}\n`,
+    );
   return failed.length === 0 ? 0 : 1;
 }

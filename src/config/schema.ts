@@ -58,7 +58,11 @@ export const DevicesSchema = z
     gpio: z
       .strictObject({
         enabled: z.boolean().default(true),
-        sysfsRoot: z.string().min(1).default('/sys/class/gpio').meta({ description: 'sysfs GPIO class directory', restart: true }),
+        sysfsRoot: z
+          .string()
+          .min(1)
+          .default('/sys/class/gpio')
+          .meta({ description: 'sysfs GPIO class directory', restart: true }),
         debounceMs: z.number().int().min(1).max(1000).default(30),
         inputs: z
           .strictObject({
@@ -72,13 +76,13 @@ export const DevicesSchema = z
         leds: z.record(z.string(), z.number().int().min(0).max(27)).default({}),
       })
       .optional()
-      .meta({ description: 'door lock relay, service-door/tamper switches, presence sensor, service button, LEDs (BCM numbers)' }),
-    probeIntervalMs: z
-      .number()
-      .int()
-      .min(500)
-      .default(10_000)
-      .meta({ description: 'how often request/response devices are asked a real question to keep their health true' }),
+      .meta({
+        description:
+          'door lock relay, service-door/tamper switches, presence sensor, service button, LEDs (BCM numbers)',
+      }),
+    probeIntervalMs: z.number().int().min(500).default(10_000).meta({
+      description: 'how often request/response devices are asked a real question to keep their health true',
+    }),
   })
   .default({ probeIntervalMs: 10_000 });
 

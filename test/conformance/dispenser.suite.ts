@@ -8,12 +8,7 @@
  * through the rig's hooks; the driver under test only ever sees the wire.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  DeviceDisconnected,
-  DeviceFault,
-  DeviceTimeout,
-  JohnnyFiveDispenser,
-} from '../../devices/index.js';
+import { DeviceDisconnected, DeviceFault, DeviceTimeout, JohnnyFiveDispenser } from '../../devices/index.js';
 import { until } from '../helpers/device-rig.js';
 
 export interface DispenserBoardRig {

@@ -20,7 +20,11 @@ export function cut(bytes: Uint8Array, points: readonly number[]): Uint8Array[] 
 }
 
 /** Decodes `bytes` split in two at every offset and expects the same frames each time. */
-export function expectEverySplit<F>(makeDecoder: () => StreamDecoder<F>, bytes: Uint8Array, expected: F[]): void {
+export function expectEverySplit<F>(
+  makeDecoder: () => StreamDecoder<F>,
+  bytes: Uint8Array,
+  expected: F[],
+): void {
   for (let at = 0; at <= bytes.length; at++) {
     const decoder = makeDecoder();
     const frames = [...decoder.push(bytes.subarray(0, at)), ...decoder.push(bytes.subarray(at))];
@@ -87,7 +91,9 @@ export function fuzzDecoder<V, F>(options: {
       fc.array(fc.nat(), { maxLength: 4 }),
       (pairs, cuts) => {
         const bytes = Buffer.concat(pairs.flatMap(([garbage, value]) => [garbage, options.encode(value)]));
-        expect(options.decoded(feed(cut(bytes, cuts)))).toEqual(pairs.map(([, value]) => options.expected(value)));
+        expect(options.decoded(feed(cut(bytes, cuts)))).toEqual(
+          pairs.map(([, value]) => options.expected(value)),
+        );
       },
     ),
     { numRuns: Math.ceil(numRuns / 5) },

@@ -27,7 +27,12 @@ describe('receipt printer over a real pseudo-terminal', () => {
     const pty = await pluggablePty('printer');
     const emulator = new PrinterEmulator({ path: pty.emulatorPath, baudRate: 9600 });
     await emulator.start();
-    const printer = new SerialReceiptPrinter({ path: pty.devicePath, baudRate: 9600, retryMs: 100, timeoutMs: 800 });
+    const printer = new SerialReceiptPrinter({
+      path: pty.devicePath,
+      baudRate: 9600,
+      retryMs: 100,
+      timeoutMs: 800,
+    });
     await printer.start();
     cleanups.push(async () => {
       await printer.stop();

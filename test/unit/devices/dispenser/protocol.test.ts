@@ -16,10 +16,22 @@ import { expectEverySplit, fuzzDecoder } from '../../../helpers/codec-fuzz.js';
 const seven = fc.integer({ min: 0, max: 0x7f });
 const fourteen = fc.integer({ min: 0, max: 0x3fff });
 const hostMessage: fc.Arbitrary<FirmataMessage> = fc.oneof(
-  fc.record({ kind: fc.constant('sysex' as const), command: seven, data: fc.array(seven, { maxLength: 40 }) }),
-  fc.record({ kind: fc.constant('digital' as const), port: fc.integer({ min: 0, max: 15 }), value: fourteen }),
+  fc.record({
+    kind: fc.constant('sysex' as const),
+    command: seven,
+    data: fc.array(seven, { maxLength: 40 }),
+  }),
+  fc.record({
+    kind: fc.constant('digital' as const),
+    port: fc.integer({ min: 0, max: 15 }),
+    value: fourteen,
+  }),
   fc.record({ kind: fc.constant('analog' as const), pin: fc.integer({ min: 0, max: 15 }), value: fourteen }),
-  fc.record({ kind: fc.constant('report-digital' as const), port: fc.integer({ min: 0, max: 15 }), enable: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('report-digital' as const),
+    port: fc.integer({ min: 0, max: 15 }),
+    enable: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('set-pin-mode' as const), pin: seven, mode: seven }),
   fc.record({ kind: fc.constant('set-digital-pin' as const), pin: seven, value: fc.constantFrom(0, 1) }),
   fc.constant({ kind: 'report-version' as const }),
@@ -31,7 +43,9 @@ const messages = (frames: FirmataFrame[]) => frames.flatMap((f) => (f.kind === '
 describe('dispenser wire codec (Firmata + DISPENSER sysex)', () => {
   it('encodes the DISPENSER command and reply of PROTOCOL.md byte for byte', () => {
     expect(encodeDispenserCommand({ op: 0x01, seq: 5, arg: 12 }).toString('hex')).toBe('f00101050cf7');
-    expect(encodeDispenserReply({ event: EVENT.done, seq: 5, code: 1 }).toString('hex')).toBe('f0011105' + '01f7');
+    expect(encodeDispenserReply({ event: EVENT.done, seq: 5, code: 1 }).toString('hex')).toBe(
+      'f0011105' + '01f7',
+    );
     expect(decodeDispenserReply([0x12, 5, 1])).toEqual({ event: 0x12, seq: 5, code: 1 });
     expect(decodeDispenserReply([0x55, 5, 1])).toBeUndefined();
     expect(() => encodeDispenserCommand({ op: 1, seq: 128, arg: 0 })).toThrow(RangeError);

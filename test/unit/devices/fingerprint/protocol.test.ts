@@ -65,7 +65,9 @@ describe('fingerprint packet codec', () => {
       encode: encodePacket,
       decoded: (frames) => frames.flatMap((frame) => (frame.kind === 'packet' ? [frame.packet] : [])),
       expected: (value) => value,
-      garbage: fc.uint8Array({ maxLength: 20 }).map((bytes) => Uint8Array.from(bytes, (b) => (b === 0xef ? 0 : b))),
+      garbage: fc
+        .uint8Array({ maxLength: 20 })
+        .map((bytes) => Uint8Array.from(bytes, (b) => (b === 0xef ? 0 : b))),
     });
   });
 });

@@ -39,7 +39,9 @@ describe('BCM → kernel line mapping', () => {
 
   it('refuses non-header pins and machines without a Pi GPIO chip', () => {
     expect(() => bcmToLine(28, PI4_KERNEL_66)).toThrow(GpioMappingError);
-    expect(() => bcmToLine(3, [{ name: 'gpiochip0', base: 0, ngpio: 32, label: 'other' }])).toThrow(GpioMappingError);
+    expect(() => bcmToLine(3, [{ name: 'gpiochip0', base: 0, ngpio: 32, label: 'other' }])).toThrow(
+      GpioMappingError,
+    );
   });
 });
 

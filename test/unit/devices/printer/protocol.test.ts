@@ -13,7 +13,8 @@ import {
 } from '../../../../devices/printer/protocol.js';
 import { expectEverySplit, fuzzDecoder } from '../../../helpers/codec-fuzz.js';
 
-const VIETNAMESE = 'Cộng hoà Xã hội Chủ nghĩa Việt Nam — Độc lập, Tự do, Hạnh phúc; Phường Bến Thành, 25.000₫';
+const VIETNAMESE =
+  'Cộng hoà Xã hội Chủ nghĩa Việt Nam — Độc lập, Tự do, Hạnh phúc; Phường Bến Thành, 25.000₫';
 
 function print(bytes: Uint8Array) {
   return new ReceiptAssembler().apply(new EscPosDecoder().push(bytes));
@@ -93,7 +94,10 @@ describe('ESC/POS codec', () => {
 
   it('fuzz: 100,000 random and 100,000 mutated streams never throw; receipts round-trip', () => {
     const line = fc
-      .string({ unit: fc.constantFrom(...'abcxyz ăâêôơưđ ÀÁẠẢÃ àáạảã 0123456789.,:'.split('')), maxLength: 40 })
+      .string({
+        unit: fc.constantFrom(...'abcxyz ăâêôơưđ ÀÁẠẢÃ àáạảã 0123456789.,:'.split('')),
+        maxLength: 40,
+      })
       .filter((s) => s.trim().length > 0 && s === s.trim());
     const receipt = fc.record({
       text: line,
@@ -112,9 +116,11 @@ describe('ESC/POS codec', () => {
           ],
         }),
       decoded: (commands) =>
-        new ReceiptAssembler()
-          .apply(commands)
-          .map((printed) => ({ text: printed.lines.at(-1)?.text, bold: printed.lines.at(-1)?.bold, qr: printed.qrCodes })),
+        new ReceiptAssembler().apply(commands).map((printed) => ({
+          text: printed.lines.at(-1)?.text,
+          bold: printed.lines.at(-1)?.bold,
+          qr: printed.qrCodes,
+        })),
       expected: (r) => ({ text: r.text.normalize('NFC'), bold: r.bold, qr: [r.qr] }),
       // printable noise (no command lead, no LF) is cleared by the next receipt's ESC @
       garbage: fc.uint8Array({ maxLength: 20, min: 0x20, max: 0x7e }),
