@@ -504,6 +504,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const linkDeadline = Date.now() + 5000;
   while (!runtime.link.connected && Date.now() < linkDeadline)
     await new Promise((done) => setTimeout(done, 20));
+  // … and the devices: the dispenser is ok once its Firmata handshake is through.
+  const devicesReady = () =>
+    Object.values(runtime.devices.summary()).every((state) => state === 'ok' || state === 'disabled');
+  while (!devicesReady() && Date.now() < linkDeadline) await new Promise((done) => setTimeout(done, 20));
   // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
   process.stdout.write(
     `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,

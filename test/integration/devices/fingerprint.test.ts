@@ -112,11 +112,11 @@ describe('fingerprint sensor over a real pseudo-terminal', () => {
   it('unplugged mid-operation: the operation fails DeviceDisconnected, health missing, then recovers', async () => {
     const { pty, emulator, sensor } = await rig();
     emulator.placeFinger(undefined);
-    const waiting = sensor.waitForFinger({ timeoutMs: 20_000 });
+    const waiting = sensor.waitForFinger({ timeoutMs: 20_000 }).catch((e: unknown) => e);
     await new Promise((resolve) => setTimeout(resolve, 300));
     await emulator.stop();
     await pty.unplug();
-    await expect(waiting).rejects.toBeInstanceOf(DeviceDisconnected);
+    expect(await waiting).toBeInstanceOf(DeviceDisconnected);
     await until(() => sensor.health === 'missing');
     await expect(sensor.verifyPassword()).rejects.toBeInstanceOf(DeviceDisconnected);
     await pty.replug();
