@@ -1,7 +1,8 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { DeviceCanceled, DeviceProtocolError, DeviceTimeout } from '../transport/errors.js';
-import { RequestChannel, type RequestOptions } from '../transport/request.js';
-import { type LinkHealth, SerialConnection } from '../transport/serial.js';
+import type { RequestOptions } from '../transport/request.js';
+import { type SerialDeviceOptions, SerialRequestDevice } from '../transport/request-device.js';
+import type { LinkHealth } from '../transport/serial.js';
 import {
   CODE,
   CONFIRMATION,
@@ -71,50 +72,20 @@ export interface FingerprintSensor extends EventEmitter<FingerprintEvents> {
   verifyFinger(reference: Buffer, options: { timeoutMs: number; signal?: AbortSignal }): Promise<MatchResult>;
 }
 
-export interface SerialFingerprintOptions {
-  path: string;
-  baudRate: number;
+export interface SerialFingerprintOptions extends SerialDeviceOptions {
   password?: number;
-  retryMs?: number;
-  timeoutMs?: number;
   /** pause between GenImg polls while no finger is there */
   pollMs?: number;
 }
 
-export class SerialFingerprintSensor extends EventEmitter<FingerprintEvents> implements FingerprintSensor {
-  private readonly connection: SerialConnection;
-  private readonly channel: RequestChannel<FingerprintFrame>;
+export class SerialFingerprintSensor
+  extends SerialRequestDevice<FingerprintFrame>
+  implements FingerprintSensor
+{
   private packetSize = 128;
 
   constructor(private readonly options: SerialFingerprintOptions) {
-    super();
-    this.connection = new SerialConnection({
-      device: 'fingerprint',
-      path: options.path,
-      baudRate: options.baudRate,
-      ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
-    });
-    this.channel = new RequestChannel(this.connection, () => new PacketDecoder(), {
-      defaultTimeoutMs: options.timeoutMs ?? 2000,
-    });
-    this.connection.on('health', (health, detail) => this.emit('health', health, detail));
-  }
-
-  get health(): LinkHealth {
-    return this.connection.health;
-  }
-
-  get healthDetail(): string | undefined {
-    return this.connection.detail;
-  }
-
-  start(): Promise<void> {
-    return this.connection.open();
-  }
-
-  async stop(): Promise<void> {
-    this.channel.cancel();
-    await this.connection.close();
+    super('fingerprint', options, () => new PacketDecoder(), 2000);
   }
 
   /** One command, one acknowledge packet; returns the ack's payload after the confirmation code. */

@@ -1,7 +1,8 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import { DeviceFault } from '../transport/errors.js';
-import { RequestChannel, type RequestOptions } from '../transport/request.js';
-import { type LinkHealth, SerialConnection } from '../transport/serial.js';
+import type { RequestOptions } from '../transport/request.js';
+import { type SerialDeviceOptions, SerialRequestDevice } from '../transport/request-device.js';
+import type { LinkHealth } from '../transport/serial.js';
 import { WireClock } from '../transport/wire-clock.js';
 import {
   decodeStatus,
@@ -34,41 +35,9 @@ export interface ReceiptPrinter extends EventEmitter<PrinterEvents> {
   print(receipt: Receipt, options?: RequestOptions): Promise<void>;
 }
 
-export class SerialReceiptPrinter extends EventEmitter<PrinterEvents> implements ReceiptPrinter {
-  private readonly connection: SerialConnection;
-  private readonly channel: RequestChannel<StatusFrame>;
-
-  constructor(
-    private readonly options: { path: string; baudRate: number; retryMs?: number; timeoutMs?: number },
-  ) {
-    super();
-    this.connection = new SerialConnection({
-      device: 'printer',
-      path: options.path,
-      baudRate: options.baudRate,
-      ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
-    });
-    this.channel = new RequestChannel(this.connection, () => new StatusDecoder(), {
-      defaultTimeoutMs: options.timeoutMs ?? 1000,
-    });
-    this.connection.on('health', (health, detail) => this.emit('health', health, detail));
-  }
-
-  get health(): LinkHealth {
-    return this.connection.health;
-  }
-
-  get healthDetail(): string | undefined {
-    return this.connection.detail;
-  }
-
-  start(): Promise<void> {
-    return this.connection.open();
-  }
-
-  async stop(): Promise<void> {
-    this.channel.cancel();
-    await this.connection.close();
+export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> implements ReceiptPrinter {
+  constructor(private readonly options: SerialDeviceOptions) {
+    super('printer', options, () => new StatusDecoder(), 1000);
   }
 
   private statusByte(n: 2 | 4, options?: RequestOptions): Promise<number> {

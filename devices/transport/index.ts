@@ -4,3 +4,4 @@ export { type LinkHealth, SerialConnection, type SerialConnectionOptions } from 
 export { type FrameDecoder, type ReplyMatcher, RequestChannel, type RequestOptions } from './request.js';
 export { sleepUntil, WireClock } from './wire-clock.js';
 export { EmulatorPort } from './emulator-port.js';
+export { SerialRequestDevice, type SerialDeviceOptions } from './request-device.js';
