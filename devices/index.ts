@@ -6,3 +6,4 @@ export * from './fingerprint/index.js';
 export * from './printer/index.js';
 export * from './dispenser/index.js';
 export * from './gpio/index.js';
+export { identifyDevice, type IdentifiedDevice, listSerialPorts, type SerialPortCandidate } from './scan.js';

@@ -222,7 +222,10 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
       replyHandlers.delete(io);
       io.removeAllListeners();
     }
-    (this.board as unknown as EventEmitter | undefined)?.removeAllListeners();
+    const board = this.board as unknown as (EventEmitter & { timer?: NodeJS.Timeout }) | undefined;
+    // johnny-five's own "board did not get ready" timer would keep the process alive
+    clearTimeout(board?.timer);
+    board?.removeAllListeners();
     this.transport?.removeAllListeners();
     this.io = undefined;
     this.board = undefined;

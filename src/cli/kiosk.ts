@@ -71,6 +71,29 @@ Examples:
       );
     });
   program
+    .command('devices')
+    .description('work with serial devices')
+    .command('scan')
+    .description('list serial ports and identify which device answers on which')
+    .option('--path <path...>', 'also try these paths (e.g. ptys)')
+    .addHelpText('after', '\nExample:\n  $ kiosk devices scan')
+    .action(async (options: { path?: string[] }) => {
+      const { identifyDevice, listSerialPorts } = await import('../../devices/index.js');
+      const { ports, warning } = await listSerialPorts();
+      if (warning) process.stdout.write(`note: ${warning}\n`);
+      const candidates = [
+        ...ports,
+        ...(options.path ?? []).map((path) => ({ path, description: undefined })),
+      ];
+      if (candidates.length === 0) process.stdout.write('no serial ports found\n');
+      for (const port of candidates) {
+        process.stdout.write(`${port.path}${port.description ? ` (${port.description})` : ''}: `);
+        const kind = await identifyDevice(port.path);
+        process.stdout.write(`${kind ?? 'no known device answers'}\n`);
+      }
+    });
+
+  program
     .command('doctor')
     .description('self-test every configured device with a real exchange (exit 1 if any is not ok)')
     .requiredOption('-c, --config <file>', 'configuration file (the demo writes <data dir>/kiosk.json)')

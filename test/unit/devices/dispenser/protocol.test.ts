@@ -85,5 +85,5 @@ describe('dispenser wire codec (Firmata + DISPENSER sysex)', () => {
       expected: (message) => message,
       garbage: fc.array(seven, { maxLength: 10 }).map((bytes) => Uint8Array.from(bytes)),
     });
-  });
+  }, 180_000);
 });

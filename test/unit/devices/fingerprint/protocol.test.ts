@@ -69,5 +69,5 @@ describe('fingerprint packet codec', () => {
         .uint8Array({ maxLength: 20 })
         .map((bytes) => Uint8Array.from(bytes, (b) => (b === 0xef ? 0 : b))),
     });
-  });
+  }, 180_000);
 });

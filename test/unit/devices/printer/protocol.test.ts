@@ -125,5 +125,5 @@ describe('ESC/POS codec', () => {
       // printable noise (no command lead, no LF) is cleared by the next receipt's ESC @
       garbage: fc.uint8Array({ maxLength: 20, min: 0x20, max: 0x7e }),
     });
-  });
+  }, 180_000);
 });
