@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
+import type { Gpio as OnoffGpio } from 'onoff';
 import { join } from 'node:path';
 import { DeviceDisconnected } from '../transport/errors.js';
 import type { LinkHealth } from '../transport/serial.js';
@@ -161,9 +162,19 @@ export class KioskGpio extends EventEmitter<GpioEvents> {
   }
 }
 
-/** The real backend: onoff over sysfs. Loaded lazily: only a Pi has the lines it opens. */
+/**
+ * The real backend: onoff over sysfs. Loaded lazily: only a Pi has the lines it opens. onoff is an
+ * optional dependency (its epoll addon compiles at install time); without it GPIO is `missing`.
+ */
 export async function onoffBackend(): Promise<GpioBackend> {
-  const { Gpio } = await import('onoff');
+  let Gpio: typeof OnoffGpio;
+  try {
+    ({ Gpio } = await import('onoff'));
+  } catch (error) {
+    throw new Error(`onoff is not installed or its epoll addon did not build (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
   return {
     accessible: Gpio.accessible,
     input(line) {
