@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DISPENSER_SYSEX,
+  decodeDispenserCommand,
   decodeDispenserReply,
   encodeDispenserCommand,
   encodeDispenserReply,
@@ -49,6 +50,18 @@ describe('dispenser wire codec (Firmata + DISPENSER sysex)', () => {
     expect(decodeDispenserReply([0x12, 5, 1])).toEqual({ event: 0x12, seq: 5, code: 1 });
     expect(decodeDispenserReply([0x55, 5, 1])).toBeUndefined();
     expect(() => encodeDispenserCommand({ op: 1, seq: 128, arg: 0 })).toThrow(RangeError);
+  });
+
+  it('fuzz: DISPENSER bodies: 100,000 random ones never throw, valid ones round-trip', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 6 }), (body) => {
+        const reply = decodeDispenserReply(body);
+        if (reply) expect([...encodeDispenserReply(reply).subarray(2, -1)]).toEqual(body);
+        const command = decodeDispenserCommand(body);
+        if (command) expect([...encodeDispenserCommand(command).subarray(2, -1)]).toEqual(body);
+      }),
+      { numRuns: 100_000 },
+    );
   });
 
   it('decodes a board stream split at every offset, with stray bytes between messages', () => {

@@ -38,6 +38,18 @@ describe('CP1258 for Vietnamese text', () => {
       }
   });
 
+  it('fuzz: 100,000 random byte strings decode without throwing and re-encode to the same text (defined bytes)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (bytes) => {
+        const text = decodeCp1258(bytes);
+        // bytes CP1258 leaves undefined decode to C1 controls: those have no way back
+        if (/[\u0080-\u009f\ufffd]/.test(text)) return;
+        expect(decodeCp1258(encodeCp1258(text))).toBe(text);
+      }),
+      { numRuns: 100_000 },
+    );
+  });
+
   it('replaces what CP1258 cannot carry with "?"', () => {
     expect(decodeCp1258(encodeCp1258('中a'))).toBe('?a');
   });
