@@ -3,11 +3,25 @@
  * configuration, creates the bus, the devices, the link and the UI, and hands each what it needs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPtyPair, type PtyPair, ScannerEmulator, SerialScanner } from '../devices/index.js';
+import {
+  createPtyPair,
+  DispenserEmulator,
+  FingerprintEmulator,
+  JohnnyFiveDispenser,
+  KioskGpio,
+  onoffBackend,
+  PrinterEmulator,
+  type PtyPair,
+  ScannerEmulator,
+  SerialFingerprintSensor,
+  SerialReceiptPrinter,
+  SerialScanner,
+  syntheticFinger,
+} from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
@@ -50,7 +64,9 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   } else if (scannerConfig) {
     disabled.push('scanner');
   }
+  addConfiguredDevices(config, drivers, disabled, log);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
+  devices.probeIntervalMs = config.devices.probeIntervalMs;
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,
@@ -86,6 +102,63 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     },
     health: () => lifecycle.health(),
   };
+}
+
+/**
+ * The devices of issue 4 besides the scanner: fingerprint sensor, receipt printer, card dispenser
+ * (johnny-five) and GPIO, each only when configured; disabled ones are listed as such.
+ */
+export function addConfiguredDevices(
+  config: KioskConfig,
+  drivers: Map<string, ManagedDevice>,
+  disabled: string[],
+  log: Logger,
+): void {
+  const { fingerprint, printer, dispenser, gpio } = config.devices;
+  if (fingerprint?.enabled)
+    drivers.set(
+      'fingerprint',
+      new SerialFingerprintSensor({ path: fingerprint.path, baudRate: fingerprint.baudRate }),
+    );
+  else if (fingerprint) disabled.push('fingerprint');
+  if (printer?.enabled)
+    drivers.set('printer', new SerialReceiptPrinter({ path: printer.path, baudRate: printer.baudRate }));
+  else if (printer) disabled.push('printer');
+  if (dispenser?.enabled)
+    drivers.set('dispenser', new JohnnyFiveDispenser({ path: dispenser.path, baudRate: dispenser.baudRate }));
+  else if (dispenser) disabled.push('dispenser');
+  if (gpio?.enabled) {
+    const kioskGpio = new KioskGpio(
+      {
+        inputs: gpio.inputs,
+        leds: gpio.leds,
+        debounceMs: gpio.debounceMs,
+        ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}),
+      },
+      onoffBackend,
+      gpio.sysfsRoot,
+    );
+    kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
+    drivers.set('gpio', kioskGpio);
+  } else if (gpio) disabled.push('gpio');
+}
+
+/** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */
+export function createDevicesForDoctor(
+  config: KioskConfig,
+  log: Logger,
+): {
+  drivers: Map<string, ManagedDevice>;
+  disabled: string[];
+} {
+  const drivers = new Map<string, ManagedDevice>();
+  const disabled: string[] = [];
+  const scannerConfig = config.devices.scanner;
+  if (scannerConfig?.enabled)
+    drivers.set('scanner', new SerialScanner({ path: scannerConfig.path, baudRate: scannerConfig.baudRate }));
+  else if (scannerConfig) disabled.push('scanner');
+  addConfiguredDevices(config, drivers, disabled, log);
+  return { drivers, disabled };
 }
 
 // ---- process handling ------------------------------------------------------------------------
@@ -154,7 +227,15 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
 export interface DemoRigReady {
   type: 'ready';
   brokerUrl: string;
-  devices: { scanner: string };
+  devices: DemoDevicePaths;
+}
+
+/** The host ends of the demo's emulator ptys. */
+export interface DemoDevicePaths {
+  scanner: string;
+  fingerprint: string;
+  printer: string;
+  dispenser: string;
 }
 
 export interface DemoRigOptions {
@@ -167,7 +248,12 @@ export interface DemoRig {
   brokerUrl: string;
   registry: ReferenceRegistry;
   scanner: ScannerEmulator;
-  devices: { scanner: string };
+  fingerprint: FingerprintEmulator;
+  printer: PrinterEmulator;
+  dispenser: DispenserEmulator;
+  devices: DemoDevicePaths;
+  /** unplugs (closes the pty pair) or replugs an emulated device, as the control socket does */
+  control(command: 'unplug' | 'replug', device: keyof DemoDevicePaths): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -185,9 +271,16 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     log: log.child({ room: 'registry' }),
   });
   const ptys: PtyPair[] = [];
+  const pluggable = new Map<
+    string,
+    { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
+  >();
+  let controlServer: Server | undefined;
   const stopAll = async () => {
+    controlServer?.close();
     await scanner.stop().catch(() => undefined);
-    await Promise.all(ptys.map((pty) => pty.close()));
+    for (const { emulator } of pluggable.values()) await emulator.stop().catch(() => undefined);
+    await Promise.all([...ptys, ...[...pluggable.values()].map(({ pty }) => pty)].map((pty) => pty.close()));
     await registry.stop().catch(() => undefined);
     await broker.stop();
   };
@@ -197,9 +290,36 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   );
   ptys.push(scannerPty);
   const scanner = new ScannerEmulator({ path: scannerPty.emulatorPath });
+  const emulatorPty = (name: string) =>
+    createPtyPair(join(dataDir, 'dev', name), join(dataDir, 'dev', `${name}.emu`));
+  const fingerprintPty = await emulatorPty('fingerprint');
+  const fingerprint = new FingerprintEmulator({ path: fingerprintPty.emulatorPath });
+  // the demo citizen's finger lies on the sensor
+  fingerprint.placeFinger(syntheticFinger('demo-citizen'));
+  const printerPty = await emulatorPty('printer');
+  const printer = new PrinterEmulator({ path: printerPty.emulatorPath, baudRate: 9600 });
+  const dispenserPty = await emulatorPty('dispenser');
+  const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
+  dispenser.loadCards([0, 1, 2, 3]);
+  pluggable.set('fingerprint', { pty: fingerprintPty, emulator: fingerprint });
+  pluggable.set('printer', { pty: printerPty, emulator: printer });
+  pluggable.set('dispenser', { pty: dispenserPty, emulator: dispenser });
+  const control = async (command: 'unplug' | 'replug', device: keyof DemoDevicePaths) => {
+    const entry = pluggable.get(device);
+    if (!entry) throw new Error(`no pluggable emulator "${device}"`);
+    if (command === 'unplug') {
+      await entry.emulator.stop();
+      await entry.pty.close();
+    } else {
+      entry.pty = await emulatorPty(device);
+      await entry.emulator.start();
+    }
+  };
   try {
     await registry.start();
     await scanner.start();
+    for (const { emulator } of pluggable.values()) await emulator.start();
+    controlServer = await startRigControl(join(dataDir, 'rig.sock'), control, log);
   } catch (error) {
     await stopAll();
     throw error;
@@ -208,9 +328,55 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     brokerUrl: broker.url,
     registry,
     scanner,
-    devices: { scanner: scannerPty.devicePath },
+    fingerprint,
+    printer,
+    dispenser,
+    devices: {
+      scanner: scannerPty.devicePath,
+      fingerprint: fingerprintPty.devicePath,
+      printer: printerPty.devicePath,
+      dispenser: dispenserPty.devicePath,
+    },
+    control,
     stop: stopAll,
   };
+}
+
+/**
+ * The rig's control socket (`<rig dir>/rig.sock`): one line per command, `unplug fingerprint` or
+ * `replug fingerprint`, answered `ok` or `error: …`. It lets a technician (or a test) pull a
+ * device's cable in the running demo.
+ */
+async function startRigControl(path: string, control: DemoRig['control'], log: Logger): Promise<Server> {
+  rmSync(path, { force: true });
+  const server = createServer((socket) => {
+    socket.setEncoding('utf8');
+    let buffer = '';
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const [command, device] = buffer.slice(0, newline).trim().split(/\s+/);
+        buffer = buffer.slice(newline + 1);
+        if ((command !== 'unplug' && command !== 'replug') || !device) {
+          socket.write('error: expected "unplug <device>" or "replug <device>"\n');
+          continue;
+        }
+        control(command, device as keyof DemoDevicePaths).then(
+          () => {
+            log.info({ command, device }, 'rig control');
+            socket.write('ok\n');
+          },
+          (error: Error) => socket.write(`error: ${error.message}\n`),
+        );
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolveListen());
+  });
+  return server;
 }
 
 /** Body of the rig child process (src/cli/demo-rig.ts). */
@@ -316,7 +482,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       },
       dataDir: join(dataDir, 'kiosk'),
       ui: { host: '127.0.0.1', port: uiPort },
-      devices: { scanner: { path: started.ready.devices.scanner, baudRate: 9600 } },
+      devices: {
+        scanner: { path: started.ready.devices.scanner, baudRate: 9600 },
+        fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
+        printer: { path: started.ready.devices.printer, baudRate: 9600 },
+        dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
+        probeIntervalMs: 2000,
+      },
       log: { level: options.logLevel, pretty: true },
     },
     'demo',
@@ -324,10 +496,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const runtime = createKioskRuntime(config, log);
   parts.runtime = runtime;
   await runtime.start();
+  // `kiosk doctor --config <data dir>/kiosk.json` checks the demo's devices (through the running
+  // kiosk while it runs; see src/cli/doctor.ts). The UI port is the one actually bound.
+  const uiBound = { ...config.ui, port: Number(new URL(runtime.ui.url).port) };
+  writeFileSync(join(dataDir, 'kiosk.json'), `${JSON.stringify({ ...config, ui: uiBound }, null, 2)}\n`);
   // "Ready" means the page shows every part up: give the link a moment to reach the broker.
   const linkDeadline = Date.now() + 5000;
   while (!runtime.link.connected && Date.now() < linkDeadline)
     await new Promise((done) => setTimeout(done, 20));
+  // … and the devices: the dispenser is ok once its Firmata handshake is through.
+  const devicesReady = () =>
+    Object.values(runtime.devices.summary()).every((state) => state === 'ok' || state === 'disabled');
+  while (!devicesReady() && Date.now() < linkDeadline) await new Promise((done) => setTimeout(done, 20));
   // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
   process.stdout.write(
     `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,

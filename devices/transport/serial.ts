@@ -118,6 +118,17 @@ export class SerialConnection extends EventEmitter<SerialConnectionEvents> {
     });
   }
 
+  /**
+   * Drivers that talk request/response tell the connection whether the device answers: an open
+   * port whose device stays silent is `degraded`, not `ok` (a pty with no emulator, a powered-off
+   * sensor behind a USB adapter). Only meaningful while the port is open.
+   */
+  reportResponsive(responsive: boolean, reason?: string): void {
+    if (!this.port?.isOpen) return;
+    if (responsive) this.setHealth('ok', undefined);
+    else this.setHealth('degraded', reason ?? 'device does not answer');
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);

@@ -72,6 +72,44 @@ Examples:
       );
     });
   registerCardCommands(program);
+
+  program
+    .command('devices')
+    .description('work with serial devices')
+    .command('scan')
+    .description('list serial ports and identify which device answers on which')
+    .option('--path <path...>', 'also try these paths (e.g. ptys)')
+    .addHelpText('after', '\nExample:\n  $ kiosk devices scan')
+    .action(async (options: { path?: string[] }) => {
+      const { identifyDevice, listSerialPorts } = await import('../../devices/index.js');
+      const { ports, warning } = await listSerialPorts();
+      if (warning) process.stdout.write(`note: ${warning}\n`);
+      const candidates = [
+        ...ports,
+        ...(options.path ?? []).map((path) => ({ path, description: undefined })),
+      ];
+      if (candidates.length === 0) process.stdout.write('no serial ports found\n');
+      for (const port of candidates) {
+        process.stdout.write(`${port.path}${port.description ? ` (${port.description})` : ''}: `);
+        const kind = await identifyDevice(port.path);
+        process.stdout.write(`${kind ?? 'no known device answers'}\n`);
+      }
+    });
+
+  program
+    .command('doctor')
+    .description('self-test every configured device with a real exchange (exit 1 if any is not ok)')
+    .requiredOption('-c, --config <file>', 'configuration file (the demo writes <data dir>/kiosk.json)')
+    .option('--json', 'print the results as JSON')
+    .addHelpText('after', '\nExample:\n  $ kiosk doctor --config ./var/demo/kiosk.json')
+    .action(async (options: { config: string; json?: boolean }) => {
+      const config = await loadConfigFile(options.config);
+      const { runDoctor } = await import('./doctor.js');
+      process.exitCode = await runDoctor(config, {
+        json: options.json ?? false,
+        write: (line) => process.stdout.write(line),
+      });
+    });
   return program;
 }
 

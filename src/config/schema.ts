@@ -30,6 +30,11 @@ const serialDevice = (defaultBaud: (typeof BAUD_RATES)[number]) =>
     enabled: z.boolean().default(true).meta({ description: 'whether the runtime opens this device' }),
   });
 
+const gpioPin = z.strictObject({
+  bcm: z.number().int().min(0).max(27).meta({ description: 'BCM GPIO number on the 40-pin header' }),
+  activeLow: z.boolean().default(false),
+});
+
 export const DevicesSchema = z
   .strictObject({
     scanner: serialDevice(9600).optional().meta({ description: 'QR / barcode scanner (lines ending in CR)' }),
@@ -50,8 +55,36 @@ export const DevicesSchema = z
       })
       .optional()
       .meta({ description: 'card reader / encoder at the chip station' }),
+    gpio: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        sysfsRoot: z
+          .string()
+          .min(1)
+          .default('/sys/class/gpio')
+          .meta({ description: 'sysfs GPIO class directory', restart: true }),
+        debounceMs: z.number().int().min(1).max(1000).default(30),
+        inputs: z
+          .strictObject({
+            serviceDoor: gpioPin.optional(),
+            tamper: gpioPin.optional(),
+            presence: gpioPin.optional(),
+            serviceButton: gpioPin.optional(),
+          })
+          .default({}),
+        doorLock: gpioPin.optional(),
+        leds: z.record(z.string(), z.number().int().min(0).max(27)).default({}),
+      })
+      .optional()
+      .meta({
+        description:
+          'door lock relay, service-door/tamper switches, presence sensor, service button, LEDs (BCM numbers)',
+      }),
+    probeIntervalMs: z.number().int().min(500).default(10_000).meta({
+      description: 'how often request/response devices are asked a real question to keep their health true',
+    }),
   })
-  .default({});
+  .default({ probeIntervalMs: 10_000 });
 
 export const TlsSchema = z.strictObject({
   ca: z.string().min(1).meta({ description: 'PEM file of the broker CA', restart: true }),

@@ -11,6 +11,12 @@ export interface ManagedDevice {
   start(): Promise<void>;
   stop(): Promise<void>;
   on(event: 'health', listener: (health: LinkHealth, detail: string | undefined) => void): unknown;
+  /**
+   * A real exchange with the device (request/response devices only). The manager calls it
+   * periodically so that an open port with a silent device turns `degraded`; `kiosk doctor` calls
+   * it once. Rejects with the driver's typed error.
+   */
+  probe?(): Promise<void>;
 }
 
 /**
@@ -21,6 +27,9 @@ export interface ManagedDevice {
 export class DeviceManager implements Service {
   readonly name = 'devices';
   private readonly states = new Map<string, { state: DeviceHealthState; detail?: string }>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** how often devices with `probe()` are asked a real question; 0 = never */
+  probeIntervalMs = 0;
 
   constructor(
     private readonly devices: ReadonlyMap<string, ManagedDevice>,
@@ -43,6 +52,24 @@ export class DeviceManager implements Service {
         this.update(name, device.health, device.healthDetail);
       }),
     );
+    if (this.probeIntervalMs > 0) {
+      this.probeTimer = setInterval(() => void this.probeAll(), this.probeIntervalMs);
+      this.probeTimer.unref();
+    }
+  }
+
+  /** Asks each present device with a `probe()` one real question; failures show in its health. */
+  private async probeAll(): Promise<void> {
+    await Promise.all(
+      [...this.devices].map(async ([name, device]) => {
+        if (!device.probe || device.health === 'missing') return;
+        try {
+          await device.probe();
+        } catch (error) {
+          this.log.debug({ device: name, err: (error as Error).name }, 'device probe failed');
+        }
+      }),
+    );
   }
 
   private update(name: string, state: DeviceHealthState, detail: string | undefined): void {
@@ -63,6 +90,7 @@ export class DeviceManager implements Service {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.probeTimer);
     await Promise.all(
       [...this.devices].map(async ([name, device]) => {
         try {

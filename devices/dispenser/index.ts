@@ -1,0 +1,9 @@
+export {
+  type CardDispenser,
+  type DispenserCallOptions,
+  JohnnyFiveDispenser,
+  type JohnnyFiveDispenserOptions,
+} from './driver.js';
+export { DispenserEmulator, type InjectedFault } from './emulator.js';
+export * as dispenserProtocol from './protocol.js';
+export { MECHANICS_TIMING_MS, type MechanicsState } from './protocol.js';

@@ -1,0 +1,82 @@
+import type { EventEmitter } from 'node:events';
+import { DeviceFault } from '../transport/errors.js';
+import type { RequestOptions } from '../transport/request.js';
+import { type SerialDeviceOptions, SerialRequestDevice } from '../transport/request-device.js';
+import type { LinkHealth } from '../transport/serial.js';
+import { WireClock } from '../transport/wire-clock.js';
+import {
+  decodeStatus,
+  encodeReceipt,
+  type PrinterStatus,
+  type Receipt,
+  StatusDecoder,
+  type StatusFrame,
+  statusRequest,
+} from './protocol.js';
+
+interface PrinterEvents {
+  health: [LinkHealth, string | undefined];
+}
+
+/**
+ * The receipt printer as the runtime sees it.
+ * - `status()` asks DLE EOT 2 and 4; `DeviceTimeout` if it does not answer, `DeviceDisconnected`
+ *   when the port is gone, `DeviceCanceled` on the signal.
+ * - `print()` checks the status first and refuses with `DeviceFault` (`fault` = 'paper-out' or
+ *   'cover-open') rather than sending a receipt into an off-line printer; after sending it asks
+ *   the status again, so a printer that ran out of paper mid-receipt is reported too.
+ */
+export interface ReceiptPrinter extends EventEmitter<PrinterEvents> {
+  readonly health: LinkHealth;
+  readonly healthDetail: string | undefined;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(options?: RequestOptions): Promise<PrinterStatus>;
+  print(receipt: Receipt, options?: RequestOptions): Promise<void>;
+}
+
+export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> implements ReceiptPrinter {
+  constructor(private readonly options: SerialDeviceOptions) {
+    super('printer', options, () => new StatusDecoder(), 1000);
+  }
+
+  private statusByte(n: 2 | 4, options?: RequestOptions): Promise<number> {
+    return this.channel.request(
+      statusRequest(n),
+      (frame) => (frame.kind === 'status' ? frame.byte : undefined),
+      options,
+    );
+  }
+
+  async status(options?: RequestOptions): Promise<PrinterStatus> {
+    const offline = await this.statusByte(2, options);
+    const paper = await this.statusByte(4, options);
+    return decodeStatus(offline, paper);
+  }
+
+  /** A real exchange for health checks and `kiosk doctor`: DLE EOT status. */
+  async probe(): Promise<void> {
+    await this.status();
+  }
+
+  async print(receipt: Receipt, options?: RequestOptions): Promise<void> {
+    const bytes = encodeReceipt(receipt);
+    assertPrintable(await this.status(options));
+    await this.channel.send(bytes);
+    // The status answer comes after the printer has taken the receipt's bytes off the line.
+    const after = await this.status({
+      ...options,
+      timeoutMs: (options?.timeoutMs ?? 1000) + wireMs(bytes.length, this.options.baudRate),
+    });
+    assertPrintable(after);
+  }
+}
+
+function wireMs(bytes: number, baudRate: number): number {
+  return Math.ceil(WireClock.wireMs(bytes, baudRate));
+}
+
+function assertPrintable(status: PrinterStatus): void {
+  if (status.paperOut) throw new DeviceFault('printer', 'paper-out', 'out of paper');
+  if (status.coverOpen) throw new DeviceFault('printer', 'cover-open', 'cover open');
+}
