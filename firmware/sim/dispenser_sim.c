@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,7 @@ static void start_move(drive_t direction) {
     avr_cycle_timer_register_usec(avr, JAM_AFTER_MS * 1000u, jam_now, NULL);
   } else if (stall_armed) {
     stall_armed = 0;
+    card = CARD_JAMMED; /* stuck where the jam sensor does not see it */
     event("stalled");
   } else {
     avr_cycle_timer_register_usec(avr, travel_ms * 1000u, arrive, NULL);
@@ -177,6 +179,12 @@ static void motor_reverse_hook(struct avr_irq_t *irq, uint32_t value, void *para
   (void)irq, (void)param;
   motor_reverse_pin = value != 0;
   motor_changed();
+}
+
+/* Host-driven outputs, so that tests can see johnny-five's writes arrive at the pins. */
+static void output_pin_hook(struct avr_irq_t *irq, uint32_t value, void *param) {
+  (void)irq;
+  printf("D%d %u\n", (int)(intptr_t)param, value ? 1u : 0u);
 }
 
 static void control(const char *line) {
@@ -268,6 +276,8 @@ int main(int argc, char **argv) {
 
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 5), motor_forward_hook, NULL);
   avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 6), motor_reverse_hook, NULL);
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 4), output_pin_hook, (void *)4);
+  avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 5), output_pin_hook, (void *)13);
   position_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 7);
   tray_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 2);
   jam_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 0);

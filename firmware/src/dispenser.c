@@ -8,6 +8,7 @@ void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, uint8_t t
   d->seq = 0;
   d->destination = 0;
   d->left_stop = 0;
+  d->jam_clear = 0;
   d->tray = tray ? 1 : 0;
   d->started_ms = 0;
 }
@@ -19,6 +20,7 @@ static void start_move(dispenser_t *d, uint8_t seq, motor_drive_t motor, uint8_t
   d->seq = seq;
   d->destination = destination;
   d->left_stop = 0;
+  d->jam_clear = 0;
   d->started_ms = now_ms;
   d->emit(d->ctx, DISPENSER_EVENT_ACCEPTED, seq, 0);
 }
@@ -88,7 +90,8 @@ void dispenser_stop(dispenser_t *d, uint8_t fault_code) {
 }
 
 static void watch_move(dispenser_t *d, const dispenser_inputs_t *in, uint32_t now_ms) {
-  if (in->jam) return end_move_with_fault(d, DISPENSER_FAULT_JAM);
+  if (!in->jam) d->jam_clear = 1;
+  if (in->jam && d->jam_clear) return end_move_with_fault(d, DISPENSER_FAULT_JAM);
   if (!in->position) d->left_stop = 1;
   if (d->left_stop && in->position) {
     d->motor = MOTOR_OFF;

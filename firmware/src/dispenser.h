@@ -6,7 +6,9 @@
  * Mechanics (firmware-owned pins D5..D8, PROTOCOL.md "Pins"): an H-bridge motor (forward moves the
  * card slot -> station -> tray, reverse pulls it back to the vault slot or into the capture bin)
  * and a position sensor that is HIGH while the carriage stands at a stop; a move has arrived when
- * that sensor rises again after having fallen. A jam sensor (HIGH = jammed) ends a move at once.
+ * that sensor rises again after having fallen. A jam sensor (HIGH = jammed) ends a move when it
+ * trips during the move; one still tripped from an earlier jam does not stop the move that pulls
+ * the card free (RETRACT, RETURN_TO_SLOT) — if the card stays stuck, the time limit ends it.
  */
 #ifndef CCCD_DISPENSER_H
 #define CCCD_DISPENSER_H
@@ -80,6 +82,7 @@ typedef struct dispenser {
   uint8_t seq;         /* of the move in progress */
   uint8_t destination; /* DONE code of the move in progress */
   uint8_t left_stop;   /* position sensor seen LOW since the move started */
+  uint8_t jam_clear;   /* jam sensor seen LOW since the move started */
   uint8_t tray;        /* last tray reading, for edge detection */
   uint32_t started_ms;
 } dispenser_t;

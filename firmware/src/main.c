@@ -19,6 +19,7 @@
 #define FIRST_ANALOG_PIN 14
 #define DIGITAL_PORTS 3
 #define PWM_PIN 3 /* D3 = OC2B */
+#define TRAY_SENSOR_PIN 2
 
 /* Firmware-owned pins (PROTOCOL.md "Pins"): D5/D6 H-bridge, D7 position sensor, D8 jam sensor. */
 #define MOTOR_FORWARD_BIT PD5
@@ -102,6 +103,9 @@ static uint8_t pin_bit(uint8_t pin) { return (uint8_t)_BV(pin < 8 ? pin : pin < 
 
 static uint8_t mode_supported(uint8_t pin, uint8_t mode) {
   if (firmware_owned(pin) || pin >= TOTAL_PINS) return 0;
+  /* D2 is the tray sensor the dispenser logic reads too: input only, so that no host write (a
+     pull-up, an output level) can fake a card in the tray. */
+  if (pin == TRAY_SENSOR_PIN) return mode == FIRMATA_MODE_INPUT;
   switch (mode) {
     case FIRMATA_MODE_INPUT:
     case FIRMATA_MODE_OUTPUT:
@@ -201,7 +205,10 @@ static void send_capabilities(void) {
   uart_write(FIRMATA_START_SYSEX);
   uart_write(FIRMATA_CAPABILITY_RESPONSE);
   for (uint8_t pin = 0; pin < TOTAL_PINS; pin++) {
-    if (!firmware_owned(pin)) {
+    if (pin == TRAY_SENSOR_PIN) {
+      uart_write(FIRMATA_MODE_INPUT);
+      uart_write(1);
+    } else if (!firmware_owned(pin)) {
       uart_write(FIRMATA_MODE_INPUT);
       uart_write(1);
       uart_write(FIRMATA_MODE_OUTPUT);
@@ -299,7 +306,7 @@ static void on_digital_message(void *ctx, uint8_t port, uint8_t value) {
     if (pin_mode[pin] == FIRMATA_MODE_OUTPUT) {
       digital_write(pin, level);
       pin_state[pin] = level;
-    } else if (pin_mode[pin] == FIRMATA_MODE_INPUT && level && !firmware_owned(pin)) {
+    } else if (pin_mode[pin] == FIRMATA_MODE_INPUT && level && mode_supported(pin, FIRMATA_MODE_PULLUP)) {
       /* Firmata 2.5: writing HIGH to an input enables its pull-up. */
       set_pin_mode(pin, FIRMATA_MODE_PULLUP);
     }
