@@ -387,6 +387,11 @@ static void on_sysex(void *ctx, uint8_t command, const uint8_t *data, uint8_t le
     case DISPENSER_SYSEX:
       dispenser_command(&dispenser, data, length, millis());
       break;
+#ifdef FIRMWARE_TEST_HANG_SYSEX
+    case FIRMWARE_TEST_HANG_SYSEX: /* test builds only (make watchdog-test): hang, for the watchdog */
+      for (;;) {
+      }
+#endif
     default:
       break; /* other sysex commands are not part of this subset */
   }

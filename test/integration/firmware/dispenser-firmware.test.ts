@@ -3,34 +3,17 @@
  * its UART on a pty, driven from Node by johnny-five over firmata-io over the project's serialport
  * — the stack devices/dispenser uses — through the DISPENSER sysex of devices/dispenser/PROTOCOL.md.
  */
-import { createRequire } from 'node:module';
-import type { EventEmitter } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import five from 'johnny-five';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFirmwareAndSim, type FirmwareSim, startFirmwareSim } from './firmware-sim.js';
-
-/** The part of firmata-io's Board (lib/firmata.js) this test uses; the package ships no types. */
-interface FirmataBoard extends EventEmitter {
-  firmware: { name: string; version: { major: number; minor: number } };
-  version: { major: number; minor: number };
-  pins: { supportedModes: number[]; analogChannel: number; mode?: number; state?: number }[];
-  analogPins: number[];
-  MODES: { INPUT: number; OUTPUT: number; PWM: number; ANALOG: number };
-  sysexCommand(message: number[]): void;
-  sysexResponse(command: number, handler: (data: number[]) => void): void;
-  clearSysexResponse(command: number): void;
-  queryPinState(pin: number, callback: () => void): void;
-  queryFirmware(callback: () => void): void;
-  reportVersion(callback: () => void): void;
-  pinMode(pin: number, mode: number): void;
-  digitalRead(pin: number, callback: (value: number) => void): void;
-}
-type FirmataConstructor = new (
-  transport: SerialPort,
-  options?: { reportVersionTimeout?: number },
-) => FirmataBoard;
-const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Firmata: FirmataConstructor };
+import {
+  Firmata,
+  FIRMWARE_DIR,
+  type FirmataBoard,
+  type FirmwareSim,
+  startFirmwareSim,
+} from './firmware-sim.js';
 
 // devices/dispenser/PROTOCOL.md
 const DISPENSER = 0x01;
@@ -89,7 +72,6 @@ async function command(op: number, seq: number, arg: number): Promise<DispenserE
 }
 
 beforeAll(async () => {
-  buildFirmwareAndSim();
   sim = await startFirmwareSim();
   port = new SerialPort({ path: sim.ptyPath, baudRate: 57600 });
   io = new Firmata(port);
@@ -119,6 +101,19 @@ afterAll(async () => {
 });
 
 describe('dispenser firmware in simavr, driven by johnny-five', () => {
+  it('builds within the flash and RAM budget (make -C firmware)', () => {
+    const output = execFileSync('make', ['-s', '-C', FIRMWARE_DIR], { encoding: 'utf8' });
+    const size = output.match(
+      /firmware size: flash (\d+) bytes \(limit (\d+)\), RAM (\d+) bytes \(limit (\d+)\)/,
+    );
+    expect(size, output).not.toBeNull();
+    const [flash, flashLimit, ram, ramLimit] = (size ?? []).slice(1).map(Number);
+    expect([flashLimit, ramLimit]).toEqual([28 * 1024, 1536]);
+    expect(flash).toBeGreaterThan(1000); // a real program, not an empty ELF
+    expect(flash).toBeLessThanOrEqual(28 * 1024);
+    expect(ram).toBeLessThanOrEqual(1536);
+  });
+
   it('starts as a Firmata board johnny-five reports ready, with the motor off', () => {
     expect(board.isReady).toBe(true);
     expect(io.version).toEqual({ major: 2, minor: 5 });

@@ -1,14 +1,41 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import type { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import type { SerialPort } from 'serialport';
 import { fileURLToPath } from 'node:url';
 
 export const FIRMWARE_DIR = fileURLToPath(new URL('../../../firmware/', import.meta.url));
 export const FIRMWARE_ELF = `${FIRMWARE_DIR}build/dispenser.elf`;
+/** A build that hangs on sysex 0x0F (FIRMWARE_TEST_HANG_SYSEX), for the watchdog test. */
+export const HANG_TEST_ELF = `${FIRMWARE_DIR}build/dispenser-hang-test.elf`;
+export const HANG_TEST_SYSEX = 0x0f;
 export const SIM_BINARY = `${FIRMWARE_DIR}build/dispenser-sim`;
 
-/** Builds the firmware ELF (with its size check) and the simavr host program; make is incremental. */
+/** Builds the firmware ELFs (with the size check) and the simavr host program; make is incremental. */
 export function buildFirmwareAndSim(): string {
-  return execFileSync('make', ['-C', FIRMWARE_DIR, 'all', 'sim'], { encoding: 'utf8', timeout: 120_000 });
+  return execFileSync('make', ['-C', FIRMWARE_DIR, 'all', 'sim', 'watchdog-test'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 }
+
+/** The part of firmata-io's Board (lib/firmata.js) these tests use; the package ships no types. */
+export interface FirmataBoard extends EventEmitter {
+  firmware: { name: string; version: { major: number; minor: number } };
+  version: { major: number; minor: number };
+  pins: { supportedModes: number[]; analogChannel: number; mode?: number; state?: number }[];
+  analogPins: number[];
+  MODES: { INPUT: number; OUTPUT: number; PWM: number; ANALOG: number };
+  sysexCommand(message: number[]): void;
+  sysexResponse(command: number, handler: (data: number[]) => void): void;
+  clearSysexResponse(command: number): void;
+  queryPinState(pin: number, callback: () => void): void;
+  queryFirmware(callback: () => void): void;
+  pinMode(pin: number, mode: number): void;
+  digitalRead(pin: number, callback: (value: number) => void): void;
+}
+type FirmataConstructor = new (transport: SerialPort) => FirmataBoard;
+export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Firmata: FirmataConstructor };
 
 /**
  * The dispenser firmware running in simavr (firmware/sim/dispenser_sim.c) with its UART on a pty.
@@ -24,8 +51,8 @@ export interface FirmwareSim {
   readonly process: ChildProcess;
 }
 
-export async function startFirmwareSim(timeoutMs = 10_000): Promise<FirmwareSim> {
-  const child = spawn(SIM_BINARY, [FIRMWARE_ELF], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startFirmwareSim(elf = FIRMWARE_ELF, timeoutMs = 10_000): Promise<FirmwareSim> {
+  const child = spawn(SIM_BINARY, [elf], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let partial = '';
   let stderr = '';
