@@ -56,30 +56,18 @@ typedef struct recorder {
 
 static void r_version(void *c) { ((recorder_t *)c)->versions++; }
 static void r_reset(void *c) { ((recorder_t *)c)->resets++; }
-static void r_digital(void *c, uint8_t port, uint8_t value) {
-  recorder_t *r = c;
-  r->digitals++, r->last_port = port, r->last_value8 = value;
-}
-static void r_analog(void *c, uint8_t pin, uint16_t value) {
-  recorder_t *r = c;
-  r->analogs++, r->last_pin = pin, r->last_value16 = value;
-}
-static void r_report_analog(void *c, uint8_t channel, uint8_t enable) {
-  recorder_t *r = c;
-  r->report_analogs++, r->last_channel = channel, r->last_enable = enable;
-}
-static void r_report_digital(void *c, uint8_t port, uint8_t enable) {
-  recorder_t *r = c;
-  r->report_digitals++, r->last_port = port, r->last_enable = enable;
-}
-static void r_pin_mode(void *c, uint8_t pin, uint8_t mode) {
-  recorder_t *r = c;
-  r->pin_modes++, r->last_pin = pin, r->last_mode = mode;
-}
-static void r_pin_value(void *c, uint8_t pin, uint8_t value) {
-  recorder_t *r = c;
-  r->pin_values++, r->last_pin = pin, r->last_value8 = value;
-}
+/* A recording handler for a two-argument callback: counts the call, keeps both arguments. */
+#define RECORDER(name, counter, field_a, type_b, field_b)    \
+  static void name(void *c, uint8_t a, type_b b) {         \
+    recorder_t *r = c;                                      \
+    r->counter++, r->field_a = a, r->field_b = b;           \
+  }
+RECORDER(r_digital, digitals, last_port, uint8_t, last_value8)
+RECORDER(r_analog, analogs, last_pin, uint16_t, last_value16)
+RECORDER(r_report_analog, report_analogs, last_channel, uint8_t, last_enable)
+RECORDER(r_report_digital, report_digitals, last_port, uint8_t, last_enable)
+RECORDER(r_pin_mode, pin_modes, last_pin, uint8_t, last_mode)
+RECORDER(r_pin_value, pin_values, last_pin, uint8_t, last_value8)
 static void r_sysex(void *c, uint8_t command, const uint8_t *data, uint8_t length) {
   recorder_t *r = c;
   r->sysexes++, r->sysex_command = command, r->sysex_length = length;
@@ -269,6 +257,13 @@ static int has_event(int index, uint8_t event, uint8_t seq, uint8_t code) {
          events[index].code == code;
 }
 
+/* Sends a command and tells whether it was refused at once with exactly one FAULT `code`. */
+static int refused(uint8_t op, uint8_t seq, uint8_t arg, uint8_t code) {
+  int before = event_count;
+  command(op, seq, arg);
+  return event_count == before + 1 && has_event(before, DISPENSER_EVENT_FAULT, seq, code);
+}
+
 static void full_dispense_cycle(void) {
   fresh_dispenser(0);
   command(DISPENSER_OP_MOVE_TO_STATION, 10, 7);
@@ -314,21 +309,24 @@ static void return_to_slot_and_retract(void) {
   CHECK(has_event(7, DISPENSER_EVENT_DONE, 4, DISPENSER_AT_CAPTURE_BIN) && dispenser.state == DISPENSER_IDLE);
 }
 
-static void jam_stops_the_motor_until_retract(void) {
-  fresh_dispenser(0);
-  command(DISPENSER_OP_MOVE_TO_STATION, 20, 3);
+/* Starts a move whose card jams `after_ms` into it. */
+static void jam_during_move(uint8_t op, uint8_t seq, uint8_t arg, uint32_t after_ms) {
+  command(op, seq, arg);
   inputs.position = 0;
-  advance(300);
+  advance(after_ms);
   inputs.jam = 1;
   advance(1);
+}
+
+static void jam_stops_the_motor_until_retract(void) {
+  fresh_dispenser(0);
+  jam_during_move(DISPENSER_OP_MOVE_TO_STATION, 20, 3, 300);
   CHECK(has_event(1, DISPENSER_EVENT_FAULT, 20, DISPENSER_FAULT_JAM));
   CHECK(dispenser.motor == MOTOR_OFF && dispenser.state == DISPENSER_FAULTED);
   advance(5000);
   CHECK(event_count == 2); /* one FAULT, no DONE or timeout afterwards */
-  command(DISPENSER_OP_PRESENT, 21, 0);
-  CHECK(has_event(2, DISPENSER_EVENT_FAULT, 21, DISPENSER_FAULT_NOT_ALLOWED));
-  command(DISPENSER_OP_MOVE_TO_STATION, 22, 0);
-  CHECK(has_event(3, DISPENSER_EVENT_FAULT, 22, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_PRESENT, 21, 0, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_MOVE_TO_STATION, 22, 0, DISPENSER_FAULT_NOT_ALLOWED));
   command(DISPENSER_OP_STATUS, 23, 0);
   CHECK(has_event(4, DISPENSER_EVENT_STATE, 23, DISPENSER_FAULTED));
   /* the jam sensor is still tripped when the motor reverses; it clears as the card comes free */
@@ -344,21 +342,14 @@ static void jam_stops_the_motor_until_retract(void) {
 
 static void a_jam_that_never_clears_ends_in_a_timeout(void) {
   fresh_dispenser(0);
-  command(DISPENSER_OP_MOVE_TO_STATION, 25, 0);
-  inputs.position = 0;
-  advance(10);
-  inputs.jam = 1;
-  advance(1);
+  jam_during_move(DISPENSER_OP_MOVE_TO_STATION, 25, 0, 10);
   CHECK(has_event(1, DISPENSER_EVENT_FAULT, 25, DISPENSER_FAULT_JAM));
   command(DISPENSER_OP_RETURN_TO_SLOT, 26, 0);
   advance(DISPENSER_MOVE_LIMIT_MS);
   CHECK(has_event(3, DISPENSER_EVENT_FAULT, 26, DISPENSER_FAULT_MOTOR_TIMEOUT) && dispenser.motor == MOTOR_OFF);
   /* a jam that trips again after clearing is a new jam */
-  command(DISPENSER_OP_RETRACT, 27, 0);
   inputs.jam = 0;
-  advance(10);
-  inputs.jam = 1;
-  advance(1);
+  jam_during_move(DISPENSER_OP_RETRACT, 27, 0, 10);
   CHECK(has_event(5, DISPENSER_EVENT_FAULT, 27, DISPENSER_FAULT_JAM));
 }
 
@@ -397,8 +388,7 @@ static void timeout_across_the_millisecond_wrap(void) {
 static void busy_while_moving(void) {
   fresh_dispenser(0);
   command(DISPENSER_OP_MOVE_TO_STATION, 50, 0);
-  command(DISPENSER_OP_RETRACT, 51, 0);
-  CHECK(has_event(1, DISPENSER_EVENT_FAULT, 51, DISPENSER_FAULT_BUSY));
+  CHECK(refused(DISPENSER_OP_RETRACT, 51, 0, DISPENSER_FAULT_BUSY));
   command(DISPENSER_OP_STATUS, 52, 0);
   CHECK(has_event(2, DISPENSER_EVENT_STATE, 52, DISPENSER_MOVING));
   CHECK(dispenser.state == DISPENSER_MOVING && dispenser.seq == 50);
@@ -408,20 +398,13 @@ static void busy_while_moving(void) {
 
 static void bad_arguments_and_states(void) {
   fresh_dispenser(0);
-  command(DISPENSER_OP_MOVE_TO_STATION, 60, 64);
-  CHECK(has_event(0, DISPENSER_EVENT_FAULT, 60, DISPENSER_FAULT_BAD_ARGUMENT));
-  command(0x06, 61, 0);
-  CHECK(has_event(1, DISPENSER_EVENT_FAULT, 61, DISPENSER_FAULT_BAD_ARGUMENT));
-  command(0x00, 62, 0);
-  CHECK(has_event(2, DISPENSER_EVENT_FAULT, 62, DISPENSER_FAULT_BAD_ARGUMENT));
-  command(DISPENSER_OP_PRESENT, 63, 1);
-  CHECK(has_event(3, DISPENSER_EVENT_FAULT, 63, DISPENSER_FAULT_BAD_ARGUMENT));
-  command(DISPENSER_OP_PRESENT, 64, 0);
-  CHECK(has_event(4, DISPENSER_EVENT_FAULT, 64, DISPENSER_FAULT_NO_CARD));
-  command(DISPENSER_OP_RETRACT, 65, 0);
-  CHECK(has_event(5, DISPENSER_EVENT_FAULT, 65, DISPENSER_FAULT_NO_CARD));
-  command(DISPENSER_OP_RETURN_TO_SLOT, 66, 0);
-  CHECK(has_event(6, DISPENSER_EVENT_FAULT, 66, DISPENSER_FAULT_NO_CARD));
+  CHECK(refused(DISPENSER_OP_MOVE_TO_STATION, 60, 64, DISPENSER_FAULT_BAD_ARGUMENT));
+  CHECK(refused(0x06, 61, 0, DISPENSER_FAULT_BAD_ARGUMENT));
+  CHECK(refused(0x00, 62, 0, DISPENSER_FAULT_BAD_ARGUMENT));
+  CHECK(refused(DISPENSER_OP_PRESENT, 63, 1, DISPENSER_FAULT_BAD_ARGUMENT));
+  CHECK(refused(DISPENSER_OP_PRESENT, 64, 0, DISPENSER_FAULT_NO_CARD));
+  CHECK(refused(DISPENSER_OP_RETRACT, 65, 0, DISPENSER_FAULT_NO_CARD));
+  CHECK(refused(DISPENSER_OP_RETURN_TO_SLOT, 66, 0, DISPENSER_FAULT_NO_CARD));
   const uint8_t short_payload[] = {DISPENSER_OP_MOVE_TO_STATION, 67};
   dispenser_command(&dispenser, short_payload, 2, clock_ms);
   CHECK(has_event(7, DISPENSER_EVENT_FAULT, 67, DISPENSER_FAULT_BAD_ARGUMENT));
@@ -436,10 +419,8 @@ static void bad_arguments_and_states(void) {
   inputs.tray = 1;
   advance(1);
   CHECK(has_event(9, DISPENSER_EVENT_SENSOR, DISPENSER_SEQ_UNSOLICITED, DISPENSER_SENSOR_CARD_PLACED));
-  command(DISPENSER_OP_MOVE_TO_STATION, 69, 0);
-  CHECK(has_event(10, DISPENSER_EVENT_FAULT, 69, DISPENSER_FAULT_NOT_ALLOWED));
-  command(DISPENSER_OP_RETURN_TO_SLOT, 70, 0);
-  CHECK(has_event(11, DISPENSER_EVENT_FAULT, 70, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_MOVE_TO_STATION, 69, 0, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_RETURN_TO_SLOT, 70, 0, DISPENSER_FAULT_NOT_ALLOWED));
   command(DISPENSER_OP_RETRACT, 71, 0);
   CHECK(has_event(12, DISPENSER_EVENT_ACCEPTED, 71, 0));
 }

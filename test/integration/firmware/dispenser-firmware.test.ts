@@ -20,7 +20,7 @@ const DISPENSER = 0x01;
 const OP = { MOVE_TO_STATION: 0x01, PRESENT: 0x02, RETRACT: 0x03, RETURN_TO_SLOT: 0x04, STATUS: 0x05 };
 const EVENT = { ACCEPTED: 0x10, DONE: 0x11, FAULT: 0x12, SENSOR: 0x13, STATE: 0x14 };
 const DONE = { STATION: 1, TRAY: 2, CAPTURE_BIN: 3, SLOT: 4 };
-const FAULT = { JAM: 1, MOTOR_TIMEOUT: 2, BUSY: 3, BAD_ARGUMENT: 4 };
+const FAULT = { JAM: 1, MOTOR_TIMEOUT: 2, BUSY: 3, BAD_ARGUMENT: 4, NOT_ALLOWED: 6 };
 const STATE = { IDLE: 0, CARD_AT_STATION: 2, FAULT: 4 };
 const UNSOLICITED = 0x7f;
 const TRAY_SENSOR_PIN = 2;
@@ -69,6 +69,28 @@ async function command(op: number, seq: number, arg: number): Promise<DispenserE
     const replies = events.slice(from).filter((e) => e.seq === seq);
     return replies.some((e) => final.includes(e.event)) ? replies : undefined;
   });
+}
+
+/** A move the mechanics complete: ACCEPTED, then DONE at `position`. */
+async function expectMove(op: number, seq: number, arg: number, position: number): Promise<void> {
+  expect(await command(op, seq, arg)).toEqual([
+    { event: EVENT.ACCEPTED, seq, code: 0 },
+    { event: EVENT.DONE, seq, code: position },
+  ]);
+}
+/** A move that starts and then fails: ACCEPTED, then FAULT `fault`. */
+async function expectFailedMove(op: number, seq: number, arg: number, fault: number): Promise<void> {
+  expect(await command(op, seq, arg)).toEqual([
+    { event: EVENT.ACCEPTED, seq, code: 0 },
+    { event: EVENT.FAULT, seq, code: fault },
+  ]);
+}
+/** A command refused at once: FAULT without ACCEPTED. */
+async function expectRefused(op: number, seq: number, arg: number, fault: number): Promise<void> {
+  expect(await command(op, seq, arg)).toEqual([{ event: EVENT.FAULT, seq, code: fault }]);
+}
+async function expectState(seq: number, state: number): Promise<void> {
+  expect(await command(OP.STATUS, seq, 0)).toEqual([{ event: EVENT.STATE, seq, code: state }]);
 }
 
 beforeAll(async () => {
@@ -141,24 +163,16 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
   it('runs a full dispense cycle with its events in order', async () => {
     const from = events.length;
     const simFrom = sim.lines().length;
-    expect(await command(OP.MOVE_TO_STATION, 1, 5)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 1, code: 0 },
-      { event: EVENT.DONE, seq: 1, code: DONE.STATION },
-    ]);
-    expect(await command(OP.STATUS, 2, 0)).toEqual([
-      { event: EVENT.STATE, seq: 2, code: STATE.CARD_AT_STATION },
-    ]);
-    expect(await command(OP.PRESENT, 3, 0)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 3, code: 0 },
-      { event: EVENT.DONE, seq: 3, code: DONE.TRAY },
-    ]);
+    await expectMove(OP.MOVE_TO_STATION, 1, 5, DONE.STATION);
+    await expectState(2, STATE.CARD_AT_STATION);
+    await expectMove(OP.PRESENT, 3, 0, DONE.TRAY);
     await until('johnny-five reads the card in the tray', () =>
       trayReadings.at(-1) === 1 ? true : undefined,
     );
     sim.control('take');
     await until('card taken', () => events.find((e, i) => i >= from && e.event === EVENT.SENSOR));
     await until('johnny-five reads the tray empty', () => (trayReadings.at(-1) === 0 ? true : undefined));
-    expect(await command(OP.STATUS, 4, 0)).toEqual([{ event: EVENT.STATE, seq: 4, code: STATE.IDLE }]);
+    await expectState(4, STATE.IDLE);
 
     expect(events.slice(from)).toEqual([
       { event: EVENT.ACCEPTED, seq: 1, code: 0 },
@@ -194,47 +208,30 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
       { event: EVENT.FAULT, seq: 11, code: FAULT.BUSY },
       { event: EVENT.DONE, seq: 10, code: DONE.STATION },
     ]);
-    expect(await command(OP.RETURN_TO_SLOT, 12, 64)).toEqual([
-      { event: EVENT.FAULT, seq: 12, code: FAULT.BAD_ARGUMENT },
-    ]);
-    expect(await command(OP.RETURN_TO_SLOT, 13, 0)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 13, code: 0 },
-      { event: EVENT.DONE, seq: 13, code: DONE.SLOT },
-    ]);
+    await expectRefused(OP.RETURN_TO_SLOT, 12, 64, FAULT.BAD_ARGUMENT);
+    await expectMove(OP.RETURN_TO_SLOT, 13, 0, DONE.SLOT);
   });
 
   it('reports a simulated jam as a jam, stops the motor, and recovers by retract', async () => {
     const simFrom = sim.lines().length;
     sim.control('jam');
     await sim.waitForLine(/^jam armed$/, 5000, simFrom);
-    expect(await command(OP.MOVE_TO_STATION, 20, 9)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 20, code: 0 },
-      { event: EVENT.FAULT, seq: 20, code: FAULT.JAM },
-    ]);
+    await expectFailedMove(OP.MOVE_TO_STATION, 20, 9, FAULT.JAM);
     await sim.waitForLine(/^motor off$/, 5000, await sim.waitForLine(/^jam$/, 5000, simFrom));
-    expect(await command(OP.STATUS, 21, 0)).toEqual([{ event: EVENT.STATE, seq: 21, code: STATE.FAULT }]);
-    expect(await command(OP.PRESENT, 22, 0)).toEqual([{ event: EVENT.FAULT, seq: 22, code: 6 }]);
-    expect(await command(OP.RETRACT, 23, 0)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 23, code: 0 },
-      { event: EVENT.DONE, seq: 23, code: DONE.CAPTURE_BIN },
-    ]);
-    expect(await command(OP.STATUS, 24, 0)).toEqual([{ event: EVENT.STATE, seq: 24, code: STATE.IDLE }]);
+    await expectState(21, STATE.FAULT);
+    await expectRefused(OP.PRESENT, 22, 0, FAULT.NOT_ALLOWED);
+    await expectMove(OP.RETRACT, 23, 0, DONE.CAPTURE_BIN);
+    await expectState(24, STATE.IDLE);
   });
 
   it('reports a move that never reaches its stop as a motor timeout', async () => {
     sim.control('stall');
     await sim.waitForLine(/^stall armed$/, 5000);
     const started = Date.now();
-    expect(await command(OP.MOVE_TO_STATION, 30, 1)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 30, code: 0 },
-      { event: EVENT.FAULT, seq: 30, code: FAULT.MOTOR_TIMEOUT },
-    ]);
+    await expectFailedMove(OP.MOVE_TO_STATION, 30, 1, FAULT.MOTOR_TIMEOUT);
     // the move's limit is 3 s of the board's clock, which the simulator keeps to wall-clock time
     expect(Date.now() - started).toBeGreaterThanOrEqual(2500);
-    expect(await command(OP.RETRACT, 31, 0)).toEqual([
-      { event: EVENT.ACCEPTED, seq: 31, code: 0 },
-      { event: EVENT.DONE, seq: 31, code: DONE.CAPTURE_BIN },
-    ]);
+    await expectMove(OP.RETRACT, 31, 0, DONE.CAPTURE_BIN);
   });
 
   it('survives garbage, truncated and oversized sysex, and still answers', async () => {
@@ -258,7 +255,7 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
       io.firmware.name === 'cccd-dispenser' ? true : undefined,
     );
     await firmware;
-    expect(await command(OP.STATUS, 40, 0)).toEqual([{ event: EVENT.STATE, seq: 40, code: STATE.IDLE }]);
+    await expectState(40, STATE.IDLE);
     expect(sim.process.exitCode).toBeNull();
     expect(sim.lines().filter((line) => /^motor (forward|reverse)$/.test(line)).length).toBe(
       sim.lines().filter((line) => line === 'motor off').length,
