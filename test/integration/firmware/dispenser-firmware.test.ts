@@ -169,7 +169,7 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
     await until('johnny-five reads the card in the tray', () =>
       trayReadings.at(-1) === 1 ? true : undefined,
     );
-    sim.control('take');
+    sim.takeCard();
     await until('card taken', () => events.find((e, i) => i >= from && e.event === EVENT.SENSOR));
     await until('johnny-five reads the tray empty', () => (trayReadings.at(-1) === 0 ? true : undefined));
     await expectState(4, STATE.IDLE);
@@ -214,7 +214,7 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
 
   it('reports a simulated jam as a jam, stops the motor, and recovers by retract', async () => {
     const simFrom = sim.lines().length;
-    sim.control('jam');
+    sim.injectFault('jam');
     await sim.waitForLine(/^jam armed$/, 5000, simFrom);
     await expectFailedMove(OP.MOVE_TO_STATION, 20, 9, FAULT.JAM);
     await sim.waitForLine(/^motor off$/, 5000, await sim.waitForLine(/^jam$/, 5000, simFrom));
@@ -225,7 +225,7 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
   });
 
   it('reports a move that never reaches its stop as a motor timeout', async () => {
-    sim.control('stall');
+    sim.injectFault('motor-timeout');
     await sim.waitForLine(/^stall armed$/, 5000);
     const started = Date.now();
     await expectFailedMove(OP.MOVE_TO_STATION, 30, 1, FAULT.MOTOR_TIMEOUT);

@@ -46,6 +46,12 @@ export interface FirmwareSim {
   lines(): string[];
   /** one control line for the simulated mechanics: jam, stall, take, place */
   control(line: 'jam' | 'stall' | 'take' | 'place'): void;
+  /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts on
+   *  issue-4), so that one driver suite can run against both: the move in progress or the next
+   *  one jams (jam sensor) or never reaches its stop (motor timeout). */
+  injectFault(fault: 'jam' | 'motor-timeout'): void;
+  /** The citizen takes the card from the tray (the tray sensor falls). */
+  takeCard(): void;
   waitForLine(pattern: RegExp, timeoutMs: number, after?: number): Promise<number>;
   stop(): Promise<void>;
   readonly process: ChildProcess;
@@ -108,6 +114,12 @@ export async function startFirmwareSim(elf = FIRMWARE_ELF, timeoutMs = 10_000): 
     lines: () => [...lines],
     control(line) {
       child.stdin?.write(`${line}\n`);
+    },
+    injectFault(fault) {
+      child.stdin?.write(fault === 'jam' ? 'jam\n' : 'stall\n');
+    },
+    takeCard() {
+      child.stdin?.write('take\n');
     },
     waitForLine,
     async stop() {
