@@ -12,6 +12,8 @@
  *         stall  the next move never reaches its stop (the firmware's move time limit expires)
  *         take   the citizen takes the card from the tray (tray sensor D2 falls)
  *         place  a card is put into the tray (D2 rises)
+ *         clock  prints "clock <simulated µs> <wall µs>" since the board started (benchmarks)
+ * Environment: DISPENSER_SIM_UNTHROTTLED=1 runs as fast as the host can (benchmarks only).
  *
  * The firmware does not start running until a program opens the pty, so nothing it sends at boot
  * is lost. The bridge is our own (posix_openpt) rather than simavr's uart_pty part: in simavr 1.6
@@ -32,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <avr_extint.h>
 #include <avr_ioport.h>
 #include <avr_uart.h>
 #include <sim_avr.h>
@@ -69,6 +72,9 @@ static card_place_t card_after_move;
 static int jam_armed, stall_armed;
 
 static void event(const char *text) { printf("%s\n", text); }
+
+static uint64_t wall_us(void);
+static uint64_t board_started_wall_us;
 
 /* ---- UART <-> pty ------------------------------------------------------------------------------- */
 
@@ -209,6 +215,9 @@ static void control(const char *line) {
     card = CARD_IN_TRAY;
     set_sensor(tray_sensor, 1);
     event("card placed");
+  } else if (strcmp(line, "clock") == 0) {
+    printf("clock %llu %llu\n", (unsigned long long)avr_cycles_to_usec(avr, avr->cycle),
+           (unsigned long long)(wall_us() - board_started_wall_us));
   } else if (line[0]) {
     fprintf(stderr, "dispenser-sim: unknown control '%s'\n", line);
   }
@@ -234,6 +243,10 @@ static void service_stdin(void) {
 }
 
 /* ---- Wall clock --------------------------------------------------------------------------------- */
+
+/* simavr's default sleep callback usleeps through the firmware's idle sleeps; the throttle below
+   keeps time for the whole simulation instead, so that there is one clock and it can be turned off. */
+static void sleep_without_waiting(avr_t *a, avr_cycle_count_t how_long) { (void)a, (void)how_long; }
 
 static uint64_t wall_us(void) {
   struct timespec now;
@@ -264,6 +277,12 @@ int main(int argc, char **argv) {
   }
   avr_init(avr);
   avr_load_firmware(avr, &firmware);
+  avr->sleep = sleep_without_waiting;
+  /* simavr re-raises a level-triggered INT0/INT1 every cycle while its pin is low (D2 is low
+     whenever the tray is empty), even with the interrupt masked: that polling made the simulation
+     several times slower. The firmware uses neither interrupt. */
+  avr_extint_set_strict_lvl_trig(avr, 0, 0);
+  avr_extint_set_strict_lvl_trig(avr, 1, 0);
 
   uint32_t flags = 0;
   avr_ioctl(avr, AVR_IOCTL_UART_GET_FLAGS('0'), &flags);
@@ -309,6 +328,9 @@ int main(int argc, char **argv) {
     service_stdin();
   }
   event("host opened the pty; board running");
+  const char *unthrottled_env = getenv("DISPENSER_SIM_UNTHROTTLED");
+  const int throttled = !(unthrottled_env && strcmp(unthrottled_env, "1") == 0);
+  board_started_wall_us = wall_us();
 
   const avr_cycle_count_t service_cycles = avr_usec_to_cycles(avr, SERVICE_INTERVAL_US);
   avr_cycle_count_t next_service = avr->cycle + service_cycles;
@@ -328,6 +350,7 @@ int main(int argc, char **argv) {
        rather than racing to catch up. */
     uint64_t simulated = avr_cycles_to_usec(avr, avr->cycle - cycle_start);
     uint64_t elapsed = wall_us() - wall_start;
+    if (!throttled) continue;
     if (simulated > elapsed + 500) {
       usleep((useconds_t)(simulated - elapsed));
     } else if (elapsed > simulated + 100000) {

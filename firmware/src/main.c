@@ -7,6 +7,7 @@
  */
 #include <avr/interrupt.h>
 #include <avr/io.h>
+#include <avr/sleep.h>
 #include <avr/wdt.h>
 #include <stdint.h>
 
@@ -445,6 +446,7 @@ static void hardware_init(void) {
 int main(void) {
   static firmata_parser_t parser;
   hardware_init();
+  set_sleep_mode(SLEEP_MODE_IDLE); /* timers and the UART keep running */
   reset_pins();
   drive_motor(MOTOR_OFF);
   dispenser_init(&dispenser, send_dispenser_event, 0, (PIND & _BV(TRAY_SENSOR_BIT)) != 0);
@@ -490,5 +492,17 @@ int main(void) {
       for (uint8_t channel = 0; channel < ANALOG_PINS; channel++)
         if (report_analog_mask & _BV(channel)) send_analog(channel, analog_read(channel));
     }
+
+    /* Idle until the next interrupt (the 1 ms tick or a received byte): the loop runs at least
+       every millisecond, well inside the watchdog period. Checking the ring with interrupts off
+       and sleeping right after sei (whose next instruction always runs) cannot miss a byte. */
+    cli();
+    if (rx_head == rx_tail) {
+      sleep_enable();
+      sei();
+      sleep_cpu();
+      sleep_disable();
+    }
+    sei();
   }
 }

@@ -44,8 +44,8 @@ export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Fir
 export interface FirmwareSim {
   ptyPath: string;
   lines(): string[];
-  /** one control line for the simulated mechanics: jam, stall, take, place */
-  control(line: 'jam' | 'stall' | 'take' | 'place'): void;
+  /** one control line for the simulated mechanics (jam, stall, take, place), or clock */
+  control(line: 'jam' | 'stall' | 'take' | 'place' | 'clock'): void;
   /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts on
    *  issue-4), so that one driver suite can run against both: the move in progress or the next
    *  one jams (jam sensor) or never reaches its stop (motor timeout). */
@@ -57,8 +57,14 @@ export interface FirmwareSim {
   readonly process: ChildProcess;
 }
 
-export async function startFirmwareSim(elf = FIRMWARE_ELF, timeoutMs = 10_000): Promise<FirmwareSim> {
-  const child = spawn(SIM_BINARY, [elf], { stdio: ['pipe', 'pipe', 'pipe'] });
+export async function startFirmwareSim(
+  elf = FIRMWARE_ELF,
+  { timeoutMs = 10_000, env = {} }: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<FirmwareSim> {
+  const child = spawn(SIM_BINARY, [elf], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   const lines: string[] = [];
   let partial = '';
   let stderr = '';
