@@ -6,7 +6,8 @@
  *   dispenser-sim build/dispenser.elf
  *
  * stdout: "pty <path>" once the pty exists (open it with any serial library at any baud rate),
- *         then one line per mechanical event ("motor forward", "arrived station", "jam", ...).
+ *         then one line per mechanical event ("motor forward", "arrived station", "jam", ...) and
+ *         per change of the host-driven LEDs D4 and D13 ("D13 1").
  * stdin:  one control per line:
  *         jam    the move in progress (or the next one) jams: the jam sensor (D8) rises
  *         stall  the next move never reaches its stop (the firmware's move time limit expires)
