@@ -13,6 +13,7 @@
  *         stall  the next move never reaches its stop (the firmware's move time limit expires)
  *         take   the citizen takes the card from the tray (tray sensor D2 falls)
  *         place  a card is put into the tray (D2 rises)
+ *         a<n> <mV>  sets the voltage on analog input A<n> (0..5000 mV against AVcc = 5 V)
  *         clock  prints "clock <simulated µs> <wall µs>" since the board started (benchmarks)
  * Environment: DISPENSER_SIM_UNTHROTTLED=1 runs as fast as the host can (benchmarks only).
  *
@@ -35,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <avr_adc.h>
 #include <avr_extint.h>
 #include <avr_ioport.h>
 #include <avr_uart.h>
@@ -216,6 +218,12 @@ static void control(const char *line) {
     card = CARD_IN_TRAY;
     set_sensor(tray_sensor, 1);
     event("card placed");
+  } else if (line[0] == 'a' && line[1] >= '0' && line[1] <= '5' && line[2] == ' ') {
+    long millivolts = strtol(line + 3, NULL, 10);
+    if (millivolts < 0) millivolts = 0;
+    if (millivolts > 5000) millivolts = 5000;
+    avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + (line[1] - '0')), (uint32_t)millivolts);
+    printf("A%c %ld mV\n", line[1], millivolts);
   } else if (strcmp(line, "clock") == 0) {
     printf("clock %llu %llu\n", (unsigned long long)avr_cycles_to_usec(avr, avr->cycle),
            (unsigned long long)(wall_us() - board_started_wall_us));
@@ -279,6 +287,7 @@ int main(int argc, char **argv) {
   avr_init(avr);
   avr_load_firmware(avr, &firmware);
   avr->sleep = sleep_without_waiting;
+  avr->vcc = avr->avcc = avr->aref = 5000; /* millivolts: a 5 V Uno */
   /* simavr re-raises a level-triggered INT0/INT1 every cycle while its pin is low (D2 is low
      whenever the tray is empty), even with the interrupt masked: that polling made the simulation
      several times slower. The firmware uses neither interrupt. */

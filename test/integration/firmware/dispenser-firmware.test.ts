@@ -160,6 +160,35 @@ describe('dispenser firmware in simavr, driven by johnny-five', () => {
     expect(io.pins[3]?.mode).toBe(io.MODES.PWM);
   });
 
+  it('reports an analog input at the sampling interval johnny-five sets', async () => {
+    sim.control('a0 2500');
+    await sim.waitForLine(/^A0 2500 mV$/, 5000);
+    const readings: { value: number; at: number }[] = [];
+    io.setSamplingInterval(50);
+    io.analogRead(0, (value) => {
+      readings.push({ value, at: performance.now() });
+      notify();
+    });
+    await until('20 analog readings', () => (readings.length >= 20 ? true : undefined));
+    io.reportAnalogPin(0, 0);
+    // 2.5 V of 5 V on a 10-bit converter
+    expect(readings.at(-1)?.value).toBeGreaterThanOrEqual(505);
+    expect(readings.at(-1)?.value).toBeLessThanOrEqual(520);
+    const last = readings.slice(-10);
+    const meanInterval = ((last.at(-1)?.at ?? 0) - (last[0]?.at ?? 0)) / (last.length - 1);
+    expect(meanInterval).toBeGreaterThan(35); // the board's 50 ms, not the default 19 ms
+    sim.control('a0 1000');
+    const from = readings.length;
+    io.analogRead(0, (value) => {
+      readings.push({ value, at: performance.now() });
+      notify();
+    });
+    await until('a reading of the new voltage', () =>
+      readings.slice(from).some((r) => r.value >= 195 && r.value <= 215) ? true : undefined,
+    );
+    io.reportAnalogPin(0, 0);
+  });
+
   it('runs a full dispense cycle with its events in order', async () => {
     const from = events.length;
     const simFrom = sim.lines().length;

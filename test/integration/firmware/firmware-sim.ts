@@ -33,6 +33,9 @@ export interface FirmataBoard extends EventEmitter {
   queryFirmware(callback: () => void): void;
   pinMode(pin: number, mode: number): void;
   digitalRead(pin: number, callback: (value: number) => void): void;
+  analogRead(pin: number, callback: (value: number) => void): void;
+  reportAnalogPin(pin: number, enable: 0 | 1): void;
+  setSamplingInterval(ms: number): void;
 }
 type FirmataConstructor = new (transport: SerialPort) => FirmataBoard;
 export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Firmata: FirmataConstructor };
@@ -44,8 +47,9 @@ export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Fir
 export interface FirmwareSim {
   ptyPath: string;
   lines(): string[];
-  /** one control line for the simulated mechanics (jam, stall, take, place), or clock */
-  control(line: 'jam' | 'stall' | 'take' | 'place' | 'clock'): void;
+  /** one control line for the simulated mechanics (jam, stall, take, place), an analog input
+   *  voltage (`a0 2500`: A0 at 2.5 V), or clock */
+  control(line: 'jam' | 'stall' | 'take' | 'place' | 'clock' | `a${number} ${number}`): void;
   /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts on
    *  issue-4), so that one driver suite can run against both: the move in progress or the next
    *  one jams (jam sensor) or never reaches its stop (motor timeout). */
