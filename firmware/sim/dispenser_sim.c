@@ -3,7 +3,11 @@
  * its USART0 on a pseudo-terminal and the card mechanics of devices/dispenser/PROTOCOL.md
  * simulated on the firmware-owned pins.
  *
- *   dispenser-sim build/dispenser.elf
+ *   dispenser-sim build/dispenser.elf [link]
+ *
+ * With `link`, a symlink at that path points to the pty (replaced if it exists), so that a new
+ * instance started with the same link is the same board "plugged in again" for a driver that
+ * reopens its path.
  *
  * stdout: "pty <path>" once the pty exists (open it with any serial library at any baud rate),
  *         then one line per mechanical event ("motor forward", "arrived station", "jam", ...) and
@@ -14,6 +18,7 @@
  *         take   the citizen takes the card from the tray (tray sensor D2 falls)
  *         place  a card is put into the tray (D2 rises)
  *         a<n> <mV>  sets the voltage on analog input A<n> (0..5000 mV against AVcc = 5 V)
+ *         power-off  the board stops (no output, input ignored) while the pty stays open
  *         clock  prints "clock <simulated µs> <wall µs>" since the board started (benchmarks)
  * Environment: DISPENSER_SIM_UNTHROTTLED=1 runs as fast as the host can (benchmarks only).
  *
@@ -73,6 +78,7 @@ static drive_t drive = DRIVE_OFF;
 static card_place_t card = CARD_NONE;
 static card_place_t card_after_move;
 static int jam_armed, stall_armed;
+static int powered_off;
 
 static void event(const char *text) { printf("%s\n", text); }
 
@@ -224,6 +230,9 @@ static void control(const char *line) {
     if (millivolts > 5000) millivolts = 5000;
     avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + (line[1] - '0')), (uint32_t)millivolts);
     printf("A%c %ld mV\n", line[1], millivolts);
+  } else if (strcmp(line, "power-off") == 0) {
+    powered_off = 1;
+    event("powered off");
   } else if (strcmp(line, "clock") == 0) {
     printf("clock %llu %llu\n", (unsigned long long)avr_cycles_to_usec(avr, avr->cycle),
            (unsigned long long)(wall_us() - board_started_wall_us));
@@ -264,8 +273,8 @@ static uint64_t wall_us(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s firmware.elf\n", argv[0]);
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: %s firmware.elf [link]\n", argv[0]);
     return 2;
   }
   prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test that started us */
@@ -324,6 +333,13 @@ int main(int argc, char **argv) {
   cfmakeraw(&tio);
   tcsetattr(pty_master, TCSANOW, &tio);
   fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+  if (argc == 3) {
+    unlink(argv[2]);
+    if (symlink(ptsname(pty_master), argv[2]) != 0) {
+      fprintf(stderr, "dispenser-sim: cannot link %s: %s\n", argv[2], strerror(errno));
+      return 1;
+    }
+  }
   printf("pty %s\n", ptsname(pty_master));
 
   /* Hold the board until the host opens the pty. Linux reports POLLHUP on the master once a
@@ -347,6 +363,14 @@ int main(int argc, char **argv) {
   uint64_t wall_start = wall_us();
   avr_cycle_count_t cycle_start = avr->cycle;
   for (;;) {
+    if (powered_off) { /* keep draining the host's bytes into nowhere, as a dead board would */
+      pty_out_length = 0;
+      pty_in_done = pty_in_length;
+      service_pty();
+      service_stdin();
+      usleep(1000);
+      continue;
+    }
     int state = avr_run(avr);
     if (state == cpu_Done || state == cpu_Crashed) {
       fprintf(stderr, "dispenser-sim: the firmware stopped (state %d)\n", state);

@@ -49,7 +49,7 @@ export interface FirmwareSim {
   lines(): string[];
   /** one control line for the simulated mechanics (jam, stall, take, place), an analog input
    *  voltage (`a0 2500`: A0 at 2.5 V), or clock */
-  control(line: 'jam' | 'stall' | 'take' | 'place' | 'clock' | `a${number} ${number}`): void;
+  control(line: 'jam' | 'stall' | 'take' | 'place' | 'power-off' | 'clock' | `a${number} ${number}`): void;
   /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts on
    *  issue-4), so that one driver suite can run against both: the move in progress or the next
    *  one jams (jam sensor) or never reaches its stop (motor timeout). */
@@ -63,9 +63,18 @@ export interface FirmwareSim {
 
 export async function startFirmwareSim(
   elf = FIRMWARE_ELF,
-  { timeoutMs = 10_000, env = {} }: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  {
+    timeoutMs = 10_000,
+    env = {},
+    link,
+  }: {
+    timeoutMs?: number;
+    env?: NodeJS.ProcessEnv;
+    /** a symlink to the pty at this path, stable across instances (unplug, replug) */
+    link?: string;
+  } = {},
 ): Promise<FirmwareSim> {
-  const child = spawn(SIM_BINARY, [elf], {
+  const child = spawn(SIM_BINARY, link === undefined ? [elf] : [elf, link], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
