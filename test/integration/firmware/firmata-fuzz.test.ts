@@ -53,7 +53,8 @@ describe('dispenser firmware under arbitrary input', () => {
         // END_SYSEX closes a sysex the garbage left open (else the query would be sysex data);
         // SYSTEM_RESET stops any reporting the garbage turned on
         port.write(Buffer.from([END_SYSEX, SYSTEM_RESET, REPORT_VERSION]));
-        return versionReplyAfter(offset, 3000);
+        // generous: garbage may have queued many replies (each capability response is 150 bytes)
+        return versionReplyAfter(offset, 10_000);
       }),
       { numRuns: 30 },
     );
