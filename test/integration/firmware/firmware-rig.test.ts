@@ -30,27 +30,39 @@ async function waitFor(probe: () => boolean, timeoutMs: number): Promise<boolean
   return true;
 }
 
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms),
+    ),
+  ]);
+}
+
 let rig: FirmwareDispenserRig | undefined;
 afterAll(() => rig?.close());
 
 describe('firmware conformance rig', () => {
   it('replugs a fresh board at the same path and powers a board off with the cable in', async () => {
     rig = await firmwareDispenserRig();
-    const first = await open(rig.path);
+    const first = await withTimeout(open(rig.path), 5000, 'open');
     expect(await waitFor(() => first.received().includes(VERSION_REPLY), 5000)).toBe(true);
 
-    const closed = new Promise<void>((resolve) => first.port.once('close', () => resolve()));
-    await rig.unplug();
-    await closed; // the host sees the cable go
-    await rig.replug();
-    const second = await open(rig.path);
+    const firstSim = rig.sim.process;
+    await withTimeout(rig.unplug(), 5000, 'unplug');
+    expect(firstSim.exitCode ?? firstSim.signalCode).not.toBeNull(); // that board is gone
+    await new Promise<void>((resolve) => first.port.close(() => resolve()));
+    await withTimeout(rig.replug(), 10_000, 'replug');
+    const second = await withTimeout(open(rig.path), 5000, 'open after replug');
     expect(await waitFor(() => second.received().includes(VERSION_REPLY), 5000)).toBe(true); // boot again
 
-    await rig.powerOff();
+    await withTimeout(rig.powerOff(), 5000, 'power off');
     // let what the board sent before it went off (the rest of its boot announcement) arrive
     let quietSince = second.received().length;
-    while (await waitFor(() => second.received().length > quietSince, 200))
+    for (let round = 0; round < 25; round++) {
+      if (!(await waitFor(() => second.received().length > quietSince, 200))) break;
       quietSince = second.received().length;
+    }
     const before = second.received().length;
     second.port.write(Buffer.from([0xf9]));
     expect(await waitFor(() => second.received().length > before, 500)).toBe(false);
