@@ -21,7 +21,7 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          globalSetup: ['test/helpers/global-setup.ts'],
+          globalSetup: ['test/helpers/global-setup.ts', 'test/integration/firmware/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Integration tests start processes, brokers and ptys: keep them to the two cores.

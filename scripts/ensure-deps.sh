@@ -13,12 +13,29 @@ if [ "$purpose" = test ]; then
   needs[pcscd]=pcscd
   needs[vpcd-config]=vsmartcard-vpcd
 fi
+# The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
+# unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.
+if [ "$purpose" = test ]; then
+  needs[make]=make
+  needs[cc]=gcc
+  needs[avr-gcc]=gcc-avr
+  needs[avr-size]=binutils-avr
+fi
+# file -> Debian package, for libraries and headers that ship no binary
+declare -A need_files=()
+if [ "$purpose" = test ]; then
+  need_files[/usr/lib/avr/include/avr/io.h]=avr-libc
+  need_files[/usr/include/simavr/sim_avr.h]=libsimavr-dev
+fi
 # the pcsclite npm package builds against pcsc-lite's headers
-[ -f /usr/include/PCSC/winscard.h ] || needs[pcsc-headers]=libpcsclite-dev
+need_files[/usr/include/PCSC/winscard.h]=libpcsclite-dev
 
 missing=()
 for binary in "${!needs[@]}"; do
   command -v "$binary" >/dev/null 2>&1 || [ -x "/usr/sbin/$binary" ] || missing+=("${needs[$binary]}")
+done
+for file in "${!need_files[@]}"; do
+  [ -e "$file" ] || missing+=("${need_files[$file]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
