@@ -101,10 +101,15 @@ export class ReferenceRegistry implements Service {
         )
         .finally(() => done());
     };
-    await client.subscribeAsync(
-      [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()],
-      { qos: 1 },
-    );
+    const subscriptions = [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()];
+    // A broker that lost our session (restarted without persistence) needs the subscriptions again.
+    client.on('connect', (connack) => {
+      if (!connack.sessionPresent)
+        client.subscribe(subscriptions, { qos: 1 }, (error) => {
+          if (error) this.options.log.warn({ err: error.message }, 'registry: resubscribe failed');
+        });
+    });
+    await client.subscribeAsync(subscriptions, { qos: 1 });
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
