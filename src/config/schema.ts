@@ -145,10 +145,10 @@ export const KioskConfigSchema = z.strictObject({
         .int()
         .min(1)
         .max(65_535)
-        .default(256)
+        .default(1024)
         .meta({ description: 'outbox events published and not yet acknowledged at once' }),
     })
-    .default({ synchronous: 'FULL', outboxWindow: 256 })
+    .default({ synchronous: 'FULL', outboxWindow: 1024 })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
 });
 

@@ -20,6 +20,11 @@ export interface StoreOptions {
   defaultTopic: string;
   log: Logger;
   now?: () => number;
+  /**
+   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no crash recovery
+   * of jobs and no moving a bad file aside — those belong to the runtime alone.
+   */
+  forTool?: boolean;
 }
 
 /** An event to put in the outbox; `id` defaults to a fresh UUID (the registry dedupes by it). */
@@ -132,6 +137,7 @@ export class Store implements Service {
       writer = await this.openChecked(file);
     } catch (error) {
       const code = sqliteCode(error);
+      if (this.options.forTool) throw error;
       if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB' && !(error instanceof CorruptDatabase))
         throw error;
       const movedTo = moveAside(file, this.now());
@@ -148,11 +154,12 @@ export class Store implements Service {
     }
     this.writer = writer;
     if (!this.reader) await this.openReader();
-    const recovered = await this.jobs.recoverInterrupted();
+    const recovered = this.options.forTool ? 0 : await this.jobs.recoverInterrupted();
     if (recovered > 0) log.warn({ recovered }, 'store: jobs that were running at a crash are due again');
     const row = await this.reader?.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
     this.depth = row?.n ?? 0;
-    log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
+    if (!this.options.forTool)
+      log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
   }
 
   private async openChecked(file: string): Promise<SqliteDatabase> {
@@ -231,16 +238,26 @@ export class Store implements Service {
     for (const item of batch) {
       const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now, this.jobs);
       try {
-        await db.exec('SAVEPOINT work');
         const value = await item.work(tx);
         await tx.writeEmitted();
-        await db.exec('RELEASE work');
+        await tx.release();
         emitted += tx.emitted;
         removed += tx.outboxRemoved;
         outcomes.push({ ok: true, value });
       } catch (error) {
-        await db.exec('ROLLBACK TO work; RELEASE work').catch(() => undefined);
-        outcomes.push({ ok: false, error: this.classify(error) });
+        const typed = this.classify(error);
+        const undone = await tx.rollback().then(
+          () => true,
+          () => false,
+        );
+        if (!undone || typed instanceof StoreFull) {
+          // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): every caller
+          // in this batch lost its writes, so every one of them hears about it.
+          await db.exec('ROLLBACK').catch(() => undefined);
+          for (const pending of batch) pending.reject(typed);
+          return;
+        }
+        outcomes.push({ ok: false, error: typed });
       }
     }
     try {
@@ -377,13 +394,38 @@ class BufferedTransaction implements Transaction {
     private readonly jobStore: JobStore,
   ) {}
 
-  run(sql: string, params?: SqlParams): Promise<RunResult> {
+  /**
+   * Each caller's work gets its own SAVEPOINT so a failure undoes only its writes — opened lazily:
+   * work that only emits up to 100 events is one INSERT, atomic by itself, and skips two round trips.
+   */
+  private savepoint = false;
+
+  private async openSavepoint(): Promise<void> {
+    if (this.savepoint) return;
+    await this.db.exec('SAVEPOINT work');
+    this.savepoint = true;
+  }
+
+  async release(): Promise<void> {
+    if (this.savepoint) await this.db.exec('RELEASE work');
+    this.savepoint = false;
+  }
+
+  async rollback(): Promise<void> {
+    if (this.savepoint) await this.db.exec('ROLLBACK TO work; RELEASE work');
+    this.savepoint = false;
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<RunResult> {
+    await this.openSavepoint();
     return this.db.run(sql, params);
   }
-  get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+  async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+    await this.openSavepoint();
     return this.db.get<Row>(sql, params);
   }
-  all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+  async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+    await this.openSavepoint();
     return this.db.all<Row>(sql, params);
   }
 
@@ -394,6 +436,7 @@ class BufferedTransaction implements Transaction {
   }
 
   async writeEmitted(): Promise<void> {
+    if (this.pending.length > 100) await this.openSavepoint();
     // One multi-row INSERT per 100 events: fewer round trips to the sqlite3 thread.
     for (let start = 0; start < this.pending.length; start += 100) {
       const rows = this.pending.slice(start, start + 100);
@@ -406,7 +449,7 @@ class BufferedTransaction implements Transaction {
   }
 
   async markApplied(messageId: string, kind: string): Promise<boolean> {
-    const result = await this.db.run(
+    const result = await this.run(
       'INSERT OR IGNORE INTO inbox (message_id, kind, applied_at) VALUES (?, ?, ?)',
       [messageId, kind, this.now()],
     );
@@ -414,7 +457,7 @@ class BufferedTransaction implements Transaction {
   }
 
   async audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void> {
-    await this.db.run('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)', [
+    await this.run('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)', [
       this.now(),
       actor,
       action,
