@@ -236,7 +236,10 @@ export class ReferenceRegistry implements Service {
     const answer = envelope('registry.pong', 'registry', { at: new Date().toISOString() }, {
       correlationId: request.correlationId,
     });
-    await this.client?.publishAsync(request.replyTo, JSON.stringify(answer), { qos: 1 });
+    // Not awaited: the PUBACK arrives on the packet stream this handler is holding up.
+    this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
+      if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
+    });
   }
 
   /** Per-kiosk counts of events kept, duplicates removed and events out of order. */
