@@ -27,7 +27,8 @@ export async function openStore(file: string): Promise<Store> {
 export async function fill(store: Store, count: number): Promise<void> {
   for (let start = 0; start < count; start += 1000) {
     await store.transaction(async (tx) => {
-      for (let n = start; n < Math.min(count, start + 1000); n++) tx.emit({ type: 'pickup.completed', body: body(n) });
+      for (let n = start; n < Math.min(count, start + 1000); n++)
+        tx.emit({ type: 'pickup.completed', body: body(n) });
     });
   }
 }

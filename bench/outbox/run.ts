@@ -49,7 +49,9 @@ async function rawInsertRate(): Promise<number> {
 
 async function durableEnqueueRate(): Promise<number> {
   const store = await openStore(join(freshDir(), 'kiosk.sqlite'));
-  const ms = await concurrently(ENQUEUE_COUNT, (n) => store.enqueue({ type: 'pickup.completed', body: body(n) }));
+  const ms = await concurrently(ENQUEUE_COUNT, (n) =>
+    store.enqueue({ type: 'pickup.completed', body: body(n) }),
+  );
   await store.stop();
   return (ENQUEUE_COUNT / ms) * 1000;
 }
@@ -61,7 +63,9 @@ async function rawPublishRate(url: string): Promise<number> {
     JSON.stringify({ ...envelope('pickup.completed', KIOSK_ID, body(n)), seq: n + 1 }),
   );
   const began = performance.now();
-  await Promise.all(payloads.map((payload) => client.publishAsync(topics.events(KIOSK_ID), payload, { qos: 1 })));
+  await Promise.all(
+    payloads.map((payload) => client.publishAsync(topics.events(KIOSK_ID), payload, { qos: 1 })),
+  );
   const ms = performance.now() - began;
   await client.endAsync();
   return (DRAIN_COUNT / ms) * 1000;
@@ -84,10 +88,18 @@ try {
   const drainPerSecond = await drainRate(mosquitto.url);
   const child = execFileSync(
     process.execPath,
-    [...process.execArgv, fileURLToPath(new URL('./rss.ts', import.meta.url)), mosquitto.url, String(RSS_COUNT)],
+    [
+      ...process.execArgv,
+      fileURLToPath(new URL('./rss.ts', import.meta.url)),
+      mosquitto.url,
+      String(RSS_COUNT),
+    ],
     { encoding: 'utf8' },
   );
-  const { peak, queued } = JSON.parse(child.trim().split('\n').at(-1) ?? '{}') as { peak: number; queued: number };
+  const { peak, queued } = JSON.parse(child.trim().split('\n').at(-1) ?? '{}') as {
+    peak: number;
+    queued: number;
+  };
   const fmt = (value: number) => Math.round(value).toLocaleString('en-US');
   process.stdout.write(
     [

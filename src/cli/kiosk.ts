@@ -82,14 +82,19 @@ Examples:
       'after',
       '\nExamples:\n  $ kiosk queue --config kiosk.json --json\n  $ kiosk queue retry 12 --config kiosk.json',
     )
-    .action(async (action: string, jobIdText: string | undefined, options: { config: string; json?: boolean }) => {
-      if (action !== 'status' && action !== 'retry' && action !== 'discard')
-        throw new InvalidArgumentError(`unknown action ${JSON.stringify(action)}: use status, retry or discard`);
-      const jobId = jobIdText === undefined ? undefined : Number(jobIdText);
-      if (jobId !== undefined && !Number.isInteger(jobId)) throw new InvalidArgumentError('job id must be a number');
-      const config = await loadConfigFile(options.config);
-      process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
-    });
+    .action(
+      async (action: string, jobIdText: string | undefined, options: { config: string; json?: boolean }) => {
+        if (action !== 'status' && action !== 'retry' && action !== 'discard')
+          throw new InvalidArgumentError(
+            `unknown action ${JSON.stringify(action)}: use status, retry or discard`,
+          );
+        const jobId = jobIdText === undefined ? undefined : Number(jobIdText);
+        if (jobId !== undefined && !Number.isInteger(jobId))
+          throw new InvalidArgumentError('job id must be a number');
+        const config = await loadConfigFile(options.config);
+        process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
+      },
+    );
   return program;
 }
 

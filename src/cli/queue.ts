@@ -7,7 +7,13 @@ import { createLogger } from '../util/log.js';
 export interface QueueReport {
   outbox: { depth: number; oldestAgeSeconds: number | null };
   jobs: { pending: number; running: number; dead: number };
-  deadLetters: Array<{ id: number; kind: string; attempts: number; lastError: string | null; createdAt: string }>;
+  deadLetters: Array<{
+    id: number;
+    kind: string;
+    attempts: number;
+    lastError: string | null;
+    createdAt: string;
+  }>;
 }
 
 /** `kiosk queue`: what waits in the kiosk's store, and the technician's retry/discard of a dead job. */
@@ -29,7 +35,9 @@ export async function runQueueCommand(
     if (action !== 'status') {
       if (jobId === undefined) throw new Error(`kiosk queue ${action} needs a job id`);
       const done = action === 'retry' ? await store.jobs.retry(jobId) : await store.jobs.discard(jobId);
-      const text = done ? `job ${jobId}: ${action === 'retry' ? 'due again' : 'discarded'}` : `job ${jobId}: no such dead job`;
+      const text = done
+        ? `job ${jobId}: ${action === 'retry' ? 'due again' : 'discarded'}`
+        : `job ${jobId}: no such dead job`;
       process.stdout.write(json ? `${JSON.stringify({ jobId, action, done })}\n` : `${text}\n`);
       return done ? 0 : 1;
     }
@@ -41,7 +49,8 @@ export async function runQueueCommand(
     const report: QueueReport = {
       outbox: {
         depth: stats.depth,
-        oldestAgeSeconds: stats.oldestCreatedAt === null ? null : Math.round((Date.now() - stats.oldestCreatedAt) / 1000),
+        oldestAgeSeconds:
+          stats.oldestCreatedAt === null ? null : Math.round((Date.now() - stats.oldestCreatedAt) / 1000),
       },
       jobs: {
         pending: counts.find((row) => row.state === 'pending')?.n ?? 0,
@@ -64,7 +73,8 @@ export async function runQueueCommand(
           `outbox: ${report.outbox.depth} event(s) waiting${age === null ? '' : `, oldest ${age} s old`}`,
           `jobs: ${report.jobs.pending} pending, ${report.jobs.running} running, ${report.jobs.dead} dead`,
           ...report.deadLetters.map(
-            (job) => `  dead job ${job.id} (${job.kind}): ${job.attempts} attempts; last error: ${job.lastError ?? '-'}`,
+            (job) =>
+              `  dead job ${job.id} (${job.kind}): ${job.attempts} attempts; last error: ${job.lastError ?? '-'}`,
           ),
           '',
         ].join('\n'),

@@ -130,16 +130,14 @@ export const KioskConfigSchema = z.strictObject({
     .default({ level: 'info', pretty: false, sensitive: false }),
   store: z
     .strictObject({
-      synchronous: z
-        .enum(['NORMAL', 'FULL', 'EXTRA'])
-        .default('FULL')
-        .meta({ description: 'SQLite PRAGMA synchronous; FULL: a committed event survives power loss', restart: true }),
-      maxSizeMb: z
-        .number()
-        .int()
-        .min(1)
-        .optional()
-        .meta({ description: 'cap on the store file; when reached, new citizen sessions are refused', restart: true }),
+      synchronous: z.enum(['NORMAL', 'FULL', 'EXTRA']).default('FULL').meta({
+        description: 'SQLite PRAGMA synchronous; FULL: a committed event survives power loss',
+        restart: true,
+      }),
+      maxSizeMb: z.number().int().min(1).optional().meta({
+        description: 'cap on the store file; when reached, new citizen sessions are refused',
+        restart: true,
+      }),
       outboxWindow: z
         .number()
         .int()

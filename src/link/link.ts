@@ -141,7 +141,8 @@ export class KioskLink implements Service {
           get connected() {
             return client.connected;
           },
-          publish: (topic, payload, done) => client.publish(topic, payload, { qos: 1 }, (error) => done(error)),
+          publish: (topic, payload, done) =>
+            client.publish(topic, payload, { qos: 1 }, (error) => done(error)),
         },
       });
       this.pump = pump;
@@ -156,10 +157,9 @@ export class KioskLink implements Service {
       this.options.bus.emit('link.state', { state: 'up' });
       void this.publishStatus();
       client
-        .subscribeAsync(
-          [topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId)],
-          { qos: 1 },
-        )
+        .subscribeAsync([topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId)], {
+          qos: 1,
+        })
         .catch((error: unknown) =>
           this.options.log.warn({ err: (error as Error).message }, 'link: subscribe failed'),
         );

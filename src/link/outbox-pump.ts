@@ -121,7 +121,10 @@ export class OutboxPump {
         this.acked = [];
         await this.options.store.removeFromOutbox(batch).catch((error: unknown) => {
           // The rows stay and are published again later; the registry dedupes them.
-          this.options.log.warn({ err: error, rows: batch.length }, 'pump: could not delete acknowledged rows');
+          this.options.log.warn(
+            { err: error, rows: batch.length },
+            'pump: could not delete acknowledged rows',
+          );
         });
       }
     } finally {

@@ -202,14 +202,20 @@ export class ReferenceRegistry implements Service {
     }
   }
 
-  private async countersOf(kioskId: string): Promise<{ duplicates: number; outOfOrder: number; maxSeq: number }> {
+  private async countersOf(
+    kioskId: string,
+  ): Promise<{ duplicates: number; outOfOrder: number; maxSeq: number }> {
     let counters = this.counters.get(kioskId);
     if (!counters) {
       const row = await this.db?.get<{ duplicates: number; out_of_order: number; max_seq: number }>(
         'SELECT duplicates, out_of_order, max_seq FROM event_counters WHERE kiosk_id = ?',
         [kioskId],
       );
-      counters = { duplicates: row?.duplicates ?? 0, outOfOrder: row?.out_of_order ?? 0, maxSeq: row?.max_seq ?? 0 };
+      counters = {
+        duplicates: row?.duplicates ?? 0,
+        outOfOrder: row?.out_of_order ?? 0,
+        maxSeq: row?.max_seq ?? 0,
+      };
       this.counters.set(kioskId, counters);
     }
     return counters;
@@ -233,9 +239,14 @@ export class ReferenceRegistry implements Service {
       return;
     }
     if (!request.replyTo || !request.correlationId || !parseKioskTopic(request.replyTo)) return;
-    const answer = envelope('registry.pong', 'registry', { at: new Date().toISOString() }, {
-      correlationId: request.correlationId,
-    });
+    const answer = envelope(
+      'registry.pong',
+      'registry',
+      { at: new Date().toISOString() },
+      {
+        correlationId: request.correlationId,
+      },
+    );
     // Not awaited: the PUBACK arrives on the packet stream this handler is holding up.
     this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
       if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
@@ -268,7 +279,13 @@ export class ReferenceRegistry implements Service {
     limit = 1000,
   ): Promise<Array<{ arrival: number; eventId: string; seq: number | null; type: string; body: unknown }>> {
     const rows =
-      (await this.db?.all<{ arrival: number; event_id: string; seq: number | null; type: string; body: string }>(
+      (await this.db?.all<{
+        arrival: number;
+        event_id: string;
+        seq: number | null;
+        type: string;
+        body: string;
+      }>(
         'SELECT arrival, event_id, seq, type, body FROM events WHERE kiosk_id = ? AND arrival > ? ORDER BY arrival LIMIT ?',
         [kioskId, afterArrival, limit],
       )) ?? [];

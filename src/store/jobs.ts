@@ -104,7 +104,9 @@ export class JobStore {
 
   list(state?: JobState, limit = 100): Promise<JobRow[]> {
     return state
-      ? this.store.read().all<JobRow>('SELECT * FROM jobs WHERE state = ? ORDER BY id LIMIT ?', [state, limit])
+      ? this.store
+          .read()
+          .all<JobRow>('SELECT * FROM jobs WHERE state = ? ORDER BY id LIMIT ?', [state, limit])
       : this.store.read().all<JobRow>('SELECT * FROM jobs ORDER BY id LIMIT ?', [limit]);
   }
 
@@ -180,7 +182,10 @@ export class JobRunner implements Service {
       } catch (error) {
         const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'failed';
         const state = await this.options.jobs.fail(job, reason, this.options.backoff, this.options.random);
-        this.options.log.warn({ job: job.id, kind: job.kind, attempts: job.attempts, state }, 'jobs: attempt failed');
+        this.options.log.warn(
+          { job: job.id, kind: job.kind, attempts: job.attempts, state },
+          'jobs: attempt failed',
+        );
       }
     }
   }

@@ -304,10 +304,10 @@ export class Store implements Service {
 
   /** The next `limit` outbox rows after `afterSeq`, in order (never the whole outbox). */
   async outboxPage(afterSeq: number, limit: number): Promise<OutboxRow[]> {
-    return this.read().all<OutboxRow>(
-      'SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?',
-      [afterSeq, limit],
-    );
+    return this.read().all<OutboxRow>('SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?', [
+      afterSeq,
+      limit,
+    ]);
   }
 
   /** Removes acknowledged rows (after the broker's PUBACK). */
@@ -431,7 +431,13 @@ class BufferedTransaction implements Transaction {
 
   emit(event: OutboxEventInput): string {
     const id = event.id ?? randomUUID();
-    this.pending.push([id, event.topic ?? this.defaultTopic, event.type, JSON.stringify(event.body), this.now()]);
+    this.pending.push([
+      id,
+      event.topic ?? this.defaultTopic,
+      event.type,
+      JSON.stringify(event.body),
+      this.now(),
+    ]);
     return id;
   }
 

@@ -33,13 +33,21 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
   beforeAll(async () => {
     running = await broker.start();
     const dir = mkdtempSync(join(tmpdir(), 'inbound-'));
-    registry = new ReferenceRegistry({ brokerUrl: running.url, databaseFile: join(dir, 'registry.sqlite'), log: quietLogger() });
+    registry = new ReferenceRegistry({
+      brokerUrl: running.url,
+      databaseFile: join(dir, 'registry.sqlite'),
+      log: quietLogger(),
+    });
     await registry.start();
     runtime = createKioskRuntime(
       parseConfig(
         {
           kiosk: { id: kioskId },
-          mqtt: { url: running.url, protocolVersion: broker.protocolVersion, reconnect: { minMs: 100, maxMs: 1000 } },
+          mqtt: {
+            url: running.url,
+            protocolVersion: broker.protocolVersion,
+            reconnect: { minMs: 100, maxMs: 1000 },
+          },
           dataDir: join(dir, 'kiosk'),
           ui: { port: 0 },
         },
@@ -66,7 +74,9 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
 
   it('rejects a request nobody answers with RequestTimeout', async () => {
     const began = Date.now();
-    const error = await runtime.link.request('nobody-home', 'registry.ping', {}, 'registry.pong', 400).catch((caught: unknown) => caught);
+    const error = await runtime.link
+      .request('nobody-home', 'registry.ping', {}, 'registry.pong', 400)
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RequestTimeout);
     expect(Date.now() - began).toBeGreaterThanOrEqual(390);
   });
@@ -79,12 +89,16 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
     await until(() => runtime.link.inbound.counts.duplicate > before.duplicate, 5000);
     expect(runtime.link.inbound.counts.applied - before.applied).toBe(1);
     expect(runtime.link.inbound.counts.duplicate - before.duplicate).toBe(1);
-    const rows = await runtime.store.read().all('SELECT message_id FROM inbox WHERE message_id = ?', [command.id]);
+    const rows = await runtime.store
+      .read()
+      .all('SELECT message_id FROM inbox WHERE message_id = ?', [command.id]);
     expect(rows).toHaveLength(1);
   });
 
   it('survives 10,000 random or mutated payloads on every inbound topic and keeps delivering events', async () => {
-    const valid = JSON.stringify(envelope('manifest.entry', 'registry', { pickupId: 'p-1', action: 'stage' }));
+    const valid = JSON.stringify(
+      envelope('manifest.entry', 'registry', { pickupId: 'p-1', action: 'stage' }),
+    );
     const mutated = fc
       .tuple(fc.nat({ max: valid.length - 1 }), fc.nat({ max: 40 }), fc.string({ maxLength: 20 }))
       .map(([at, cut, insert]) => valid.slice(0, at) + insert + valid.slice(at + cut));
@@ -94,7 +108,15 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
       fc.json({ maxDepth: 4 }),
       mutated,
       fc.anything().map((body) => JSON.stringify({ ...JSON.parse(valid), body })),
-      fc.record({ id: fc.string(), type: fc.string(), ts: fc.string(), from: fc.string(), body: fc.anything() }).map((value) => JSON.stringify(value)),
+      fc
+        .record({
+          id: fc.string(),
+          type: fc.string(),
+          ts: fc.string(),
+          from: fc.string(),
+          body: fc.anything(),
+        })
+        .map((value) => JSON.stringify(value)),
     );
     const samples = fc.sample(payload, { numRuns: 10_000, seed: 20261123 });
     const eventsBefore = (await registry.eventCounts(kioskId)).received;
@@ -102,24 +124,34 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
     let producing = true;
     const producer = (async () => {
       while (producing) {
-        await runtime.store.enqueue({ type: 'pickup.completed', body: { pickupId: `fuzz-${produced++}`, slot: 1 } });
+        await runtime.store.enqueue({
+          type: 'pickup.completed',
+          body: { pickupId: `fuzz-${produced++}`, slot: 1 },
+        });
         await sleep(10);
       }
     })();
     const inboundBefore = Object.values(runtime.link.inbound.counts).reduce((a, b) => a + b, 0);
     for (const topic of [topics.manifest(kioskId), topics.cmd(kioskId), topics.responses(kioskId)]) {
       for (let start = 0; start < samples.length; start += 500) {
-        await Promise.all(samples.slice(start, start + 500).map((sample) => ops.publishAsync(topic, sample, { qos: 1 })));
+        await Promise.all(
+          samples.slice(start, start + 500).map((sample) => ops.publishAsync(topic, sample, { qos: 1 })),
+        );
       }
     }
     // Every manifest and command payload was handled (the `res` ones are dropped without counting).
     await until(
-      () => Object.values(runtime.link.inbound.counts).reduce((a, b) => a + b, 0) - inboundBefore >= 2 * samples.length,
+      () =>
+        Object.values(runtime.link.inbound.counts).reduce((a, b) => a + b, 0) - inboundBefore >=
+        2 * samples.length,
       60_000,
     );
     producing = false;
     await producer;
-    await until(async () => (await registry.eventCounts(kioskId)).received - eventsBefore >= produced, 30_000);
+    await until(
+      async () => (await registry.eventCounts(kioskId)).received - eventsBefore >= produced,
+      30_000,
+    );
     expect(runtime.link.connected).toBe(true);
     expect(runtime.link.inbound.counts.rejected).toBeGreaterThan(samples.length);
     expect(runtime.health().store?.state).toBe('up');

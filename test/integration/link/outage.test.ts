@@ -41,7 +41,12 @@ describe.each([4, 5] as const)('broker outage, MQTT protocol version %i (Mosquit
       const config = parseConfig(
         {
           kiosk: { id: kioskId },
-          mqtt: { url: mosquitto.url, protocolVersion, keepaliveSeconds: 5, reconnect: { minMs: 100, maxMs: 1000 } },
+          mqtt: {
+            url: mosquitto.url,
+            protocolVersion,
+            keepaliveSeconds: 5,
+            reconnect: { minMs: 100, maxMs: 1000 },
+          },
           dataDir: join(dir, `kiosk-${protocolVersion}`),
           ui: { port: 0 },
         },
@@ -54,7 +59,10 @@ describe.each([4, 5] as const)('broker outage, MQTT protocol version %i (Mosquit
       const producer = (async () => {
         while (producing) {
           const n = produced++;
-          await runtime.store.enqueue({ type: 'pickup.completed', body: { pickupId: `outage-${n}`, slot: n % 100 } });
+          await runtime.store.enqueue({
+            type: 'pickup.completed',
+            body: { pickupId: `outage-${n}`, slot: n % 100 },
+          });
           await sleep(5);
         }
       })();
@@ -80,7 +88,9 @@ describe.each([4, 5] as const)('broker outage, MQTT protocol version %i (Mosquit
           counts = await registry.eventCounts(kioskId);
         }
         const events = await registry.events(kioskId, 0, produced + 10);
-        const order = events.map((event) => Number((event.body as { pickupId: string }).pickupId.slice('outage-'.length)));
+        const order = events.map((event) =>
+          Number((event.body as { pickupId: string }).pickupId.slice('outage-'.length)),
+        );
         console.log(
           `outage (MQTT v${protocolVersion}, ${OUTAGE_SECONDS} s): produced ${produced}, queued during the outage ${depthDuringOutage}, received ${counts.received}, duplicates removed ${counts.duplicates}, lost ${produced - counts.received}`,
         );

@@ -13,7 +13,13 @@ afterEach(async () => {
 });
 
 async function openStore(file = join(mkdtempSync(join(tmpdir(), 'jobs-')), 'kiosk.sqlite')): Promise<Store> {
-  const store = new Store({ file, synchronous: 'NORMAL', defaultTopic: 't', log: quietLogger(), now: () => clock });
+  const store = new Store({
+    file,
+    synchronous: 'NORMAL',
+    defaultTopic: 't',
+    log: quietLogger(),
+    now: () => clock,
+  });
   await store.start();
   stores.push(store);
   return store;

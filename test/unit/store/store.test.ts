@@ -60,7 +60,9 @@ describe('migrations', () => {
   it('step 2 adds publish_attempts to existing outbox rows, keeping them', async () => {
     const db = await SqliteDatabase.open(tempFile());
     await migrate(db, 1);
-    await db.run("INSERT INTO outbox (event_id, topic, type, body, created_at) VALUES ('e-1', 't', 'x.y', '{}', 1)");
+    await db.run(
+      "INSERT INTO outbox (event_id, topic, type, body, created_at) VALUES ('e-1', 't', 'x.y', '{}', 1)",
+    );
     expect(await migrate(db)).toEqual([2]);
     const row = await db.get<{ event_id: string; publish_attempts: number }>('SELECT * FROM outbox');
     expect(row).toMatchObject({ event_id: 'e-1', publish_attempts: 0 });
@@ -79,7 +81,10 @@ describe('migrations', () => {
 
   it('roll back a failing step entirely', async () => {
     const db = await SqliteDatabase.open(tempFile());
-    const broken = [...migrations, { version: LATEST_VERSION + 1, description: 'bad', sql: 'CREATE TABLE z (a); SELEKT 1;' }];
+    const broken = [
+      ...migrations,
+      { version: LATEST_VERSION + 1, description: 'bad', sql: 'CREATE TABLE z (a); SELEKT 1;' },
+    ];
     await expect(migrate(db, LATEST_VERSION + 1, broken)).rejects.toThrow();
     expect(await tables(db)).not.toContain('z');
     await db.close();
@@ -197,7 +202,10 @@ describe('Store', () => {
     const store = await openStore(file);
     const moved = readdirSync(join(file, '..')).filter((name) => name.includes('.corrupt-'));
     expect(moved).toHaveLength(1);
-    expect(store.health()).toMatchObject({ state: 'degraded', detail: expect.stringContaining('moved aside') });
+    expect(store.health()).toMatchObject({
+      state: 'degraded',
+      detail: expect.stringContaining('moved aside'),
+    });
     const page = await store.outboxPage(0, 10);
     expect(page.map((row) => row.type)).toEqual(['fault.storage']);
     const audit = await store.read().get<{ action: string }>('SELECT action FROM audit');
