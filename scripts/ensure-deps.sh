@@ -9,6 +9,7 @@ purpose=${1:-test}
 declare -A needs=([socat]=socat [setpriv]=util-linux)
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
+  needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
 fi
 
 missing=()
