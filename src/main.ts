@@ -89,6 +89,16 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     requestTimeoutMs: config.timeouts.requestMs,
   });
   bus.on('main', 'device.health', () => void link.publishStatus());
+  // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
+  let statusRefresh: NodeJS.Timeout | undefined;
+  store.on((event) => {
+    if (event.kind !== 'outbox' || statusRefresh) return;
+    statusRefresh = setTimeout(() => {
+      statusRefresh = undefined;
+      void link.publishStatus();
+    }, 5000);
+    statusRefresh.unref();
+  });
 
   const ui: UiServer = new UiServer({
     host: config.ui.host,
@@ -107,6 +117,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     store,
     start: () => lifecycle.start(),
     stop: async () => {
+      clearTimeout(statusRefresh);
       await lifecycle.stop();
       bus.off('main');
     },

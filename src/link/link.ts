@@ -147,7 +147,7 @@ export class KioskLink implements Service {
       });
       this.pump = pump;
       this.unsubscribeStore = store.on((event) => {
-        if (event.kind === 'outbox') pump.kick();
+        if (event.kind === 'outbox' && event.added > 0) pump.kick();
       });
     }
     client.on('connect', () => {

@@ -82,7 +82,7 @@ interface Pending {
 }
 
 export type StoreEvent =
-  | { kind: 'outbox'; added: number }
+  | { kind: 'outbox'; added: number; removed: number }
   | { kind: 'health'; health: Health }
   | { kind: 'fault'; fault: 'corrupt-moved-aside'; movedTo: string };
 
@@ -275,7 +275,7 @@ export class Store implements Service {
       if (outcome?.ok) item.resolve(outcome.value);
       else item.reject(outcome?.error);
     });
-    if (emitted > 0) this.notify({ kind: 'outbox', added: emitted });
+    if (emitted > 0 || removed > 0) this.notify({ kind: 'outbox', added: emitted, removed });
   }
 
   /** Maps SQLITE_FULL to StoreFull (and flags the store full); other errors pass through. */

@@ -12,6 +12,7 @@ import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
 import { ReferenceRegistry } from '../../../src/registry/registry.js';
 import { brokers } from '../../helpers/brokers.js';
 import { quietLogger } from '../../helpers/logs.js';
+import { watchTopic } from '../../helpers/mqtt-watch.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -64,6 +65,25 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
     await runtime?.stop();
     await registry?.stop();
     await running?.stop();
+  });
+
+  it('reports its queue depth in the retained status as the outbox fills and drains', async () => {
+    const watcher = await watchTopic(running.url, topics.status(kioskId));
+    try {
+      await runtime.store.enqueue({ type: 'pickup.completed', body: { pickupId: 'depth-1', slot: 1 } });
+      const mark = watcher.received.length;
+      const status = await watcher.waitFor(
+        (message) => {
+          const body = (JSON.parse(message.payload) as { body: { queueDepth?: number } }).body;
+          return !message.retain && body.queueDepth === 0; // a live publish after the drain
+        },
+        15_000,
+        mark,
+      );
+      expect(JSON.parse(status.payload)).toMatchObject({ type: 'kiosk.status', body: { online: true } });
+    } finally {
+      await watcher.close();
+    }
   });
 
   it('answers a request through the registry, correlated by correlationId', async () => {
