@@ -45,6 +45,7 @@ export async function drain(store: Store, url: string): Promise<{ ms: number; st
     bus: new EventBus<RuntimeEvents>(log),
     describe: () => ({}),
     store,
+    window: process.env.BENCH_WINDOW ? Number(process.env.BENCH_WINDOW) : undefined,
   });
   const began = performance.now();
   await link.start();

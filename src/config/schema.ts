@@ -143,10 +143,10 @@ export const KioskConfigSchema = z.strictObject({
         .int()
         .min(1)
         .max(65_535)
-        .default(1024)
+        .default(512)
         .meta({ description: 'outbox events published and not yet acknowledged at once' }),
     })
-    .default({ synchronous: 'FULL', outboxWindow: 1024 })
+    .default({ synchronous: 'FULL', outboxWindow: 512 })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
 });
 

@@ -35,7 +35,7 @@ export interface KioskLinkOptions {
   /** the durable outbox to drain and the inbox that dedupes commands; without it the link only reports presence */
   store?: Store;
   inbound?: InboundHandlers;
-  /** most outbox events unacknowledged at once (default 1024) */
+  /** most outbox events unacknowledged at once (default 512) */
   window?: number;
   /** default timeout of `request` */
   requestTimeoutMs?: number;
@@ -135,8 +135,8 @@ export class KioskLink implements Service {
         store,
         kioskId,
         log: this.options.log,
-        window: this.options.window ?? 1024,
-        pageSize: 512,
+        window: this.options.window ?? 512,
+        pageSize: 256,
         transport: {
           get connected() {
             return client.connected;
