@@ -53,8 +53,8 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'outbox rows remember how often they were published (for `kiosk queue`)',
-    sql: `ALTER TABLE outbox ADD COLUMN publish_attempts INTEGER NOT NULL DEFAULT 0;`,
+    description: 'index outbox.created_at: `kiosk queue` finds the oldest event without scanning the outbox',
+    sql: `CREATE INDEX outbox_created_at ON outbox (created_at);`,
   },
 ];
 

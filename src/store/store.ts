@@ -42,7 +42,6 @@ export interface OutboxRow {
   type: string;
   body: string;
   created_at: number;
-  publish_attempts: number;
 }
 
 export interface OutboxStats {
@@ -324,17 +323,6 @@ export class Store implements Service {
       }
       (tx as BufferedTransaction).outboxRemoved += changes;
       return changes;
-    });
-  }
-
-  /** Counts publishes of rows, for operators (`kiosk queue`); best effort. */
-  notePublished(seqs: readonly number[]): Promise<void> {
-    if (seqs.length === 0) return Promise.resolve();
-    return this.transaction(async (tx) => {
-      await tx.run(
-        `UPDATE outbox SET publish_attempts = publish_attempts + 1 WHERE seq IN (${seqs.map(() => '?').join(',')})`,
-        [...seqs],
-      );
     });
   }
 

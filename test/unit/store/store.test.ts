@@ -57,15 +57,16 @@ describe('migrations', () => {
     await db.close();
   });
 
-  it('step 2 adds publish_attempts to existing outbox rows, keeping them', async () => {
+  it('step 2 indexes outbox.created_at on a database that already holds events, keeping them', async () => {
     const db = await SqliteDatabase.open(tempFile());
     await migrate(db, 1);
     await db.run(
       "INSERT INTO outbox (event_id, topic, type, body, created_at) VALUES ('e-1', 't', 'x.y', '{}', 1)",
     );
     expect(await migrate(db)).toEqual([2]);
-    const row = await db.get<{ event_id: string; publish_attempts: number }>('SELECT * FROM outbox');
-    expect(row).toMatchObject({ event_id: 'e-1', publish_attempts: 0 });
+    expect(await db.get<{ event_id: string }>('SELECT event_id FROM outbox')).toEqual({ event_id: 'e-1' });
+    const plan = await db.all<{ detail: string }>('EXPLAIN QUERY PLAN SELECT MIN(created_at) FROM outbox');
+    expect(plan.map((step) => step.detail).join(' ')).toContain('outbox_created_at');
     expect((await db.get<{ user_version: number }>('PRAGMA user_version'))?.user_version).toBe(2);
     await db.close();
   });
