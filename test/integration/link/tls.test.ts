@@ -12,8 +12,8 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const openssl = (dir: string, ...args: string[]) =>
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
-/** A CA, a server certificate for 127.0.0.1 and a kiosk client certificate, all made here. */
-function makePki(dir: string): void {
+/** A self-signed certificate `<name>.pem` with its key `<name>.key`. */
+function selfSigned(dir: string, name: string, subject: string): void {
   openssl(
     dir,
     'req',
@@ -24,12 +24,17 @@ function makePki(dir: string): void {
     '-days',
     '1',
     '-subj',
-    '/CN=test-ca',
+    subject,
     '-keyout',
-    'ca.key',
+    `${name}.key`,
     '-out',
-    'ca.pem',
+    `${name}.pem`,
   );
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a kiosk client certificate, all made here. */
+function makePki(dir: string): void {
+  selfSigned(dir, 'ca', '/CN=test-ca');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
   for (const [name, subject] of [
     ['server', '/CN=127.0.0.1'],
@@ -129,22 +134,7 @@ describe('link over TLS with a client certificate (Mosquitto)', () => {
 
   it('is refused by a broker that does not trust its certificate', async () => {
     // A self-signed certificate, not issued by the broker's CA, is refused at the TLS handshake.
-    openssl(
-      dir,
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=rogue',
-      '-keyout',
-      'rogue.key',
-      '-out',
-      'rogue.pem',
-    );
+    selfSigned(dir, 'rogue', '/CN=rogue');
     chmodSync(join(dir, 'rogue.key'), 0o644);
     const runtime = runtimeWith(
       { ca: join(dir, 'ca.pem'), cert: join(dir, 'rogue.pem'), key: join(dir, 'rogue.key') },
