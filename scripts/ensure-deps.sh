@@ -12,6 +12,7 @@ if [ "$purpose" = test ]; then
   # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)
   needs[pcscd]=pcscd
   needs[vpcd-config]=vsmartcard-vpcd
+  needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
 fi
 # The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
 # unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.

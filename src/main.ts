@@ -26,7 +26,9 @@ import { type KioskConfig, parseConfig } from './config/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
+import { topics } from './link/topics.js';
 import { ReferenceRegistry } from './registry/registry.js';
+import { JobRunner, Store } from './store/index.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
@@ -40,6 +42,7 @@ export interface KioskRuntime {
   readonly link: KioskLink;
   readonly devices: DeviceManager;
   readonly bus: EventBus<RuntimeEvents>;
+  readonly store: Store;
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Record<string, Health>;
@@ -50,6 +53,25 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
   const version = runtimeVersion();
+
+  const store = new Store({
+    file: join(config.dataDir, 'kiosk.sqlite'),
+    synchronous: config.store.synchronous,
+    maxSizeBytes: config.store.maxSizeMb === undefined ? undefined : config.store.maxSizeMb * 1024 * 1024,
+    defaultTopic: topics.events(config.kiosk.id),
+    log: log.child({ room: 'store' }),
+  });
+  store.on((event) => {
+    if (event.kind === 'health')
+      bus.emit('store.health', { ...event.health, acceptsNewSessions: store.acceptsNewSessions });
+  });
+  const jobs = new JobRunner({
+    jobs: store.jobs,
+    handlers: new Map(),
+    backoff: { minMs: 1000, maxMs: 15 * 60_000 },
+    pollMs: 1000,
+    log: log.child({ room: 'jobs' }),
+  });
 
   const drivers = new Map<string, ManagedDevice>();
   const disabled: string[] = [];
@@ -77,9 +99,22 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     reconnect: config.mqtt.reconnect,
     log: log.child({ room: 'link' }),
     bus,
-    describe: () => ({ version, startedAt, devices: devices.summary() }),
+    describe: () => ({ version, startedAt, devices: devices.summary(), queueDepth: store.queueDepth }),
+    store,
+    window: config.store.outboxWindow,
+    requestTimeoutMs: config.timeouts.requestMs,
   });
   bus.on('main', 'device.health', () => void link.publishStatus());
+  // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
+  let statusRefresh: NodeJS.Timeout | undefined;
+  store.on((event) => {
+    if (event.kind !== 'outbox' || statusRefresh) return;
+    statusRefresh = setTimeout(() => {
+      statusRefresh = undefined;
+      void link.publishStatus();
+    }, 5000);
+    statusRefresh.unref();
+  });
 
   const ui: UiServer = new UiServer({
     host: config.ui.host,
@@ -87,7 +122,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
   });
-  const lifecycle: Lifecycle = new Lifecycle([devices, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, ui], log);
 
   return {
     config,
@@ -95,8 +130,10 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     link,
     devices,
     bus,
+    store,
     start: () => lifecycle.start(),
     stop: async () => {
+      clearTimeout(statusRefresh);
       await lifecycle.stop();
       bus.off('main');
     },

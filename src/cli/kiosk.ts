@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runDemo, runKiosk } from '../main.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
+import { runQueueCommand } from './queue.js';
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -110,6 +111,30 @@ Examples:
         write: (line) => process.stdout.write(line),
       });
     });
+  program
+    .command('queue')
+    .description("the kiosk's local queue: outbox depth, oldest event, jobs and dead letters")
+    .argument('[action]', 'status, retry <job-id> or discard <job-id>', 'status')
+    .argument('[job-id]', 'id of a dead job (from `kiosk queue`)')
+    .requiredOption('-c, --config <file>', 'configuration file (its dataDir holds the store)')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ kiosk queue --config kiosk.json --json\n  $ kiosk queue retry 12 --config kiosk.json',
+    )
+    .action(
+      async (action: string, jobIdText: string | undefined, options: { config: string; json?: boolean }) => {
+        if (action !== 'status' && action !== 'retry' && action !== 'discard')
+          throw new InvalidArgumentError(
+            `unknown action ${JSON.stringify(action)}: use status, retry or discard`,
+          );
+        const jobId = jobIdText === undefined ? undefined : Number(jobIdText);
+        if (jobId !== undefined && !Number.isInteger(jobId))
+          throw new InvalidArgumentError('job id must be a number');
+        const config = await loadConfigFile(options.config);
+        process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
+      },
+    );
   return program;
 }
 

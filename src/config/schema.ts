@@ -161,6 +161,26 @@ export const KioskConfigSchema = z.strictObject({
         .meta({ description: 'log payload hex of device traffic (never PII fields); off in production' }),
     })
     .default({ level: 'info', pretty: false, sensitive: false }),
+  store: z
+    .strictObject({
+      synchronous: z.enum(['NORMAL', 'FULL', 'EXTRA']).default('FULL').meta({
+        description: 'SQLite PRAGMA synchronous; FULL: a committed event survives power loss',
+        restart: true,
+      }),
+      maxSizeMb: z.number().int().min(1).optional().meta({
+        description: 'cap on the store file; when reached, new citizen sessions are refused',
+        restart: true,
+      }),
+      outboxWindow: z
+        .number()
+        .int()
+        .min(1)
+        .max(65_535)
+        .default(512)
+        .meta({ description: 'outbox events published and not yet acknowledged at once' }),
+    })
+    .default({ synchronous: 'FULL', outboxWindow: 512 })
+    .meta({ description: 'the durable local store (SQLite, WAL)' }),
 });
 
 export type KioskConfig = z.infer<typeof KioskConfigSchema>;

@@ -1,11 +1,23 @@
 import { readFile } from 'node:fs/promises';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { randomUUID } from 'node:crypto';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Store } from '../store/index.js';
 import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
 import { type BackoffPolicy, fullJitterDelay } from './backoff.js';
-import { envelope, type StatusBody } from './messages.js';
+import { type InboundHandlers, InboundRouter } from './inbound.js';
+import {
+  decodeMessage,
+  type Envelope,
+  envelope,
+  InvalidMessage,
+  type MessageBody,
+  type MessageType,
+  type StatusBody,
+} from './messages.js';
+import { OutboxPump } from './outbox-pump.js';
 import { topics } from './topics.js';
 
 export interface KioskLinkOptions {
@@ -20,6 +32,31 @@ export interface KioskLinkOptions {
   /** what the retained status says besides `online`; asked at every publish */
   describe: () => Omit<StatusBody, 'online'>;
   random?: () => number;
+  /** the durable outbox to drain and the inbox that dedupes commands; without it the link only reports presence */
+  store?: Store;
+  inbound?: InboundHandlers;
+  /** most outbox events unacknowledged at once (default 512) */
+  window?: number;
+  /** default timeout of `request` */
+  requestTimeoutMs?: number;
+}
+
+/** No answer to a request within its timeout. */
+export class RequestTimeout extends Error {
+  override readonly name = 'RequestTimeout';
+  constructor(
+    readonly op: string,
+    readonly ms: number,
+  ) {
+    super(`no answer to ${op} within ${ms} ms`);
+  }
+}
+
+interface PendingRequest {
+  expected: MessageType;
+  resolve: (message: Envelope) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
 }
 
 /** MQTT 5 session expiry: a week, so a kiosk offline over a long weekend keeps its subscriptions. */
@@ -37,8 +74,23 @@ export class KioskLink implements Service {
   private attempt = 0;
   private stopping = false;
   private lastError: string | undefined;
+  private pump: OutboxPump | undefined;
+  private unsubscribeStore: (() => void) | undefined;
+  private readonly requests = new Map<string, PendingRequest>();
+  readonly inbound: InboundRouter;
 
-  constructor(private readonly options: KioskLinkOptions) {}
+  constructor(private readonly options: KioskLinkOptions) {
+    this.inbound = new InboundRouter({
+      kioskId: options.kioskId,
+      store: options.store,
+      handlers: options.inbound ?? {},
+      log: options.log,
+    });
+  }
+
+  get pumpStats(): OutboxPump['stats'] | undefined {
+    return this.pump?.stats;
+  }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
@@ -67,12 +119,51 @@ export class KioskLink implements Service {
     }
     const client = mqtt.connect(url, clientOptions);
     this.client = client;
+    // PUBACK of an inbound QoS 1 message goes out only after it is handled (recorded in the inbox).
+    client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
+      this.onInbound(packet.topic, toBuffer(packet.payload)).then(
+        () => done(),
+        (error: unknown) => {
+          this.options.log.error({ err: error }, 'link: inbound message could not be handled');
+          done();
+        },
+      );
+    };
+    const store = this.options.store;
+    if (store) {
+      const pump = new OutboxPump({
+        store,
+        kioskId,
+        log: this.options.log,
+        window: this.options.window ?? 512,
+        pageSize: 256,
+        transport: {
+          get connected() {
+            return client.connected;
+          },
+          publish: (topic, payload, done) =>
+            client.publish(topic, payload, { qos: 1 }, (error) => done(error)),
+        },
+      });
+      this.pump = pump;
+      this.unsubscribeStore = store.on((event) => {
+        if (event.kind === 'outbox' && event.added > 0) pump.kick();
+      });
+    }
     client.on('connect', () => {
       this.attempt = 0;
       this.lastError = undefined;
       this.options.log.info({ broker: redactUrl(url) }, 'link: connected');
       this.options.bus.emit('link.state', { state: 'up' });
       void this.publishStatus();
+      client
+        .subscribeAsync([topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId)], {
+          qos: 1,
+        })
+        .catch((error: unknown) =>
+          this.options.log.warn({ err: (error as Error).message }, 'link: subscribe failed'),
+        );
+      this.pump?.onConnect();
     });
     client.on('error', (error) => {
       this.lastError = error.message;
@@ -95,6 +186,75 @@ export class KioskLink implements Service {
     }, wait);
   }
 
+  private async onInbound(topic: string, payload: Buffer): Promise<void> {
+    if (topic === topics.responses(this.options.kioskId)) return this.onResponse(payload);
+    await this.inbound.handle(topic, payload);
+  }
+
+  private onResponse(payload: Buffer): void {
+    let correlationId: string | undefined;
+    try {
+      const parsed: unknown = JSON.parse(payload.toString());
+      const candidate = (parsed as { correlationId?: unknown } | null)?.correlationId;
+      correlationId = typeof candidate === 'string' ? candidate : undefined;
+    } catch {
+      // reported below
+    }
+    const pending = correlationId === undefined ? undefined : this.requests.get(correlationId);
+    if (!pending || correlationId === undefined) {
+      this.options.log.warn('link: response rejected: no request waits for its correlationId');
+      return;
+    }
+    try {
+      const message = decodeMessage(payload, pending.expected);
+      this.requests.delete(correlationId);
+      clearTimeout(pending.timer);
+      pending.resolve(message);
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn({ reason: error.reason }, 'link: invalid response rejected');
+    }
+  }
+
+  /**
+   * Sends a request on `registry/req/{op}` with a correlationId and replyTo = this kiosk's `res`
+   * topic, and waits for the answer that echoes the correlationId, or rejects with RequestTimeout.
+   */
+  request<Req extends MessageType, Res extends MessageType>(
+    op: string,
+    type: Req,
+    body: MessageBody<Req>,
+    expected: Res,
+    timeoutMs = this.options.requestTimeoutMs ?? 10_000,
+  ): Promise<Envelope<MessageBody<Res>>> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('link is not started'));
+    const correlationId = randomUUID();
+    const message = envelope(type, this.options.kioskId, body, {
+      correlationId,
+      replyTo: topics.responses(this.options.kioskId),
+      expiresAt: new Date(Date.now() + timeoutMs).toISOString(),
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(correlationId);
+        reject(new RequestTimeout(op, timeoutMs));
+      }, timeoutMs);
+      this.requests.set(correlationId, {
+        expected,
+        resolve: resolve as (message: Envelope) => void,
+        reject,
+        timer,
+      });
+      client.publish(topics.registryRequest(op), JSON.stringify(message), { qos: 1 }, (error) => {
+        if (!error) return;
+        clearTimeout(timer);
+        this.requests.delete(correlationId);
+        reject(error);
+      });
+    });
+  }
+
   /** Publishes the retained status; a no-op while offline (the next connect publishes it). */
   async publishStatus(): Promise<void> {
     const client = this.client;
@@ -114,6 +274,13 @@ export class KioskLink implements Service {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.reconnectTimer);
+    this.unsubscribeStore?.();
+    await this.pump?.stop();
+    for (const [id, pending] of this.requests) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error('link stopped'));
+      this.requests.delete(id);
+    }
     const client = this.client;
     this.client = undefined;
     if (!client) return;
@@ -135,6 +302,10 @@ export class KioskLink implements Service {
     if (this.connected) return { state: 'up' };
     return { state: 'degraded', detail: this.lastError ? `offline: ${this.lastError}` : 'connecting' };
   }
+}
+
+function toBuffer(payload: Buffer | string): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload) : payload;
 }
 
 function redactUrl(url: string): string {

@@ -21,6 +21,8 @@ export const EnvelopeSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   body: z.unknown(),
   sig: z.string().optional(),
+  /** position of an outbox event in its kiosk's outbox: lets the registry check order and gaps */
+  seq: z.number().int().positive().optional(),
 });
 export type Envelope<Body = unknown> = Omit<z.infer<typeof EnvelopeSchema>, 'body'> & { body: Body };
 
@@ -35,10 +37,51 @@ export const StatusBodySchema = z.strictObject({
 });
 export type StatusBody = z.infer<typeof StatusBodySchema>;
 
+/** `fault.storage`: the store found a corrupt file (moved aside) or ran out of space. */
+export const StorageFaultBodySchema = z.strictObject({
+  fault: z.enum(['corrupt-database', 'disk-full']),
+  detail: z.string().max(500).optional(),
+});
+
+/** `pickup.completed`: a card left the vault for its citizen (pseudonymous ids only, no PII). */
+export const PickupCompletedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  slot: z.number().int().min(0).max(10_000),
+});
+
+/** `manifest.entry`: the registry stages or withdraws a pickup at this kiosk (carries an id; QoS 1). */
+export const ManifestEntryBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  action: z.enum(['stage', 'withdraw']),
+  /** registry secrets for this pickup, sealed to the kiosk's X25519 key (base64) */
+  sealed: z.string().max(65_536).optional(),
+});
+
+/** `command.request`: an operations command (signature checked by the fleet layer). */
+export const CommandBodySchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  args: z.record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean()])).optional(),
+  nonce: z.string().min(8).max(64),
+});
+
+/** `registry.ping` request and its `registry.pong` answer: proves the request/response path. */
+export const PingBodySchema = z.strictObject({ note: z.string().max(200).optional() });
+export const PongBodySchema = z.strictObject({ at: z.iso.datetime({ offset: true }) });
+
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
+  'fault.storage': StorageFaultBodySchema,
+  'pickup.completed': PickupCompletedBodySchema,
+  'manifest.entry': ManifestEntryBodySchema,
+  'command.request': CommandBodySchema,
+  'registry.ping': PingBodySchema,
+  'registry.pong': PongBodySchema,
 } as const;
+
+/** Message types a kiosk publishes on its `events` topic (from the outbox). */
+export const EVENT_TYPES = ['fault.storage', 'pickup.completed'] as const satisfies readonly MessageType[];
+export type EventType = (typeof EVENT_TYPES)[number];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
 
@@ -71,6 +114,14 @@ export function decodeMessage<T extends MessageType>(
   payload: Buffer | string,
   expected: T,
 ): Envelope<MessageBody<T>> {
+  return decodeOneOf(payload, [expected]);
+}
+
+/** Like `decodeMessage`, for a topic that carries several message types. */
+export function decodeOneOf<T extends MessageType>(
+  payload: Buffer | string,
+  expectedTypes: readonly T[],
+): Envelope<MessageBody<T>> & { type: T } {
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > MAX_PAYLOAD_BYTES)
     throw new InvalidMessage(`payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
@@ -82,14 +133,15 @@ export function decodeMessage<T extends MessageType>(
   }
   const outer = EnvelopeSchema.safeParse(json);
   if (!outer.success) throw new InvalidMessage(`envelope: ${summarise(outer.error)}`);
-  if (outer.data.type !== expected) {
+  const type = outer.data.type as T;
+  if (!expectedTypes.includes(type)) {
     throw new InvalidMessage(
-      `expected a ${expected} message, got ${JSON.stringify(outer.data.type.slice(0, 64))}`,
+      `expected a ${expectedTypes.join(' or ')} message, got ${JSON.stringify(outer.data.type.slice(0, 64))}`,
     );
   }
-  const body = messageBodies[expected].safeParse(outer.data.body);
-  if (!body.success) throw new InvalidMessage(`${expected} body: ${summarise(body.error)}`);
-  return { ...outer.data, body: body.data as MessageBody<T> };
+  const body = messageBodies[type].safeParse(outer.data.body);
+  if (!body.success) throw new InvalidMessage(`${type} body: ${summarise(body.error)}`);
+  return { ...outer.data, type, body: body.data as MessageBody<T> };
 }
 
 function summarise(error: z.ZodError): string {

@@ -1,10 +1,21 @@
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
-import { decodeMessage, InvalidMessage } from '../link/messages.js';
+import { decodeMessage, decodeOneOf, EVENT_TYPES, envelope, InvalidMessage } from '../link/messages.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
+
+/** What arrived from one kiosk's outbox: tests and operators read it. */
+export interface EventCounts {
+  kioskId: string;
+  /** distinct events kept */
+  received: number;
+  /** redeliveries dropped because the event id was already kept */
+  duplicates: number;
+  /** distinct events whose seq was lower than one that arrived before them */
+  outOfOrder: number;
+}
 
 export interface KioskPresence {
   kioskId: string;
@@ -22,8 +33,26 @@ export class ReferenceRegistry implements Service {
   readonly name = 'registry';
   private client: MqttClient | undefined;
   private db: SqliteDatabase | undefined;
+  private readonly pendingEvents: Array<{
+    kioskId: string;
+    eventId: string;
+    seq: number | null;
+    type: string;
+    body: string;
+  }> = [];
+  private eventWriter: Promise<void> | undefined;
+  private readonly counters = new Map<string, { duplicates: number; outOfOrder: number; maxSeq: number }>();
 
-  constructor(private readonly options: { brokerUrl: string; databaseFile: string; log: Logger }) {}
+  constructor(
+    private readonly options: {
+      brokerUrl: string;
+      databaseFile: string;
+      log: Logger;
+      /** a stable id gives the registry a persistent session: nothing is missed while it reconnects */
+      clientId?: string;
+      protocolVersion?: 4 | 5;
+    },
+  ) {}
 
   async start(): Promise<void> {
     const db = await SqliteDatabase.open(this.options.databaseFile);
@@ -34,24 +63,59 @@ export class ReferenceRegistry implements Service {
         online     INTEGER NOT NULL,
         version    TEXT,
         updated_at TEXT NOT NULL
+      );
+      PRAGMA synchronous = NORMAL;
+      CREATE TABLE IF NOT EXISTS events (
+        arrival     INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT NOT NULL UNIQUE,
+        kiosk_id    TEXT NOT NULL,
+        seq         INTEGER,
+        type        TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        received_at TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS event_counters (
+        kiosk_id     TEXT PRIMARY KEY,
+        duplicates   INTEGER NOT NULL DEFAULT 0,
+        out_of_order INTEGER NOT NULL DEFAULT 0,
+        max_seq      INTEGER NOT NULL DEFAULT 0
       );`);
     this.db = db;
+    const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
-      clientId: `registry-${process.pid}`,
-      protocolVersion: 4,
-      reconnectPeriod: 1000,
+      clientId: this.options.clientId ?? `registry-${process.pid}`,
+      protocolVersion: this.options.protocolVersion ?? 4,
+      clean: !persistent,
+      ...(persistent && this.options.protocolVersion === 5
+        ? { properties: { sessionExpiryInterval: 3600 } }
+        : {}),
+      reconnectPeriod: 500,
     });
     this.client = client;
-    client.on('message', (topic, payload) => {
-      void this.onMessage(topic, payload).catch((error: unknown) =>
-        this.options.log.error({ err: error, topic }, 'registry: handling a message failed'),
-      );
+    // PUBACK only after the message is stored: a registry crash cannot lose an acknowledged event.
+    client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.onMessage(packet.topic, payload)
+        .catch((error: unknown) =>
+          this.options.log.error({ err: error, topic: packet.topic }, 'registry: handling a message failed'),
+        )
+        .finally(() => done());
+    };
+    const subscriptions = [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()];
+    // A broker that lost our session (restarted without persistence) needs the subscriptions again.
+    client.on('connect', (connack) => {
+      if (!connack.sessionPresent)
+        client.subscribe(subscriptions, { qos: 1 }, (error) => {
+          if (error) this.options.log.warn({ err: error.message }, 'registry: resubscribe failed');
+        });
     });
-    await client.subscribeAsync(topics.allStatuses(), { qos: 1 });
+    await client.subscribeAsync(subscriptions, { qos: 1 });
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (topic.startsWith(topics.registryRequest(''))) return this.onRequest(topic, payload);
     const parsed = parseKioskTopic(topic);
+    if (parsed?.leaf === 'events') return void this.onEvent(parsed.kioskId, payload);
     if (parsed?.leaf !== 'status' || payload.length === 0) return;
     let online: boolean;
     let version: string | null;
@@ -76,6 +140,164 @@ export class ReferenceRegistry implements Service {
     this.options.log.info({ kioskId: parsed.kioskId, online }, 'registry: kiosk presence');
   }
 
+  private onEvent(kioskId: string, payload: Buffer): void {
+    let message;
+    try {
+      message = decodeOneOf(payload, EVENT_TYPES);
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn({ kioskId, reason: error.reason }, 'registry: invalid event rejected');
+      return;
+    }
+    this.pendingEvents.push({
+      kioskId,
+      eventId: message.id,
+      seq: message.seq ?? null,
+      type: message.type,
+      body: JSON.stringify(message.body),
+    });
+    this.eventWriter ??= this.writeEvents();
+  }
+
+  /**
+   * Writes arrived events in arrival order, many per transaction. The reference registry
+   * acknowledges an event once it is queued here (a production registry would ack after commit).
+   */
+  private async writeEvents(): Promise<void> {
+    try {
+      while (this.pendingEvents.length > 0 && this.db) {
+        const db = this.db;
+        const batch = this.pendingEvents.splice(0, 1000);
+        await db.exec('BEGIN IMMEDIATE');
+        const touched = new Set<string>();
+        for (const event of batch) {
+          const counters = await this.countersOf(event.kioskId);
+          touched.add(event.kioskId);
+          const inserted = await db.run(
+            `INSERT OR IGNORE INTO events (event_id, kiosk_id, seq, type, body, received_at) VALUES (?, ?, ?, ?, ?, ?)`,
+            [event.eventId, event.kioskId, event.seq, event.type, event.body, new Date().toISOString()],
+          );
+          if (inserted.changes === 0) counters.duplicates++;
+          else if (event.seq !== null) {
+            if (event.seq < counters.maxSeq) counters.outOfOrder++;
+            counters.maxSeq = Math.max(counters.maxSeq, event.seq);
+          }
+        }
+        for (const kioskId of touched) {
+          const counters = await this.countersOf(kioskId);
+          await db.run(
+            `INSERT INTO event_counters (kiosk_id, duplicates, out_of_order, max_seq) VALUES (?, ?, ?, ?)
+             ON CONFLICT (kiosk_id) DO UPDATE SET duplicates = excluded.duplicates,
+               out_of_order = excluded.out_of_order, max_seq = excluded.max_seq`,
+            [kioskId, counters.duplicates, counters.outOfOrder, counters.maxSeq],
+          );
+        }
+        await db.exec('COMMIT');
+      }
+    } catch (error) {
+      this.options.log.error({ err: error }, 'registry: writing events failed');
+      await this.db?.exec('ROLLBACK').catch(() => undefined);
+    } finally {
+      this.eventWriter = undefined;
+    }
+  }
+
+  private async countersOf(
+    kioskId: string,
+  ): Promise<{ duplicates: number; outOfOrder: number; maxSeq: number }> {
+    let counters = this.counters.get(kioskId);
+    if (!counters) {
+      const row = await this.db?.get<{ duplicates: number; out_of_order: number; max_seq: number }>(
+        'SELECT duplicates, out_of_order, max_seq FROM event_counters WHERE kiosk_id = ?',
+        [kioskId],
+      );
+      counters = {
+        duplicates: row?.duplicates ?? 0,
+        outOfOrder: row?.out_of_order ?? 0,
+        maxSeq: row?.max_seq ?? 0,
+      };
+      this.counters.set(kioskId, counters);
+    }
+    return counters;
+  }
+
+  /** Resolves once every event that has arrived is written. */
+  async settled(): Promise<void> {
+    while (this.eventWriter) await this.eventWriter;
+  }
+
+  /** Answers `registry/req/ping` on the requester's replyTo with the same correlationId. */
+  private async onRequest(topic: string, payload: Buffer): Promise<void> {
+    const op = topic.slice(topics.registryRequest('').length);
+    if (op !== 'ping') return;
+    let request;
+    try {
+      request = decodeMessage(payload, 'registry.ping');
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn({ op, reason: error.reason }, 'registry: invalid request rejected');
+      return;
+    }
+    if (!request.replyTo || !request.correlationId || !parseKioskTopic(request.replyTo)) return;
+    const answer = envelope(
+      'registry.pong',
+      'registry',
+      { at: new Date().toISOString() },
+      {
+        correlationId: request.correlationId,
+      },
+    );
+    // Not awaited: the PUBACK arrives on the packet stream this handler is holding up.
+    this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
+      if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
+    });
+  }
+
+  /** Per-kiosk counts of events kept, duplicates removed and events out of order. */
+  async eventCounts(kioskId: string): Promise<EventCounts> {
+    await this.settled();
+    const db = this.db;
+    const counters = await db?.get<{ duplicates: number; out_of_order: number }>(
+      'SELECT duplicates, out_of_order FROM event_counters WHERE kiosk_id = ?',
+      [kioskId],
+    );
+    const received = await db?.get<{ n: number }>('SELECT COUNT(*) AS n FROM events WHERE kiosk_id = ?', [
+      kioskId,
+    ]);
+    return {
+      kioskId,
+      received: received?.n ?? 0,
+      duplicates: counters?.duplicates ?? 0,
+      outOfOrder: counters?.out_of_order ?? 0,
+    };
+  }
+
+  /** The events kept from one kiosk, in arrival order (paged). */
+  async events(
+    kioskId: string,
+    afterArrival = 0,
+    limit = 1000,
+  ): Promise<Array<{ arrival: number; eventId: string; seq: number | null; type: string; body: unknown }>> {
+    const rows =
+      (await this.db?.all<{
+        arrival: number;
+        event_id: string;
+        seq: number | null;
+        type: string;
+        body: string;
+      }>(
+        'SELECT arrival, event_id, seq, type, body FROM events WHERE kiosk_id = ? AND arrival > ? ORDER BY arrival LIMIT ?',
+        [kioskId, afterArrival, limit],
+      )) ?? [];
+    return rows.map((row) => ({
+      arrival: row.arrival,
+      eventId: row.event_id,
+      seq: row.seq,
+      type: row.type,
+      body: JSON.parse(row.body) as unknown,
+    }));
+  }
+
   async kiosks(): Promise<KioskPresence[]> {
     const rows = await (this.db?.all<{
       kiosk_id: string;
@@ -92,10 +314,12 @@ export class ReferenceRegistry implements Service {
   }
 
   async stop(): Promise<void> {
-    const { client, db } = this;
+    const { client } = this;
     this.client = undefined;
-    this.db = undefined;
     if (client) await withTimeout(client.endAsync(), 1000).catch(() => client.end(true));
+    await this.settled();
+    const { db } = this;
+    this.db = undefined;
     if (db) await db.close();
   }
 

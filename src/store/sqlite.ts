@@ -15,9 +15,10 @@ export class SqliteDatabase {
     readonly file: string,
   ) {}
 
-  static open(file: string): Promise<SqliteDatabase> {
+  static open(file: string, options: { readOnly?: boolean } = {}): Promise<SqliteDatabase> {
+    const mode = options.readOnly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
     return new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(file, (error) => {
+      const db = new sqlite3.Database(file, mode, (error) => {
         if (error) reject(error);
         else resolve(new SqliteDatabase(db, file));
       });
@@ -54,4 +55,11 @@ export class SqliteDatabase {
   close(): Promise<void> {
     return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
   }
+}
+
+/** The SQLite result code of an error from sqlite3 (e.g. "SQLITE_FULL"), or undefined. */
+export function sqliteCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  const code = (error as { code: unknown }).code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
 }

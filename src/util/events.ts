@@ -7,4 +7,6 @@ export interface RuntimeEvents {
   'device.health': { device: string; state: DeviceHealthState; detail?: string };
   'scanner.scan': { text: string; at: number };
   'link.state': { state: HealthState; detail?: string };
+  /** the store's health changed; `acceptsNewSessions` false means refuse new citizen sessions */
+  'store.health': { state: HealthState; detail?: string; acceptsNewSessions: boolean };
 }

@@ -1,0 +1,94 @@
+import type { SqliteDatabase } from './sqlite.js';
+
+/**
+ * Forward-only schema migrations. Each step moves `PRAGMA user_version` from its index to index + 1
+ * inside one transaction; a database newer than this code is refused instead of being "downgraded".
+ * Never edit a released step: append a new one.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'outbox, inbox, jobs, audit',
+    sql: `
+      CREATE TABLE outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT NOT NULL UNIQUE,
+        topic      TEXT NOT NULL,
+        type       TEXT NOT NULL,
+        body       TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE inbox (
+        message_id TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        applied_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE jobs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        priority   INTEGER NOT NULL DEFAULT 0,
+        state      TEXT NOT NULL DEFAULT 'pending'
+                   CHECK (state IN ('pending', 'running', 'dead')),
+        run_at     INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        max_attempts INTEGER NOT NULL DEFAULT 8,
+        last_error TEXT,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX jobs_due ON jobs (state, priority DESC, run_at);
+      CREATE TABLE audit (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        at     INTEGER NOT NULL,
+        actor  TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT
+      );`,
+  },
+  {
+    version: 2,
+    description: 'index outbox.created_at: `kiosk queue` finds the oldest event without scanning the outbox',
+    sql: `CREATE INDEX outbox_created_at ON outbox (created_at);`,
+  },
+];
+
+export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
+
+export class SchemaTooNew extends Error {
+  override readonly name = 'SchemaTooNew';
+  constructor(readonly found: number) {
+    super(`database schema version ${found} is newer than this runtime knows (${LATEST_VERSION})`);
+  }
+}
+
+/** Applies the pending steps up to `target` (default: all). Returns the versions applied. */
+export async function migrate(
+  db: SqliteDatabase,
+  target: number = LATEST_VERSION,
+  steps: readonly Migration[] = migrations,
+): Promise<number[]> {
+  const row = await db.get<{ user_version: number }>('PRAGMA user_version');
+  const current = row?.user_version ?? 0;
+  if (current > LATEST_VERSION) throw new SchemaTooNew(current);
+  const applied: number[] = [];
+  for (const step of steps) {
+    if (step.version <= current || step.version > target) continue;
+    await db.exec('BEGIN IMMEDIATE');
+    try {
+      await db.exec(step.sql);
+      await db.exec(`PRAGMA user_version = ${step.version}`);
+      await db.exec('COMMIT');
+    } catch (error) {
+      await db.exec('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+    applied.push(step.version);
+  }
+  return applied;
+}

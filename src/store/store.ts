@@ -1,0 +1,467 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, renameSync } from 'node:fs';
+import type { Health, Service } from '../util/lifecycle.js';
+import type { Logger } from '../util/log.js';
+import { type JobInput, type JobRow, JobStore } from './jobs.js';
+import { migrate } from './migrations.js';
+import { type RunResult, type SqlParams, SqliteDatabase, sqliteCode } from './sqlite.js';
+
+export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+export interface StoreOptions {
+  file: string;
+  /** `PRAGMA synchronous`: FULL makes every committed event survive power loss (SQLite §pragma) */
+  synchronous: Synchronous;
+  /** most transactions shared by one commit (group commit) */
+  maxBatch?: number;
+  /** cap on the database size, so the kiosk's store cannot fill the SD card it shares */
+  maxSizeBytes?: number;
+  /** topic events go to unless `emit` names another (the kiosk's `events` topic) */
+  defaultTopic: string;
+  log: Logger;
+  now?: () => number;
+  /**
+   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no crash recovery
+   * of jobs and no moving a bad file aside — those belong to the runtime alone.
+   */
+  forTool?: boolean;
+}
+
+/** An event to put in the outbox; `id` defaults to a fresh UUID (the registry dedupes by it). */
+export interface OutboxEventInput {
+  type: string;
+  body: unknown;
+  id?: string;
+  topic?: string;
+}
+
+export interface OutboxRow {
+  seq: number;
+  event_id: string;
+  topic: string;
+  type: string;
+  body: string;
+  created_at: number;
+}
+
+export interface OutboxStats {
+  depth: number;
+  oldestCreatedAt: number | null;
+}
+
+/** The store has no room left (SQLITE_FULL or the size cap): new citizen sessions are refused. */
+export class StoreFull extends Error {
+  override readonly name = 'StoreFull';
+}
+/** The store is not open (not started yet, or stopped). */
+export class StoreClosed extends Error {
+  override readonly name = 'StoreClosed';
+}
+
+/**
+ * What a transaction may do. `emit` is buffered and written in the same transaction as the
+ * caller's state change, so "changed the state but forgot the event" cannot happen: both commit
+ * or neither does.
+ */
+export interface Transaction {
+  run(sql: string, params?: SqlParams): Promise<RunResult>;
+  get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined>;
+  all<Row>(sql: string, params?: SqlParams): Promise<Row[]>;
+  emit(event: OutboxEventInput): string;
+  /** Records that inbound message `id` is applied; false if it already was (a redelivery). */
+  markApplied(messageId: string, kind: string): Promise<boolean>;
+  audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void>;
+  addJob(job: JobInput): Promise<number>;
+}
+
+interface Pending {
+  work: (tx: Transaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export type StoreEvent =
+  | { kind: 'outbox'; added: number; removed: number }
+  | { kind: 'health'; health: Health }
+  | { kind: 'fault'; fault: 'corrupt-moved-aside'; movedTo: string };
+
+/**
+ * The kiosk's durable local store: one SQLite file in WAL mode with a writer connection and a
+ * reader connection. All writes go through `transaction`, which queues the work and commits
+ * whatever queued up meanwhile in one BEGIN IMMEDIATE … COMMIT — one fsync for many callers
+ * (group commit). Each caller's work runs in its own SAVEPOINT, so one failing caller rolls back
+ * only its own changes. Reads use the reader connection and so see committed data only.
+ */
+export class Store implements Service {
+  readonly name = 'store';
+  readonly jobs: JobStore;
+  private writer: SqliteDatabase | undefined;
+  private reader: SqliteDatabase | undefined;
+  private readonly queue: Pending[] = [];
+  private flushing: Promise<void> | undefined;
+  private full = false;
+  private depth = 0;
+  private readonly listeners = new Set<(event: StoreEvent) => void>();
+  private readonly now: () => number;
+  private startNote: string | undefined;
+
+  constructor(private readonly options: StoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.jobs = new JobStore(this, this.now);
+  }
+
+  get file(): string {
+    return this.options.file;
+  }
+
+  /** False while the disk is full: the kiosk must not start a citizen session it cannot record. */
+  get acceptsNewSessions(): boolean {
+    return this.writer !== undefined && !this.full;
+  }
+
+  /** Outbox rows not yet acknowledged by the broker (kept exact by counting commits). */
+  get queueDepth(): number {
+    return this.depth;
+  }
+
+  on(listener: (event: StoreEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async start(): Promise<void> {
+    const { file, log } = this.options;
+    let writer: SqliteDatabase;
+    try {
+      writer = await this.openChecked(file);
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (this.options.forTool) throw error;
+      if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB' && !(error instanceof CorruptDatabase))
+        throw error;
+      const movedTo = moveAside(file, this.now());
+      log.error({ code: code ?? 'quick_check', movedTo }, 'store: database file is corrupt; moved aside');
+      this.startNote = `corrupt database moved aside to ${movedTo}`;
+      writer = await this.openChecked(file);
+      this.writer = writer;
+      await this.openReader();
+      await this.transaction(async (tx) => {
+        await tx.audit('runtime', 'store.corrupt-moved-aside', { movedTo });
+        tx.emit({ type: 'fault.storage', body: { fault: 'corrupt-database', detail: 'moved aside' } });
+      });
+      this.notify({ kind: 'fault', fault: 'corrupt-moved-aside', movedTo });
+    }
+    this.writer = writer;
+    if (!this.reader) await this.openReader();
+    const recovered = this.options.forTool ? 0 : await this.jobs.recoverInterrupted();
+    if (recovered > 0) log.warn({ recovered }, 'store: jobs that were running at a crash are due again');
+    const row = await this.reader?.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
+    this.depth = row?.n ?? 0;
+    if (!this.options.forTool)
+      log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
+  }
+
+  private async openChecked(file: string): Promise<SqliteDatabase> {
+    const db = await SqliteDatabase.open(file);
+    try {
+      await db.exec(
+        `PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.options.synchronous}; PRAGMA foreign_keys = ON;`,
+      );
+      const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
+      if (check.length !== 1 || check[0]?.quick_check !== 'ok') throw new CorruptDatabase();
+      if (this.options.maxSizeBytes !== undefined) {
+        const page = await db.get<{ page_size: number }>('PRAGMA page_size');
+        const pages = Math.max(1, Math.floor(this.options.maxSizeBytes / (page?.page_size ?? 4096)));
+        await db.get(`PRAGMA max_page_count = ${pages}`);
+      }
+      await migrate(db);
+      return db;
+    } catch (error) {
+      await db.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async openReader(): Promise<void> {
+    const reader = await SqliteDatabase.open(this.options.file, { readOnly: true });
+    await reader.exec('PRAGMA busy_timeout = 5000');
+    this.reader = reader;
+  }
+
+  /**
+   * Runs `work` in a transaction shared with other callers queued at the same time. Resolves once
+   * the commit is durable (per `synchronous`); rejects — with nothing of `work` written — if
+   * `work` throws or the commit fails. Keep `work` short and free of I/O other than `tx`.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    if (!this.writer) return Promise.reject(new StoreClosed('store is not open'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  /** Puts one event in the outbox (its own durable transaction, group-committed). */
+  enqueue(event: OutboxEventInput): Promise<string> {
+    return this.transaction(async (tx) => tx.emit(event));
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.options.maxBatch ?? 512);
+        await this.commitBatch(batch);
+      }
+    } finally {
+      // Cleared in the same turn as the empty-queue check, so no caller is stranded in between.
+      this.flushing = undefined;
+    }
+  }
+
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    const db = this.writer;
+    if (!db) {
+      for (const item of batch) item.reject(new StoreClosed('store is not open'));
+      return;
+    }
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let emitted = 0;
+    let removed = 0;
+    try {
+      await db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      const typed = this.classify(error);
+      for (const item of batch) item.reject(typed);
+      return;
+    }
+    for (const item of batch) {
+      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now, this.jobs);
+      try {
+        const value = await item.work(tx);
+        await tx.writeEmitted();
+        await tx.release();
+        emitted += tx.emitted;
+        removed += tx.outboxRemoved;
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        const typed = this.classify(error);
+        const undone = await tx.rollback().then(
+          () => true,
+          () => false,
+        );
+        if (!undone || typed instanceof StoreFull) {
+          // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): every caller
+          // in this batch lost its writes, so every one of them hears about it.
+          await db.exec('ROLLBACK').catch(() => undefined);
+          for (const pending of batch) pending.reject(typed);
+          return;
+        }
+        outcomes.push({ ok: false, error: typed });
+      }
+    }
+    try {
+      await db.exec('COMMIT');
+    } catch (error) {
+      await db.exec('ROLLBACK').catch(() => undefined);
+      const typed = this.classify(error);
+      for (const item of batch) item.reject(typed);
+      return;
+    }
+    if (emitted > 0 && this.full) this.setFull(false);
+    this.depth += emitted - removed;
+    batch.forEach((item, index) => {
+      const outcome = outcomes[index];
+      if (outcome?.ok) item.resolve(outcome.value);
+      else item.reject(outcome?.error);
+    });
+    if (emitted > 0 || removed > 0) this.notify({ kind: 'outbox', added: emitted, removed });
+  }
+
+  /** Maps SQLITE_FULL to StoreFull (and flags the store full); other errors pass through. */
+  private classify(error: unknown): unknown {
+    if (sqliteCode(error) !== 'SQLITE_FULL') return error;
+    if (!this.full) this.setFull(true);
+    return new StoreFull('the kiosk store is full', { cause: error });
+  }
+
+  private setFull(full: boolean): void {
+    this.full = full;
+    if (full) this.options.log.error('store: disk full; new citizen sessions are refused');
+    else this.options.log.info('store: writable again; citizen sessions accepted');
+    this.notify({ kind: 'health', health: this.health() });
+  }
+
+  private notify(event: StoreEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.options.log.error({ err: error }, 'store: listener failed');
+      }
+    }
+  }
+
+  /** The next `limit` outbox rows after `afterSeq`, in order (never the whole outbox). */
+  async outboxPage(afterSeq: number, limit: number): Promise<OutboxRow[]> {
+    return this.read().all<OutboxRow>('SELECT * FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?', [
+      afterSeq,
+      limit,
+    ]);
+  }
+
+  /** Removes acknowledged rows (after the broker's PUBACK). */
+  removeFromOutbox(seqs: readonly number[]): Promise<number> {
+    return this.transaction(async (tx) => {
+      let changes = 0;
+      for (let start = 0; start < seqs.length; start += 500) {
+        const chunk = seqs.slice(start, start + 500);
+        const result = await tx.run(
+          `DELETE FROM outbox WHERE seq IN (${chunk.map(() => '?').join(',')})`,
+          chunk,
+        );
+        changes += result.changes;
+      }
+      (tx as BufferedTransaction).outboxRemoved += changes;
+      return changes;
+    });
+  }
+
+  async outboxStats(): Promise<OutboxStats> {
+    const row = await this.read().get<{ depth: number; oldest: number | null }>(
+      'SELECT COUNT(*) AS depth, MIN(created_at) AS oldest FROM outbox',
+    );
+    return { depth: row?.depth ?? 0, oldestCreatedAt: row?.oldest ?? null };
+  }
+
+  /** Read-only queries on committed data. */
+  read(): SqliteDatabase {
+    if (!this.reader) throw new StoreClosed('store is not open');
+    return this.reader;
+  }
+
+  async stop(): Promise<void> {
+    await this.flushing;
+    const { writer, reader } = this;
+    this.writer = undefined;
+    this.reader = undefined;
+    await reader?.close().catch(() => undefined);
+    await writer?.close();
+  }
+
+  health(): Health {
+    if (!this.writer) return { state: 'down', detail: 'not open' };
+    if (this.full) return { state: 'degraded', detail: 'disk full: new citizen sessions refused' };
+    if (this.startNote) return { state: 'degraded', detail: this.startNote };
+    return { state: 'up', detail: `queue depth ${this.depth}` };
+  }
+}
+
+class CorruptDatabase extends Error {
+  override readonly name = 'CorruptDatabase';
+}
+
+/** Renames the database and its WAL/SHM files to `<file>.corrupt-<timestamp>` (kept for analysis). */
+function moveAside(file: string, now: number): string {
+  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
+  const target = `${file}.corrupt-${stamp}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (existsSync(file + suffix)) renameSync(file + suffix, target + suffix);
+  }
+  return target;
+}
+
+class BufferedTransaction implements Transaction {
+  private readonly pending: Array<[string, string, string, string, number]> = [];
+  emitted = 0;
+  outboxRemoved = 0;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly defaultTopic: string,
+    private readonly now: () => number,
+    private readonly jobStore: JobStore,
+  ) {}
+
+  /**
+   * Each caller's work gets its own SAVEPOINT so a failure undoes only its writes — opened lazily:
+   * work that only emits up to 100 events is one INSERT, atomic by itself, and skips two round trips.
+   */
+  private savepoint = false;
+
+  private async openSavepoint(): Promise<void> {
+    if (this.savepoint) return;
+    await this.db.exec('SAVEPOINT work');
+    this.savepoint = true;
+  }
+
+  async release(): Promise<void> {
+    if (this.savepoint) await this.db.exec('RELEASE work');
+    this.savepoint = false;
+  }
+
+  async rollback(): Promise<void> {
+    if (this.savepoint) await this.db.exec('ROLLBACK TO work; RELEASE work');
+    this.savepoint = false;
+  }
+
+  async run(sql: string, params?: SqlParams): Promise<RunResult> {
+    await this.openSavepoint();
+    return this.db.run(sql, params);
+  }
+  async get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined> {
+    await this.openSavepoint();
+    return this.db.get<Row>(sql, params);
+  }
+  async all<Row>(sql: string, params?: SqlParams): Promise<Row[]> {
+    await this.openSavepoint();
+    return this.db.all<Row>(sql, params);
+  }
+
+  emit(event: OutboxEventInput): string {
+    const id = event.id ?? randomUUID();
+    this.pending.push([
+      id,
+      event.topic ?? this.defaultTopic,
+      event.type,
+      JSON.stringify(event.body),
+      this.now(),
+    ]);
+    return id;
+  }
+
+  async writeEmitted(): Promise<void> {
+    if (this.pending.length > 100) await this.openSavepoint();
+    // One multi-row INSERT per 100 events: fewer round trips to the sqlite3 thread.
+    for (let start = 0; start < this.pending.length; start += 100) {
+      const rows = this.pending.slice(start, start + 100);
+      await this.db.run(
+        `INSERT INTO outbox (event_id, topic, type, body, created_at) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(',')}`,
+        rows.flat(),
+      );
+    }
+    this.emitted = this.pending.length;
+  }
+
+  async markApplied(messageId: string, kind: string): Promise<boolean> {
+    const result = await this.run(
+      'INSERT OR IGNORE INTO inbox (message_id, kind, applied_at) VALUES (?, ?, ?)',
+      [messageId, kind, this.now()],
+    );
+    return result.changes === 1;
+  }
+
+  async audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void> {
+    await this.run('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)', [
+      this.now(),
+      actor,
+      action,
+      detail === undefined ? null : JSON.stringify(detail),
+    ]);
+  }
+
+  addJob(job: JobInput): Promise<number> {
+    return this.jobStore.insert(this, job);
+  }
+}
+
+export type { JobInput, JobRow };
