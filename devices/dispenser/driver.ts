@@ -53,7 +53,7 @@ export interface DispenserCallOptions {
  * - `DeviceDisconnected` when the port is gone, the board has not finished its Firmata handshake,
  *   or the link goes away while waiting;
  * - `DeviceCanceled` when the signal fires (the board's move is not stopped by that: the motor
- *   completes or faults on its own, and the board stops it if the host stays silent for 5 s).
+ *   completes or faults on its own, within the board's move time limit of 3 s).
  */
 export interface CardDispenser extends EventEmitter<DispenserEvents> {
   readonly health: LinkHealth;

@@ -23,8 +23,9 @@ import {
 
 const PIN_COUNT = 20; // Uno: D0–D13, A0–A5 (= pins 14–19)
 const FIRMWARE_NAME = 'cccd-dispenser-emu';
-/** pins the firmware owns (serial, motor drive and position sensors): no modes for the host */
-const FIRMWARE_PINS = new Set([0, 1, 5, 6, 7, 8]);
+/** pins the firmware owns (serial; motor drive, position, jam and card-at-station sensors,
+ *  PROTOCOL.md "Pins"): no modes for the host */
+const FIRMWARE_PINS = new Set([0, 1, 5, 6, 7, 8, 9]);
 
 export type InjectedFault = 'jam' | 'motor-timeout';
 
@@ -32,12 +33,14 @@ interface Move {
   seq: number;
   durationMs: number;
   position: number;
-  after: () => void;
+  /** the mechanics at the move's end; a FAULT code instead of DONE when the sensors say so */
+  after: () => number | undefined;
 }
 
 /**
- * The dispenser's controller board as a Node program on the emulator end of a pty, until the
- * firmware (issue 8) runs in simavr. It speaks the Firmata subset johnny-five needs to report
+ * The dispenser's controller board as a Node program on the emulator end of a pty, for the demo and
+ * the device layer's tests (the firmware itself runs in simavr in test/integration/firmware; both
+ * pass the same conformance suite). It speaks the Firmata subset johnny-five needs to report
  * ready (REPORT_VERSION, REPORT_FIRMWARE, CAPABILITY and ANALOG_MAPPING responses, PIN_STATE,
  * pin modes, digital writes and reporting, SAMPLING_INTERVAL) and the DISPENSER sysex with the
  * mechanics' timing of PROTOCOL.md. Tests load cards into slots, take the card from the tray and
@@ -127,6 +130,7 @@ export class DispenserEmulator {
         return;
       case 'system-reset':
         this.reportedPorts.clear();
+        this.stopMove(FAULT.motorTimeout); // PROTOCOL.md "Rules": SYSTEM_RESET stops a move
         return;
       case 'set-pin-mode':
         if (message.pin < PIN_COUNT && !FIRMWARE_PINS.has(message.pin))
@@ -224,16 +228,21 @@ export class DispenserEmulator {
       case OP.moveToStation:
         if (arg > MAX_SLOT) return this.sendReply(EVENT.fault, seq, FAULT.badArgument);
         if (state !== MECH_STATE.idle) return this.sendReply(EVENT.fault, seq, FAULT.notAllowed);
-        if (!this.slots.has(arg)) return this.sendReply(EVENT.fault, seq, FAULT.noCard);
-        return this.startMove({
-          seq,
-          durationMs: timing.slotToStation,
-          position: POSITION.station,
-          after: () => {
-            this.slots.delete(arg);
-            this.state = MECH_STATE.atStation;
-          },
-        });
+        {
+          // The board cannot see into the vault: it learns that the slot was empty from the card
+          // sensor at the station when the move arrives (PROTOCOL.md, FAULT 5). The card leaves
+          // its slot as the move starts.
+          const cardInSlot = this.slots.delete(arg);
+          return this.startMove({
+            seq,
+            durationMs: timing.slotToStation,
+            position: POSITION.station,
+            after: () => {
+              this.state = cardInSlot ? MECH_STATE.atStation : MECH_STATE.idle;
+              return cardInSlot ? undefined : FAULT.noCard;
+            },
+          });
+        }
       case OP.present:
         if (state !== MECH_STATE.atStation) return this.sendReply(EVENT.fault, seq, FAULT.notAllowed);
         return this.startMove({
@@ -243,6 +252,7 @@ export class DispenserEmulator {
           after: () => {
             this.state = MECH_STATE.inTray;
             this.setInput(PINS.traySensor, 1);
+            return undefined;
           },
         });
       case OP.retract:
@@ -256,13 +266,14 @@ export class DispenserEmulator {
             this.captured++;
             this.state = MECH_STATE.idle;
             this.setInput(PINS.traySensor, 0);
+            return undefined;
           },
         });
       case OP.returnToSlot:
         if (arg > MAX_SLOT) return this.sendReply(EVENT.fault, seq, FAULT.badArgument);
+        // Whether the slot is free is the host's bookkeeping: the board has no sensor in the vault.
         if (state !== MECH_STATE.atStation && state !== MECH_STATE.fault)
           return this.sendReply(EVENT.fault, seq, FAULT.notAllowed);
-        if (this.slots.has(arg)) return this.sendReply(EVENT.fault, seq, FAULT.notAllowed);
         return this.startMove({
           seq,
           durationMs: timing.stationToSlot,
@@ -270,6 +281,7 @@ export class DispenserEmulator {
           after: () => {
             this.slots.add(arg);
             this.state = MECH_STATE.idle;
+            return undefined;
           },
         });
       default:
@@ -284,19 +296,36 @@ export class DispenserEmulator {
     this.sendReply(EVENT.accepted, move.seq, 0);
     const fault = this.injected;
     this.injected = undefined;
-    const [delay, finish] =
+    const [delay, injectedCode] =
       fault === 'jam'
-        ? [move.durationMs / 2, () => this.sendReply(EVENT.fault, move.seq, FAULT.jam)]
+        ? [move.durationMs / 2, FAULT.jam]
         : fault === 'motor-timeout'
-          ? [MECHANICS_TIMING_MS.moveLimit, () => this.sendReply(EVENT.fault, move.seq, FAULT.motorTimeout)]
-          : [move.durationMs, () => this.sendReply(EVENT.done, move.seq, move.position)];
+          ? [MECHANICS_TIMING_MS.moveLimit, FAULT.motorTimeout]
+          : [move.durationMs, undefined];
     this.moveTimer = setTimeout(() => {
       this.moveTimer = undefined;
       this.moving = undefined;
-      if (fault) this.state = MECH_STATE.fault;
-      else move.after();
-      finish();
+      let code: number | undefined;
+      if (injectedCode === undefined) {
+        code = move.after(); // at the stop: the sensors decide (DONE, or FAULT "no card")
+      } else {
+        this.state = MECH_STATE.fault; // stopped short of the stop
+        code = injectedCode;
+      }
+      if (code === undefined) this.sendReply(EVENT.done, move.seq, move.position);
+      else this.sendReply(EVENT.fault, move.seq, code);
     }, delay * scale);
+  }
+
+  /** The motor stops short of its stop: the move in progress ends with this FAULT, faulted. */
+  private stopMove(code: number): void {
+    if (!this.moving) return;
+    clearTimeout(this.moveTimer);
+    this.moveTimer = undefined;
+    const { seq } = this.moving;
+    this.moving = undefined;
+    this.state = MECH_STATE.fault;
+    this.sendReply(EVENT.fault, seq, code);
   }
 
   private writeOutput(pin: number, value: number): void {

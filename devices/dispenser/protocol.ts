@@ -71,7 +71,6 @@ export const MECHANICS_TIMING_MS = {
   toCaptureBin: 700,
   stationToSlot: 800,
   moveLimit: 3000,
-  hostSilenceLimit: 5000,
 } as const;
 
 /** Pins (Arduino Uno numbering), PROTOCOL.md "Pins". */

@@ -13,6 +13,10 @@
  *         then one line per mechanical event ("motor forward", "arrived station", "jam", ...) and
  *         per change of the host-driven LEDs D4 and D13 ("D13 1").
  * stdin:  one control per line:
+ *         load <n>|all   vault slot n (0..63) or every slot holds a card (all do at start)
+ *         empty <n>|all  vault slot n or every slot is empty: the move from it reaches the chip
+ *                        station with no card there (card-at-station sensor D9 stays LOW)
+ *         slots  prints "slots <n>,<n>,..." (the loaded vault slots, ascending)
  *         jam    the move in progress (or the next one) jams: the jam sensor (D8) rises
  *         stall  the next move never reaches its stop (the firmware's move time limit expires)
  *         take   the citizen takes the card from the tray (tray sensor D2 falls)
@@ -21,6 +25,10 @@
  *         power-off  the board stops (no output, input ignored) while the pty stays open
  *         clock  prints "clock <simulated µs> <wall µs>" since the board started (benchmarks)
  * Environment: DISPENSER_SIM_UNTHROTTLED=1 runs as fast as the host can (benchmarks only).
+ *
+ * Which vault slot a move takes a card from or returns it to is the host's command argument;
+ * PROTOCOL.md gives the mechanics no pins for the slot selector, so the simulated selector reads it
+ * from the DISPENSER commands on their way to the UART (MOVE_TO_STATION, RETURN_TO_SLOT, RETRACT).
  *
  * The firmware does not start running until a program opens the pty, so nothing it sends at boot
  * is lost. The bridge is our own (posix_openpt) rather than simavr's uart_pty part: in simavr 1.6
@@ -56,6 +64,12 @@
 #define TO_CAPTURE_BIN_MS 700
 #define STATION_TO_SLOT_MS 800
 #define JAM_AFTER_MS 300
+#define VAULT_SLOTS 64
+/* DISPENSER sysex (PROTOCOL.md), as far as the slot selector needs it. */
+#define DISPENSER_SYSEX 0x01
+#define OP_MOVE_TO_STATION 0x01
+#define OP_RETRACT 0x03
+#define OP_RETURN_TO_SLOT 0x04
 
 /* Service the pty, stdin and the wall clock every simulated millisecond. */
 #define SERVICE_INTERVAL_US 1000
@@ -72,18 +86,47 @@ static uint8_t pty_out[4096];
 static size_t pty_out_length;
 
 static avr_irq_t *uart_input;
-static avr_irq_t *position_sensor, *jam_sensor, *tray_sensor;
+static avr_irq_t *position_sensor, *jam_sensor, *tray_sensor, *station_sensor;
 static uint8_t motor_forward_pin, motor_reverse_pin;
 static drive_t drive = DRIVE_OFF;
 static card_place_t card = CARD_NONE;
 static card_place_t card_after_move;
 static int jam_armed, stall_armed;
+static uint8_t slot_loaded[VAULT_SLOTS];
+static int selected_slot;         /* of the last MOVE_TO_STATION the host sent */
+static int return_slot = -1;      /* of the last RETURN_TO_SLOT, -1 after a RETRACT */
+static int move_return_slot = -1; /* the slot the reverse move in progress puts the card into */
 static int powered_off;
 
 static void event(const char *text) { printf("%s\n", text); }
 
 static uint64_t wall_us(void);
 static uint64_t board_started_wall_us;
+
+/* ---- Slot selector ------------------------------------------------------------------------------ */
+
+/* Follows the host's bytes: F0 01 <op> <seq> <arg> F7. A command the firmware refuses moves no
+   motor, and the next one it accepts is read again, so refusals need no special case. */
+static void select_slot_from_host(uint8_t byte) {
+  static uint8_t body[5];
+  static size_t length;
+  static int in_sysex;
+  if (byte == 0xF0) {
+    in_sysex = 1, length = 0;
+  } else if (byte == 0xF7) {
+    if (in_sysex && length == 4 && body[0] == DISPENSER_SYSEX && body[3] < VAULT_SLOTS) {
+      if (body[1] == OP_MOVE_TO_STATION) selected_slot = body[3];
+      if (body[1] == OP_RETURN_TO_SLOT) return_slot = body[3];
+      if (body[1] == OP_RETRACT) return_slot = -1;
+    }
+    in_sysex = 0;
+  } else if (byte & 0x80) {
+    in_sysex = 0;
+  } else if (in_sysex) {
+    if (length < sizeof(body)) body[length] = byte;
+    length++;
+  }
+}
 
 /* ---- UART <-> pty ------------------------------------------------------------------------------- */
 
@@ -118,7 +161,10 @@ static void service_pty(void) {
   }
   /* simavr's UART takes bytes into its receive FIFO while it signals XON, then paces them to
      the firmware at the programmed baud rate. */
-  while (uart_xon && pty_in_done < pty_in_length) avr_raise_irq(uart_input, pty_in[pty_in_done++]);
+  while (uart_xon && pty_in_done < pty_in_length) {
+    select_slot_from_host(pty_in[pty_in_done]);
+    avr_raise_irq(uart_input, pty_in[pty_in_done++]);
+  }
 }
 
 /* ---- Mechanics ---------------------------------------------------------------------------------- */
@@ -128,9 +174,18 @@ static void set_sensor(avr_irq_t *sensor, int level) { avr_raise_irq(sensor, lev
 static avr_cycle_count_t arrive(struct avr_t *a, avr_cycle_count_t when, void *param) {
   (void)a, (void)when, (void)param;
   card = card_after_move;
-  if (card == CARD_IN_TRAY) set_sensor(tray_sensor, 1); /* the card lands in the tray, then the stop */
+  /* the card lands in the tray or at the station (its sensor rises), then the carriage stops */
+  if (card == CARD_IN_TRAY) set_sensor(tray_sensor, 1);
+  if (card == CARD_AT_STATION) set_sensor(station_sensor, 1);
+  if (move_return_slot >= 0) {
+    slot_loaded[move_return_slot] = 1;
+    move_return_slot = -1;
+  }
   set_sensor(position_sensor, 1);
-  event(card == CARD_AT_STATION ? "arrived station" : card == CARD_IN_TRAY ? "arrived tray" : "arrived inside");
+  event(card == CARD_AT_STATION ? "arrived station"
+        : card == CARD_IN_TRAY  ? "arrived tray"
+        : drive == DRIVE_FORWARD ? "arrived station without a card"
+                                 : "arrived inside");
   return 0;
 }
 
@@ -145,8 +200,12 @@ static avr_cycle_count_t jam_now(struct avr_t *a, avr_cycle_count_t when, void *
 
 static void start_move(drive_t direction) {
   uint32_t travel_ms = 0;
+  move_return_slot = -1;
   if (direction == DRIVE_FORWARD && card == CARD_NONE) {
-    travel_ms = SLOT_TO_STATION_MS, card_after_move = CARD_AT_STATION;
+    /* the card leaves its slot as the move starts; from an empty slot the carriage comes alone */
+    travel_ms = SLOT_TO_STATION_MS;
+    card_after_move = slot_loaded[selected_slot] ? CARD_AT_STATION : CARD_NONE;
+    slot_loaded[selected_slot] = 0;
   } else if (direction == DRIVE_FORWARD && card == CARD_AT_STATION) {
     travel_ms = STATION_TO_TRAY_MS, card_after_move = CARD_IN_TRAY;
   } else if (direction == DRIVE_REVERSE && (card == CARD_IN_TRAY || card == CARD_JAMMED)) {
@@ -155,9 +214,11 @@ static void start_move(drive_t direction) {
     /* Back to the vault slot or on into the capture bin: the pins cannot tell which, so the
        longer of the two travels. */
     travel_ms = STATION_TO_SLOT_MS, card_after_move = CARD_NONE;
+    move_return_slot = return_slot;
   }
   if (direction == DRIVE_REVERSE && card == CARD_JAMMED) set_sensor(jam_sensor, 0); /* pulled free */
   if (card == CARD_IN_TRAY) set_sensor(tray_sensor, 0);
+  set_sensor(station_sensor, 0); /* a card at the station leaves it with the carriage */
   set_sensor(position_sensor, 0); /* the carriage leaves its stop */
   if (travel_ms == 0) {
     event("no stop ahead");
@@ -202,8 +263,32 @@ static void output_pin_hook(struct avr_irq_t *irq, uint32_t value, void *param) 
   printf("D%d %u\n", (int)(intptr_t)param, value ? 1u : 0u);
 }
 
+/* "load <n>|all" / "empty <n>|all" */
+static void fill_slots(const char *which, uint8_t loaded) {
+  char *end = NULL;
+  long slot = strtol(which, &end, 10);
+  if (strcmp(which, "all") == 0) {
+    memset(slot_loaded, loaded, sizeof(slot_loaded));
+    printf("%s all\n", loaded ? "loaded" : "emptied");
+  } else if (end != which && *end == 0 && slot >= 0 && slot < VAULT_SLOTS) {
+    slot_loaded[slot] = loaded;
+    printf("%s %ld\n", loaded ? "loaded" : "emptied", slot);
+  } else {
+    fprintf(stderr, "dispenser-sim: no vault slot '%s'\n", which);
+  }
+}
+
 static void control(const char *line) {
-  if (strcmp(line, "jam") == 0) {
+  if (strncmp(line, "load ", 5) == 0) {
+    fill_slots(line + 5, 1);
+  } else if (strncmp(line, "empty ", 6) == 0) {
+    fill_slots(line + 6, 0);
+  } else if (strcmp(line, "slots") == 0) {
+    printf("slots");
+    for (int slot = 0, first = 1; slot < VAULT_SLOTS; slot++)
+      if (slot_loaded[slot]) printf("%s%d", first ? " " : ",", slot), first = 0;
+    printf("\n");
+  } else if (strcmp(line, "jam") == 0) {
     if (drive != DRIVE_OFF)
       avr_cycle_timer_register_usec(avr, 1000, jam_now, NULL);
     else
@@ -319,9 +404,12 @@ int main(int argc, char **argv) {
   position_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 7);
   tray_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('D'), 2);
   jam_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 0);
+  station_sensor = avr_io_getirq(avr, AVR_IOCTL_IOPORT_GETIRQ('B'), 1);
   set_sensor(position_sensor, 1); /* the carriage rests at its home stop */
   set_sensor(tray_sensor, 0);
   set_sensor(jam_sensor, 0);
+  set_sensor(station_sensor, 0);
+  memset(slot_loaded, 1, sizeof(slot_loaded)); /* a full vault */
 
   pty_master = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
   if (pty_master < 0 || grantpt(pty_master) != 0 || unlockpt(pty_master) != 0) {

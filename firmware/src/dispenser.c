@@ -64,16 +64,17 @@ void dispenser_command(dispenser_t *d, const uint8_t *payload, uint8_t length, u
     case DISPENSER_OP_MOVE_TO_STATION:
       if (d->state != DISPENSER_IDLE) return refuse(d, seq, DISPENSER_FAULT_NOT_ALLOWED);
       return start_move(d, seq, MOTOR_FORWARD, DISPENSER_AT_STATION, now_ms);
+    /* PROTOCOL.md: "no card" is only the card sensor's verdict on a move from a slot; a command
+       that needs a card where the mechanics hold none is "not allowed in this state". */
     case DISPENSER_OP_PRESENT:
-      if (d->state == DISPENSER_IDLE) return refuse(d, seq, DISPENSER_FAULT_NO_CARD);
       if (d->state != DISPENSER_CARD_AT_STATION) return refuse(d, seq, DISPENSER_FAULT_NOT_ALLOWED);
       return start_move(d, seq, MOTOR_FORWARD, DISPENSER_AT_TRAY, now_ms);
     case DISPENSER_OP_RETRACT:
-      if (d->state == DISPENSER_IDLE) return refuse(d, seq, DISPENSER_FAULT_NO_CARD);
+      if (d->state == DISPENSER_IDLE) return refuse(d, seq, DISPENSER_FAULT_NOT_ALLOWED);
       return start_move(d, seq, MOTOR_REVERSE, DISPENSER_AT_CAPTURE_BIN, now_ms);
     default: /* DISPENSER_OP_RETURN_TO_SLOT */
-      if (d->state == DISPENSER_IDLE) return refuse(d, seq, DISPENSER_FAULT_NO_CARD);
-      if (d->state == DISPENSER_CARD_IN_TRAY) return refuse(d, seq, DISPENSER_FAULT_NOT_ALLOWED);
+      if (d->state == DISPENSER_IDLE || d->state == DISPENSER_CARD_IN_TRAY)
+        return refuse(d, seq, DISPENSER_FAULT_NOT_ALLOWED);
       return start_move(d, seq, MOTOR_REVERSE, DISPENSER_AT_SLOT, now_ms);
   }
 }
@@ -97,6 +98,13 @@ static void watch_move(dispenser_t *d, const dispenser_inputs_t *in, uint32_t no
     d->motor = MOTOR_OFF;
     switch (d->destination) {
       case DISPENSER_AT_STATION:
+        /* PROTOCOL.md: the slot was empty when the station's card sensor sees nothing on arrival;
+           nothing was moved, so the mechanics are idle again. */
+        if (!in->station) {
+          d->state = DISPENSER_IDLE;
+          d->emit(d->ctx, DISPENSER_EVENT_FAULT, d->seq, DISPENSER_FAULT_NO_CARD);
+          return;
+        }
         d->state = DISPENSER_CARD_AT_STATION;
         break;
       case DISPENSER_AT_TRAY:
@@ -111,8 +119,6 @@ static void watch_move(dispenser_t *d, const dispenser_inputs_t *in, uint32_t no
   }
   /* Unsigned subtraction: correct across the millisecond counter's wrap. */
   if ((uint32_t)(now_ms - d->started_ms) >= DISPENSER_MOVE_LIMIT_MS)
-    return end_move_with_fault(d, DISPENSER_FAULT_MOTOR_TIMEOUT);
-  if (in->host_silent_ms >= DISPENSER_HOST_SILENCE_MS)
     return end_move_with_fault(d, DISPENSER_FAULT_MOTOR_TIMEOUT);
 }
 

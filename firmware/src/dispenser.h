@@ -6,7 +6,8 @@
  * Mechanics (firmware-owned pins D5..D8, PROTOCOL.md "Pins"): an H-bridge motor (forward moves the
  * card slot -> station -> tray, reverse pulls it back to the vault slot or into the capture bin)
  * and a position sensor that is HIGH while the carriage stands at a stop; a move has arrived when
- * that sensor rises again after having fallen. A jam sensor (HIGH = jammed) ends a move when it
+ * that sensor rises again after having fallen. A card sensor at the chip station (D9, HIGH = a card
+ * sits there) tells, when a move from a vault slot arrives, whether the slot held a card. A jam sensor (HIGH = jammed) ends a move when it
  * trips during the move; one still tripped from an earlier jam does not stop the move that pulls
  * the card free (RETRACT, RETURN_TO_SLOT) — if the card stays stuck, the time limit ends it.
  */
@@ -62,8 +63,9 @@ typedef enum {
 typedef enum { MOTOR_OFF = 0, MOTOR_FORWARD = 1, MOTOR_REVERSE = 2 } motor_drive_t;
 
 #define DISPENSER_MAX_SLOT 63
+/* Every move ends by this limit at the latest, so the motor never runs longer whatever the host
+   does (PROTOCOL.md "Rules": a host lost mid-move cannot leave it running). */
 #define DISPENSER_MOVE_LIMIT_MS 3000u
-#define DISPENSER_HOST_SILENCE_MS 5000u
 
 typedef void (*dispenser_emit_fn)(void *ctx, uint8_t event, uint8_t seq, uint8_t code);
 
@@ -71,7 +73,7 @@ typedef struct dispenser_inputs {
   uint8_t position; /* 1 = carriage at a stop */
   uint8_t jam;      /* 1 = jam sensor tripped */
   uint8_t tray;     /* 1 = a card lies in the tray (D2) */
-  uint32_t host_silent_ms;
+  uint8_t station;  /* 1 = a card sits at the chip station (D9) */
 } dispenser_inputs_t;
 
 typedef struct dispenser {
@@ -93,7 +95,7 @@ void dispenser_init(dispenser_t *dispenser, dispenser_emit_fn emit, void *ctx, u
 void dispenser_command(dispenser_t *dispenser, const uint8_t *payload, uint8_t length, uint32_t now_ms);
 /* Called every main-loop pass with fresh sensor readings. */
 void dispenser_poll(dispenser_t *dispenser, const dispenser_inputs_t *inputs, uint32_t now_ms);
-/* Stops the motor; a move in progress ends in the fault state (host reset, host lost). */
+/* Stops the motor; a move in progress ends in the fault state (the host's Firmata SYSTEM_RESET). */
 void dispenser_stop(dispenser_t *dispenser, uint8_t fault_code);
 
 #endif

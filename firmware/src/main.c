@@ -22,11 +22,13 @@
 #define PWM_PIN 3 /* D3 = OC2B */
 #define TRAY_SENSOR_PIN 2
 
-/* Firmware-owned pins (PROTOCOL.md "Pins"): D5/D6 H-bridge, D7 position sensor, D8 jam sensor. */
+/* Firmware-owned pins (PROTOCOL.md "Pins"): D5/D6 H-bridge, D7 position sensor, D8 jam sensor,
+   D9 card-at-station sensor. */
 #define MOTOR_FORWARD_BIT PD5
 #define MOTOR_REVERSE_BIT PD6
 #define POSITION_SENSOR_BIT PD7
 #define JAM_SENSOR_BIT PB0
+#define STATION_CARD_SENSOR_BIT PB1
 #define TRAY_SENSOR_BIT PD2
 
 static const char FIRMWARE_NAME[] = "cccd-dispenser";
@@ -93,7 +95,7 @@ static uint8_t last_port_value[DIGITAL_PORTS];
 static uint8_t report_analog_mask; /* bit n = A<n> */
 static uint16_t sampling_interval_ms = 19;
 
-static uint8_t firmware_owned(uint8_t pin) { return pin <= 1 || (pin >= 5 && pin <= 8); }
+static uint8_t firmware_owned(uint8_t pin) { return pin <= 1 || (pin >= 5 && pin <= 9); }
 
 static volatile uint8_t *port_register(uint8_t pin) {
   return pin < 8 ? &PORTD : pin < 14 ? &PORTB : &PORTC;
@@ -275,7 +277,6 @@ static void send_dispenser_event(void *ctx, uint8_t event, uint8_t seq, uint8_t 
 /* ---- Firmata handlers --------------------------------------------------------------------------- */
 
 static dispenser_t dispenser;
-static uint32_t last_host_byte_ms;
 
 static void on_version_request(void *ctx) {
   (void)ctx;
@@ -432,7 +433,7 @@ static void drive_motor(motor_drive_t drive) {
 static void hardware_init(void) {
   /* Sensors: inputs; the reference mechanics drive them push-pull, so no pull-ups. */
   DDRD &= (uint8_t)~(_BV(POSITION_SENSOR_BIT) | _BV(TRAY_SENSOR_BIT));
-  DDRB &= (uint8_t)~_BV(JAM_SENSOR_BIT);
+  DDRB &= (uint8_t)~(_BV(JAM_SENSOR_BIT) | _BV(STATION_CARD_SENSOR_BIT));
   TCCR0A = _BV(WGM01); /* CTC */
   OCR0A = (uint8_t)(F_CPU / 64 / 1000 - 1);
   TCCR0B = _BV(CS01) | _BV(CS00); /* /64 */
@@ -465,7 +466,6 @@ int main(void) {
     for (uint8_t i = 0; i < 32; i++) {
       int16_t byte = uart_read();
       if (byte < 0) break;
-      last_host_byte_ms = now;
       firmata_parser_feed(&parser, (uint8_t)byte);
     }
 
@@ -473,7 +473,7 @@ int main(void) {
         .position = (PIND & _BV(POSITION_SENSOR_BIT)) != 0,
         .jam = (PINB & _BV(JAM_SENSOR_BIT)) != 0,
         .tray = (PIND & _BV(TRAY_SENSOR_BIT)) != 0,
-        .host_silent_ms = now - last_host_byte_ms,
+        .station = (PINB & _BV(STATION_CARD_SENSOR_BIT)) != 0,
     };
     dispenser_poll(&dispenser, &inputs, millis());
     drive_motor(dispenser.motor);

@@ -229,6 +229,7 @@ static void fresh_dispenser(uint32_t start_ms) {
   clock_ms = start_ms;
   memset(&inputs, 0, sizeof(inputs));
   inputs.position = 1;
+  inputs.station = 1; /* the vault slot holds a card unless a test empties it */
   dispenser_init(&dispenser, record_event, NULL, 0);
 }
 
@@ -402,9 +403,10 @@ static void bad_arguments_and_states(void) {
   CHECK(refused(0x06, 61, 0, DISPENSER_FAULT_BAD_ARGUMENT));
   CHECK(refused(0x00, 62, 0, DISPENSER_FAULT_BAD_ARGUMENT));
   CHECK(refused(DISPENSER_OP_PRESENT, 63, 1, DISPENSER_FAULT_BAD_ARGUMENT));
-  CHECK(refused(DISPENSER_OP_PRESENT, 64, 0, DISPENSER_FAULT_NO_CARD));
-  CHECK(refused(DISPENSER_OP_RETRACT, 65, 0, DISPENSER_FAULT_NO_CARD));
-  CHECK(refused(DISPENSER_OP_RETURN_TO_SLOT, 66, 0, DISPENSER_FAULT_NO_CARD));
+  /* no card anywhere: "not allowed in this state" ("no card" is the station sensor's verdict) */
+  CHECK(refused(DISPENSER_OP_PRESENT, 64, 0, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_RETRACT, 65, 0, DISPENSER_FAULT_NOT_ALLOWED));
+  CHECK(refused(DISPENSER_OP_RETURN_TO_SLOT, 66, 0, DISPENSER_FAULT_NOT_ALLOWED));
   const uint8_t short_payload[] = {DISPENSER_OP_MOVE_TO_STATION, 67};
   dispenser_command(&dispenser, short_payload, 2, clock_ms);
   CHECK(has_event(7, DISPENSER_EVENT_FAULT, 67, DISPENSER_FAULT_BAD_ARGUMENT));
@@ -425,14 +427,23 @@ static void bad_arguments_and_states(void) {
   CHECK(has_event(12, DISPENSER_EVENT_ACCEPTED, 71, 0));
 }
 
-static void host_silence_stops_a_move(void) {
+/* PROTOCOL.md: the move from an empty slot reaches the station, where the card sensor (D9) sees
+   nothing: FAULT "no card" after ACCEPTED, motor off, idle (not faulted), the next move may start. */
+static void empty_slot_reports_no_card_at_the_station(void) {
   fresh_dispenser(0);
-  command(DISPENSER_OP_MOVE_TO_STATION, 80, 0);
-  inputs.position = 0;
-  inputs.host_silent_ms = DISPENSER_HOST_SILENCE_MS;
-  advance(1);
-  CHECK(has_event(1, DISPENSER_EVENT_FAULT, 80, DISPENSER_FAULT_MOTOR_TIMEOUT));
-  CHECK(dispenser.motor == MOTOR_OFF);
+  inputs.station = 0;
+  command(DISPENSER_OP_MOVE_TO_STATION, 80, 9);
+  CHECK(has_event(0, DISPENSER_EVENT_ACCEPTED, 80, 0));
+  travel(800);
+  CHECK(has_event(1, DISPENSER_EVENT_FAULT, 80, DISPENSER_FAULT_NO_CARD));
+  CHECK(event_count == 2);
+  CHECK(dispenser.motor == MOTOR_OFF && dispenser.state == DISPENSER_IDLE);
+  CHECK(refused(DISPENSER_OP_PRESENT, 81, 0, DISPENSER_FAULT_NOT_ALLOWED));
+  inputs.station = 1;
+  command(DISPENSER_OP_MOVE_TO_STATION, 82, 10);
+  travel(800);
+  CHECK(has_event(4, DISPENSER_EVENT_DONE, 82, DISPENSER_AT_STATION));
+  CHECK(dispenser.state == DISPENSER_CARD_AT_STATION);
 }
 
 static void starts_idle_with_the_motor_off(void) {
@@ -459,6 +470,7 @@ static void random_sequences_keep_the_rules(void) {
         inputs.position = (next_random() % 3) != 0;
         inputs.jam = (next_random() % 50) == 0;
         inputs.tray = (next_random() % 5) == 0;
+        inputs.station = (next_random() % 4) != 0;
         clock_ms += next_random() % 700;
         dispenser_poll(&dispenser, &inputs, clock_ms);
       }
@@ -503,7 +515,7 @@ int main(void) {
   run("dispenser: timeout across the millisecond counter wrap", timeout_across_the_millisecond_wrap);
   run("dispenser: busy while moving", busy_while_moving);
   run("dispenser: bad arguments and commands not allowed", bad_arguments_and_states);
-  run("dispenser: host silence stops a move", host_silence_stops_a_move);
+  run("dispenser: an empty slot is reported as no card at the station", empty_slot_reports_no_card_at_the_station);
   run("dispenser: random sequences keep the protocol's rules", random_sequences_keep_the_rules);
   printf("1..%d\n", test_number);
   return failures ? 1 : 0;

@@ -86,6 +86,19 @@ export function dispenserConformance(name: string, makeRig: () => Promise<Dispen
       expect(error).toBeInstanceOf(DeviceFault);
     });
 
+    it('an empty vault slot: noCard from the station sensor, idle after; returned cards are found again', async () => {
+      const { rig, dispenser } = await connect();
+      rig.loadCards([3]);
+      // PROTOCOL.md FAULT 5: the move is accepted and reaches the station, where no card sits
+      await expect(dispenser.moveToStation(12)).rejects.toMatchObject({ fault: 'noCard' });
+      expect(await dispenser.status()).toBe('idle');
+      await dispenser.moveToStation(3);
+      await dispenser.returnToSlot(12);
+      await expect(dispenser.moveToStation(3)).rejects.toMatchObject({ fault: 'noCard' });
+      await dispenser.moveToStation(12);
+      expect(await dispenser.status()).toBe('atStation');
+    });
+
     it('jam and motor timeout: the move faults, the mechanics stay faulted until retract', async () => {
       const { rig, dispenser } = await connect();
       rig.loadCards([4, 6]);

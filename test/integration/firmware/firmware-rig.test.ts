@@ -45,6 +45,7 @@ afterAll(() => rig?.close());
 describe('firmware conformance rig', () => {
   it('replugs a fresh board at the same path and powers a board off with the cable in', async () => {
     rig = await firmwareDispenserRig();
+    rig.loadCards([4, 17]);
     const first = await withTimeout(open(rig.path), 5000, 'open');
     expect(await waitFor(() => first.received().includes(VERSION_REPLY), 5000)).toBe(true);
 
@@ -53,6 +54,10 @@ describe('firmware conformance rig', () => {
     expect(firstSim.exitCode ?? firstSim.signalCode).not.toBeNull(); // that board is gone
     await new Promise<void>((resolve) => first.port.close(() => resolve()));
     await withTimeout(rig.replug(), 10_000, 'replug');
+    // the vault outlives the power cycle: the fresh simulator holds the same cards
+    const vaultQuery = rig.sim.lines().length;
+    rig.sim.control('slots');
+    await rig.sim.waitForLine(/^slots 4,17$/, 5000, vaultQuery);
     const second = await withTimeout(open(rig.path), 5000, 'open after replug');
     expect(await waitFor(() => second.received().includes(VERSION_REPLY), 5000)).toBe(true); // boot again
 

@@ -40,6 +40,18 @@ export interface FirmataBoard extends EventEmitter {
 type FirmataConstructor = new (transport: SerialPort) => FirmataBoard;
 export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Firmata: FirmataConstructor };
 
+/** The simulator's stdin controls (firmware/sim/dispenser_sim.c). */
+export type SimControl =
+  | 'jam'
+  | 'stall'
+  | 'take'
+  | 'place'
+  | 'power-off'
+  | 'clock'
+  | 'slots'
+  | `${'load' | 'empty'} ${number | 'all'}`
+  | `a${number} ${number}`;
+
 /**
  * The dispenser firmware running in simavr (firmware/sim/dispenser_sim.c) with its UART on a pty.
  * `lines` are the simulator's mechanical events ("motor forward", "arrived station", "D13 1", ...).
@@ -47,11 +59,11 @@ export const { Firmata } = createRequire(import.meta.url)('firmata-io') as { Fir
 export interface FirmwareSim {
   ptyPath: string;
   lines(): string[];
-  /** one control line for the simulated mechanics (jam, stall, take, place), an analog input
-   *  voltage (`a0 2500`: A0 at 2.5 V), or clock */
-  control(line: 'jam' | 'stall' | 'take' | 'place' | 'power-off' | 'clock' | `a${number} ${number}`): void;
-  /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts on
-   *  issue-4), so that one driver suite can run against both: the move in progress or the next
+  /** one control line for the simulated mechanics (jam, stall, take, place), the vault's slots
+   *  (`load 5`, `empty all`, `slots`), an analog input voltage (`a0 2500`: A0 at 2.5 V), or clock */
+  control(line: SimControl): void;
+  /** The same controls under the names of the Node emulator (devices/dispenser/emulator.ts),
+   *  so that one driver suite can run against both: the move in progress or the next
    *  one jams (jam sensor) or never reaches its stop (motor timeout). */
   injectFault(fault: 'jam' | 'motor-timeout'): void;
   /** The citizen takes the card from the tray (the tray sensor falls). */
