@@ -27,6 +27,7 @@ import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
+import { ensureTestCa } from './registry/enrolment.js';
 import { ReferenceRegistry } from './registry/registry.js';
 import { JobRunner, Store } from './store/index.js';
 import { UiServer, type UiStatus } from './ui/server.js';
@@ -265,6 +266,8 @@ export interface DemoRigReady {
   type: 'ready';
   brokerUrl: string;
   devices: DemoDevicePaths;
+  /** file holding a one-time enrolment token for `kiosk provision` (new at every start) */
+  enrolmentTokenFile?: string;
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -306,6 +309,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     brokerUrl: broker.url,
     databaseFile: join(dataDir, 'registry.sqlite'),
     log: log.child({ room: 'registry' }),
+    // the registry's test CA signs the certificates of kiosks provisioned against the demo
+    enrolmentCa: await ensureTestCa(join(dataDir, 'ca')),
   });
   const ptys: PtyPair[] = [];
   const pluggable = new Map<
@@ -437,7 +442,15 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
   });
   // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
   process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
-  const ready: DemoRigReady = { type: 'ready', brokerUrl: rig.brokerUrl, devices: rig.devices };
+  // `kiosk provision` against the demo takes its one-time token from this file.
+  const enrolmentTokenFile = join(options.dataDir, 'enrolment-token');
+  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken()}\n`, { mode: 0o600 });
+  const ready: DemoRigReady = {
+    type: 'ready',
+    brokerUrl: rig.brokerUrl,
+    devices: rig.devices,
+    enrolmentTokenFile,
+  };
   process.send?.(ready);
 }
 
@@ -447,6 +460,8 @@ export interface DemoOptions {
   brokerPort: number;
   kioskId: string;
   logLevel: string;
+  /** false: only the world around a kiosk (broker, registry, emulators), to provision a kiosk against */
+  kiosk?: boolean;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -507,6 +522,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   started.child.on('exit', (code, signal) => {
     if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
   });
+  if (options.kiosk === false) {
+    const { brokerUrl, devices, enrolmentTokenFile } = started.ready;
+    process.stdout.write(
+      [
+        `cccd-kiosk demo world ready (no kiosk): broker ${brokerUrl}, pid ${process.pid}; Ctrl-C stops`,
+        `  enrolment token (one use): ${enrolmentTokenFile ?? '(none)'}`,
+        `  devices: ${Object.entries(devices)
+          .map(([name, path]) => `${name} ${path}`)
+          .join(', ')}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
   const uiPort = options.uiPort === 0 || (await portIsFree(options.uiPort)) ? options.uiPort : 0;
   const config = parseConfig(
     {

@@ -68,6 +68,37 @@ export const CommandBodySchema = z.strictObject({
 export const PingBodySchema = z.strictObject({ note: z.string().max(200).optional() });
 export const PongBodySchema = z.strictObject({ at: z.iso.datetime({ offset: true }) });
 
+/**
+ * `enrol.request`, on the bootstrap topic: a kiosk being provisioned asks the registry for its
+ * client certificate with a one-time token, and hands over its X25519 sealing public key.
+ */
+export const EnrolRequestBodySchema = z.strictObject({
+  kioskId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/),
+  token: z.string().min(16).max(128),
+  /** PKCS#10 certificate signing request (PEM) whose subject CN is the kiosk id */
+  csr: z.string().min(100).max(16_384),
+  /** raw 32-byte X25519 public key, base64 */
+  sealingPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected 32 bytes in base64'),
+});
+
+/** Why an enrolment was refused; each tells the technician what to do. */
+export const ENROL_REFUSALS = ['token-unknown', 'token-used', 'token-other-kiosk', 'bad-request'] as const;
+
+/** `enrol.response`: the signed client certificate and the CA to trust, or the refusal. */
+export const EnrolResponseBodySchema = z.discriminatedUnion('status', [
+  z.strictObject({
+    status: z.literal('ok'),
+    certificate: z.string().min(100).max(16_384),
+    ca: z.string().min(100).max(65_536),
+  }),
+  z.strictObject({
+    status: z.literal('refused'),
+    reason: z.enum(ENROL_REFUSALS),
+    detail: z.string().max(500).optional(),
+  }),
+]);
+export type EnrolResponseBody = z.infer<typeof EnrolResponseBodySchema>;
+
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
@@ -77,6 +108,8 @@ export const messageBodies = {
   'command.request': CommandBodySchema,
   'registry.ping': PingBodySchema,
   'registry.pong': PongBodySchema,
+  'enrol.request': EnrolRequestBodySchema,
+  'enrol.response': EnrolResponseBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
