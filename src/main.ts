@@ -35,6 +35,7 @@ import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
 import { type Health, Lifecycle } from './util/lifecycle.js';
 import { createLogger, type Logger } from './util/log.js';
+import { SystemdNotifier } from './util/sd-notify.js';
 import { runtimeVersion } from './util/version.js';
 
 export interface KioskRuntime {
@@ -247,8 +248,20 @@ export function exitOnSignals(stop: () => Promise<void>, log: Logger, deadlineMs
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const runtime = createKioskRuntime(config, log);
-  exitOnSignals(() => runtime.stop(), log, config.timeouts.shutdownMs + 400);
+  // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
+  const notifier = new SystemdNotifier(process.env, undefined, (error) =>
+    log.warn({ err: error.message }, 'systemd notification failed'),
+  );
+  exitOnSignals(
+    async () => {
+      await notifier.stopping();
+      await runtime.stop();
+    },
+    log,
+    config.timeouts.shutdownMs + 400,
+  );
   await runtime.start();
+  await notifier.ready(`kiosk ${config.kiosk.id} running`);
   log.info(
     { kioskId: config.kiosk.id, ui: runtime.ui.url, version: runtimeVersion() },
     'kiosk runtime ready',

@@ -18,7 +18,7 @@
 import { execFile } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { chown, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { promisify } from 'node:util';
@@ -86,12 +86,27 @@ export class ProvisionFailed extends Error {
   override readonly name = 'ProvisionFailed';
 }
 
-/** Writes a file so that a crash leaves either the old or the new content: temp file, fsync, rename. */
-export async function writeFileAtomic(file: string, content: string, mode = 0o644): Promise<void> {
+/**
+ * Writes a file so that a crash leaves either the old or the new content: temp file, fsync, rename.
+ * Run as root (`sudo kiosk provision`), the file takes the owner and group of `ownerLike`, so the
+ * service user reads what root wrote (install.sh makes /etc/cccd-kiosk root:cccd-kiosk 0750 and
+ * /var/lib/cccd-kiosk cccd-kiosk-owned).
+ */
+export async function writeFileAtomic(
+  file: string,
+  content: string,
+  mode = 0o644,
+  ownerLike?: string,
+): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const handle = await open(temp, 'w', mode);
   try {
+    if (ownerLike && process.getuid?.() === 0) {
+      const owner = await stat(ownerLike);
+      await handle.chown(owner.uid, owner.gid);
+      await chown(dirname(file), owner.uid, owner.gid);
+    }
     await handle.writeFile(content);
     await handle.sync();
   } finally {
@@ -118,22 +133,35 @@ export function identityPaths(configFile: string, dataDir: string) {
   };
 }
 
-async function ensureTlsKey(file: string): Promise<string> {
+async function ensureTlsKey(file: string, ownerLike: string): Promise<string> {
   if (existsSync(file)) {
     createPrivateKey(await readFile(file)); // unreadable key → the step fails, nothing overwritten
     return `kept ${file}`;
   }
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  await writeFileAtomic(file, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+  await writeFileAtomic(
+    file,
+    privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    0o640,
+    ownerLike,
+  );
   return `created ${file} (EC P-256)`;
 }
 
 /** The X25519 sealing key pair (PKCS#8 PEM); returns the raw public key in base64. */
-export async function ensureSealingKey(file: string): Promise<{ publicKey: string; created: boolean }> {
+export async function ensureSealingKey(
+  file: string,
+  ownerLike?: string,
+): Promise<{ publicKey: string; created: boolean }> {
   let created = false;
   if (!existsSync(file)) {
     const { privateKey } = generateKeyPairSync('x25519');
-    await writeFileAtomic(file, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
+    await writeFileAtomic(
+      file,
+      privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      0o600,
+      ownerLike,
+    );
     created = true;
   }
   const jwk = createPrivateKey(await readFile(file)).export({ format: 'jwk' });
@@ -276,7 +304,9 @@ export async function provisionKiosk(
       throw new InvalidArgumentError(`--ops-key ${key}: expected a base64 raw 32-byte Ed25519 public key`);
   const paths = identityPaths(options.configFile, options.dataDir);
 
-  await step('TLS key', () => ensureTlsKey(paths.tlsKey));
+  const configDir = dirname(resolve(options.configFile));
+  await mkdir(resolve(options.dataDir), { recursive: true });
+  await step('TLS key', () => ensureTlsKey(paths.tlsKey, configDir));
   await step('certificate request', async () => {
     await run('openssl', [
       'req',
@@ -292,7 +322,7 @@ export async function provisionKiosk(
   });
   let sealingPublicKey = '';
   await step('sealing key', async () => {
-    const sealing = await ensureSealingKey(paths.sealingKey);
+    const sealing = await ensureSealingKey(paths.sealingKey, resolve(options.dataDir));
     sealingPublicKey = sealing.publicKey;
     return `${sealing.created ? 'created' : 'kept'} ${paths.sealingKey} (X25519)`;
   });
@@ -317,8 +347,8 @@ export async function provisionKiosk(
       throw new Error('the registry returned a certificate for another key');
     if (!certificate.verify(new X509Certificate(answer.ca).publicKey))
       throw new Error('the returned certificate is not signed by the returned CA');
-    await writeFileAtomic(paths.ca, answer.ca);
-    await writeFileAtomic(paths.certificate, answer.certificate);
+    await writeFileAtomic(paths.ca, answer.ca, 0o644, configDir);
+    await writeFileAtomic(paths.certificate, answer.certificate, 0o644, configDir);
     return `certificate for CN=${options.kioskId} from ${bootstrapUrl}, valid until ${certificate.validTo}`;
   });
 
@@ -374,7 +404,7 @@ export async function provisionKiosk(
     };
     if (!isTlsUrl(options.brokerUrl)) delete (next.mqtt as Record<string, unknown>).tls;
     config = parseConfig(next, options.configFile);
-    await writeFileAtomic(options.configFile, `${JSON.stringify(next, null, 2)}\n`);
+    await writeFileAtomic(options.configFile, `${JSON.stringify(next, null, 2)}\n`, 0o640, configDir);
     return `${options.configFile}${options.opsKeys.length === 0 ? ' (no operations keys: pushed config and commands will be refused)' : ''}`;
   });
   if (!config) throw new ProvisionFailed('configuration: not written');
