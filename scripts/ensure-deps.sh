@@ -13,6 +13,7 @@ if [ "$purpose" = test ]; then
   needs[pcscd]=pcscd
   needs[vpcd-config]=vsmartcard-vpcd
   needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
+  needs[systemd-analyze]=systemd   # deploy test: systemd-analyze verify on the unit
 fi
 # The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
 # unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.
