@@ -99,6 +99,8 @@ export class FleetService implements Service {
   /** highest version seen per source, applied or rolled back: versions only move forward */
   private readonly versions: Record<ConfigSource, number> = { fleet: 0, kiosk: 0 };
   private watch: Watch | undefined;
+  /** id of the last config message decided on per source (a retained redelivery is not news) */
+  private readonly lastDecided: Partial<Record<ConfigSource, string>> = {};
   private locked = false;
   private effective: KioskConfig;
   private started = false;
@@ -217,10 +219,16 @@ export class FleetService implements Service {
       return;
     }
     const { version } = message.body;
-    // the retained config comes again on every connect: the one in force is not news
-    if (this.applied[source]?.configId === message.id) return;
+    // the retained config comes again on every connect: one already decided on is not news
+    if (this.applied[source]?.configId === message.id || this.lastDecided[source] === message.id) return;
+    this.lastDecided[source] = message.id;
     try {
       this.checkConfig(message, source, topic);
+      // the store's inbox remembers every config id seen: a replayed message is told from a downgrade
+      const fresh = await this.options.store.transaction((tx) => tx.markApplied(message.id, 'config.push'));
+      if (!fresh) throw new Refused('replayed');
+      if (version <= this.versions[source])
+        throw new Refused('not-newer', `version ${version} ≤ ${this.versions[source]}`);
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
       await this.reportConfig(
@@ -285,8 +293,6 @@ export class FleetService implements Service {
     if (target !== undefined && target !== this.options.kioskId) throw new Refused('other-kiosk');
     if (source === 'kiosk' && target === undefined)
       throw new Refused('invalid', 'a kiosk config must name its kiosk');
-    if (message.body.version <= this.versions[source])
-      throw new Refused('not-newer', `version ${message.body.version} ≤ ${this.versions[source]}`);
   }
 
   private watchHealth(source: ConfigSource, previous: AppliedConfig | undefined, applied: AppliedConfig): void {
@@ -393,7 +399,7 @@ export class FleetService implements Service {
       if (!(error instanceof Refused)) throw error;
       result = this.refusal(message, error.reason, error.detail);
     }
-    await this.answer(message, result);
+    void this.answer(message, result);
     if (result.status === 'ok' && message.body.name === 'restart')
       // after the answer is out and this transaction has committed: stopping waits for the store
       setTimeout(() => this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }), 50);
@@ -458,14 +464,17 @@ export class FleetService implements Service {
     return { truncated: true, bytes: size, fleet: bundle.fleet };
   }
 
-  private async answer(message: CommandMessage, body: CommandResult): Promise<void> {
+  private answer(message: CommandMessage, body: CommandResult): Promise<void> {
     const reply = envelope('command.result', this.options.kioskId, body, {
       ...(message.correlationId ? { correlationId: message.correlationId } : { correlationId: message.id }),
     });
-    try {
-      await this.options.publish(topics.cmdResult(this.options.kioskId), reply);
-    } catch (error) {
-      this.options.log.warn({ err: (error as Error).message, command: body.name }, 'fleet: command result not sent');
-    }
+    // Not awaited: mqtt.js handles incoming packets one at a time, so the PUBACK of this answer
+    // cannot arrive while the command's own message is still being handled.
+    this.options
+      .publish(topics.cmdResult(this.options.kioskId), reply)
+      .catch((error: unknown) =>
+        this.options.log.warn({ err: (error as Error).message, command: body.name }, 'fleet: command result not sent'),
+      );
+    return Promise.resolve();
   }
 }
