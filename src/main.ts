@@ -23,6 +23,7 @@ import {
   syntheticFinger,
 } from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
+import { FleetService } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
@@ -45,6 +46,7 @@ export interface KioskRuntime {
   readonly devices: DeviceManager;
   readonly bus: EventBus<RuntimeEvents>;
   readonly store: Store;
+  readonly fleet: FleetService;
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Record<string, Health>;
@@ -92,6 +94,58 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
+  // Loggers made from here on follow `set-log-level` (pino children copy their parent's level).
+  const loggers: WeakRef<Logger>[] = [];
+  log.onChild = (child) => {
+    loggers.push(new WeakRef(child));
+  };
+  const setLogLevel = (level: string) => {
+    log.level = level;
+    for (const ref of loggers) {
+      const child = ref.deref();
+      if (child) child.level = level;
+    }
+  };
+  // the fleet answers commands through the link, which is made after it (it takes the fleet's handlers)
+  const linkHolder: { link?: KioskLink } = {};
+  const fleet = new FleetService({
+    kioskId: config.kiosk.id,
+    baseConfig: config,
+    store,
+    bus,
+    log: log.child({ room: 'fleet' }),
+    publish: (topic, message) =>
+      linkHolder.link ? linkHolder.link.publish(topic, message) : Promise.reject(new Error('no link')),
+    health: () => {
+      const unwell = Object.entries(devices.summary()).filter(
+        ([, state]) => state === 'missing' || state === 'degraded',
+      );
+      if (unwell.length > 0)
+        return {
+          healthy: false,
+          detail: `devices: ${unwell.map(([name, state]) => `${name} ${state}`).join(', ')}`,
+        };
+      if (store.health().state === 'down') return { healthy: false, detail: 'store down' };
+      return { healthy: true };
+    },
+    diagnostics: () => ({
+      kioskId: config.kiosk.id,
+      version,
+      startedAt,
+      uptimeSeconds: Math.round(process.uptime()),
+      node: process.version,
+      platform: `${process.platform}/${process.arch}`,
+      memoryMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+      logLevel: log.level,
+      parts: lifecycle.health(),
+      devices: devices.summary(),
+      queueDepth: store.queueDepth,
+      acceptsNewSessions: store.acceptsNewSessions,
+    }),
+    setLogLevel,
+  });
+  bus.on('main', 'config.applied', () => setLogLevel(fleet.config.log.level));
+
   const link = new KioskLink({
     kioskId: config.kiosk.id,
     url: config.mqtt.url,
@@ -105,7 +159,10 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     store,
     window: config.store.outboxWindow,
     requestTimeoutMs: config.timeouts.requestMs,
+    inbound: fleet.inbound,
+    subscriptions: fleet.subscriptions,
   });
+  linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
@@ -124,7 +181,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, ui], log);
 
   return {
     config,
@@ -133,6 +190,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     devices,
     bus,
     store,
+    fleet,
     start: () => lifecycle.start(),
     stop: async () => {
       clearTimeout(statusRefresh);
@@ -245,6 +303,9 @@ export function exitOnSignals(stop: () => Promise<void>, log: Logger, deadlineMs
   });
 }
 
+/** Exit status after an operations `restart` (EX_TEMPFAIL, sysexits.h): systemd restarts the unit. */
+export const EXIT_RESTART_REQUESTED = 75;
+
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const runtime = createKioskRuntime(config, log);
@@ -260,6 +321,14 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
     log,
     config.timeouts.shutdownMs + 400,
   );
+  // `restart` from operations: stop cleanly, then exit non-zero so systemd (Restart=on-failure) starts us again.
+  runtime.bus.on('main:restart', 'fleet.restart', ({ by }) => {
+    log.warn({ by }, 'restart requested by operations');
+    void notifier
+      .stopping()
+      .then(() => runtime.stop())
+      .finally(() => process.exit(EXIT_RESTART_REQUESTED));
+  });
   await runtime.start();
   await notifier.ready(`kiosk ${config.kiosk.id} running`);
   log.info(

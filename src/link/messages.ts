@@ -21,6 +21,11 @@ export const EnvelopeSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   body: z.unknown(),
   sig: z.string().optional(),
+  /** which operations key signed `sig` (first 16 hex of SHA-256 of its raw public key; src/fleet/signing.ts) */
+  keyId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .optional(),
   /** position of an outbox event in its kiosk's outbox: lets the registry check order and gaps */
   seq: z.number().int().positive().optional(),
 });
@@ -62,6 +67,55 @@ export const CommandBodySchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
   args: z.record(z.string(), z.union([z.string().max(1024), z.number(), z.boolean()])).optional(),
   nonce: z.string().min(8).max(64),
+});
+
+/** Why the fleet layer refused a configuration or a command (safe to log, no payload content). */
+export const RefusalReasonSchema = z.enum([
+  'unsigned',
+  'unknown-key',
+  'bad-signature',
+  'expired',
+  'other-kiosk',
+  'not-newer',
+  'replayed',
+  'invalid',
+  'unknown-command',
+]);
+export type RefusalReason = z.infer<typeof RefusalReasonSchema>;
+
+/**
+ * `config.push`: signed configuration from operations on `fleet/config` or `kiosk/{id}/config`
+ * (retained). `settings` is a partial kiosk configuration merged onto the file's and validated by
+ * the one config schema; versions only move forward; the envelope's `expiresAt` is required.
+ */
+export const ConfigPushBodySchema = z.strictObject({
+  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  /** the one kiosk this is for (on `kiosk/{id}/config`); absent on `fleet/config` */
+  kioskId: z.string().min(3).max(63).optional(),
+  settings: z.record(z.string(), z.unknown()),
+});
+
+/** `config.result`: what a kiosk did with a pushed configuration (an outbox event on `events`). */
+export const ConfigResultBodySchema = z.strictObject({
+  version: z.number().int().min(0),
+  /** id of the `config.push` envelope this answers */
+  configId: z.string().min(1).max(64),
+  status: z.enum(['applied', 'refused', 'rolled-back']),
+  reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
+  /** short, PII-free detail (e.g. the first validation issue) */
+  detail: z.string().max(500).optional(),
+  /** settings that changed but take effect only after a restart (schema meta `restart: true`) */
+  restartRequired: z.array(z.string().max(200)).max(100).optional(),
+});
+
+/** `command.result`: the answer to a command on `kiosk/{id}/cmd/result`, echoing its correlationId. */
+export const CommandResultBodySchema = z.strictObject({
+  name: z.string().max(64),
+  status: z.enum(['ok', 'refused', 'failed']),
+  reason: RefusalReasonSchema.optional(),
+  detail: z.string().max(500).optional(),
+  /** command output, e.g. the diagnostics bundle (bounded, PII-free) */
+  data: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** `registry.ping` request and its `registry.pong` answer: proves the request/response path. */
@@ -106,6 +160,9 @@ export const messageBodies = {
   'pickup.completed': PickupCompletedBodySchema,
   'manifest.entry': ManifestEntryBodySchema,
   'command.request': CommandBodySchema,
+  'command.result': CommandResultBodySchema,
+  'config.push': ConfigPushBodySchema,
+  'config.result': ConfigResultBodySchema,
   'registry.ping': PingBodySchema,
   'registry.pong': PongBodySchema,
   'enrol.request': EnrolRequestBodySchema,
@@ -113,7 +170,7 @@ export const messageBodies = {
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
-export const EVENT_TYPES = ['fault.storage', 'pickup.completed'] as const satisfies readonly MessageType[];
+export const EVENT_TYPES = ['fault.storage', 'pickup.completed', 'config.result'] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
