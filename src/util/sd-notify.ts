@@ -14,9 +14,11 @@ import { execFile } from 'node:child_process';
 
 export type NotifyRunner = (args: string[]) => Promise<void>;
 
-const systemdNotify: NotifyRunner = (args) =>
+const systemdNotify = (args: string[], env: NodeJS.ProcessEnv): Promise<void> =>
   new Promise((resolve, reject) => {
-    execFile('systemd-notify', args, { timeout: 5000 }, (error) => (error ? reject(error) : resolve()));
+    execFile('systemd-notify', args, { timeout: 10_000, env }, (error) =>
+      error ? reject(error) : resolve(),
+    );
   });
 
 export class SystemdNotifier {
@@ -25,11 +27,14 @@ export class SystemdNotifier {
   /** half the watchdog period (sd_watchdog_enabled(3) recommends pinging at half), or undefined */
   readonly watchdogIntervalMs: number | undefined;
 
+  private readonly runner: NotifyRunner;
+
   constructor(
     env: NodeJS.ProcessEnv = process.env,
-    private readonly runner: NotifyRunner = systemdNotify,
+    runner?: NotifyRunner,
     private readonly onError: (error: Error) => void = () => undefined,
   ) {
+    this.runner = runner ?? ((args) => systemdNotify(args, env));
     this.enabled = Boolean(env.NOTIFY_SOCKET);
     const usec = Number(env.WATCHDOG_USEC);
     // WATCHDOG_PID, when set, names the process the watchdog is meant for (sd_watchdog_enabled(3))

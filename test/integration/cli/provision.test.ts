@@ -83,6 +83,8 @@ describe('kiosk provision against the demo', () => {
 
     const config = await loadConfigFile(join(configDir, 'kiosk.json'));
     expect(config.kiosk.id).toBe('hn-0042');
+    expect(config.fleet.opsPublicKeys).toEqual([Buffer.alloc(32, 7).toString('base64')]);
+    expect(config.mqtt.protocolVersion).toBe(4);
     expect(config.devices.fingerprint?.path).toBe(rigDev('fingerprint'));
     expect(config.devices.dispenser?.path).toBe(rigDev('dispenser'));
     expect(config.devices.printer?.path).toBe(rigDev('printer'));
