@@ -119,7 +119,10 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
         ([, state]) => state === 'missing' || state === 'degraded',
       );
       if (unwell.length > 0)
-        return { healthy: false, detail: `devices: ${unwell.map(([name, state]) => `${name} ${state}`).join(', ')}` };
+        return {
+          healthy: false,
+          detail: `devices: ${unwell.map(([name, state]) => `${name} ${state}`).join(', ')}`,
+        };
       if (store.health().state === 'down') return { healthy: false, detail: 'store down' };
       return { healthy: true };
     },

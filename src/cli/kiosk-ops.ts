@@ -9,13 +9,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import {
-  generateOpsKeyPair,
-  keyIdOf,
-  privateKeyFromPem,
-  signCommand,
-  signConfig,
-} from '../fleet/index.js';
+import { generateOpsKeyPair, keyIdOf, privateKeyFromPem, signCommand, signConfig } from '../fleet/index.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeMessage, type Envelope, InvalidMessage, type MessageBody } from '../link/messages.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
@@ -33,19 +27,27 @@ interface BrokerOptions {
 
 function positiveInt(value: string): number {
   const number = Number(value);
-  if (!Number.isSafeInteger(number) || number <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!Number.isSafeInteger(number) || number <= 0)
+    throw new InvalidArgumentError('expected a positive integer');
   return number;
 }
 
 function kioskList(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((id) => id.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((id) => id.trim())
+      .filter(Boolean),
+  ];
 }
 
 function argPair(value: string, previous: Record<string, string | number | boolean> = {}) {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new InvalidArgumentError('expected key=value');
   const raw = value.slice(eq + 1);
-  const parsed = raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  const parsed =
+    raw === 'true' ? true : raw === 'false' ? false : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
   return { ...previous, [value.slice(0, eq)]: parsed };
 }
 
@@ -134,7 +136,9 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
   const keys = program.command('keys').description('operations signing keys (Ed25519)');
   keys
     .command('generate')
-    .description('write ops.key (PKCS#8 PEM, private) and ops.pub (base64 raw public key, pin it at provisioning)')
+    .description(
+      'write ops.key (PKCS#8 PEM, private) and ops.pub (base64 raw public key, pin it at provisioning)',
+    )
     .requiredOption('--out <dir>', 'directory for ops.key and ops.pub')
     .option('--force', 'overwrite existing keys')
     .addHelpText('after', '\nExample:\n  $ kiosk-ops keys generate --out ./ops-keys')
@@ -148,7 +152,11 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600 });
       chmodSync(keyFile, 0o600);
       writeFileSync(pubFile, `${pair.publicKey}\n`);
-      print(json(), { keyFile, pubFile, publicKey: pair.publicKey, keyId: pair.keyId }, `wrote ${keyFile} and ${pubFile} (keyId ${pair.keyId})\npin it with: kiosk provision --ops-key ${pair.publicKey}`);
+      print(
+        json(),
+        { keyFile, pubFile, publicKey: pair.publicKey, keyId: pair.keyId },
+        `wrote ${keyFile} and ${pubFile} (keyId ${pair.keyId})\npin it with: kiosk provision --ops-key ${pair.publicKey}`,
+      );
     });
   keys
     .command('id')
@@ -171,13 +179,18 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
   const signOptions = (command: Command) =>
     command
       .requiredOption('--key <file>', 'operations private key (ops.key)')
-      .requiredOption('--config-version <n>', 'config version: must be higher than the last one pushed', positiveInt)
+      .requiredOption(
+        '--config-version <n>',
+        'config version: must be higher than the last one pushed',
+        positiveInt,
+      )
       .requiredOption('--settings <file>', 'JSON file of settings (a part of the kiosk config schema)')
       .option('--kiosk <ids>', 'kiosk id(s), comma separated or repeated', kioskList)
       .option('--fleet', 'for every kiosk (on fleet/config)')
       .option('--expires-in-hours <h>', 'how long kiosks may still apply it', positiveInt, 168);
   const signedMessages = (options: SignOptions) => {
-    if (!options.fleet === !options.kiosk?.length) throw new InvalidArgumentError('give either --fleet or --kiosk');
+    if (!options.fleet === !options.kiosk?.length)
+      throw new InvalidArgumentError('give either --fleet or --kiosk');
     const settings: unknown = JSON.parse(readFileSync(options.settings, 'utf8'));
     if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
       throw new InvalidArgumentError('settings must be a JSON object');
@@ -200,7 +213,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       for (const { topic, message } of signedMessages(options)) print(true, { topic, message }, '');
     });
   addBrokerOptions(signOptions(config.command('push')))
-    .description('sign and publish config (retained, QoS 1); --wait collects the kiosks\' config.result')
+    .description("sign and publish config (retained, QoS 1); --wait collects the kiosks' config.result")
     .option('--wait', 'wait for config.result events')
     .option('--timeout <ms>', 'how long --wait waits', positiveInt, 30_000)
     .action(async (options: SignOptions & BrokerOptions & { wait?: boolean; timeout: number }) => {
@@ -214,7 +227,11 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
         };
         if (!options.wait) {
           await publishAll();
-          print(json(), messages.map(({ topic, message }) => ({ topic, id: message.id })), `pushed ${messages.length} config message(s), version ${options.configVersion}`);
+          print(
+            json(),
+            messages.map(({ topic, message }) => ({ topic, id: message.id })),
+            `pushed ${messages.length} config message(s), version ${options.configVersion}`,
+          );
           return;
         }
         const expected = options.kiosk?.length;
@@ -238,9 +255,15 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
         if (json()) print(true, results, '');
         else
           for (const result of results)
-            print(false, result, `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`);
+            print(
+              false,
+              result,
+              `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`,
+            );
         if (expected !== undefined && results.length < expected) {
-          process.stderr.write(`only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms\n`);
+          process.stderr.write(
+            `only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms\n`,
+          );
           process.exitCode = 2;
         } else if (results.some((result) => result.status !== 'applied')) process.exitCode = 1;
       } finally {
@@ -253,7 +276,10 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
     cmd
       .command('send')
       .description('send a signed command to one kiosk; --wait prints its cmd/result')
-      .argument('<name>', 'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level')
+      .argument(
+        '<name>',
+        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level',
+      )
       .requiredOption('--key <file>', 'operations private key (ops.key)')
       .requiredOption('--kiosk <id>', 'the kiosk')
       .option('--arg <key=value>', 'command argument (repeatable)', argPair)
@@ -281,10 +307,16 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       const client = await connectBroker(options);
       try {
         const publish = () =>
-          client.publishAsync(topics.cmd(options.kiosk), JSON.stringify(message), { qos: 1 }).then(() => undefined);
+          client
+            .publishAsync(topics.cmd(options.kiosk), JSON.stringify(message), { qos: 1 })
+            .then(() => undefined);
         if (!options.wait) {
           await publish();
-          print(json(), { id: message.id, correlationId: message.correlationId }, `sent ${name} to ${options.kiosk}`);
+          print(
+            json(),
+            { id: message.id, correlationId: message.correlationId },
+            `sent ${name} to ${options.kiosk}`,
+          );
           return;
         }
         const [answer] = await collect(
@@ -393,10 +425,22 @@ export function fleetTable(rows: readonly FleetRow[]): string {
         : unwell.length === 0
           ? `all ok (${Object.keys(row.devices).length})`
           : unwell.map(([name, state]) => `${name}:${state}`).join(' ');
-    return [row.kioskId, row.online ? 'yes' : 'NO', row.version ?? '-', devices, row.queueDepth?.toString() ?? '-'];
+    return [
+      row.kioskId,
+      row.online ? 'yes' : 'NO',
+      row.version ?? '-',
+      devices,
+      row.queueDepth?.toString() ?? '-',
+    ];
   });
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)));
-  const format = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd();
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...lines.map((line) => line[column]?.length ?? 0)),
+  );
+  const format = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
   const online = rows.filter((row) => row.online).length;
   return [format(header), ...lines.map(format), `${rows.length} kiosks, ${online} online`].join('\n');
 }

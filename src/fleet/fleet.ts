@@ -27,7 +27,13 @@ import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { changedPaths, effectiveConfig, InvalidSettings, requiresRestart, type Settings } from './settings.js';
+import {
+  changedPaths,
+  effectiveConfig,
+  InvalidSettings,
+  requiresRestart,
+  type Settings,
+} from './settings.js';
 import { pinKeys, type PinnedKeys, SignatureRefused, verifyEnvelope } from './signing.js';
 
 /** Commands may not be valid further ahead than this: it bounds how long nonces are kept. */
@@ -166,7 +172,10 @@ export class FleetService implements Service {
     } catch (error) {
       if (!(error instanceof InvalidSettings)) throw error;
       // the file changed under a stored push so that they no longer fit together: the file wins
-      this.options.log.warn({ detail: error.message }, 'fleet: stored pushed settings no longer valid; ignored');
+      this.options.log.warn(
+        { detail: error.message },
+        'fleet: stored pushed settings no longer valid; ignored',
+      );
     }
     this.started = true;
     if (this.locked) this.options.bus.emit('fleet.lock', { locked: true, by: 'stored state' });
@@ -272,13 +281,21 @@ export class FleetService implements Service {
     this.applied[source] = candidate;
     this.effective = after;
     this.counts.configApplied++;
-    this.options.log.info({ source, version, changed: changed.length, restartRequired }, 'fleet: config applied');
+    this.options.log.info(
+      { source, version, changed: changed.length, restartRequired },
+      'fleet: config applied',
+    );
     this.options.bus.emit('config.applied', { version, settings: candidate.settings, restartRequired });
     if (wasHealthy) this.watchHealth(source, previous, candidate);
-    else this.options.log.warn({ version }, 'fleet: kiosk was unhealthy before this config; no rollback watch');
+    else
+      this.options.log.warn({ version }, 'fleet: kiosk was unhealthy before this config; no rollback watch');
   }
 
-  private checkConfig(message: Envelope<MessageBody<'config.push'>>, source: ConfigSource, topic: string): void {
+  private checkConfig(
+    message: Envelope<MessageBody<'config.push'>>,
+    source: ConfigSource,
+    topic: string,
+  ): void {
     try {
       verifyEnvelope(message, this.keys);
     } catch (error) {
@@ -295,7 +312,11 @@ export class FleetService implements Service {
       throw new Refused('invalid', 'a kiosk config must name its kiosk');
   }
 
-  private watchHealth(source: ConfigSource, previous: AppliedConfig | undefined, applied: AppliedConfig): void {
+  private watchHealth(
+    source: ConfigSource,
+    previous: AppliedConfig | undefined,
+    applied: AppliedConfig,
+  ): void {
     if (this.watch) clearTimeout(this.watch.timer);
     const windowMs = this.effective.fleet.rollbackAfterMs;
     const pollMs = this.options.healthPollMs ?? Math.max(50, Math.floor(windowMs / 20));
@@ -348,7 +369,10 @@ export class FleetService implements Service {
     else delete this.applied[source];
     this.effective = after;
     this.counts.rolledBack++;
-    this.options.log.warn({ source, version: applied.version, detail }, 'fleet: config rolled back: kiosk unhealthy');
+    this.options.log.warn(
+      { source, version: applied.version, detail },
+      'fleet: config rolled back: kiosk unhealthy',
+    );
     this.options.bus.emit('config.applied', {
       version: previous?.version ?? 0,
       settings: previous?.settings ?? {},
@@ -358,7 +382,10 @@ export class FleetService implements Service {
 
   private async reportConfig(body: MessageBody<'config.result'>, level: 'warn' | 'info'): Promise<void> {
     this.counts.configRefused++;
-    this.options.log[level]({ version: body.version, reason: body.reason, detail: body.detail }, 'fleet: config refused');
+    this.options.log[level](
+      { version: body.version, reason: body.reason, detail: body.detail },
+      'fleet: config refused',
+    );
     await this.options.store.transaction(async (tx) => {
       await tx.audit('fleet', 'config.refused', { version: body.version, reason: body.reason });
       tx.emit({ type: 'config.result', body });
@@ -423,7 +450,11 @@ export class FleetService implements Service {
   private async run(message: CommandMessage, tx: Transaction): Promise<CommandResult> {
     const { name, args } = message.body;
     const by = `ops:${message.keyId ?? '?'}`;
-    const ok = (data?: Record<string, unknown>): CommandResult => ({ name, status: 'ok', ...(data ? { data } : {}) });
+    const ok = (data?: Record<string, unknown>): CommandResult => ({
+      name,
+      status: 'ok',
+      ...(data ? { data } : {}),
+    });
     switch (name) {
       case 'lock':
       case 'unlock': {
@@ -473,7 +504,10 @@ export class FleetService implements Service {
     this.options
       .publish(topics.cmdResult(this.options.kioskId), reply)
       .catch((error: unknown) =>
-        this.options.log.warn({ err: (error as Error).message, command: body.name }, 'fleet: command result not sent'),
+        this.options.log.warn(
+          { err: (error as Error).message, command: body.name },
+          'fleet: command result not sent',
+        ),
       );
     return Promise.resolve();
   }

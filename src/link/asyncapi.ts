@@ -24,7 +24,8 @@ interface ChannelSpec {
 export const CHANNELS = {
   status: {
     address: 'kiosk/{kioskId}/status',
-    description: 'Presence: retained status, republished on every connect; the last will says {"online":false}.',
+    description:
+      'Presence: retained status, republished on every connect; the last will says {"online":false}.',
     action: 'send',
     qos: 1,
     retain: true,
@@ -81,7 +82,7 @@ export const CHANNELS = {
   },
   registryRequest: {
     address: 'registry/req/{op}',
-    description: 'Requests to the registry with correlationId and replyTo = the kiosk\'s `res` topic.',
+    description: "Requests to the registry with correlationId and replyTo = the kiosk's `res` topic.",
     action: 'send',
     qos: 1,
     retain: false,
@@ -89,7 +90,7 @@ export const CHANNELS = {
   },
   responses: {
     address: 'kiosk/{kioskId}/res',
-    description: 'Answers of the registry, echoing the request\'s correlationId.',
+    description: "Answers of the registry, echoing the request's correlationId.",
     action: 'receive',
     qos: 1,
     retain: false,
@@ -121,7 +122,10 @@ export function buildAsyncApiDocument(version: string): Record<string, unknown> 
       description: spec.description,
       ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
       messages: Object.fromEntries(
-        spec.messages.map((type) => [messageName(type), { $ref: `#/components/messages/${messageName(type)}` }]),
+        spec.messages.map((type) => [
+          messageName(type),
+          { $ref: `#/components/messages/${messageName(type)}` },
+        ]),
       ),
     };
     operations[`${spec.action}${name[0]?.toUpperCase()}${name.slice(1)}`] = {

@@ -137,7 +137,11 @@ export const messageBodies = {
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
-export const EVENT_TYPES = ['fault.storage', 'pickup.completed', 'config.result'] as const satisfies readonly MessageType[];
+export const EVENT_TYPES = [
+  'fault.storage',
+  'pickup.completed',
+  'config.result',
+] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;

@@ -18,7 +18,12 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
   let rig: Awaited<ReturnType<typeof startFleetRig>>;
   const seen: Partial<Record<keyof RuntimeEvents, unknown[]>> = {};
   const listen = () => {
-    for (const event of ['fleet.lock', 'fleet.restart', 'fleet.purgeSessions', 'fleet.resyncManifest'] as const)
+    for (const event of [
+      'fleet.lock',
+      'fleet.restart',
+      'fleet.purgeSessions',
+      'fleet.resyncManifest',
+    ] as const)
       rig.runtime.bus.on('test', event, (payload) => {
         (seen[event] ??= []).push(payload);
       });
@@ -49,18 +54,21 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     ['purge-sessions', 'fleet.purgeSessions', undefined],
     ['resync-manifest', 'fleet.resyncManifest', undefined],
     ['restart', 'fleet.restart', { restartingInMs: 50 }],
-  ] as const)('runs %s once, answers with the correlationId, and refuses its replay', async (name, event, data) => {
-    const before = seen[event]?.length ?? 0;
-    const command = signCommand({ name, key: rig.opsKey });
-    const answer = await send(command);
-    expect(answer.type).toBe('command.result');
-    expect(answer.correlationId).toBe(command.correlationId);
-    expect(answer.body).toMatchObject({ name, status: 'ok', ...(data ? { data } : {}) });
-    const replay = await send(command);
-    expect(replay.body).toMatchObject({ name, status: 'refused', reason: 'replayed' });
-    await new Promise((done) => setTimeout(done, 150)); // the restart event is deferred past the answer
-    expect((seen[event]?.length ?? 0) - before).toBe(1);
-  });
+  ] as const)(
+    'runs %s once, answers with the correlationId, and refuses its replay',
+    async (name, event, data) => {
+      const before = seen[event]?.length ?? 0;
+      const command = signCommand({ name, key: rig.opsKey });
+      const answer = await send(command);
+      expect(answer.type).toBe('command.result');
+      expect(answer.correlationId).toBe(command.correlationId);
+      expect(answer.body).toMatchObject({ name, status: 'ok', ...(data ? { data } : {}) });
+      const replay = await send(command);
+      expect(replay.body).toMatchObject({ name, status: 'refused', reason: 'replayed' });
+      await new Promise((done) => setTimeout(done, 150)); // the restart event is deferred past the answer
+      expect((seen[event]?.length ?? 0) - before).toBe(1);
+    },
+  );
 
   it('remembers the lock across a restart of the kiosk', async () => {
     expect((await send(signCommand({ name: 'lock', key: rig.opsKey }))).body.status).toBe('ok');
@@ -72,7 +80,9 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
   });
 
   it('sets the log level', async () => {
-    const answer = await send(signCommand({ name: 'set-log-level', args: { level: 'error' }, key: rig.opsKey }));
+    const answer = await send(
+      signCommand({ name: 'set-log-level', args: { level: 'error' }, key: rig.opsKey }),
+    );
     expect(answer.body).toMatchObject({ status: 'ok', data: { level: 'error' } });
     const diagnostics = await send(signCommand({ name: 'collect-diagnostics', key: rig.opsKey }));
     expect(diagnostics.body.data?.logLevel).toBe('error');
@@ -110,7 +120,12 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
 
   it('refuses an expired command without running it', async () => {
     const before = seen['fleet.lock']?.length ?? 0;
-    const command = signCommand({ name: 'lock', key: rig.opsKey, now: Date.now() - 120_000, expiresInMs: 60_000 });
+    const command = signCommand({
+      name: 'lock',
+      key: rig.opsKey,
+      now: Date.now() - 120_000,
+      expiresInMs: 60_000,
+    });
     expect((await send(command)).body).toMatchObject({ status: 'refused', reason: 'expired' });
     expect(seen['fleet.lock']?.length ?? 0).toBe(before);
   });
@@ -119,7 +134,10 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     const before = seen['fleet.lock']?.length ?? 0;
     const first = signCommand({ name: 'lock', key: rig.opsKey });
     expect((await send(first)).body.status).toBe('ok');
-    const copy = signEnvelope({ ...first, id: `${first.id}-copy`, correlationId: 'copy', sig: undefined }, rig.opsKey);
+    const copy = signEnvelope(
+      { ...first, id: `${first.id}-copy`, correlationId: 'copy', sig: undefined },
+      rig.opsKey,
+    );
     expect((await send(copy)).body).toMatchObject({ status: 'refused', reason: 'replayed' });
     const stranger = signCommand({ name: 'lock', key: rig.strangerKey });
     expect((await send(stranger)).body).toMatchObject({ status: 'refused', reason: 'unknown-key' });

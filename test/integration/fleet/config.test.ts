@@ -42,7 +42,11 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
   const kioskTopic = topics.config(kioskId);
 
   it('applies a good fleet config and acknowledges it', async () => {
-    const message = signConfig({ version: 1, settings: { timeouts: { requestMs: 12_345 } }, key: rig.opsKey });
+    const message = signConfig({
+      version: 1,
+      settings: { timeouts: { requestMs: 12_345 } },
+      key: rig.opsKey,
+    });
     const result = await push(fleetTopic, message);
     expect(result).toMatchObject({ version: 1, status: 'applied' });
     expect(result.restartRequired).toBeUndefined();
@@ -63,9 +67,14 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
   });
 
   it('refuses an unsigned config', async () => {
-    const message = envelope('config.push', 'ops', { version: 9, settings: {} }, {
-      expiresAt: new Date(Date.now() + 60_000).toISOString(),
-    });
+    const message = envelope(
+      'config.push',
+      'ops',
+      { version: 9, settings: {} },
+      {
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      },
+    );
     expect(await push(fleetTopic, message)).toMatchObject({ status: 'refused', reason: 'unsigned' });
   });
 
@@ -82,7 +91,13 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
   });
 
   it('refuses an expired config', async () => {
-    const message = signConfig({ version: 9, settings: {}, key: rig.opsKey, now: Date.now() - 120_000, expiresInMs: 60_000 });
+    const message = signConfig({
+      version: 9,
+      settings: {},
+      key: rig.opsKey,
+      now: Date.now() - 120_000,
+      expiresInMs: 60_000,
+    });
     expect(await push(fleetTopic, message)).toMatchObject({ status: 'refused', reason: 'expired' });
   });
 
@@ -112,7 +127,11 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
     expect(await push(fleetTopic, v1)).toMatchObject({ status: 'refused', reason: 'replayed' });
     await rig.restart();
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
-    const downgrade = signConfig({ version: 5, settings: { timeouts: { requestMs: 5000 } }, key: rig.opsKey });
+    const downgrade = signConfig({
+      version: 5,
+      settings: { timeouts: { requestMs: 5000 } },
+      key: rig.opsKey,
+    });
     expect(await push(fleetTopic, downgrade)).toMatchObject({ status: 'refused', reason: 'not-newer' });
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
   });

@@ -50,29 +50,60 @@ describe('kiosk-ops against a running kiosk over Mosquitto', () => {
   it('pushes config to a kiosk and waits for its result', async () => {
     const settings = join(dir, 'settings.json');
     writeFileSync(settings, JSON.stringify({ timeouts: { requestMs: 7777 } }));
-    const common = ['--url', rig.broker.url, '--key', keyFile, '--settings', settings, '--kiosk', kioskId, '--wait'];
+    const common = [
+      '--url',
+      rig.broker.url,
+      '--key',
+      keyFile,
+      '--settings',
+      settings,
+      '--kiosk',
+      kioskId,
+      '--wait',
+    ];
     const { stdout, code } = await kioskOps(['--json', 'config', 'push', '--config-version', '4', ...common]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual([expect.objectContaining({ kioskId, version: 4, status: 'applied' })]);
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(7777);
     const again = await kioskOps(['--json', 'config', 'push', '--config-version', '4', ...common]);
     expect(again.code).toBe(1);
-    expect(JSON.parse(again.stdout)).toEqual([expect.objectContaining({ status: 'refused', reason: 'not-newer' })]);
+    expect(JSON.parse(again.stdout)).toEqual([
+      expect.objectContaining({ status: 'refused', reason: 'not-newer' }),
+    ]);
   });
 
   it('sends a command and prints its result', async () => {
     const { stdout, code } = await kioskOps([
-      '--json', 'cmd', 'send', 'collect-diagnostics', '--url', rig.broker.url, '--key', keyFile, '--kiosk', kioskId, '--wait',
+      '--json',
+      'cmd',
+      'send',
+      'collect-diagnostics',
+      '--url',
+      rig.broker.url,
+      '--key',
+      keyFile,
+      '--kiosk',
+      kioskId,
+      '--wait',
     ]);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ name: 'collect-diagnostics', status: 'ok', data: { kioskId } });
+    expect(JSON.parse(stdout)).toMatchObject({
+      name: 'collect-diagnostics',
+      status: 'ok',
+      data: { kioskId },
+    });
   });
 
   it('lists the fleet from the retained statuses', async () => {
     const { stdout, code } = await kioskOps(['--json', 'fleet', '--url', rig.broker.url, '--settle', '500']);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual([
-      expect.objectContaining({ kioskId, online: true, devices: { scanner: 'ok' }, queueDepth: expect.any(Number) }),
+      expect.objectContaining({
+        kioskId,
+        online: true,
+        devices: { scanner: 'ok' },
+        queueDepth: expect.any(Number),
+      }),
     ]);
     const table = await kioskOps(['fleet', '--url', rig.broker.url, '--settle', '500']);
     expect(table.stdout).toMatch(new RegExp(`^${kioskId}\\s+yes\\s+\\S+\\s+all ok \\(1\\)`, 'm'));

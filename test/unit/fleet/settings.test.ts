@@ -30,7 +30,9 @@ describe('pushed settings take the file path', () => {
     expect(changedPaths(base, config).sort()).toEqual(['log.level', 'timeouts.requestMs']);
     expect(() => effectiveConfig(base, [{ timeouts: { requestMs: 1 } }])).toThrow(InvalidSettings);
     expect(() => effectiveConfig(base, [{ nonsense: true }])).toThrow(InvalidSettings);
-    expect(() => effectiveConfig(base, [{ fleet: { opsPublicKeys: [] } }])).toThrow('fleet.opsPublicKeys cannot be pushed');
+    expect(() => effectiveConfig(base, [{ fleet: { opsPublicKeys: [] } }])).toThrow(
+      'fleet.opsPublicKeys cannot be pushed',
+    );
   });
 
   it('never throws anything but InvalidSettings for arbitrary pushed JSON', () => {
@@ -47,7 +49,10 @@ describe('pushed settings take the file path', () => {
   });
 
   it('merge keeps what the overlay does not name and ignores prototype keys', () => {
-    const merged = mergeSettings({ a: { b: 1, c: 2 }, d: [1] }, JSON.parse('{"a":{"b":3},"d":[2],"__proto__":{"x":1}}'));
+    const merged = mergeSettings(
+      { a: { b: 1, c: 2 }, d: [1] },
+      JSON.parse('{"a":{"b":3},"d":[2],"__proto__":{"x":1}}'),
+    );
     expect(merged).toEqual({ a: { b: 3, c: 2 }, d: [2] });
     expect(({} as Record<string, unknown>).x).toBeUndefined();
   });

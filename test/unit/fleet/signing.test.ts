@@ -50,7 +50,9 @@ describe('Ed25519 over JCS (RFC 8785) envelopes', () => {
         expect(withBody.keyId).toBe(ops.keyId);
         expect(refusal(withBody)).toBeUndefined();
         // a JSON round trip (as over MQTT) with keys in another order still verifies: JCS sorts them
-        const reordered = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(withBody).reverse()))) as Envelope;
+        const reordered = JSON.parse(
+          JSON.stringify(Object.fromEntries(Object.entries(withBody).reverse())),
+        ) as Envelope;
         expect(refusal(reordered)).toBeUndefined();
       }),
       { numRuns: runs },
@@ -68,9 +70,12 @@ describe('Ed25519 over JCS (RFC 8785) envelopes', () => {
       { numRuns: runs },
     );
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }).filter((note) => note !== 'hello'), (note) => {
-        expect(refusal({ ...signed, body: { note } })).toBe('bad-signature');
-      }),
+      fc.property(
+        fc.string({ maxLength: 40 }).filter((note) => note !== 'hello'),
+        (note) => {
+          expect(refusal({ ...signed, body: { note } })).toBe('bad-signature');
+        },
+      ),
       { numRuns: runs },
     );
     expect(refusal({ ...signed, from: 'someone' })).toBe('bad-signature');
@@ -86,7 +91,10 @@ describe('Ed25519 over JCS (RFC 8785) envelopes', () => {
   });
 
   it('signs the canonical JSON without sig (RFC 8785 §3.2: sorted keys, no whitespace)', () => {
-    const message = { ...envelope('registry.ping', 'ops', { note: 'é' }, { id: 'id-123456', ts: '2026-01-01T00:00:00.000Z' }), sig: 'x' };
+    const message = {
+      ...envelope('registry.ping', 'ops', { note: 'é' }, { id: 'id-123456', ts: '2026-01-01T00:00:00.000Z' }),
+      sig: 'x',
+    };
     expect(signedBytes(message).toString()).toBe(
       '{"body":{"note":"é"},"from":"ops","id":"id-123456","ts":"2026-01-01T00:00:00.000Z","type":"registry.ping"}',
     );

@@ -16,7 +16,9 @@ describe('docs/mqtt-api.yaml (AsyncAPI 3)', () => {
     expect([...documented].sort()).toEqual(Object.keys(messageBodies).sort());
     const doc = parse(readFileSync(MQTT_API_FILE, 'utf8')) as {
       asyncapi: string;
-      components: { messages: Record<string, { name: string; payload: { properties: Record<string, unknown> } }> };
+      components: {
+        messages: Record<string, { name: string; payload: { properties: Record<string, unknown> } }>;
+      };
     };
     expect(doc.asyncapi).toBe('3.0.0');
     const names = Object.values(doc.components.messages).map((message) => message.name);
