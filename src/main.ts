@@ -144,7 +144,13 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     }),
     setLogLevel,
   });
-  bus.on('main', 'config.applied', () => setLogLevel(fleet.config.log.level));
+  // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
+  let pushedLevel = config.log.level;
+  bus.on('main', 'config.applied', () => {
+    if (fleet.config.log.level === pushedLevel) return;
+    pushedLevel = fleet.config.log.level;
+    setLogLevel(pushedLevel);
+  });
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,

@@ -57,13 +57,13 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
     const message = signConfig({
       version: 1,
       kioskId,
-      settings: { ui: { port: 18_080 }, log: { level: 'debug' } },
+      settings: { ui: { port: 18_080 }, log: { level: 'fatal' } },
       key: rig.opsKey,
     });
     const result = await push(kioskTopic, message);
     expect(result).toMatchObject({ version: 1, status: 'applied', restartRequired: ['ui.port'] });
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345); // the fleet layer stays
-    expect(rig.runtime.fleet.config.log.level).toBe('debug');
+    expect(rig.runtime.fleet.config.log.level).toBe('fatal');
   });
 
   it('refuses an unsigned config', async () => {
