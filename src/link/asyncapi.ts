@@ -96,6 +96,26 @@ export const CHANNELS = {
     retain: false,
     messages: ['registry.pong'],
   },
+  bootstrapEnrol: {
+    address: 'bootstrap/enrol',
+    description:
+      'Enrolment of a kiosk being provisioned (broker enrolment listener, no client certificate yet): ' +
+      'one-time token, CSR with CN = kiosk id, X25519 sealing public key; replyTo = its bootstrap reply topic.',
+    action: 'send',
+    qos: 1,
+    retain: false,
+    messages: ['enrol.request'],
+  },
+  bootstrapReply: {
+    address: 'bootstrap/reply/{clientId}',
+    description:
+      "The registry's answer to one enrolment: the signed client certificate and CA, or the refusal; " +
+      'only the requesting client id may read it (broker ACL %c).',
+    action: 'receive',
+    qos: 1,
+    retain: false,
+    messages: ['enrol.response'],
+  },
 } as const satisfies Record<string, ChannelSpec>;
 
 function messageName(type: string): string {
@@ -117,6 +137,8 @@ export function buildAsyncApiDocument(version: string): Record<string, unknown> 
     if (spec.address.includes('{kioskId}'))
       parameters.kioskId = { description: 'kiosk id: 3–63 lowercase letters, digits or dashes' };
     if (spec.address.includes('{op}')) parameters.op = { description: 'registry operation, e.g. ping' };
+    if (spec.address.includes('{clientId}'))
+      parameters.clientId = { description: 'MQTT client id of the enrolling connection' };
     channels[name] = {
       address: `${TOPIC_ROOT}/${spec.address}`,
       description: spec.description,

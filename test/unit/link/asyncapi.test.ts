@@ -39,10 +39,15 @@ describe('docs/mqtt-api.yaml (AsyncAPI 3)', () => {
       cmdResult: topics.cmdResult(kioskId),
       registryRequest: topics.registryRequest('ping'),
       responses: topics.responses(kioskId),
+      bootstrapEnrol: topics.bootstrapEnrol(),
+      bootstrapReply: topics.bootstrapReply('enrol-0123456789abcdef'),
     };
     for (const [name, channel] of Object.entries(CHANNELS))
-      expect(`cccd/v1/${channel.address}`.replace('{kioskId}', kioskId).replace('{op}', 'ping')).toBe(
-        expected[name as keyof typeof CHANNELS],
-      );
+      expect(
+        `cccd/v1/${channel.address}`
+          .replace('{kioskId}', kioskId)
+          .replace('{op}', 'ping')
+          .replace('{clientId}', 'enrol-0123456789abcdef'),
+      ).toBe(expected[name as keyof typeof CHANNELS]);
   });
 });
