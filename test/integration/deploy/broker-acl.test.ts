@@ -27,66 +27,43 @@ const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const openssl = (dir: string, ...args: string[]) =>
   execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
 
-/** The server certificate for 127.0.0.1, signed by the test CA. */
-function serverCertificate(dir: string): void {
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+/** A new EC P-256 key `<name>.key` with its request `<name>.csr` (subject CN=`cn`), or with
+ * `signedBy` a certificate `<name>.pem` issued at once by that CA (OpenSSL 3 `req -x509 -CA`). */
+function ecKey(dir: string, name: string, cn: string, signedBy?: { extensions: string[] }): void {
   openssl(
     dir,
     'req',
+    ...(signedBy ? ['-x509', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-days', '1'] : []),
+    ...(signedBy?.extensions.flatMap((extension) => ['-addext', extension]) ?? []),
     '-newkey',
     'ec',
     '-pkeyopt',
     'ec_paramgen_curve:P-256',
     '-nodes',
     '-subj',
-    '/CN=127.0.0.1',
+    `/CN=${cn}`,
     '-keyout',
-    'server.key',
+    `${name}.key`,
     '-out',
-    'server.csr',
-  );
-  openssl(
-    dir,
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'server.ext',
-    '-out',
-    'server.pem',
+    signedBy ? `${name}.pem` : `${name}.csr`,
   );
 }
 
-/** A client key + certificate with CN=`name`, signed by the CA in `caDir`. */
+/** The server certificate for 127.0.0.1, signed by the test CA. */
+function serverCertificate(dir: string): void {
+  ecKey(dir, 'server', '127.0.0.1', {
+    extensions: ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'],
+  });
+}
+
+/** A client key + certificate with CN=`name`, signed (as the registry signs kiosks) by the CA in `caDir`. */
 async function clientCertificate(
   caDir: string,
   dir: string,
   name: string,
 ): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
-  openssl(
-    dir,
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    key,
-    '-out',
-    `${name}.csr`,
-  );
+  ecKey(dir, name, name);
   const signed = await signClientCertificate(
     { cert: join(caDir, 'ca.pem'), key: join(caDir, 'ca.key') },
     readFileSync(join(dir, `${name}.csr`), 'utf8'),
