@@ -7,6 +7,8 @@ purpose=${1:-test}
 
 # binary -> Debian package
 declare -A needs=([socat]=socat [setpriv]=util-linux)
+# the demo registry's test CA signs the certificates of kiosks provisioned against it (kiosk provision)
+needs[openssl]=openssl
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
   # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)

@@ -447,12 +447,13 @@ interface ProvisionFlags {
 }
 
 async function askMissing(flags: ProvisionFlags): Promise<ProvisionFlags> {
-  const previous = existsSync(flags.config)
-    ? (JSON.parse(await readFile(flags.config, 'utf8').catch(() => '{}')) as Partial<{
-        kiosk: { id?: string; site?: string };
-        mqtt: { url?: string };
-      }>)
-    : {};
+  // defaults for the prompts from an earlier run; an unreadable file just gives none
+  let previous: Partial<{ kiosk: { id?: string; site?: string }; mqtt: { url?: string } }> = {};
+  try {
+    previous = JSON.parse(await readFile(flags.config, 'utf8')) as typeof previous;
+  } catch {
+    previous = {};
+  }
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   const ask = async (question: string, fallback?: string): Promise<string | undefined> => {
     const answer = (await rl.question(`${question}${fallback ? ` [${fallback}]` : ''}: `)).trim();
