@@ -20,7 +20,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, X509Cer
 import { existsSync } from 'node:fs';
 import { chown, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import mqtt from 'mqtt';
@@ -454,9 +454,15 @@ async function askMissing(flags: ProvisionFlags): Promise<ProvisionFlags> {
   } catch {
     previous = {};
   }
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+  // Answers are read as a stream of lines, so piped answers (a script, a test) are not lost
+  // between questions; at the end of input every remaining question takes its default.
+  const lines = rl[Symbol.asyncIterator]();
   const ask = async (question: string, fallback?: string): Promise<string | undefined> => {
-    const answer = (await rl.question(`${question}${fallback ? ` [${fallback}]` : ''}: `)).trim();
+    process.stdout.write(`${question}${fallback ? ` [${fallback}]` : ''}: `);
+    const next = await lines.next();
+    const answer = next.done ? '' : String(next.value).trim();
+    if (next.done || !process.stdin.isTTY) process.stdout.write('\n');
     return answer || fallback;
   };
   try {

@@ -4,12 +4,13 @@
  * kiosk meets the world: broker, registry (with its test CA and a one-time token in a file) and
  * the emulated devices on ptys, which provisioning finds by probing.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/index.js';
-import { type Spawned, spawnKiosk } from '../../helpers/processes.js';
+import { KIOSK_CLI, ROOT, type Spawned, spawnKiosk } from '../../helpers/processes.js';
 
 describe('kiosk provision against the demo', () => {
   let dir: string;
@@ -105,6 +106,40 @@ describe('kiosk provision against the demo', () => {
     expect(again.output).toMatch(/^✓ enrolment +already enrolled/m);
     expect(again.output).toMatch(/^✓ TLS key +kept /m);
     expect(readFileSync(join(configDir, 'tls', 'kiosk.key'), 'utf8')).toBe(key);
+
+    // interactive: the answers come from a pipe; empty answers take the earlier run's values
+    const interactive = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        KIOSK_CLI,
+        'provision',
+        '--config',
+        join(configDir, 'kiosk.json'),
+        '--data-dir',
+        join(configDir, 'data'),
+        '--mqtt-version',
+        '4',
+        '--ports',
+        rigDev('fingerprint'),
+        rigDev('printer'),
+        rigDev('dispenser'),
+      ],
+      { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let dialogue = '';
+    interactive.stdout.on('data', (chunk: Buffer) => (dialogue += chunk.toString()));
+    interactive.stderr.on('data', (chunk: Buffer) => (dialogue += chunk.toString()));
+    // kiosk id, site, broker, bootstrap, token: defaults; scanner: the demo's; ops keys: one
+    interactive.stdin.end(`\n\n\n\n\n${rigDev('scanner')}\n${Buffer.alloc(32, 8).toString('base64')}\n`);
+    const interactiveCode = await new Promise((resolve) => interactive.once('close', resolve));
+    expect(interactiveCode, dialogue).toBe(0);
+    expect(dialogue).toContain('kiosk id (e.g. hn-0001) [hn-0042]:');
+    expect(dialogue).toMatch(/^✓ doctor +all devices ok/m);
+    expect((await loadConfigFile(join(configDir, 'kiosk.json'))).fleet.opsPublicKeys).toEqual([
+      Buffer.alloc(32, 8).toString('base64'),
+    ]);
 
     // the token worked once: another kiosk is refused with a clear message
     const other = await provision('hn-0043', token, join(dir, 'hn-0043'));
