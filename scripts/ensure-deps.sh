@@ -7,12 +7,15 @@ purpose=${1:-test}
 
 # binary -> Debian package
 declare -A needs=([socat]=socat [setpriv]=util-linux)
+# the demo registry's test CA signs the certificates of kiosks provisioned against it (kiosk provision)
+needs[openssl]=openssl
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
   # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)
   needs[pcscd]=pcscd
   needs[vpcd-config]=vsmartcard-vpcd
   needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
+  needs[systemd-analyze]=systemd   # deploy test: systemd-analyze verify on the unit
 fi
 # The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
 # unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.

@@ -23,10 +23,12 @@ import {
   syntheticFinger,
 } from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
+import { FleetService } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
+import { ensureTestCa } from './registry/enrolment.js';
 import { ReferenceRegistry } from './registry/registry.js';
 import { JobRunner, Store } from './store/index.js';
 import { UiServer, type UiStatus } from './ui/server.js';
@@ -34,6 +36,7 @@ import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
 import { type Health, Lifecycle } from './util/lifecycle.js';
 import { createLogger, type Logger } from './util/log.js';
+import { SystemdNotifier } from './util/sd-notify.js';
 import { runtimeVersion } from './util/version.js';
 
 export interface KioskRuntime {
@@ -43,6 +46,7 @@ export interface KioskRuntime {
   readonly devices: DeviceManager;
   readonly bus: EventBus<RuntimeEvents>;
   readonly store: Store;
+  readonly fleet: FleetService;
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Record<string, Health>;
@@ -90,6 +94,64 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
+  // Loggers made from here on follow `set-log-level` (pino children copy their parent's level).
+  const loggers: WeakRef<Logger>[] = [];
+  log.onChild = (child) => {
+    loggers.push(new WeakRef(child));
+  };
+  const setLogLevel = (level: string) => {
+    log.level = level;
+    for (const ref of loggers) {
+      const child = ref.deref();
+      if (child) child.level = level;
+    }
+  };
+  // the fleet answers commands through the link, which is made after it (it takes the fleet's handlers)
+  const linkHolder: { link?: KioskLink } = {};
+  const fleet = new FleetService({
+    kioskId: config.kiosk.id,
+    baseConfig: config,
+    store,
+    bus,
+    log: log.child({ room: 'fleet' }),
+    publish: (topic, message) =>
+      linkHolder.link ? linkHolder.link.publish(topic, message) : Promise.reject(new Error('no link')),
+    health: () => {
+      const unwell = Object.entries(devices.summary()).filter(
+        ([, state]) => state === 'missing' || state === 'degraded',
+      );
+      if (unwell.length > 0)
+        return {
+          healthy: false,
+          detail: `devices: ${unwell.map(([name, state]) => `${name} ${state}`).join(', ')}`,
+        };
+      if (store.health().state === 'down') return { healthy: false, detail: 'store down' };
+      return { healthy: true };
+    },
+    diagnostics: () => ({
+      kioskId: config.kiosk.id,
+      version,
+      startedAt,
+      uptimeSeconds: Math.round(process.uptime()),
+      node: process.version,
+      platform: `${process.platform}/${process.arch}`,
+      memoryMb: Math.round(process.memoryUsage().rss / 1024 / 1024),
+      logLevel: log.level,
+      parts: lifecycle.health(),
+      devices: devices.summary(),
+      queueDepth: store.queueDepth,
+      acceptsNewSessions: store.acceptsNewSessions,
+    }),
+    setLogLevel,
+  });
+  // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
+  let pushedLevel = config.log.level;
+  bus.on('main', 'config.applied', () => {
+    if (fleet.config.log.level === pushedLevel) return;
+    pushedLevel = fleet.config.log.level;
+    setLogLevel(pushedLevel);
+  });
+
   const link = new KioskLink({
     kioskId: config.kiosk.id,
     url: config.mqtt.url,
@@ -103,7 +165,10 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     store,
     window: config.store.outboxWindow,
     requestTimeoutMs: config.timeouts.requestMs,
+    inbound: fleet.inbound,
+    subscriptions: fleet.subscriptions,
   });
+  linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
@@ -122,7 +187,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, ui], log);
 
   return {
     config,
@@ -131,6 +196,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     devices,
     bus,
     store,
+    fleet,
     start: () => lifecycle.start(),
     stop: async () => {
       clearTimeout(statusRefresh);
@@ -243,11 +309,34 @@ export function exitOnSignals(stop: () => Promise<void>, log: Logger, deadlineMs
   });
 }
 
+/** Exit status after an operations `restart` (EX_TEMPFAIL, sysexits.h): systemd restarts the unit. */
+export const EXIT_RESTART_REQUESTED = 75;
+
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const runtime = createKioskRuntime(config, log);
-  exitOnSignals(() => runtime.stop(), log, config.timeouts.shutdownMs + 400);
+  // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
+  const notifier = new SystemdNotifier(process.env, undefined, (error) =>
+    log.warn({ err: error.message }, 'systemd notification failed'),
+  );
+  exitOnSignals(
+    async () => {
+      await notifier.stopping();
+      await runtime.stop();
+    },
+    log,
+    config.timeouts.shutdownMs + 400,
+  );
+  // `restart` from operations: stop cleanly, then exit non-zero so systemd (Restart=on-failure) starts us again.
+  runtime.bus.on('main:restart', 'fleet.restart', ({ by }) => {
+    log.warn({ by }, 'restart requested by operations');
+    void notifier
+      .stopping()
+      .then(() => runtime.stop())
+      .finally(() => process.exit(EXIT_RESTART_REQUESTED));
+  });
   await runtime.start();
+  await notifier.ready(`kiosk ${config.kiosk.id} running`);
   log.info(
     { kioskId: config.kiosk.id, ui: runtime.ui.url, version: runtimeVersion() },
     'kiosk runtime ready',
@@ -265,6 +354,8 @@ export interface DemoRigReady {
   type: 'ready';
   brokerUrl: string;
   devices: DemoDevicePaths;
+  /** file holding a one-time enrolment token for `kiosk provision` (new at every start) */
+  enrolmentTokenFile?: string;
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -306,6 +397,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     brokerUrl: broker.url,
     databaseFile: join(dataDir, 'registry.sqlite'),
     log: log.child({ room: 'registry' }),
+    // the registry's test CA signs the certificates of kiosks provisioned against the demo
+    enrolmentCa: await ensureTestCa(join(dataDir, 'ca')),
   });
   const ptys: PtyPair[] = [];
   const pluggable = new Map<
@@ -437,7 +530,15 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
   });
   // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
   process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
-  const ready: DemoRigReady = { type: 'ready', brokerUrl: rig.brokerUrl, devices: rig.devices };
+  // `kiosk provision` against the demo takes its one-time token from this file.
+  const enrolmentTokenFile = join(options.dataDir, 'enrolment-token');
+  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken()}\n`, { mode: 0o600 });
+  const ready: DemoRigReady = {
+    type: 'ready',
+    brokerUrl: rig.brokerUrl,
+    devices: rig.devices,
+    enrolmentTokenFile,
+  };
   process.send?.(ready);
 }
 
@@ -447,6 +548,8 @@ export interface DemoOptions {
   brokerPort: number;
   kioskId: string;
   logLevel: string;
+  /** false: only the world around a kiosk (broker, registry, emulators), to provision a kiosk against */
+  kiosk?: boolean;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -507,6 +610,21 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   started.child.on('exit', (code, signal) => {
     if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
   });
+  if (options.kiosk === false) {
+    const { brokerUrl, devices, enrolmentTokenFile } = started.ready;
+    process.stdout.write(
+      [
+        `cccd-kiosk demo world ready (no kiosk): broker ${brokerUrl}, pid ${process.pid}; Ctrl-C stops`,
+        `  enrolment token (one use): ${enrolmentTokenFile ?? '(none)'}`,
+        `  devices: ${Object.entries(devices)
+          .map(([name, path]) => `${name} ${path}`)
+          .join(', ')}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
   const uiPort = options.uiPort === 0 || (await portIsFree(options.uiPort)) ? options.uiPort : 0;
   const config = parseConfig(
     {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runDemo, runKiosk } from '../main.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
+import { registerProvisionCommand } from './provision.js';
 import { runQueueCommand } from './queue.js';
 
 function portNumber(value: string): number {
@@ -47,7 +48,14 @@ Examples:
     .option('--broker-port <port>', 'embedded broker port (a free one is used if taken)', portNumber, 1883)
     .option('--kiosk-id <id>', 'kiosk id of the demo kiosk', 'demo-0001')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
-    .addHelpText('after', '\nExample:\n  $ kiosk demo --ui-port 8081')
+    .option(
+      '--no-kiosk',
+      'run only the world around a kiosk (broker, registry, emulators) to provision against',
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ kiosk demo --ui-port 8081\n  $ kiosk demo --no-kiosk     then: kiosk provision (the command it prints)',
+    )
     .action(
       async (options: {
         dataDir: string;
@@ -55,6 +63,7 @@ Examples:
         brokerPort: number;
         kioskId: string;
         logLevel: string;
+        kiosk: boolean;
       }) => {
         await runDemo(options);
       },
@@ -135,6 +144,7 @@ Examples:
         process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
       },
     );
+  registerProvisionCommand(program);
   return program;
 }
 

@@ -181,6 +181,27 @@ export const KioskConfigSchema = z.strictObject({
     })
     .default({ synchronous: 'FULL', outboxWindow: 512 })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
+  fleet: z
+    .strictObject({
+      opsPublicKeys: z
+        .array(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte Ed25519 public key')
+            .meta({ description: 'operations signing key (base64 of the raw 32-byte Ed25519 key)' }),
+        )
+        .max(16)
+        .default([])
+        .meta({
+          description: 'operations keys pinned at provisioning: only they may sign config and commands',
+          restart: true,
+        }),
+      rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
+      }),
+    })
+    .default({ opsPublicKeys: [], rollbackAfterMs: 60_000 })
+    .meta({ description: 'central operations: signed configuration and commands' }),
 });
 
 export type KioskConfig = z.infer<typeof KioskConfigSchema>;

@@ -18,6 +18,14 @@ export type InboundHandler<T extends MessageType> = (
 export interface InboundHandlers {
   manifest?: InboundHandler<'manifest.entry'>;
   command?: InboundHandler<'command.request'>;
+  /**
+   * A command that is not applied because it expired or was already applied (a replay or a
+   * redelivery): the fleet layer answers it on `cmd/result` so the caller learns why.
+   */
+  commandNotApplied?: (
+    message: Envelope<MessageBody<'command.request'>>,
+    reason: 'expired' | 'replayed',
+  ) => Promise<void>;
 }
 
 export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored';
@@ -63,17 +71,25 @@ export class InboundRouter {
     }
     if (message.expiresAt && Date.parse(message.expiresAt) < Date.now()) {
       this.options.log.warn({ topic: leaf, id: message.id }, 'link: expired inbound message rejected');
+      if (message.type === 'command.request')
+        await this.options.handlers.commandNotApplied?.(
+          message as Envelope<MessageBody<'command.request'>>,
+          'expired',
+        );
       return 'rejected';
     }
     const store = this.options.store;
     if (!store) return 'ignored';
     const { handlers } = this.options;
-    return store.transaction(async (tx) => {
+    const outcome: InboundOutcome = await store.transaction(async (tx) => {
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
         await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx);
       else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx);
       return 'applied';
     });
+    if (outcome === 'duplicate' && message.type === 'command.request')
+      await handlers.commandNotApplied?.(message as Envelope<MessageBody<'command.request'>>, 'replayed');
+    return outcome;
   }
 }

@@ -39,6 +39,14 @@ export interface KioskLinkOptions {
   window?: number;
   /** default timeout of `request` */
   requestTimeoutMs?: number;
+  /** further topics to subscribe (QoS 1) on every connect, each with its handler (e.g. pushed config) */
+  subscriptions?: readonly LinkSubscription[];
+}
+
+export interface LinkSubscription {
+  topic: string;
+  /** runs before the message is acknowledged; must not throw for bad input (log and return) */
+  handle(payload: Buffer, topic: string): Promise<void>;
 }
 
 /** No answer to a request within its timeout. */
@@ -157,9 +165,15 @@ export class KioskLink implements Service {
       this.options.bus.emit('link.state', { state: 'up' });
       void this.publishStatus();
       client
-        .subscribeAsync([topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId)], {
-          qos: 1,
-        })
+        .subscribeAsync(
+          [
+            topics.cmd(kioskId),
+            topics.manifest(kioskId),
+            topics.responses(kioskId),
+            ...(this.options.subscriptions ?? []).map((subscription) => subscription.topic),
+          ],
+          { qos: 1 },
+        )
         .catch((error: unknown) =>
           this.options.log.warn({ err: (error as Error).message }, 'link: subscribe failed'),
         );
@@ -188,6 +202,8 @@ export class KioskLink implements Service {
 
   private async onInbound(topic: string, payload: Buffer): Promise<void> {
     if (topic === topics.responses(this.options.kioskId)) return this.onResponse(payload);
+    const subscription = this.options.subscriptions?.find((candidate) => candidate.topic === topic);
+    if (subscription) return subscription.handle(payload, topic);
     await this.inbound.handle(topic, payload);
   }
 
@@ -253,6 +269,16 @@ export class KioskLink implements Service {
         reject(error);
       });
     });
+  }
+
+  /**
+   * Publishes one message now (QoS 1), for answers that only matter while the caller waits (e.g.
+   * `cmd/result`); durable events go through the store's outbox instead. Rejects while offline.
+   */
+  async publish(topic: string, message: Envelope): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new Error('link is offline');
+    await client.publishAsync(topic, JSON.stringify(message), { qos: 1 });
   }
 
   /** Publishes the retained status; a no-op while offline (the next connect publishes it). */

@@ -21,6 +21,11 @@ export const EnvelopeSchema = z.strictObject({
   expiresAt: z.iso.datetime({ offset: true }).optional(),
   body: z.unknown(),
   sig: z.string().optional(),
+  /** which operations key signed `sig` (first 16 hex of SHA-256 of its raw public key; src/fleet/signing.ts) */
+  keyId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .optional(),
   /** position of an outbox event in its kiosk's outbox: lets the registry check order and gaps */
   seq: z.number().int().positive().optional(),
 });
@@ -64,9 +69,89 @@ export const CommandBodySchema = z.strictObject({
   nonce: z.string().min(8).max(64),
 });
 
+/** Why the fleet layer refused a configuration or a command (safe to log, no payload content). */
+export const RefusalReasonSchema = z.enum([
+  'unsigned',
+  'unknown-key',
+  'bad-signature',
+  'expired',
+  'other-kiosk',
+  'not-newer',
+  'replayed',
+  'invalid',
+  'unknown-command',
+]);
+export type RefusalReason = z.infer<typeof RefusalReasonSchema>;
+
+/**
+ * `config.push`: signed configuration from operations on `fleet/config` or `kiosk/{id}/config`
+ * (retained). `settings` is a partial kiosk configuration merged onto the file's and validated by
+ * the one config schema; versions only move forward; the envelope's `expiresAt` is required.
+ */
+export const ConfigPushBodySchema = z.strictObject({
+  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  /** the one kiosk this is for (on `kiosk/{id}/config`); absent on `fleet/config` */
+  kioskId: z.string().min(3).max(63).optional(),
+  settings: z.record(z.string(), z.unknown()),
+});
+
+/** `config.result`: what a kiosk did with a pushed configuration (an outbox event on `events`). */
+export const ConfigResultBodySchema = z.strictObject({
+  version: z.number().int().min(0),
+  /** id of the `config.push` envelope this answers */
+  configId: z.string().min(1).max(64),
+  status: z.enum(['applied', 'refused', 'rolled-back']),
+  reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
+  /** short, PII-free detail (e.g. the first validation issue) */
+  detail: z.string().max(500).optional(),
+  /** settings that changed but take effect only after a restart (schema meta `restart: true`) */
+  restartRequired: z.array(z.string().max(200)).max(100).optional(),
+});
+
+/** `command.result`: the answer to a command on `kiosk/{id}/cmd/result`, echoing its correlationId. */
+export const CommandResultBodySchema = z.strictObject({
+  name: z.string().max(64),
+  status: z.enum(['ok', 'refused', 'failed']),
+  reason: RefusalReasonSchema.optional(),
+  detail: z.string().max(500).optional(),
+  /** command output, e.g. the diagnostics bundle (bounded, PII-free) */
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
 /** `registry.ping` request and its `registry.pong` answer: proves the request/response path. */
 export const PingBodySchema = z.strictObject({ note: z.string().max(200).optional() });
 export const PongBodySchema = z.strictObject({ at: z.iso.datetime({ offset: true }) });
+
+/**
+ * `enrol.request`, on the bootstrap topic: a kiosk being provisioned asks the registry for its
+ * client certificate with a one-time token, and hands over its X25519 sealing public key.
+ */
+export const EnrolRequestBodySchema = z.strictObject({
+  kioskId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/),
+  token: z.string().min(16).max(128),
+  /** PKCS#10 certificate signing request (PEM) whose subject CN is the kiosk id */
+  csr: z.string().min(100).max(16_384),
+  /** raw 32-byte X25519 public key, base64 */
+  sealingPublicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected 32 bytes in base64'),
+});
+
+/** Why an enrolment was refused; each tells the technician what to do. */
+export const ENROL_REFUSALS = ['token-unknown', 'token-used', 'token-other-kiosk', 'bad-request'] as const;
+
+/** `enrol.response`: the signed client certificate and the CA to trust, or the refusal. */
+export const EnrolResponseBodySchema = z.discriminatedUnion('status', [
+  z.strictObject({
+    status: z.literal('ok'),
+    certificate: z.string().min(100).max(16_384),
+    ca: z.string().min(100).max(65_536),
+  }),
+  z.strictObject({
+    status: z.literal('refused'),
+    reason: z.enum(ENROL_REFUSALS),
+    detail: z.string().max(500).optional(),
+  }),
+]);
+export type EnrolResponseBody = z.infer<typeof EnrolResponseBodySchema>;
 
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
@@ -75,12 +160,21 @@ export const messageBodies = {
   'pickup.completed': PickupCompletedBodySchema,
   'manifest.entry': ManifestEntryBodySchema,
   'command.request': CommandBodySchema,
+  'command.result': CommandResultBodySchema,
+  'config.push': ConfigPushBodySchema,
+  'config.result': ConfigResultBodySchema,
   'registry.ping': PingBodySchema,
   'registry.pong': PongBodySchema,
+  'enrol.request': EnrolRequestBodySchema,
+  'enrol.response': EnrolResponseBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
-export const EVENT_TYPES = ['fault.storage', 'pickup.completed'] as const satisfies readonly MessageType[];
+export const EVENT_TYPES = [
+  'fault.storage',
+  'pickup.completed',
+  'config.result',
+] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;

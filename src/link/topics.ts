@@ -24,6 +24,14 @@ export const topics = {
   allStatuses: () => `${TOPIC_ROOT}/kiosk/+/status`,
   allEvents: () => `${TOPIC_ROOT}/kiosk/+/events`,
   allRegistryRequests: () => `${TOPIC_ROOT}/registry/req/+`,
+  /** enrolment of a kiosk not yet provisioned (the broker's bootstrap listener allows only these) */
+  bootstrapEnrol: () => `${TOPIC_ROOT}/bootstrap/enrol`,
+  /** where the registry answers one enrolment request; named by the requester's MQTT client id */
+  bootstrapReply: (clientId: string) => {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(clientId))
+      throw new Error(`not a client id usable in a topic: ${JSON.stringify(clientId)}`);
+    return `${TOPIC_ROOT}/bootstrap/reply/${clientId}`;
+  },
 } as const;
 
 /** `cccd/v1/kiosk/hn-0001/status` → `{ kioskId: 'hn-0001', leaf: 'status' }`; undefined for other topics. */

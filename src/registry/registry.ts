@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
 import { decodeMessage, decodeOneOf, EVENT_TYPES, envelope, InvalidMessage } from '../link/messages.js';
@@ -5,6 +6,7 @@ import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
+import { type CaFiles, EnrolmentDesk } from './enrolment.js';
 
 /** What arrived from one kiosk's outbox: tests and operators read it. */
 export interface EventCounts {
@@ -51,8 +53,25 @@ export class ReferenceRegistry implements Service {
       /** a stable id gives the registry a persistent session: nothing is missed while it reconnects */
       clientId?: string;
       protocolVersion?: 4 | 5;
+      /** TLS client identity of the registry itself (a Mosquitto with client certificates) */
+      tls?: { ca: string; cert: string; key: string };
+      /** answers enrolments on the bootstrap topic, signing with this CA (see enrolment.ts) */
+      enrolmentCa?: CaFiles;
     },
   ) {}
+
+  private enrolment: EnrolmentDesk | undefined;
+
+  /** Issues a one-time enrolment token (optionally for one kiosk id); needs `enrolmentCa`. */
+  async issueEnrolmentToken(kioskId?: string): Promise<string> {
+    if (!this.enrolment) throw new Error('registry: enrolment is not configured (no enrolmentCa)');
+    return this.enrolment.issueToken(kioskId);
+  }
+
+  /** The X25519 sealing public key (base64) a kiosk handed over at enrolment. */
+  async sealingPublicKey(kioskId: string): Promise<string | undefined> {
+    return this.enrolment?.sealingPublicKey(kioskId);
+  }
 
   async start(): Promise<void> {
     const db = await SqliteDatabase.open(this.options.databaseFile);
@@ -81,6 +100,16 @@ export class ReferenceRegistry implements Service {
         max_seq      INTEGER NOT NULL DEFAULT 0
       );`);
     this.db = db;
+    if (this.options.enrolmentCa) this.enrolment = await EnrolmentDesk.open(db, this.options.enrolmentCa);
+    const tls = this.options.tls;
+    const tlsOptions = tls
+      ? {
+          ca: await readFile(tls.ca),
+          cert: await readFile(tls.cert),
+          key: await readFile(tls.key),
+          rejectUnauthorized: true,
+        }
+      : {};
     const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
       clientId: this.options.clientId ?? `registry-${process.pid}`,
@@ -90,6 +119,7 @@ export class ReferenceRegistry implements Service {
         ? { properties: { sessionExpiryInterval: 3600 } }
         : {}),
       reconnectPeriod: 500,
+      ...tlsOptions,
     });
     this.client = client;
     // PUBACK only after the message is stored: a registry crash cannot lose an acknowledged event.
@@ -102,6 +132,7 @@ export class ReferenceRegistry implements Service {
         .finally(() => done());
     };
     const subscriptions = [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()];
+    if (this.enrolment) subscriptions.push(topics.bootstrapEnrol());
     // A broker that lost our session (restarted without persistence) needs the subscriptions again.
     client.on('connect', (connack) => {
       if (!connack.sessionPresent)
@@ -114,6 +145,7 @@ export class ReferenceRegistry implements Service {
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
     if (topic.startsWith(topics.registryRequest(''))) return this.onRequest(topic, payload);
+    if (topic === topics.bootstrapEnrol()) return this.onEnrol(payload);
     const parsed = parseKioskTopic(topic);
     if (parsed?.leaf === 'events') return void this.onEvent(parsed.kioskId, payload);
     if (parsed?.leaf !== 'status' || payload.length === 0) return;
@@ -250,6 +282,41 @@ export class ReferenceRegistry implements Service {
     // Not awaited: the PUBACK arrives on the packet stream this handler is holding up.
     this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
       if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
+    });
+  }
+
+  /**
+   * `enrol.request` on the bootstrap topic → `enrol.response` on the requester's reply topic
+   * (`bootstrap/reply/<its client id>`; the broker lets only that client read it).
+   */
+  private async onEnrol(payload: Buffer): Promise<void> {
+    const desk = this.enrolment;
+    if (!desk) return;
+    let request;
+    try {
+      request = decodeMessage(payload, 'enrol.request');
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn({ reason: error.reason }, 'registry: invalid enrolment rejected');
+      return;
+    }
+    const replyPrefix = topics.bootstrapReply('x').slice(0, -1);
+    if (!request.replyTo?.startsWith(replyPrefix) || !request.correlationId) {
+      this.options.log.warn('registry: enrolment without a bootstrap reply topic rejected');
+      return;
+    }
+    const answer = await desk.enrol(request.body);
+    this.options.log.info(
+      {
+        kioskId: request.body.kioskId,
+        status: answer.status,
+        ...(answer.status === 'refused' ? { reason: answer.reason } : {}),
+      },
+      'registry: enrolment',
+    );
+    const reply = envelope('enrol.response', 'registry', answer, { correlationId: request.correlationId });
+    this.client?.publish(request.replyTo, JSON.stringify(reply), { qos: 1 }, (error) => {
+      if (error) this.options.log.warn({ err: error.message }, 'registry: enrolment answer not sent');
     });
   }
 

@@ -9,4 +9,14 @@ export interface RuntimeEvents {
   'link.state': { state: HealthState; detail?: string };
   /** the store's health changed; `acceptsNewSessions` false means refuse new citizen sessions */
   'store.health': { state: HealthState; detail?: string; acceptsNewSessions: boolean };
+  /** operations locked (true) or unlocked the kiosk for citizens (the session layer reacts) */
+  'fleet.lock': { locked: boolean; by: string };
+  /** operations asked for a restart: main stops the runtime and exits for systemd to restart it */
+  'fleet.restart': { by: string };
+  /** operations asked to purge citizen sessions and their secrets (the session layer reacts) */
+  'fleet.purgeSessions': { by: string };
+  /** operations asked to resync the pickup manifest with the registry */
+  'fleet.resyncManifest': { by: string };
+  /** a pushed configuration was applied or rolled back; `restartRequired` lists settings waiting for a restart */
+  'config.applied': { version: number; settings: Record<string, unknown>; restartRequired: string[] };
 }

@@ -1,0 +1,22 @@
+/** What the rest of the code may import from the fleet room. */
+export {
+  FleetService,
+  type FleetServiceOptions,
+  type KioskHealthVerdict,
+  MAX_COMMAND_LIFETIME_MS,
+} from './fleet.js';
+export {
+  changedPaths,
+  effectiveConfig,
+  InvalidSettings,
+  mergeSettings,
+  requiresRestart,
+} from './settings.js';
+export * from './signing.js';
+export {
+  OPS_SENDER,
+  signCommand,
+  signConfig,
+  type SignCommandOptions,
+  type SignConfigOptions,
+} from './ops.js';

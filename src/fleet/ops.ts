@@ -1,0 +1,64 @@
+/**
+ * The operations side of signed messages: builds and signs `config.push` and `command.request`
+ * envelopes. Used by `kiosk-ops`, and by tests and the fleet bench as the operations centre.
+ */
+import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { type Envelope, envelope, type MessageBody } from '../link/messages.js';
+import { signEnvelope } from './signing.js';
+
+/** The `from` of messages signed by operations. */
+export const OPS_SENDER = 'ops';
+
+export interface SignConfigOptions {
+  version: number;
+  settings: Record<string, unknown>;
+  /** the one kiosk this config is for; absent for the fleet */
+  kioskId?: string;
+  /** how long the config may still be applied (default 7 days: a kiosk may be offline a while) */
+  expiresInMs?: number;
+  key: KeyObject;
+  now?: number;
+}
+
+export function signConfig(options: SignConfigOptions): Envelope<MessageBody<'config.push'>> {
+  const now = options.now ?? Date.now();
+  const body: MessageBody<'config.push'> = {
+    version: options.version,
+    settings: options.settings,
+    ...(options.kioskId ? { kioskId: options.kioskId } : {}),
+  };
+  return signEnvelope(
+    envelope('config.push', OPS_SENDER, body, {
+      ts: new Date(now).toISOString(),
+      expiresAt: new Date(now + (options.expiresInMs ?? 7 * 24 * 3600_000)).toISOString(),
+    }),
+    options.key,
+  );
+}
+
+export interface SignCommandOptions {
+  name: string;
+  args?: Record<string, string | number | boolean>;
+  /** default 5 minutes */
+  expiresInMs?: number;
+  key: KeyObject;
+  correlationId?: string;
+  now?: number;
+}
+
+export function signCommand(options: SignCommandOptions): Envelope<MessageBody<'command.request'>> {
+  const now = options.now ?? Date.now();
+  const body: MessageBody<'command.request'> = {
+    name: options.name,
+    nonce: randomBytes(16).toString('hex'),
+    ...(options.args ? { args: options.args } : {}),
+  };
+  return signEnvelope(
+    envelope('command.request', OPS_SENDER, body, {
+      ts: new Date(now).toISOString(),
+      expiresAt: new Date(now + (options.expiresInMs ?? 5 * 60_000)).toISOString(),
+      correlationId: options.correlationId ?? randomUUID(),
+    }),
+    options.key,
+  );
+}

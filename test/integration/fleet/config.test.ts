@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signConfig, signEnvelope } from '../../../src/fleet/index.js';
+import { type Envelope, envelope } from '../../../src/link/messages.js';
+import { topics } from '../../../src/link/topics.js';
+import type { Received } from '../../helpers/mqtt-watch.js';
+import { startFleetRig, until } from './fleet-rig.js';
+
+interface ConfigResult {
+  version: number;
+  configId: string;
+  status: string;
+  reason?: string;
+  detail?: string;
+  restartRequired?: string[];
+}
+
+const kioskId = `cfg-${process.pid}`;
+
+describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
+  let rig: Awaited<ReturnType<typeof startFleetRig>>;
+  beforeAll(async () => {
+    rig = await startFleetRig(kioskId);
+  });
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  async function push(topic: string, message: Envelope): Promise<ConfigResult> {
+    const from = rig.events.received.length;
+    await rig.client.publishAsync(topic, JSON.stringify(message), { qos: 1, retain: true });
+    const hit: Received = await rig.events.waitFor(
+      (received) => {
+        const parsed = JSON.parse(received.payload) as Envelope<ConfigResult>;
+        return parsed.type === 'config.result' && parsed.body.configId === message.id;
+      },
+      10_000,
+      from,
+    );
+    return (JSON.parse(hit.payload) as Envelope<ConfigResult>).body;
+  }
+  const fleetTopic = topics.fleetConfig();
+  const kioskTopic = topics.config(kioskId);
+
+  it('applies a good fleet config and acknowledges it', async () => {
+    const message = signConfig({
+      version: 1,
+      settings: { timeouts: { requestMs: 12_345 } },
+      key: rig.opsKey,
+    });
+    const result = await push(fleetTopic, message);
+    expect(result).toMatchObject({ version: 1, status: 'applied' });
+    expect(result.restartRequired).toBeUndefined();
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345);
+  });
+
+  it('applies a kiosk config over the fleet config and says which settings wait for a restart', async () => {
+    const message = signConfig({
+      version: 1,
+      kioskId,
+      settings: { ui: { port: 18_080 }, log: { level: 'fatal' } },
+      key: rig.opsKey,
+    });
+    const result = await push(kioskTopic, message);
+    expect(result).toMatchObject({ version: 1, status: 'applied', restartRequired: ['ui.port'] });
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345); // the fleet layer stays
+    expect(rig.runtime.fleet.config.log.level).toBe('fatal');
+  });
+
+  it('refuses an unsigned config', async () => {
+    const message = envelope(
+      'config.push',
+      'ops',
+      { version: 9, settings: {} },
+      {
+        expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      },
+    );
+    expect(await push(fleetTopic, message)).toMatchObject({ status: 'refused', reason: 'unsigned' });
+  });
+
+  it('refuses a config signed by a key that is not pinned', async () => {
+    const message = signConfig({ version: 9, settings: {}, key: rig.strangerKey });
+    expect(await push(fleetTopic, message)).toMatchObject({ status: 'refused', reason: 'unknown-key' });
+  });
+
+  it('refuses a config altered after signing', async () => {
+    const signed = signConfig({ version: 9, settings: { timeouts: { requestMs: 5000 } }, key: rig.opsKey });
+    const altered = { ...signed, body: { ...signed.body, settings: { timeouts: { requestMs: 500 } } } };
+    expect(await push(fleetTopic, altered)).toMatchObject({ status: 'refused', reason: 'bad-signature' });
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345);
+  });
+
+  it('refuses an expired config', async () => {
+    const message = signConfig({
+      version: 9,
+      settings: {},
+      key: rig.opsKey,
+      now: Date.now() - 120_000,
+      expiresInMs: 60_000,
+    });
+    expect(await push(fleetTopic, message)).toMatchObject({ status: 'refused', reason: 'expired' });
+  });
+
+  it('refuses a config for another kiosk, on its topic or on the fleet topic', async () => {
+    const forOther = signConfig({ version: 9, kioskId: 'someone-else', settings: {}, key: rig.opsKey });
+    expect(await push(kioskTopic, forOther)).toMatchObject({ status: 'refused', reason: 'other-kiosk' });
+    const fleetForOther = signConfig({ version: 10, kioskId: 'someone-else', settings: {}, key: rig.opsKey });
+    expect(await push(fleetTopic, fleetForOther)).toMatchObject({ status: 'refused', reason: 'other-kiosk' });
+  });
+
+  it('refuses settings the schema rejects, and pushing the kiosk identity', async () => {
+    const bad = signConfig({ version: 2, settings: { timeouts: { requestMs: 'soon' } }, key: rig.opsKey });
+    expect(await push(fleetTopic, bad)).toMatchObject({ status: 'refused', reason: 'invalid' });
+    const identity = signConfig({ version: 2, settings: { kiosk: { id: 'hijacked' } }, key: rig.opsKey });
+    expect(await push(fleetTopic, identity)).toMatchObject({
+      status: 'refused',
+      reason: 'invalid',
+      detail: 'kiosk.id cannot be pushed',
+    });
+  });
+
+  it('refuses a replayed config and a downgrade, also after a restart (versions are durable)', async () => {
+    const v1 = signConfig({ version: 11, settings: { timeouts: { requestMs: 11_000 } }, key: rig.opsKey });
+    expect(await push(fleetTopic, v1)).toMatchObject({ status: 'applied' });
+    const v2 = signConfig({ version: 12, settings: { timeouts: { requestMs: 12_000 } }, key: rig.opsKey });
+    expect(await push(fleetTopic, v2)).toMatchObject({ status: 'applied' });
+    expect(await push(fleetTopic, v1)).toMatchObject({ status: 'refused', reason: 'replayed' });
+    await rig.restart();
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
+    const downgrade = signConfig({
+      version: 5,
+      settings: { timeouts: { requestMs: 5000 } },
+      key: rig.opsKey,
+    });
+    expect(await push(fleetTopic, downgrade)).toMatchObject({ status: 'refused', reason: 'not-newer' });
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
+  });
+
+  it('rolls back a config after which the kiosk turns unhealthy within rollbackAfterMs', async () => {
+    await until(() => rig.runtime.devices.summary().scanner === 'ok');
+    const risky = signConfig({ version: 13, settings: { timeouts: { requestMs: 13_000 } }, key: rig.opsKey });
+    expect(await push(fleetTopic, risky)).toMatchObject({ status: 'applied' });
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(13_000);
+    await rig.unplugScanner();
+    const rolledBack = await rig.events.waitFor((received) => {
+      const parsed = JSON.parse(received.payload) as Envelope<ConfigResult>;
+      return parsed.body.configId === risky.id && parsed.body.status === 'rolled-back';
+    });
+    expect((JSON.parse(rolledBack.payload) as Envelope<ConfigResult>).body).toMatchObject({
+      version: 13,
+      reason: 'unhealthy',
+      detail: 'devices: scanner missing',
+    });
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
+    // the rolled-back version is spent: pushing it again is a replay, a new one must be newer
+    await rig.replugScanner();
+    const resigned = signEnvelope({ ...risky, id: 'config-13-again', sig: undefined }, rig.opsKey);
+    expect(await push(fleetTopic, resigned)).toMatchObject({ status: 'refused', reason: 'not-newer' });
+  });
+
+  it('keeps a config when the kiosk stays healthy through the window', async () => {
+    await until(() => rig.runtime.devices.summary().scanner === 'ok');
+    const rolledBackBefore = rig.runtime.fleet.counts.rolledBack;
+    const kept = signConfig({ version: 14, settings: { timeouts: { requestMs: 14_000 } }, key: rig.opsKey });
+    expect(await push(fleetTopic, kept)).toMatchObject({ status: 'applied' });
+    await new Promise((done) => setTimeout(done, 2000)); // rollbackAfterMs is 1500 in this rig
+    expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(14_000);
+    expect(rig.runtime.fleet.counts.rolledBack).toBe(rolledBackBefore);
+  });
+});
