@@ -23,7 +23,7 @@ import {
   syntheticFinger,
 } from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
-import { FleetService } from './fleet/index.js';
+import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
@@ -50,7 +50,12 @@ export interface KioskRuntime {
   health(): Record<string, Health>;
 }
 
-export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRuntime {
+export function createKioskRuntime(
+  config: KioskConfig,
+  log: Logger,
+  /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
+  fileConfig: KioskConfig = config,
+): KioskRuntime {
   mkdirSync(config.dataDir, { recursive: true });
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
@@ -108,7 +113,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   const linkHolder: { link?: KioskLink } = {};
   const fleet = new FleetService({
     kioskId: config.kiosk.id,
-    baseConfig: config,
+    baseConfig: fileConfig,
     store,
     bus,
     log: log.child({ room: 'fleet' }),
@@ -312,7 +317,7 @@ export const EXIT_RESTART_REQUESTED = 75;
 
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const runtime = createKioskRuntime(config, log);
+  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, config);
   exitOnSignals(() => runtime.stop(), log, config.timeouts.shutdownMs + 400);
   // `restart` from operations: stop cleanly, then exit non-zero so systemd (Restart=on-failure) starts us again.
   runtime.bus.on('main:restart', 'fleet.restart', ({ by }) => {
