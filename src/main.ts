@@ -23,7 +23,7 @@ import {
   syntheticFinger,
 } from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
-import { FleetService } from './fleet/index.js';
+import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
@@ -52,7 +52,12 @@ export interface KioskRuntime {
   health(): Record<string, Health>;
 }
 
-export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRuntime {
+export function createKioskRuntime(
+  config: KioskConfig,
+  log: Logger,
+  /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
+  fileConfig: KioskConfig = config,
+): KioskRuntime {
   mkdirSync(config.dataDir, { recursive: true });
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
@@ -110,7 +115,7 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
   const linkHolder: { link?: KioskLink } = {};
   const fleet = new FleetService({
     kioskId: config.kiosk.id,
-    baseConfig: config,
+    baseConfig: fileConfig,
     store,
     bus,
     log: log.child({ room: 'fleet' }),
@@ -314,7 +319,7 @@ export const EXIT_RESTART_REQUESTED = 75;
 
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const runtime = createKioskRuntime(config, log);
+  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, config);
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
   const notifier = new SystemdNotifier(process.env, undefined, (error) =>
     log.warn({ err: error.message }, 'systemd notification failed'),

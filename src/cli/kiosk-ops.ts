@@ -109,6 +109,27 @@ async function collect<T>(
   return items;
 }
 
+/** Ids of the kiosks whose retained status says online (gathered for `settleMs`). */
+async function onlineKiosks(client: MqttClient, settleMs = 1000): Promise<string[]> {
+  const online = new Set<string>();
+  const listener = (topic: string, payload: Buffer) => {
+    const kioskId = parseKioskTopic(topic)?.kioskId;
+    if (!kioskId || parseKioskTopic(topic)?.leaf !== 'status') return;
+    try {
+      if (decodeMessage(payload, 'kiosk.status').body.online) online.add(kioskId);
+      else online.delete(kioskId);
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+    }
+  };
+  client.on('message', listener);
+  await client.subscribeAsync(topics.allStatuses(), { qos: 1 });
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  await client.unsubscribeAsync(topics.allStatuses());
+  client.off('message', listener);
+  return [...online];
+}
+
 export function buildKioskOpsCli(): Command {
   const program = new Command('kiosk-ops')
     .description('cccd-kiosk operations: sign and push configuration, send commands, watch the fleet')
@@ -213,7 +234,9 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       for (const { topic, message } of signedMessages(options)) print(true, { topic, message }, '');
     });
   addBrokerOptions(signOptions(config.command('push')))
-    .description("sign and publish config (retained, QoS 1); --wait collects the kiosks' config.result")
+    .description(
+      "sign and publish config (retained, QoS 1); --wait collects the kiosks' config.result (with --fleet: from every kiosk online)",
+    )
     .option('--wait', 'wait for config.result events')
     .option('--timeout <ms>', 'how long --wait waits', positiveInt, 30_000)
     .action(async (options: SignOptions & BrokerOptions & { wait?: boolean; timeout: number }) => {
@@ -234,7 +257,8 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
           );
           return;
         }
-        const expected = options.kiosk?.length;
+        // for the fleet, wait for every kiosk the retained statuses show online
+        const expected = options.kiosk?.length ?? (await onlineKiosks(client)).length;
         const results = await collect(
           client,
           topics.allEvents(),
@@ -248,7 +272,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
               throw error;
             }
           },
-          (items) => expected !== undefined && new Set(items.map((item) => item.kioskId)).size >= expected,
+          (items) => new Set(items.map((item) => item.kioskId)).size >= expected,
           options.timeout,
           publishAll,
         );
@@ -260,7 +284,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
               result,
               `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`,
             );
-        if (expected !== undefined && results.length < expected) {
+        if (results.length < expected) {
           process.stderr.write(
             `only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms\n`,
           );

@@ -296,14 +296,7 @@ export class FleetService implements Service {
     source: ConfigSource,
     topic: string,
   ): void {
-    try {
-      verifyEnvelope(message, this.keys);
-    } catch (error) {
-      if (error instanceof SignatureRefused) throw new Refused(error.reason);
-      throw error;
-    }
-    if (!message.expiresAt) throw new Refused('invalid', 'config without expiresAt');
-    if (Date.parse(message.expiresAt) <= this.now()) throw new Refused('expired');
+    this.checkSignedAndCurrent(message);
     const target = message.body.kioskId;
     if (source === 'kiosk' && parseKioskTopic(topic)?.kioskId !== this.options.kioskId)
       throw new Refused('other-kiosk');
@@ -432,16 +425,22 @@ export class FleetService implements Service {
       setTimeout(() => this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }), 50);
   }
 
-  private checkCommand(message: CommandMessage): void {
+  /** Signed by a pinned key and not expired (every operations message must carry `expiresAt`). */
+  private checkSignedAndCurrent(message: Envelope): number {
     try {
       verifyEnvelope(message, this.keys);
     } catch (error) {
       if (error instanceof SignatureRefused) throw new Refused(error.reason);
       throw error;
     }
-    if (!message.expiresAt) throw new Refused('invalid', 'command without expiresAt');
+    if (!message.expiresAt) throw new Refused('invalid', `${message.type} without expiresAt`);
     const expiresAt = Date.parse(message.expiresAt);
     if (expiresAt <= this.now()) throw new Refused('expired');
+    return expiresAt;
+  }
+
+  private checkCommand(message: CommandMessage): void {
+    const expiresAt = this.checkSignedAndCurrent(message);
     if (expiresAt > this.now() + MAX_COMMAND_LIFETIME_MS)
       throw new Refused('invalid', `expiresAt more than ${MAX_COMMAND_LIFETIME_MS / 3600_000} h ahead`);
   }

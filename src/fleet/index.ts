@@ -20,3 +20,4 @@ export {
   type SignCommandOptions,
   type SignConfigOptions,
 } from './ops.js';
+export { withPushedSettings } from './persisted.js';

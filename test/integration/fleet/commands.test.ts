@@ -1,9 +1,15 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPublicKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signCommand, signEnvelope } from '../../../src/fleet/index.js';
+import { rawPublicKey, signCommand, signEnvelope } from '../../../src/fleet/index.js';
+import { EXIT_RESTART_REQUESTED } from '../../../src/main.js';
+import { spawnKiosk } from '../../helpers/processes.js';
 import type { Envelope } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
 import type { RuntimeEvents } from '../../../src/util/events.js';
-import { startFleetRig } from './fleet-rig.js';
+import { startFleetRig, until } from './fleet-rig.js';
 
 interface CommandResult {
   name: string;
@@ -147,5 +153,43 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     const unknown = signCommand({ name: 'self-destruct', key: rig.opsKey });
     expect((await send(unknown)).body).toMatchObject({ status: 'refused', reason: 'unknown-command' });
     expect((seen['fleet.lock']?.length ?? 0) - before).toBe(1);
+  });
+
+  it('restart stops `kiosk start` cleanly with the status systemd restarts on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-restart-'));
+    const id = `restart-${process.pid}`;
+    const file = join(dir, 'kiosk.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        kiosk: { id },
+        mqtt: { url: rig.broker.url, protocolVersion: 5, reconnect: { minMs: 100, maxMs: 1000 } },
+        dataDir: join(dir, 'data'),
+        ui: { port: 0 },
+        fleet: { opsPublicKeys: [rawPublicKey(createPublicKey(rig.opsKey)).toString('base64')] },
+      }),
+    );
+    const kiosk = spawnKiosk(['start', '--config', file]);
+    await kiosk.waitFor(/kiosk runtime ready/, 30_000);
+    const results = rig.results.received.length;
+    const watch = rig.client;
+    await watch.subscribeAsync(topics.cmdResult(id), { qos: 1 });
+    const answered = new Promise<string>((resolve) =>
+      watch.on('message', (topic, payload) => {
+        if (topic === topics.cmdResult(id)) resolve(payload.toString());
+      }),
+    );
+    await until(async () => /link: connected/.test(kiosk.output()), 15_000);
+    const command = signCommand({ name: 'restart', key: rig.opsKey });
+    await watch.publishAsync(topics.cmd(id), JSON.stringify(command), { qos: 1 });
+    const answer = JSON.parse(await answered) as Envelope<CommandResult>;
+    expect(answer).toMatchObject({
+      correlationId: command.correlationId,
+      body: { name: 'restart', status: 'ok' },
+    });
+    const exit = await kiosk.exited;
+    expect(exit.code).toBe(EXIT_RESTART_REQUESTED);
+    expect(kiosk.output()).toMatch(/restart requested by operations/);
+    expect(rig.results.received.length).toBe(results); // another kiosk's answer is not on this kiosk's topic
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signConfig, signEnvelope } from '../../../src/fleet/index.js';
+import { signConfig, signEnvelope, withPushedSettings } from '../../../src/fleet/index.js';
+import { quietLogger } from '../../helpers/logs.js';
 import { type Envelope, envelope } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
 import type { Received } from '../../helpers/mqtt-watch.js';
@@ -127,6 +128,11 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
     expect(await push(fleetTopic, v1)).toMatchObject({ status: 'refused', reason: 'replayed' });
     await rig.restart();
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_000);
+    // what `kiosk start` builds the next runtime from: settings that wait for a restart take effect
+    const next = await withPushedSettings(rig.config, quietLogger());
+    expect(next.timeouts.requestMs).toBe(12_000);
+    expect(next.ui.port).toBe(18_080);
+    expect(rig.config.ui.port).toBe(0);
     const downgrade = signConfig({
       version: 5,
       settings: { timeouts: { requestMs: 5000 } },

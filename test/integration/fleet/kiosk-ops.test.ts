@@ -72,6 +72,31 @@ describe('kiosk-ops against a running kiosk over Mosquitto', () => {
     ]);
   });
 
+  it('pushes config to the fleet and waits for every kiosk online', async () => {
+    const settings = join(dir, 'fleet.json');
+    writeFileSync(settings, JSON.stringify({ timeouts: { sessionIdleMs: 45_000 } }));
+    const { stdout, code } = await kioskOps([
+      '--json',
+      'config',
+      'push',
+      '--config-version',
+      '1',
+      '--url',
+      rig.broker.url,
+      '--key',
+      keyFile,
+      '--settings',
+      settings,
+      '--fleet',
+      '--wait',
+      '--timeout',
+      '20000',
+    ]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([expect.objectContaining({ kioskId, version: 1, status: 'applied' })]);
+    expect(rig.runtime.fleet.config.timeouts.sessionIdleMs).toBe(45_000);
+  });
+
   it('sends a command and prints its result', async () => {
     const { stdout, code } = await kioskOps([
       '--json',
