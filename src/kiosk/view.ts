@@ -82,3 +82,14 @@ export const UiInputSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ask-status'), trackingCode: z.string().max(32) }),
 ]);
 export type UiInput = z.infer<typeof UiInputSchema>;
+
+/**
+ * What the UI server needs of the citizen sessions (implemented in src/kiosk, wired in main.ts).
+ * The UI pushes every view to the page; inputs are validated with `UiInputSchema` before `handle`.
+ */
+export interface SessionController {
+  current(): SessionView;
+  /** called with every new view; returns the unsubscribe function */
+  subscribe(listener: (view: SessionView) => void): () => void;
+  handle(input: UiInput): void;
+}
