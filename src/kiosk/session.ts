@@ -83,6 +83,7 @@ export class SessionOrchestrator implements SessionController, Service {
   private readonly now: () => number;
   private readonly detach: Array<() => void> = [];
   private running = false;
+  private recovering = false;
   /** time spent waiting on devices and the link during the current effect */
   private waited = 0;
 
@@ -116,9 +117,11 @@ export class SessionOrchestrator implements SessionController, Service {
   async start(): Promise<void> {
     const { bus, devices } = this.options;
     this.running = true;
-    bus.on('sessions', 'device.health', ({ device, state }) =>
-      this.dispatch({ type: 'device', device, present: state === 'ok' }),
-    );
+    bus.on('sessions', 'device.health', ({ device, state }) => {
+      this.dispatch({ type: 'device', device, present: state === 'ok' });
+      // a card left adrift (failed park, or found after a restart) is recovered once the dispenser is back
+      if (device === 'dispenser' && state === 'ok' && this.state.cardAdrift) void this.recover();
+    });
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
     );
@@ -133,8 +136,12 @@ export class SessionOrchestrator implements SessionController, Service {
         device,
         present: states[device] === 'ok',
       });
+    if ((await this.options.vault.inTransit()).length > 0) {
+      // no session until the card found between slot and tray after a restart is safe again
+      this.state = { ...this.state, cardAdrift: true };
+      if (this.options.deviceStates().dispenser === 'ok') void this.recover();
+    }
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
-    await this.recover();
   }
 
   async stop(): Promise<void> {
@@ -163,14 +170,32 @@ export class SessionOrchestrator implements SessionController, Service {
    * ours, and its capture is committed right after it).
    */
   async recover(): Promise<void> {
+    if (this.recovering) return;
+    this.recovering = true;
+    try {
+      await this.recoverCards();
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private async recoverCards(): Promise<void> {
     const { vault, devices, log } = this.options;
     const adrift = await vault.inTransit();
-    if (adrift.length === 0) return;
     const dispenser = devices.dispenser;
-    if (!dispenser) return;
+    if (adrift.length === 0 || !dispenser) {
+      if (adrift.length === 0 && this.state.cardAdrift && this.state.phase === 'out-of-service')
+        this.dispatch({ type: 'vault-safe' });
+      return;
+    }
     try {
       for (const card of adrift) {
-        const mechanics = await dispenser.status();
+        let mechanics = await dispenser.status();
+        // a move the board began before the crash finishes (or faults) on its own within its limit
+        for (let polls = 0; mechanics === 'moving' && polls < 50; polls++) {
+          await new Promise((done) => setTimeout(done, 100));
+          mechanics = await dispenser.status();
+        }
         if (mechanics === 'atStation') {
           await dispenser.returnToSlot(card.slot);
           await vault.markBackInSlot(card.pickupId);
