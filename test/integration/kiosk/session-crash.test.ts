@@ -15,7 +15,7 @@ import { until } from './pickup-world.js';
  * the registry holds each pickup event exactly once. The rig (broker, registry, emulators) lives
  * on across the kills, as the world around a kiosk does.
  */
-const STEPS = [
+const ALL_STEPS = [
   'looking-up',
   'finger',
   'checking-card',
@@ -23,7 +23,10 @@ const STEPS = [
   'take-card',
   'completing',
   'receipt',
-] as const;
+];
+// `npm test` kills at two steps (a card returned or captured, a card dispensed);
+// `npm run test:session-crash` at every step.
+const STEPS = process.env.SESSION_CRASH_ALL ? ALL_STEPS : ['presenting', 'completing'];
 const KIOSK_ID = 'crash-kiosk';
 const MAI = DEMO_CITIZENS[0]!;
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'pickup-kiosk.ts');
@@ -132,6 +135,7 @@ describe('pickup crash consistency', () => {
       }
       expect(rig.dispenser.mechanicsState).toBe(0); // idle: nothing left at the station or in the tray
       outcomes.push(`${step}:${row?.state}`);
+      process.stdout.write(`session crash: killed at ${step} → card ${row?.state}\n`);
       needsLoad = row?.state !== 'in-slot';
     }
     // the kills landed on different outcomes: some cards returned, some dispensed or captured
