@@ -7,12 +7,12 @@ import { PtyCardTransport } from './driver.js';
 /**
  * The chip station's serial link as a managed device (health for the device manager, `kiosk
  * doctor` and the session's out-of-service rule). A read opens its own transport per card
- * (`open()`); the probe is a real open and close of the port.
+ * (`open()`); with no card at the station there is nothing to exchange, so the probe checks the
+ * device node is there.
  */
 export class SerialChipStation extends EventEmitter<{ health: [LinkHealth, string | undefined] }> {
   private state: LinkHealth = 'missing';
   private detail: string | undefined = 'not started';
-  private inUse = 0;
 
   constructor(readonly path: string) {
     super();
@@ -26,19 +26,9 @@ export class SerialChipStation extends EventEmitter<{ health: [LinkHealth, strin
     return this.detail;
   }
 
-  /** A transport for one card read; the probe leaves the port alone while one is open. */
-  async open(): Promise<CardTransport> {
-    const transport = await PtyCardTransport.open(this.path);
-    this.inUse++;
-    let closed = false;
-    return {
-      transmit: (command) => transport.transmit(command),
-      close: async () => {
-        if (!closed) this.inUse--;
-        closed = true;
-        await transport.close();
-      },
-    };
+  /** A transport for one card read. */
+  open(): Promise<CardTransport> {
+    return PtyCardTransport.open(this.path);
   }
 
   async start(): Promise<void> {
@@ -49,11 +39,8 @@ export class SerialChipStation extends EventEmitter<{ health: [LinkHealth, strin
 
   async probe(): Promise<void> {
     try {
+      // No card, no exchange: the probe checks the link is there; each read opens the port itself.
       if (!existsSync(this.path)) throw new Error(`${this.path} does not exist`);
-      if (this.inUse === 0) {
-        const transport = await PtyCardTransport.open(this.path);
-        await transport.close();
-      }
       this.set('ok', undefined);
     } catch (error) {
       this.set('missing', (error as Error).message);

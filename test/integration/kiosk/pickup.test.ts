@@ -25,6 +25,13 @@ beforeAll(async () => {
   world = await startPickupWorld({ log: kioskLog.log, rigLog: rigLog.log });
 }, 90_000);
 afterAll(async () => {
+  if (process.env.DEBUG_SESSIONS)
+    process.stdout.write(
+      kioskLog
+        .lines()
+        .filter((line) => /"level":(40|50|60)/.test(line))
+        .join('\n'),
+    );
   await world?.stop();
 });
 
