@@ -3,7 +3,7 @@
  * configuration, creates the bus, the devices, the link and the UI, and hands each what it needs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,11 @@ import {
   KioskGpio,
   onoffBackend,
   PrinterEmulator,
+  PtyChipServer,
+  SerialChipStation,
+  ChipEmulator,
+  buildChipImage,
+  createTestPki,
   type PtyPair,
   ScannerEmulator,
   SerialFingerprintSensor,
@@ -25,11 +30,18 @@ import {
 import { type KioskConfig, parseConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
+import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
+import { ManifestRejected, Vault } from './kiosk/vault.js';
+import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
+import { parseTrustList } from './card/pa.js';
+import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
+import type { InboundHandlers } from './link/inbound.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
 import { ensureTestCa } from './registry/enrolment.js';
 import { ReferenceRegistry } from './registry/registry.js';
+import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './registry/demo-citizens.js';
 import { JobRunner, Store } from './store/index.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
@@ -47,6 +59,11 @@ export interface KioskRuntime {
   readonly bus: EventBus<RuntimeEvents>;
   readonly store: Store;
   readonly fleet: FleetService;
+  /** the citizen sessions: what the UI server drives (SessionController) */
+  readonly sessions: SessionOrchestrator;
+  readonly vault: Vault;
+  /** `kiosk vault load`: identifies the cards a technician put into `slots` and records them */
+  loadVault(slots: readonly number[]): Promise<VaultLoadResult>;
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Record<string, Health>;
@@ -156,6 +173,10 @@ export function createKioskRuntime(
     pushedLevel = fleet.config.log.level;
     setLogLevel(pushedLevel);
   });
+  // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
+  const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
+  const vault = new Vault(store, identity);
+  const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,
@@ -166,12 +187,46 @@ export function createKioskRuntime(
     reconnect: config.mqtt.reconnect,
     log: log.child({ room: 'link' }),
     bus,
-    describe: () => ({ version, startedAt, devices: devices.summary(), queueDepth: store.queueDepth }),
+    describe: () => ({
+      version,
+      startedAt,
+      devices: devices.summary(),
+      queueDepth: store.queueDepth,
+      sealingKey: identity.publicKeyBase64,
+    }),
     store,
     window: config.store.outboxWindow,
     requestTimeoutMs: config.timeouts.requestMs,
-    inbound: fleet.inbound,
+    inbound: { ...inbound, ...fleet.inbound },
     subscriptions: fleet.subscriptions,
+  });
+  const sessionDevices = sessionDevicesOf(config, drivers);
+  const trustAnchors = config.sessions.trustList
+    ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
+    : [];
+  const sessions = new SessionOrchestrator({
+    settings: {
+      timeouts: {
+        idleMs: config.timeouts.sessionIdleMs,
+        fingerAttemptMs: config.timeouts.fingerAttemptMs,
+        trayTakeMs: config.timeouts.trayTakeMs,
+        resultMs: config.sessions.resultMs,
+      },
+      maxFingerAttempts: config.sessions.fingerAttempts,
+      neededDevices: config.devices.cardReader
+        ? ['fingerprint', 'dispenser', 'cardReader']
+        : ['fingerprint', 'dispenser'],
+    },
+    devices: sessionDevices,
+    deviceStates: () => devices.summary(),
+    vault,
+    store,
+    identity,
+    trustAnchors,
+    request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
+    requestTimeoutMs: config.timeouts.requestMs,
+    bus,
+    log: log.child({ room: 'sessions' }),
   });
   linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
@@ -192,7 +247,7 @@ export function createKioskRuntime(
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
 
   return {
     config,
@@ -202,6 +257,21 @@ export function createKioskRuntime(
     bus,
     store,
     fleet,
+    sessions,
+    vault,
+    loadVault: (slots) => {
+      const { dispenser, openChipStation } = sessionDevices;
+      if (!dispenser || !openChipStation)
+        return Promise.reject(new Error('vault load needs the dispenser and the chip station'));
+      return loadVault(slots, {
+        vault,
+        identity,
+        dispenser,
+        openChipStation,
+        trustAnchors,
+        log: log.child({ room: 'vault' }),
+      });
+    },
     start: () => lifecycle.start(),
     stop: async () => {
       clearTimeout(statusRefresh);
@@ -249,6 +319,51 @@ export function addConfiguredDevices(
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
+  const reader = config.devices.cardReader;
+  if (reader?.enabled && reader.kind === 'serial' && reader.path)
+    drivers.set('cardReader', new SerialChipStation(reader.path));
+  else if (reader && !reader.enabled) disabled.push('cardReader');
+}
+
+/** Manifest entries (staging, withdrawal) and update statuses, each applied in its inbox transaction. */
+function kioskInbound(vault: Vault, log: Logger): InboundHandlers {
+  return {
+    manifest: async (message, tx) => {
+      try {
+        await vault.applyManifest(tx, message.body);
+      } catch (error) {
+        if (!(error instanceof ManifestRejected)) throw error;
+        log.warn(
+          { pickupId: message.body.pickupId, reason: error.message },
+          'vault: manifest entry rejected',
+        );
+        await tx.audit('registry', 'vault.manifest-rejected', { pickupId: message.body.pickupId });
+      }
+    },
+    updateStatus: async (message, tx) => {
+      const { trackingCode, state, note } = message.body;
+      await tx.run('UPDATE data_updates SET state = ?, note = ?, updated_at = ? WHERE tracking_code = ?', [
+        state,
+        note ?? null,
+        Date.now(),
+        trackingCode,
+      ]);
+    },
+  };
+}
+
+/** The drivers a citizen session uses, picked out of the configured ones; the chip station by config. */
+function sessionDevicesOf(config: KioskConfig, drivers: Map<string, ManagedDevice>): SessionDevices {
+  const fingerprint = drivers.get('fingerprint');
+  const dispenser = drivers.get('dispenser');
+  const printer = drivers.get('printer');
+  const station = drivers.get('cardReader');
+  return {
+    ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
+    ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
+    ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
+    ...(station instanceof SerialChipStation ? { openChipStation: () => station.open() } : {}),
+  };
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */
@@ -361,6 +476,8 @@ export interface DemoRigReady {
   devices: DemoDevicePaths;
   /** file holding a one-time enrolment token for `kiosk provision` (new at every start) */
   enrolmentTokenFile?: string;
+  /** the CSCA the rig's chips are signed under (the kiosk's `sessions.trustList`) */
+  trustList?: string;
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -369,12 +486,16 @@ export interface DemoDevicePaths {
   fingerprint: string;
   printer: string;
   dispenser: string;
+  /** the chip station's reader (serial link to the chip of the card at the station) */
+  cardReader?: string;
 }
 
 export interface DemoRigOptions {
   dataDir: string;
   brokerPort: number;
   log: Logger;
+  /** the demo kiosk: its registry stages the demo citizens' pickups for it */
+  kioskId?: string;
 }
 
 export interface DemoRig {
@@ -387,6 +508,11 @@ export interface DemoRig {
   devices: DemoDevicePaths;
   /** unplugs (closes the pty pair) or replugs an emulated device, as the control socket does */
   control(command: 'unplug' | 'replug', device: keyof DemoDevicePaths): Promise<void>;
+  /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
+  chips: Map<number, ChipEmulator>;
+  trustList: string;
+  /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
+  citizenControl(command: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -411,8 +537,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
   >();
   let controlServer: Server | undefined;
+  const station: { server?: PtyChipServer } = {};
   const stopAll = async () => {
     controlServer?.close();
+    await station.server?.close().catch(() => undefined);
     await scanner.stop().catch(() => undefined);
     for (const { emulator } of pluggable.values()) await emulator.stop().catch(() => undefined);
     await Promise.all([...ptys, ...[...pluggable.values()].map(({ pty }) => pty)].map((pty) => pty.close()));
@@ -436,6 +564,60 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   const dispenserPty = await emulatorPty('dispenser');
   const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
   dispenser.loadCards([0, 1, 2, 3]);
+  // The vault: one card per demo citizen, chips signed by a test CSCA the kiosk trusts.
+  const pki = createTestPki();
+  const trustList = join(dataDir, 'csca.pem');
+  writeFileSync(trustList, pki.trustListPem);
+  const chips = new Map<number, ChipEmulator>(
+    DEMO_CITIZENS.map((citizen, slot) => [
+      slot,
+      new ChipEmulator(buildChipImage({ record: citizen.record, pki })),
+    ]),
+  );
+  let chipAtStation: ChipEmulator | undefined;
+  const stationChip = {
+    // the chip of the card the dispenser holds at its station; none: "no card" (ISO 7816-4 6A82)
+    process: (bytes: Uint8Array): Buffer => {
+      const slot = dispenser.stationSlot;
+      const chip = slot === undefined ? undefined : chips.get(slot);
+      if (chip !== chipAtStation) chip?.reset();
+      chipAtStation = chip;
+      return chip ? chip.process(bytes) : Buffer.from([0x6a, 0x82]);
+    },
+  };
+  const cardReaderPty = await emulatorPty('card-reader');
+  ptys.push(cardReaderPty);
+  const chipServer = await PtyChipServer.open(cardReaderPty.emulatorPath, stationChip);
+  const citizenControl = async (command: string, args: string[]): Promise<string> => {
+    switch (command) {
+      case 'finger': {
+        const who = args[0] ?? '';
+        const citizen = DEMO_CITIZENS.find((c) => c.record.idNumber === who || c.pickupId === who);
+        if (who === 'none') fingerprint.placeFinger(undefined);
+        else if (who === 'wrong') fingerprint.placeFinger(syntheticFinger('someone-else'));
+        else if (citizen) fingerprint.placeFinger(syntheticFinger(citizen.fingerSeed));
+        else throw new Error('expected "finger <ID number | pickup id | wrong | none>"');
+        return 'ok';
+      }
+      case 'scan':
+        await scanner.scan(args.join(' '));
+        return 'ok';
+      case 'take':
+        return dispenser.takeCard() ? 'ok' : 'error: no card in the tray';
+      case 'citizens':
+        // fabricated demo data (cccd-facts.md §1.3), for the demo panel's buttons
+        return JSON.stringify(
+          DEMO_CITIZENS.map((c) => ({
+            pickupId: c.pickupId,
+            idNumber: c.record.idNumber,
+            name: c.record.fullName,
+            qr: qrOf(c.record),
+          })),
+        );
+      default:
+        throw new Error(`unknown command "${command}"`);
+    }
+  };
   pluggable.set('fingerprint', { pty: fingerprintPty, emulator: fingerprint });
   pluggable.set('printer', { pty: printerPty, emulator: printer });
   pluggable.set('dispenser', { pty: dispenserPty, emulator: dispenser });
@@ -450,11 +632,17 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       await entry.emulator.start();
     }
   };
+  station.server = chipServer;
   try {
     await registry.start();
+    for (const citizen of DEMO_CITIZENS) await registry.citizens.addCitizen(registryCitizenOf(citizen));
+    if (options.kioskId)
+      for (const citizen of DEMO_CITIZENS)
+        await registry.citizens.stagePickup(options.kioskId, citizen.pickupId, citizen.record.idNumber);
+    dispenser.loadCards(chips.keys());
     await scanner.start();
     for (const { emulator } of pluggable.values()) await emulator.start();
-    controlServer = await startRigControl(join(dataDir, 'rig.sock'), control, log);
+    controlServer = await startRigControl(join(dataDir, 'rig.sock'), control, log, citizenControl);
   } catch (error) {
     await stopAll();
     throw error;
@@ -471,8 +659,12 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       fingerprint: fingerprintPty.devicePath,
       printer: printerPty.devicePath,
       dispenser: dispenserPty.devicePath,
+      cardReader: cardReaderPty.devicePath,
     },
     control,
+    chips,
+    trustList,
+    citizenControl,
     stop: stopAll,
   };
 }
@@ -482,7 +674,12 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
  * `replug fingerprint`, answered `ok` or `error: …`. It lets a technician (or a test) pull a
  * device's cable in the running demo.
  */
-async function startRigControl(path: string, control: DemoRig['control'], log: Logger): Promise<Server> {
+async function startRigControl(
+  path: string,
+  control: DemoRig['control'],
+  log: Logger,
+  citizenControl?: DemoRig['citizenControl'],
+): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     socket.setEncoding('utf8');
@@ -490,8 +687,15 @@ async function startRigControl(path: string, control: DemoRig['control'], log: L
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-        const [command, device] = buffer.slice(0, newline).trim().split(/\s+/);
+        const [command, device, ...rest] = buffer.slice(0, newline).trim().split(/\s+/);
         buffer = buffer.slice(newline + 1);
+        if (citizenControl && command && command !== 'unplug' && command !== 'replug') {
+          citizenControl(command, [device ?? '', ...rest].filter(Boolean)).then(
+            (answer) => socket.write(`${answer}\n`),
+            (error: Error) => socket.write(`error: ${error.message}\n`),
+          );
+          continue;
+        }
         if ((command !== 'unplug' && command !== 'replug') || !device) {
           socket.write('error: expected "unplug <device>" or "replug <device>"\n');
           continue;
@@ -543,6 +747,7 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
     brokerUrl: rig.brokerUrl,
     devices: rig.devices,
     enrolmentTokenFile,
+    trustList: rig.trustList,
   };
   process.send?.(ready);
 }
@@ -570,7 +775,16 @@ function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: D
   const entry = fileURLToPath(new URL(`./cli/demo-rig.${extension}`, import.meta.url));
   const child = spawn(
     process.execPath,
-    [...process.execArgv, entry, '--data-dir', options.dataDir, '--broker-port', String(options.brokerPort)],
+    [
+      ...process.execArgv,
+      entry,
+      '--data-dir',
+      options.dataDir,
+      '--broker-port',
+      String(options.brokerPort),
+      '--kiosk-id',
+      options.kioskId,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
@@ -647,8 +861,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
         printer: { path: started.ready.devices.printer, baudRate: 9600 },
         dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
+        ...(started.ready.devices.cardReader
+          ? { cardReader: { kind: 'serial' as const, path: started.ready.devices.cardReader } }
+          : {}),
         probeIntervalMs: 2000,
       },
+      ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
       log: { level: options.logLevel, pretty: true },
     },
     'demo',
@@ -669,7 +887,24 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     Object.values(runtime.devices.summary()).every((state) => state === 'ok' || state === 'disabled');
   while (!devicesReady() && Date.now() < linkDeadline) await new Promise((done) => setTimeout(done, 20));
   // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
+  void loadDemoVault(runtime, DEMO_CITIZENS.length, log);
   process.stdout.write(
     `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,
   );
+}
+
+/**
+ * The demo technician's `kiosk vault load`: once the registry's manifest entries have arrived (they
+ * wait for the kiosk's sealing key), identify the cards in the first `count` slots.
+ */
+async function loadDemoVault(runtime: KioskRuntime, count: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  try {
+    while ((await runtime.vault.awaitingLoad()).length < count && Date.now() < deadline)
+      await new Promise((done) => setTimeout(done, 100));
+    const result = await runtime.loadVault(Array.from({ length: count }, (_, slot) => slot));
+    log.info({ loaded: result.loaded.length, unmatched: result.unmatched }, 'demo: vault loaded');
+  } catch (error) {
+    log.error({ err: (error as Error).message }, 'demo: vault load failed');
+  }
 }

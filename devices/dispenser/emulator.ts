@@ -59,6 +59,8 @@ export class DispenserEmulator {
   private injected: InjectedFault | undefined;
   /** vault slots that hold a card */
   readonly slots = new Set<number>();
+  /** the slot whose card is at the chip station or in the tray (the rig serves that card's chip) */
+  stationSlot: number | undefined;
   /** what left the vault: how many cards went to the capture bin */
   captured = 0;
   /** writes of the LED ring (PWM on D3), newest last */
@@ -103,6 +105,7 @@ export class DispenserEmulator {
   takeCard(): boolean {
     if (this.state !== MECH_STATE.inTray) return false;
     this.state = MECH_STATE.idle;
+    this.stationSlot = undefined;
     this.setInput(PINS.traySensor, 0);
     this.sendReply(EVENT.sensor, UNSOLICITED_SEQ, SENSOR.cardTaken);
     return true;
@@ -239,6 +242,7 @@ export class DispenserEmulator {
             position: POSITION.station,
             after: () => {
               this.state = cardInSlot ? MECH_STATE.atStation : MECH_STATE.idle;
+              if (cardInSlot) this.stationSlot = arg;
               return cardInSlot ? undefined : FAULT.noCard;
             },
           });
@@ -264,6 +268,7 @@ export class DispenserEmulator {
           position: POSITION.captureBin,
           after: () => {
             this.captured++;
+            this.stationSlot = undefined;
             this.state = MECH_STATE.idle;
             this.setInput(PINS.traySensor, 0);
             return undefined;
@@ -280,6 +285,7 @@ export class DispenserEmulator {
           position: POSITION.slot,
           after: () => {
             this.slots.add(arg);
+            this.stationSlot = undefined;
             this.state = MECH_STATE.idle;
             return undefined;
           },

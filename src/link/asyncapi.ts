@@ -86,7 +86,7 @@ export const CHANNELS = {
     action: 'send',
     qos: 1,
     retain: false,
-    messages: ['registry.ping'],
+    messages: ['registry.ping', 'registry.fingerVerify'],
   },
   responses: {
     address: 'kiosk/{kioskId}/res',
@@ -94,7 +94,16 @@ export const CHANNELS = {
     action: 'receive',
     qos: 1,
     retain: false,
-    messages: ['registry.pong'],
+    messages: ['registry.pong', 'registry.fingerVerified'],
+  },
+  updates: {
+    address: 'kiosk/{kioskId}/updates',
+    description:
+      "The registry's later answers to a citizen's data update (update.status), stored by the kiosk.",
+    action: 'receive',
+    qos: 1,
+    retain: false,
+    messages: ['update.status'],
   },
   bootstrapEnrol: {
     address: 'bootstrap/enrol',

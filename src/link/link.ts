@@ -170,6 +170,7 @@ export class KioskLink implements Service {
             topics.cmd(kioskId),
             topics.manifest(kioskId),
             topics.responses(kioskId),
+            topics.updates(kioskId),
             ...(this.options.subscriptions ?? []).map((subscription) => subscription.topic),
           ],
           { qos: 1 },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
 import { decodeMessage, decodeOneOf, EVENT_TYPES, envelope, InvalidMessage } from '../link/messages.js';
+import { RegistryCitizens } from './citizens.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
@@ -44,6 +45,8 @@ export class ReferenceRegistry implements Service {
   }> = [];
   private eventWriter: Promise<void> | undefined;
   private readonly counters = new Map<string, { duplicates: number; outOfOrder: number; maxSeq: number }>();
+  /** citizens, staged pickups and data updates (issue 6) */
+  private citizensPart: RegistryCitizens | undefined;
 
   constructor(
     private readonly options: {
@@ -110,6 +113,17 @@ export class ReferenceRegistry implements Service {
           rejectUnauthorized: true,
         }
       : {};
+    this.citizensPart = await RegistryCitizens.open(db, {
+      log: this.options.log,
+      publish: (topic, message) =>
+        new Promise<void>((resolve, reject) => {
+          const client = this.client;
+          if (!client) return reject(new Error('registry is not connected'));
+          client.publish(topic, JSON.stringify(message), { qos: 1 }, (error) =>
+            error ? reject(error) : resolve(),
+          );
+        }),
+    });
     const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
       clientId: this.options.clientId ?? `registry-${process.pid}`,
@@ -151,10 +165,12 @@ export class ReferenceRegistry implements Service {
     if (parsed?.leaf !== 'status' || payload.length === 0) return;
     let online: boolean;
     let version: string | null;
+    let sealingKey: string | undefined;
     try {
       const message = decodeMessage(payload, 'kiosk.status');
       online = message.body.online;
       version = message.body.version ?? null;
+      sealingKey = message.body.sealingKey;
     } catch (error) {
       if (!(error instanceof InvalidMessage)) throw error;
       this.options.log.warn(
@@ -170,6 +186,14 @@ export class ReferenceRegistry implements Service {
       [parsed.kioskId, online ? 1 : 0, version, new Date().toISOString()],
     );
     this.options.log.info({ kioskId: parsed.kioskId, online }, 'registry: kiosk presence');
+    // the key to seal this kiosk's pickups to; pickups waiting for it go out now
+    // Not awaited: staging publishes and waits for PUBACKs on the packet stream this handler holds.
+    if (sealingKey)
+      void this.citizensPart
+        ?.learnKioskKey(parsed.kioskId, sealingKey)
+        .catch((error: unknown) =>
+          this.options.log.warn({ err: (error as Error).message }, 'registry: staging for a kiosk failed'),
+        );
   }
 
   private onEvent(kioskId: string, payload: Buffer): void {
@@ -202,6 +226,7 @@ export class ReferenceRegistry implements Service {
         const batch = this.pendingEvents.splice(0, 1000);
         await db.exec('BEGIN IMMEDIATE');
         const touched = new Set<string>();
+        const fresh: typeof batch = [];
         for (const event of batch) {
           const counters = await this.countersOf(event.kioskId);
           touched.add(event.kioskId);
@@ -210,7 +235,8 @@ export class ReferenceRegistry implements Service {
             [event.eventId, event.kioskId, event.seq, event.type, event.body, new Date().toISOString()],
           );
           if (inserted.changes === 0) counters.duplicates++;
-          else if (event.seq !== null) {
+          else fresh.push(event);
+          if (inserted.changes !== 0 && event.seq !== null) {
             if (event.seq < counters.maxSeq) counters.outOfOrder++;
             counters.maxSeq = Math.max(counters.maxSeq, event.seq);
           }
@@ -225,6 +251,16 @@ export class ReferenceRegistry implements Service {
           );
         }
         await db.exec('COMMIT');
+        // act on each event once: only the ones this commit kept for the first time
+        for (const event of fresh)
+          await this.citizensPart
+            ?.onEvent(event.kioskId, event.type, JSON.parse(event.body) as unknown)
+            .catch((error: unknown) =>
+              this.options.log.warn(
+                { err: (error as Error).message, type: event.type },
+                'registry: event not acted on',
+              ),
+            );
       }
     } catch (error) {
       this.options.log.error({ err: error }, 'registry: writing events failed');
@@ -261,6 +297,7 @@ export class ReferenceRegistry implements Service {
   /** Answers `registry/req/ping` on the requester's replyTo with the same correlationId. */
   private async onRequest(topic: string, payload: Buffer): Promise<void> {
     const op = topic.slice(topics.registryRequest('').length);
+    if (op === 'finger-verify') return this.answerFingerVerify(payload);
     if (op !== 'ping') return;
     let request;
     try {
@@ -318,6 +355,37 @@ export class ReferenceRegistry implements Service {
     this.client?.publish(request.replyTo, JSON.stringify(reply), { qos: 1 }, (error) => {
       if (error) this.options.log.warn({ err: error.message }, 'registry: enrolment answer not sent');
     });
+  }
+
+  /** `registry/req/finger-verify`: 1:1 against the citizen's enrolled template; the record if matched. */
+  private async answerFingerVerify(payload: Buffer): Promise<void> {
+    let request;
+    try {
+      request = decodeMessage(payload, 'registry.fingerVerify');
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn(
+        { op: 'finger-verify', reason: error.reason },
+        'registry: invalid request rejected',
+      );
+      return;
+    }
+    if (!request.replyTo || !request.correlationId || !parseKioskTopic(request.replyTo)) return;
+    const body = (await this.citizensPart?.verifyFinger(request.body.idNumber, request.body.template)) ?? {
+      matched: false,
+    };
+    const answer = envelope('registry.fingerVerified', 'registry', body, {
+      correlationId: request.correlationId,
+    });
+    this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
+      if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
+    });
+  }
+
+  /** Citizens, staged pickups and data updates (issue 6): see citizens.ts. */
+  get citizens(): RegistryCitizens {
+    if (!this.citizensPart) throw new Error('registry is not started');
+    return this.citizensPart;
   }
 
   /** Per-kiosk counts of events kept, duplicates removed and events out of order. */

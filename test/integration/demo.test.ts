@@ -42,7 +42,16 @@ describe('kiosk demo', () => {
       const health = (await response.json()) as { status: string; parts: Record<string, { state: string }> };
       expect(response.status).toBe(200);
       expect(health.status).toBe('up');
-      expect(Object.keys(health.parts).sort()).toEqual(['devices', 'fleet', 'jobs', 'link', 'store', 'ui']);
+      expect(Object.keys(health.parts).sort()).toEqual([
+        'devices',
+        'fleet',
+        'jobs',
+        'link',
+        'sessions',
+        'store',
+        'ui',
+        'vault',
+      ]);
       expect(Object.values(health.parts).every((part) => part.state === 'up')).toBe(true);
 
       const watcher = await watchTopic(brokerUrl, 'cccd/v1/kiosk/+/status');

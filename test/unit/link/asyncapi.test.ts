@@ -39,6 +39,7 @@ describe('docs/mqtt-api.yaml (AsyncAPI 3)', () => {
       cmdResult: topics.cmdResult(kioskId),
       registryRequest: topics.registryRequest('ping'),
       responses: topics.responses(kioskId),
+      updates: topics.updates(kioskId),
       bootstrapEnrol: topics.bootstrapEnrol(),
       bootstrapReply: topics.bootstrapReply('enrol-0123456789abcdef'),
     };
