@@ -219,6 +219,7 @@ export function createKioskRuntime(
     },
     devices: sessionDevices,
     deviceStates: () => devices.summary(),
+    isLocked: () => fleet.isLocked,
     vault,
     store,
     identity,

@@ -91,6 +91,8 @@ export interface SessionState {
   parking?: { to: 'slot' | 'bin'; then: 'referral' | 'out-of-service' | 'attract' };
   missing: string[];
   storeAccepts: boolean;
+  /** locked by operations (`lock` command): sessions in progress finish, no new one starts */
+  locked: boolean;
   /** a card left outside its slot after a failed park: no new session until staff clear it */
   cardAdrift: boolean;
 }
@@ -101,6 +103,7 @@ export type SessionEvent =
   | { type: 'timeout'; timer: string }
   | { type: 'device'; device: string; present: boolean }
   | { type: 'store'; acceptsNewSessions: boolean }
+  | { type: 'lock'; locked: boolean }
   | { type: 'lookup-result'; op: number; found?: { pickupId: string; slot: number; maskedId: string } }
   | { type: 'update-identified'; op: number; maskedId?: string }
   | { type: 'finger-result'; op: number; result: 'matched' | 'no-match' }
@@ -170,6 +173,7 @@ export function initialState(): SessionState {
     checks: NO_CHECKS,
     missing: [],
     storeAccepts: true,
+    locked: false,
     cardAdrift: false,
   };
 }
@@ -256,16 +260,16 @@ class Reduction {
   private endSession(): void {
     this.disarm();
     this.effects.push({ kind: 'purge' });
-    const { missing, storeAccepts, cardAdrift, op } = this.state;
-    this.state = { ...initialState(), missing, storeAccepts, cardAdrift, op: op + 1 };
+    const { missing, storeAccepts, locked, cardAdrift, op } = this.state;
+    this.state = { ...initialState(), missing, storeAccepts, locked, cardAdrift, op: op + 1 };
     this.settleIdle();
   }
 
   /** Attract when every needed device is there and the store accepts sessions; else out of service. */
   private settleIdle(): void {
-    const { phase, missing, storeAccepts, cardAdrift } = this.state;
+    const { phase, missing, storeAccepts, locked, cardAdrift } = this.state;
     if (phase !== 'attract' && phase !== 'out-of-service') return;
-    const usable = missing.length === 0 && storeAccepts && !cardAdrift;
+    const usable = missing.length === 0 && storeAccepts && !locked && !cardAdrift;
     this.set({ phase: usable ? 'attract' : 'out-of-service' });
   }
 
@@ -303,6 +307,9 @@ class Reduction {
         return this.onDevice(event.device, event.present);
       case 'store':
         this.set({ storeAccepts: event.acceptsNewSessions });
+        return this.settleIdle();
+      case 'lock':
+        this.set({ locked: event.locked });
         return this.settleIdle();
       case 'timeout':
         return this.onTimeout(event.timer);
@@ -614,16 +621,15 @@ export function viewOf(state: SessionState, seq: number): SessionView {
     view.outOfService = {
       reasonKey: state.cardAdrift
         ? 'out-of-service.card-stuck'
-        : !state.storeAccepts
-          ? 'out-of-service.storage'
-          : 'out-of-service.device-missing',
+        : state.locked
+          ? 'out-of-service.locked'
+          : !state.storeAccepts
+            ? 'out-of-service.storage'
+            : 'out-of-service.device-missing',
       devices: state.missing,
     };
   return view;
 }
 
-/** "001195012345" → "001*******45": the screen shows no more of the ID than this. */
-export function maskIdNumber(idNumber: string): string {
-  if (idNumber.length < 6) return '*'.repeat(idNumber.length);
-  return `${idNumber.slice(0, 3)}${'*'.repeat(idNumber.length - 5)}${idNumber.slice(-2)}`;
-}
+/** The screen shows no more of the ID than the logs do: "001195012345" → "001*******45". */
+export { maskIdNumber } from '../util/pii.js';

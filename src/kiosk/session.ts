@@ -56,6 +56,8 @@ export interface SessionOrchestratorOptions {
   devices: SessionDevices;
   /** health of every configured device, as the device manager reports it */
   deviceStates: () => Record<string, DeviceHealthState>;
+  /** whether operations have locked the kiosk (fleet `lock` command; survives restarts) */
+  isLocked: () => boolean;
   vault: Vault;
   store: Store;
   identity: SealingIdentity;
@@ -126,6 +128,10 @@ export class SessionOrchestrator implements SessionController, Service {
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
     );
+    bus.on('sessions', 'fleet.lock', ({ locked }) => this.dispatch({ type: 'lock', locked }));
+    // `purge sessions` from operations: the session in progress ends as a citizen's cancel does
+    // (a card outside its slot is parked first), and its secrets are dropped.
+    bus.on('sessions', 'fleet.purgeSessions', () => this.dispatch({ type: 'ui', input: { type: 'cancel' } }));
     bus.on('sessions', 'scanner.scan', ({ text }) => this.dispatch({ type: 'scan', text }));
     const onTaken = () => this.dispatch({ type: 'taken' });
     devices.dispenser?.on('taken', onTaken);
@@ -143,6 +149,7 @@ export class SessionOrchestrator implements SessionController, Service {
       if (this.options.deviceStates().dispenser === 'ok') void this.recover();
     }
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
+    this.dispatch({ type: 'lock', locked: this.options.isLocked() });
   }
 
   async stop(): Promise<void> {

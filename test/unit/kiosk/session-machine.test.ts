@@ -146,6 +146,27 @@ describe('pickup session reducer', () => {
     ).toBe('attract');
   });
 
+  it('a lock by operations lets the session in progress finish, then keeps the kiosk out of service', () => {
+    const locked = run([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'lock', locked: true },
+    ]).state;
+    expect(locked.phase).toBe('identify');
+    const after = run([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'lock', locked: true },
+      { type: 'ui', input: { type: 'cancel' } },
+    ]).state;
+    expect(after.phase).toBe('out-of-service');
+    expect(viewOf(after, 1).outOfService?.reasonKey).toBe('out-of-service.locked');
+    expect(
+      run([
+        { type: 'lock', locked: true },
+        { type: 'lock', locked: false },
+      ]).state.phase,
+    ).toBe('attract');
+  });
+
   it('idle timeout purges the session and returns to attract', () => {
     const { state, effects } = drive([
       { type: 'ui', input: { type: 'start', flow: 'pickup' } },
@@ -218,6 +239,7 @@ const eventArb: fc.Arbitrary<{ event: SessionEvent; live: boolean }> = fc.record
       .record({ device: fc.constantFrom('fingerprint', 'dispenser', 'printer'), present: fc.boolean() })
       .map((d) => ({ type: 'device', ...d }) as SessionEvent),
     fc.boolean().map((acceptsNewSessions) => ({ type: 'store', acceptsNewSessions }) as SessionEvent),
+    fc.boolean().map((locked) => ({ type: 'lock', locked }) as SessionEvent),
     fc
       .option(fc.constant(found), { nil: undefined })
       .map((f) => ({ type: 'lookup-result', op: 0, ...(f ? { found: f } : {}) }) as SessionEvent),
