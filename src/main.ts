@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -29,7 +29,15 @@ import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
 import { ReferenceRegistry } from './registry/registry.js';
 import { JobRunner, Store } from './store/index.js';
+import {
+  type DemoCommand,
+  DemoCommandSchema,
+  type DemoControl,
+  type DemoScanPreset,
+  rigControlLine,
+} from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
+import type { SessionController } from './kiosk/view.js';
 import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
 import { type Health, Lifecycle } from './util/lifecycle.js';
@@ -48,7 +56,17 @@ export interface KioskRuntime {
   health(): Record<string, Health>;
 }
 
-export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRuntime {
+/** What only some runs add: the citizen sessions, and the demo's control panel (`kiosk demo`). */
+export interface KioskRuntimeExtras {
+  sessions?: SessionController;
+  demo?: DemoControl;
+}
+
+export function createKioskRuntime(
+  config: KioskConfig,
+  log: Logger,
+  extras: KioskRuntimeExtras = {},
+): KioskRuntime {
   mkdirSync(config.dataDir, { recursive: true });
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
@@ -121,6 +139,8 @@ export function createKioskRuntime(config: KioskConfig, log: Logger): KioskRunti
     port: config.ui.port,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
+    ...(extras.sessions ? { sessions: extras.sessions } : {}),
+    ...(extras.demo ? { demo: extras.demo } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, ui], log);
 
@@ -265,6 +285,8 @@ export interface DemoRigReady {
   type: 'ready';
   brokerUrl: string;
   devices: DemoDevicePaths;
+  /** codes the demo page's control panel offers to scan (the staged citizen's pickup QR, …) */
+  scanPresets?: DemoScanPreset[];
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -291,6 +313,8 @@ export interface DemoRig {
   devices: DemoDevicePaths;
   /** unplugs (closes the pty pair) or replugs an emulated device, as the control socket does */
   control(command: 'unplug' | 'replug', device: keyof DemoDevicePaths): Promise<void>;
+  /** the citizen's hands, as the control socket does: finger on the sensor, a code scanned, card taken */
+  act(command: DemoCommand): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -352,11 +376,30 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       await entry.emulator.start();
     }
   };
+  const act = async (command: DemoCommand): Promise<void> => {
+    switch (command.type) {
+      case 'finger':
+        fingerprint.placeFinger(
+          command.finger === 'none'
+            ? undefined
+            : syntheticFinger(command.finger === 'citizen' ? 'demo-citizen' : 'someone-else'),
+        );
+        return;
+      case 'scan':
+        return scanner.scan(command.text);
+      case 'take-card':
+        if (!dispenser.takeCard()) throw new Error('no card in the tray');
+        return;
+      case 'unplug':
+      case 'replug':
+        return control(command.type, command.device);
+    }
+  };
   try {
     await registry.start();
     await scanner.start();
     for (const { emulator } of pluggable.values()) await emulator.start();
-    controlServer = await startRigControl(join(dataDir, 'rig.sock'), control, log);
+    controlServer = await startRigControl(join(dataDir, 'rig.sock'), act, log);
   } catch (error) {
     await stopAll();
     throw error;
@@ -375,16 +418,18 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       dispenser: dispenserPty.devicePath,
     },
     control,
+    act,
     stop: stopAll,
   };
 }
 
 /**
- * The rig's control socket (`<rig dir>/rig.sock`): one line per command, `unplug fingerprint` or
- * `replug fingerprint`, answered `ok` or `error: …`. It lets a technician (or a test) pull a
- * device's cable in the running demo.
+ * The rig's control socket (`<rig dir>/rig.sock`): one line per command, answered `ok` or
+ * `error: …`. `unplug fingerprint` / `replug fingerprint` let a technician (or a test) pull a
+ * device's cable in the running demo; `finger citizen|other|none`, `scan <base64 text>` and
+ * `take-card` are the citizen's hands, used by the demo page's control panel.
  */
-async function startRigControl(path: string, control: DemoRig['control'], log: Logger): Promise<Server> {
+async function startRigControl(path: string, act: DemoRig['act'], log: Logger): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     socket.setEncoding('utf8');
@@ -392,15 +437,22 @@ async function startRigControl(path: string, control: DemoRig['control'], log: L
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-        const [command, device] = buffer.slice(0, newline).trim().split(/\s+/);
+        const line = buffer.slice(0, newline).trim();
         buffer = buffer.slice(newline + 1);
-        if ((command !== 'unplug' && command !== 'replug') || !device) {
-          socket.write('error: expected "unplug <device>" or "replug <device>"\n');
+        const command = parseRigCommand(line);
+        if (!command) {
+          socket.write(
+            'error: expected "unplug|replug <device>", "finger citizen|other|none", "scan <base64>" or "take-card"\n',
+          );
           continue;
         }
-        control(command, device as keyof DemoDevicePaths).then(
+        act(command).then(
           () => {
-            log.info({ command, device }, 'rig control');
+            // the scanned text may be a citizen's code: only the command's kind is logged
+            log.info(
+              { command: command.type, device: 'device' in command ? command.device : undefined },
+              'rig control',
+            );
             socket.write('ok\n');
           },
           (error: Error) => socket.write(`error: ${error.message}\n`),
@@ -414,6 +466,56 @@ async function startRigControl(path: string, control: DemoRig['control'], log: L
     server.listen(path, () => resolveListen());
   });
   return server;
+}
+
+/** One line of the rig's control socket as a command, or undefined when it is not one. */
+export function parseRigCommand(line: string): DemoCommand | undefined {
+  const [verb, argument, ...rest] = line.split(/\s+/);
+  if (rest.length > 0) return undefined;
+  const candidate =
+    verb === 'unplug' || verb === 'replug'
+      ? { type: verb, device: argument }
+      : verb === 'finger'
+        ? { type: 'finger', finger: argument }
+        : verb === 'scan' && argument
+          ? { type: 'scan', text: Buffer.from(argument, 'base64').toString('utf8') }
+          : verb === 'take-card' && argument === undefined
+            ? { type: 'take-card' }
+            : undefined;
+  const parsed = DemoCommandSchema.safeParse(candidate);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * The demo page's control panel, talking to the rig child process over its control socket (the
+ * same one a technician uses). `presets` are the codes the panel offers to scan.
+ */
+export function rigDemoControl(socketPath: string, presets: () => DemoScanPreset[]): DemoControl {
+  return {
+    presets,
+    run: (command) =>
+      new Promise<void>((resolveRun, reject) => {
+        const socket = connect(socketPath);
+        let reply = '';
+        socket.setEncoding('utf8');
+        socket.setTimeout(5000, () => socket.destroy(new Error('rig control socket timed out')));
+        socket.on('connect', () => socket.write(rigControlLine(command)));
+        socket.on('data', (chunk: string) => {
+          reply += chunk;
+          if (!reply.includes('\n')) return;
+          socket.end();
+          const line = reply.trim();
+          if (line === 'ok') resolveRun();
+          else reject(new RigControlError(line.replace(/^error: /, '')));
+        });
+        socket.on('error', reject);
+      }),
+  };
+}
+
+/** The rig refused or failed a control command (e.g. "no card in the tray"). */
+export class RigControlError extends Error {
+  override readonly name = 'RigControlError';
 }
 
 /** Body of the rig child process (src/cli/demo-rig.ts). */
@@ -530,7 +632,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
     'demo',
   );
-  const runtime = createKioskRuntime(config, log);
+  const runtime = createKioskRuntime(config, log, {
+    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock'), () => started.ready.scanPresets ?? []),
+  });
   parts.runtime = runtime;
   await runtime.start();
   // `kiosk doctor --config <data dir>/kiosk.json` checks the demo's devices (through the running
