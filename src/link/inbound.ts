@@ -18,6 +18,7 @@ export type InboundHandler<T extends MessageType> = (
 export interface InboundHandlers {
   manifest?: InboundHandler<'manifest.entry'>;
   command?: InboundHandler<'command.request'>;
+  updateStatus?: InboundHandler<'update.status'>;
 }
 
 export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored';
@@ -26,6 +27,7 @@ export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored';
 const LEAF_TYPES = {
   manifest: ['manifest.entry'],
   cmd: ['command.request'],
+  updates: ['update.status'],
 } as const satisfies Record<string, readonly MessageType[]>;
 
 /**
@@ -50,9 +52,9 @@ export class InboundRouter {
     const parsed = parseKioskTopic(topic);
     if (parsed?.kioskId !== this.options.kioskId) return 'ignored';
     const leaf = parsed.leaf;
-    if (leaf !== 'manifest' && leaf !== 'cmd') return 'ignored';
-    let message: Envelope<MessageBody<'manifest.entry' | 'command.request'>> & {
-      type: 'manifest.entry' | 'command.request';
+    if (leaf !== 'manifest' && leaf !== 'cmd' && leaf !== 'updates') return 'ignored';
+    let message: Envelope<MessageBody<'manifest.entry' | 'command.request' | 'update.status'>> & {
+      type: 'manifest.entry' | 'command.request' | 'update.status';
     };
     try {
       message = decodeOneOf(payload, LEAF_TYPES[leaf]);
@@ -72,6 +74,8 @@ export class InboundRouter {
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
         await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx);
+      else if (message.type === 'update.status')
+        await handlers.updateStatus?.(message as Envelope<MessageBody<'update.status'>>, tx);
       else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx);
       return 'applied';
     });

@@ -157,9 +157,12 @@ export class KioskLink implements Service {
       this.options.bus.emit('link.state', { state: 'up' });
       void this.publishStatus();
       client
-        .subscribeAsync([topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId)], {
-          qos: 1,
-        })
+        .subscribeAsync(
+          [topics.cmd(kioskId), topics.manifest(kioskId), topics.responses(kioskId), topics.updates(kioskId)],
+          {
+            qos: 1,
+          },
+        )
         .catch((error: unknown) =>
           this.options.log.warn({ err: (error as Error).message }, 'link: subscribe failed'),
         );

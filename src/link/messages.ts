@@ -68,6 +68,84 @@ export const CommandBodySchema = z.strictObject({
 export const PingBodySchema = z.strictObject({ note: z.string().max(200).optional() });
 export const PongBodySchema = z.strictObject({ at: z.iso.datetime({ offset: true }) });
 
+/** `pickup.retracted`: the card was not taken in time and went to the capture bin (no PII). */
+export const PickupRetractedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  slot: z.number().int().min(0).max(10_000),
+  reason: z.enum(['not-taken', 'device-fault', 'recovered-after-restart']),
+});
+
+/** `fault.pickup`: a pickup stopped for a reason staff must look at (pseudonymous ids only). */
+export const PickupFaultBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  fault: z.enum(['chip-mismatch', 'passive-auth-failed', 'active-auth-failed', 'chip-unreadable', 'device']),
+  device: z.string().max(32).optional(),
+  /** where the card is now */
+  card: z.enum(['in-slot', 'capture-bin', 'unknown']),
+});
+
+/** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
+export const VaultLoadedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  slot: z.number().int().min(0).max(10_000),
+});
+
+/** `kiosk.sealingKey`: the kiosk's X25519 public key the registry seals manifest secrets to. */
+export const SealingKeyBodySchema = z.strictObject({
+  publicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected 32 bytes in base64'),
+});
+
+const ResidenceSchema = z.strictObject({
+  provinceCode: z.string().max(8),
+  wardCode: z.string().max(8),
+  detail: z.string().max(200),
+});
+
+/** The citizen's own contact data, as the registry holds it and the update flow edits it. */
+export const ContactRecordSchema = z.strictObject({
+  phone: z.string().max(20).optional(),
+  email: z.string().max(254).optional(),
+  residence: ResidenceSchema.optional(),
+});
+
+/** Post-2025 provinces and wards (after the 2025 merger) as the registry supplies them. */
+export const GazetteerSchema = z
+  .array(
+    z.strictObject({
+      code: z.string().max(8),
+      name: z.string().max(100),
+      wards: z.array(z.strictObject({ code: z.string().max(8), name: z.string().max(100) })).max(500),
+    }),
+  )
+  .max(100);
+
+/** `registry.fingerVerify` request: the live finger's template, 1:1 against the citizen's record. */
+export const FingerVerifyBodySchema = z.strictObject({
+  idNumber: z.string().regex(/^\d{12}$/),
+  template: z.string().max(4096),
+});
+
+/** `registry.fingerVerified` answer: the match, and when matched the record and the gazetteer. */
+export const FingerVerifiedBodySchema = z.strictObject({
+  matched: z.boolean(),
+  record: ContactRecordSchema.optional(),
+  gazetteer: GazetteerSchema.optional(),
+});
+
+/** `update.submitted`: a citizen's data update, sent from the outbox (tracking code names it). */
+export const UpdateSubmittedBodySchema = z.strictObject({
+  trackingCode: z.string().min(4).max(32),
+  idNumber: z.string().regex(/^\d{12}$/),
+  changes: ContactRecordSchema,
+});
+
+/** `update.status`: the registry's decision on an update (inbound, on the kiosk's `updates` topic). */
+export const UpdateStatusBodySchema = z.strictObject({
+  trackingCode: z.string().min(4).max(32),
+  state: z.enum(['received', 'approved', 'rejected', 'pending']),
+  note: z.string().max(200).optional(),
+});
+
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
@@ -77,10 +155,26 @@ export const messageBodies = {
   'command.request': CommandBodySchema,
   'registry.ping': PingBodySchema,
   'registry.pong': PongBodySchema,
+  'pickup.retracted': PickupRetractedBodySchema,
+  'fault.pickup': PickupFaultBodySchema,
+  'vault.loaded': VaultLoadedBodySchema,
+  'kiosk.sealingKey': SealingKeyBodySchema,
+  'registry.fingerVerify': FingerVerifyBodySchema,
+  'registry.fingerVerified': FingerVerifiedBodySchema,
+  'update.submitted': UpdateSubmittedBodySchema,
+  'update.status': UpdateStatusBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
-export const EVENT_TYPES = ['fault.storage', 'pickup.completed'] as const satisfies readonly MessageType[];
+export const EVENT_TYPES = [
+  'fault.storage',
+  'pickup.completed',
+  'pickup.retracted',
+  'fault.pickup',
+  'vault.loaded',
+  'kiosk.sealingKey',
+  'update.submitted',
+] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;

@@ -18,6 +18,8 @@ export const topics = {
   cmd: (kioskId: string) => kioskTopic(kioskId, 'cmd'),
   cmdResult: (kioskId: string) => kioskTopic(kioskId, 'cmd/result'),
   responses: (kioskId: string) => kioskTopic(kioskId, 'res'),
+  /** the registry's `update.status` messages for this kiosk */
+  updates: (kioskId: string) => kioskTopic(kioskId, 'updates'),
   fleetConfig: () => `${TOPIC_ROOT}/fleet/config`,
   registryRequest: (op: string) => `${TOPIC_ROOT}/registry/req/${op}`,
   /** wildcard subscriptions used by the registry and operations */

@@ -56,6 +56,40 @@ export const migrations: readonly Migration[] = [
     description: 'index outbox.created_at: `kiosk queue` finds the oldest event without scanning the outbox',
     sql: `CREATE INDEX outbox_created_at ON outbox (created_at);`,
   },
+  {
+    version: 3,
+    description: 'card vault: sealed pickup manifest, card inventory (one state per card), data updates',
+    // No PII in clear: the ID number is only a keyed hash (id_lookup), everything else is sealed to
+    // the kiosk's X25519 key. A card holds a slot exactly while it is in the slot, at the chip
+    // station or in the tray (it returns to that slot); one card per slot.
+    sql: `
+      CREATE TABLE vault_manifest (
+        pickup_id TEXT PRIMARY KEY,
+        id_lookup TEXT NOT NULL,
+        sealed    TEXT NOT NULL,
+        state     TEXT NOT NULL DEFAULT 'staged' CHECK (state IN ('staged', 'withdrawn')),
+        staged_at INTEGER NOT NULL
+      );
+      CREATE INDEX vault_manifest_lookup ON vault_manifest (id_lookup);
+      CREATE TABLE vault_cards (
+        pickup_id  TEXT PRIMARY KEY REFERENCES vault_manifest (pickup_id),
+        state      TEXT NOT NULL
+                   CHECK (state IN ('in-slot', 'at-station', 'in-tray', 'dispensed', 'captured', 'withdrawn')),
+        slot       INTEGER CHECK (slot IS NULL OR slot >= 0),
+        updated_at INTEGER NOT NULL,
+        CHECK ((state IN ('in-slot', 'at-station', 'in-tray')) = (slot IS NOT NULL))
+      );
+      CREATE UNIQUE INDEX vault_cards_slot ON vault_cards (slot) WHERE slot IS NOT NULL;
+      CREATE TABLE data_updates (
+        tracking_code TEXT PRIMARY KEY,
+        id_lookup     TEXT NOT NULL,
+        state         TEXT NOT NULL
+                      CHECK (state IN ('submitted', 'received', 'approved', 'rejected', 'pending')),
+        note          TEXT,
+        submitted_at  INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -1,0 +1,611 @@
+/**
+ * The citizen sessions (card pickup and data update) as one pure reducer:
+ * `reduce(state, event, now) → { state, effects }`. It does no I/O and reads no clock: the
+ * orchestrator (session.ts) executes the effects against the devices, the store and the link, and
+ * feeds their outcomes back as events. Every wait has an explicit timer in the state; every async
+ * effect carries an operation number (`op`) and outcomes of an older operation are ignored, so a
+ * late answer can never move a session that has moved on.
+ *
+ * The dispense rule (issue 6): the card goes to the tray only from `checking-card` on a
+ * `card-checked` event, and only if the session holds a fingerprint match AND the chip's DG1
+ * equals the citizen's staged MRZ AND passive authentication passed AND Active Authentication
+ * passed (`mayDispense`). test/unit/kiosk/session-machine.property.test.ts checks it over random
+ * sequences of events.
+ */
+import type { Screen, SessionView, UiInput } from './view.js';
+
+export interface SessionTimeouts {
+  /** no input on a citizen screen → back to attract, secrets purged */
+  idleMs: number;
+  /** one finger attempt (the sensor waits this long for a finger) */
+  fingerAttemptMs: number;
+  /** card in the tray not taken → retracted to the capture bin */
+  trayTakeMs: number;
+  /** how long receipt, referral and status screens stay before attract */
+  resultMs: number;
+}
+
+export interface SessionSettings {
+  timeouts: SessionTimeouts;
+  maxFingerAttempts: number;
+  /** devices a session needs; any of them missing → out of service */
+  neededDevices: readonly string[];
+}
+
+export type Phase =
+  | 'attract'
+  | 'out-of-service'
+  | 'identify'
+  | 'looking-up'
+  | 'finger'
+  | 'checking-card'
+  | 'presenting'
+  | 'take-card'
+  | 'completing'
+  | 'parking'
+  | 'receipt'
+  | 'referral'
+  | 'update-identify'
+  | 'update-identifying'
+  | 'update-record'
+  | 'update-edit'
+  | 'update-confirm'
+  | 'update-submitting'
+  | 'update-done'
+  | 'update-status';
+
+export type ContactChanges = NonNullable<SessionView['record']>;
+export type Gazetteer = NonNullable<SessionView['gazetteer']>;
+export type UpdateStatus = NonNullable<SessionView['updateStatus']>;
+
+/** The four checks of the dispense rule, as this session has established them. */
+export interface DispenseChecks {
+  fingerMatched: boolean;
+  dg1Matches: boolean;
+  passiveAuth: boolean;
+  activeAuth: boolean;
+}
+
+export type PickupFault =
+  'chip-mismatch' | 'passive-auth-failed' | 'active-auth-failed' | 'chip-unreadable' | 'device';
+
+export interface SessionState {
+  phase: Phase;
+  flow: 'pickup' | 'update' | null;
+  /** the current async operation; outcomes carrying another op are stale */
+  op: number;
+  timer?: { name: string; endsAt: number; totalMs: number };
+  pickup?: { pickupId: string; slot: number };
+  maskedId?: string;
+  attemptsLeft?: number;
+  checks: DispenseChecks;
+  messageKey?: string;
+  receiptCode?: string;
+  trackingCode?: string;
+  record?: ContactChanges;
+  gazetteer?: Gazetteer;
+  changes?: ContactChanges;
+  updateStatus?: UpdateStatus;
+  /** where a parked card goes and what the session shows afterwards */
+  parking?: { to: 'slot' | 'bin'; then: 'referral' | 'out-of-service' | 'attract' };
+  missing: string[];
+  storeAccepts: boolean;
+  /** a card left outside its slot after a failed park: no new session until staff clear it */
+  cardAdrift: boolean;
+}
+
+export type SessionEvent =
+  | { type: 'ui'; input: UiInput }
+  | { type: 'scan'; text: string }
+  | { type: 'timeout'; timer: string }
+  | { type: 'device'; device: string; present: boolean }
+  | { type: 'store'; acceptsNewSessions: boolean }
+  | { type: 'lookup-result'; op: number; found?: { pickupId: string; slot: number; maskedId: string } }
+  | { type: 'update-identified'; op: number; maskedId?: string }
+  | { type: 'finger-result'; op: number; result: 'matched' | 'no-match' }
+  | {
+      type: 'finger-verified-online';
+      op: number;
+      matched: boolean;
+      record?: ContactChanges;
+      gazetteer?: Gazetteer;
+    }
+  | { type: 'card-checked'; op: number; dg1Matches: boolean; passiveAuth: boolean; activeAuth: boolean }
+  | { type: 'card-unreadable'; op: number }
+  | { type: 'presented'; op: number }
+  | { type: 'taken' }
+  | { type: 'completed'; op: number; receiptCode: string }
+  | { type: 'parked'; op: number; ok: boolean }
+  | { type: 'update-submitted'; op: number; trackingCode: string }
+  | { type: 'status-result'; op: number; status?: UpdateStatus }
+  /** a device command of the current operation failed (disconnected, jammed, timed out) */
+  | { type: 'device-fault'; op: number; device: string }
+  /** the registry did not answer in time */
+  | { type: 'remote-unavailable'; op: number };
+
+export type SessionEffect =
+  | { kind: 'timer'; name: string; ms: number }
+  | { kind: 'clear-timer' }
+  /** drop every unsealed secret of the session from memory; cancel device waits */
+  | { kind: 'purge' }
+  | { kind: 'lookup-pickup'; op: number; by: 'id' | 'code'; value: string }
+  | { kind: 'identify-update'; op: number; qrText: string }
+  | { kind: 'verify-finger'; op: number; timeoutMs: number }
+  | { kind: 'verify-finger-online'; op: number; timeoutMs: number }
+  | { kind: 'fetch-card'; op: number; pickupId: string; slot: number }
+  | { kind: 'present'; op: number; pickupId: string; slot: number; checks: DispenseChecks }
+  | { kind: 'complete'; op: number; pickupId: string; slot: number }
+  | {
+      kind: 'park';
+      op: number;
+      pickupId: string;
+      slot: number;
+      to: 'slot' | 'bin';
+      reason: 'not-taken' | 'device-fault' | 'check-failed';
+      fault?: PickupFault;
+    }
+  | { kind: 'submit-update'; op: number; changes: ContactChanges }
+  | { kind: 'ask-status'; op: number; trackingCode: string };
+
+export interface Transition {
+  state: SessionState;
+  effects: SessionEffect[];
+}
+
+const NO_CHECKS: DispenseChecks = {
+  fingerMatched: false,
+  dg1Matches: false,
+  passiveAuth: false,
+  activeAuth: false,
+};
+
+export function initialState(): SessionState {
+  return {
+    phase: 'attract',
+    flow: null,
+    op: 0,
+    checks: NO_CHECKS,
+    missing: [],
+    storeAccepts: true,
+    cardAdrift: false,
+  };
+}
+
+/** The dispense rule: all four checks, nothing less. */
+export function mayDispense(checks: DispenseChecks): boolean {
+  return checks.fingerMatched && checks.dg1Matches && checks.passiveAuth && checks.activeAuth;
+}
+
+/** Phases in which a card is outside its slot (at the station or in the tray). */
+const CARD_OUT: ReadonlySet<Phase> = new Set(['checking-card', 'presenting', 'take-card']);
+/** Phases waiting for a citizen's input: the idle timer runs, `touch` restarts it. */
+const IDLE_PHASES: ReadonlySet<Phase> = new Set([
+  'identify',
+  'update-identify',
+  'update-record',
+  'update-edit',
+  'update-confirm',
+]);
+const RESULT_PHASES: ReadonlySet<Phase> = new Set(['receipt', 'referral', 'update-done', 'update-status']);
+
+const ID_NUMBER = /^\d{12}$/;
+
+export function reduce(
+  state: SessionState,
+  event: SessionEvent,
+  now: number,
+  settings: SessionSettings,
+): Transition {
+  const r = new Reduction(state, now, settings);
+  r.apply(event);
+  return { state: r.state, effects: r.effects };
+}
+
+class Reduction {
+  readonly effects: SessionEffect[] = [];
+
+  constructor(
+    public state: SessionState,
+    private readonly now: number,
+    private readonly settings: SessionSettings,
+  ) {}
+
+  private set(patch: Partial<SessionState>): void {
+    this.state = { ...this.state, ...patch };
+  }
+
+  private nextOp(): number {
+    const op = this.state.op + 1;
+    this.set({ op });
+    return op;
+  }
+
+  private arm(name: string, ms: number): void {
+    this.set({ timer: { name, endsAt: this.now + ms, totalMs: ms } });
+    this.effects.push({ kind: 'timer', name, ms });
+  }
+
+  private disarm(): void {
+    if (this.state.timer) this.effects.push({ kind: 'clear-timer' });
+    const { timer: _timer, ...rest } = this.state;
+    this.state = rest;
+  }
+
+  /** Enters a phase, clearing the per-screen fields that do not carry over. */
+  private enter(phase: Phase, patch: Partial<SessionState> = {}): void {
+    this.disarm();
+    const { messageKey: _m, ...rest } = this.state;
+    this.state = { ...rest, phase, ...patch };
+    if (IDLE_PHASES.has(phase)) this.arm('idle', this.settings.timeouts.idleMs);
+    else if (RESULT_PHASES.has(phase)) this.arm('result', this.settings.timeouts.resultMs);
+  }
+
+  /** Back to attract (or out of service): every secret and every citizen field dropped. */
+  private endSession(): void {
+    this.disarm();
+    this.effects.push({ kind: 'purge' });
+    const { missing, storeAccepts, cardAdrift, op } = this.state;
+    this.state = { ...initialState(), missing, storeAccepts, cardAdrift, op: op + 1 };
+    this.settleIdle();
+  }
+
+  /** Attract when every needed device is there and the store accepts sessions; else out of service. */
+  private settleIdle(): void {
+    const { phase, missing, storeAccepts, cardAdrift } = this.state;
+    if (phase !== 'attract' && phase !== 'out-of-service') return;
+    const usable = missing.length === 0 && storeAccepts && !cardAdrift;
+    this.set({ phase: usable ? 'attract' : 'out-of-service' });
+  }
+
+  private startFinger(flow: 'pickup' | 'update'): void {
+    const attemptsLeft = this.state.attemptsLeft ?? this.settings.maxFingerAttempts;
+    this.enter('finger', { attemptsLeft });
+    const op = this.nextOp();
+    const timeoutMs = this.settings.timeouts.fingerAttemptMs;
+    this.arm('finger', timeoutMs);
+    this.effects.push(
+      flow === 'pickup'
+        ? { kind: 'verify-finger', op, timeoutMs }
+        : { kind: 'verify-finger-online', op, timeoutMs },
+    );
+  }
+
+  private park(
+    to: 'slot' | 'bin',
+    reason: 'not-taken' | 'device-fault' | 'check-failed',
+    then: 'referral' | 'out-of-service' | 'attract',
+    fault?: PickupFault,
+  ): void {
+    const pickup = this.state.pickup;
+    if (!pickup) return this.endSession();
+    this.enter('parking', { parking: { to, then } });
+    const op = this.nextOp();
+    this.effects.push({ kind: 'park', op, ...pickup, to, reason, ...(fault ? { fault } : {}) });
+  }
+
+  apply(event: SessionEvent): void {
+    const { state } = this;
+    if ('op' in event && event.op !== state.op) return; // stale outcome of an abandoned operation
+    switch (event.type) {
+      case 'device':
+        return this.onDevice(event.device, event.present);
+      case 'store':
+        this.set({ storeAccepts: event.acceptsNewSessions });
+        return this.settleIdle();
+      case 'timeout':
+        return this.onTimeout(event.timer);
+      case 'ui':
+        return this.onUi(event.input);
+      case 'scan':
+        return this.onScan(event.text);
+      case 'lookup-result':
+        if (state.phase !== 'looking-up') return;
+        if (!event.found) return this.enter('identify', { messageKey: 'identify.not-found' });
+        this.set({
+          pickup: { pickupId: event.found.pickupId, slot: event.found.slot },
+          maskedId: event.found.maskedId,
+        });
+        return this.startFinger('pickup');
+      case 'update-identified':
+        if (state.phase !== 'update-identifying') return;
+        if (!event.maskedId)
+          return this.enter('update-identify', { messageKey: 'update.card-not-recognised' });
+        this.set({ maskedId: event.maskedId });
+        return this.startFinger('update');
+      case 'finger-result':
+        if (state.phase !== 'finger' || state.flow !== 'pickup') return;
+        if (event.result === 'matched') {
+          this.set({ checks: { ...NO_CHECKS, fingerMatched: true } });
+          const pickup = state.pickup;
+          if (!pickup) return this.endSession();
+          this.enter('checking-card');
+          const op = this.nextOp();
+          this.effects.push({ kind: 'fetch-card', op, ...pickup });
+          return;
+        }
+        return this.fingerMissed();
+      case 'finger-verified-online':
+        if (state.phase !== 'finger' || state.flow !== 'update') return;
+        if (!event.matched) return this.fingerMissed();
+        this.set({ checks: { ...NO_CHECKS, fingerMatched: true } });
+        return this.enter('update-record', {
+          ...(event.record ? { record: event.record } : {}),
+          ...(event.gazetteer ? { gazetteer: event.gazetteer } : {}),
+        });
+      case 'remote-unavailable':
+        if (state.phase === 'finger' || state.phase === 'update-submitting') {
+          this.set({ flow: state.flow });
+          return this.enter('referral', { messageKey: 'referral.registry-unreachable' });
+        }
+        if (state.phase === 'update-identifying')
+          return this.enter('update-identify', { messageKey: 'update.registry-unreachable' });
+        return;
+      case 'card-checked': {
+        if (state.phase !== 'checking-card' || !state.pickup) return;
+        const checks: DispenseChecks = {
+          fingerMatched: state.checks.fingerMatched,
+          dg1Matches: event.dg1Matches,
+          passiveAuth: event.passiveAuth,
+          activeAuth: event.activeAuth,
+        };
+        this.set({ checks });
+        if (mayDispense(checks)) {
+          this.enter('presenting');
+          const op = this.nextOp();
+          this.effects.push({ kind: 'present', op, ...state.pickup, checks });
+          return;
+        }
+        const fault: PickupFault = !checks.dg1Matches
+          ? 'chip-mismatch'
+          : !checks.passiveAuth
+            ? 'passive-auth-failed'
+            : !checks.activeAuth
+              ? 'active-auth-failed'
+              : 'chip-mismatch';
+        return this.park('slot', 'check-failed', 'referral', fault);
+      }
+      case 'card-unreadable':
+        if (state.phase !== 'checking-card') return;
+        return this.park('slot', 'check-failed', 'referral', 'chip-unreadable');
+      case 'presented':
+        if (state.phase !== 'presenting') return;
+        this.enter('take-card');
+        this.arm('tray', this.settings.timeouts.trayTakeMs);
+        return;
+      case 'taken': {
+        if (state.phase !== 'take-card' || !state.pickup) return;
+        this.enter('completing');
+        const op = this.nextOp();
+        this.effects.push({ kind: 'complete', op, ...state.pickup });
+        return;
+      }
+      case 'completed':
+        if (state.phase !== 'completing') return;
+        this.effects.push({ kind: 'purge' });
+        return this.enter('receipt', {
+          receiptCode: event.receiptCode,
+          checks: NO_CHECKS,
+          pickup: undefined,
+        });
+      case 'parked': {
+        if (state.phase !== 'parking' || !state.parking) return;
+        const then = state.parking.then;
+        this.set({ parking: undefined, pickup: undefined, checks: NO_CHECKS });
+        if (!event.ok) {
+          // the card could not be brought to safety: staff must look; no session until then
+          this.set({ cardAdrift: true });
+          this.endSession();
+          this.set({ messageKey: 'out-of-service.card-stuck' });
+          return;
+        }
+        if (then === 'referral') {
+          this.effects.push({ kind: 'purge' });
+          return this.enter('referral', { messageKey: 'referral.card-check-failed' });
+        }
+        return this.endSession();
+      }
+      case 'device-fault':
+        return this.onFault(event.device);
+      case 'update-submitted':
+        if (state.phase !== 'update-submitting') return;
+        this.effects.push({ kind: 'purge' });
+        return this.enter('update-done', {
+          trackingCode: event.trackingCode,
+          record: undefined,
+          gazetteer: undefined,
+        });
+      case 'status-result':
+        if (state.phase !== 'looking-up' || state.flow !== 'update') return;
+        if (!event.status) return this.enter('update-identify', { messageKey: 'update.status-unknown' });
+        return this.enter('update-status', { updateStatus: event.status });
+    }
+  }
+
+  private fingerMissed(): void {
+    const attemptsLeft = (this.state.attemptsLeft ?? 1) - 1;
+    this.set({ attemptsLeft });
+    if (attemptsLeft <= 0) {
+      this.effects.push({ kind: 'purge' });
+      return this.enter('referral', { messageKey: 'referral.finger-attempts', pickup: undefined });
+    }
+    this.startFinger(this.state.flow === 'update' ? 'update' : 'pickup');
+    this.set({ messageKey: 'finger.no-match' });
+  }
+
+  private onFault(device: string): void {
+    const { phase } = this.state;
+    if (phase === 'parking') {
+      // parking itself failed: the orchestrator reports `parked { ok: false }` for that
+      return;
+    }
+    if (CARD_OUT.has(phase)) {
+      const to = phase === 'checking-card' ? 'slot' : 'bin';
+      return this.park(to, 'device-fault', 'out-of-service', 'device');
+    }
+    if (phase === 'attract' || phase === 'out-of-service') return;
+    this.set({ missing: [...new Set([...this.state.missing, device])].sort() });
+    this.endSession();
+  }
+
+  private onDevice(device: string, present: boolean): void {
+    if (!this.settings.neededDevices.includes(device)) return;
+    const missing = new Set(this.state.missing);
+    if (present) missing.delete(device);
+    else missing.add(device);
+    this.set({ missing: [...missing].sort() });
+    if (!present) {
+      // a needed device went away mid-session: bring any card to safety, then out of service
+      const { phase } = this.state;
+      if (CARD_OUT.has(phase))
+        return this.park(
+          phase === 'checking-card' ? 'slot' : 'bin',
+          'device-fault',
+          'out-of-service',
+          'device',
+        );
+      if (phase !== 'attract' && phase !== 'out-of-service' && phase !== 'parking' && phase !== 'completing')
+        return this.endSession();
+    }
+    this.settleIdle();
+  }
+
+  private onTimeout(name: string): void {
+    const { timer, phase } = this.state;
+    if (!timer || timer.name !== name) return; // a timer of an earlier screen
+    const { timer: _t, ...rest } = this.state;
+    this.state = rest;
+    if (name === 'tray' && phase === 'take-card') return this.park('bin', 'not-taken', 'attract');
+    if (name === 'finger' && phase === 'finger') return this.endSession();
+    this.endSession();
+  }
+
+  private onUi(input: UiInput): void {
+    const { phase } = this.state;
+    switch (input.type) {
+      case 'start':
+        if (phase !== 'attract') return;
+        this.set({ flow: input.flow, op: this.state.op + 1 });
+        return this.enter(input.flow === 'pickup' ? 'identify' : 'update-identify');
+      case 'touch':
+        if (IDLE_PHASES.has(phase)) this.arm('idle', this.settings.timeouts.idleMs);
+        return;
+      case 'cancel':
+        if (CARD_OUT.has(phase) || phase === 'parking' || phase === 'completing') return; // mechanics first
+        if (phase === 'attract' || phase === 'out-of-service') return;
+        return this.endSession();
+      case 'enter-id': {
+        if (phase !== 'identify') return;
+        const idNumber = input.idNumber.replace(/\s/g, '');
+        if (!ID_NUMBER.test(idNumber)) return this.enter('identify', { messageKey: 'identify.invalid-id' });
+        this.enter('looking-up');
+        const op = this.nextOp();
+        this.effects.push({ kind: 'lookup-pickup', op, by: 'id', value: idNumber });
+        return;
+      }
+      case 'confirm':
+        if (phase === 'update-record') return this.enter('update-edit');
+        if (phase === 'update-confirm' && this.state.changes) {
+          this.enter('update-submitting');
+          const op = this.nextOp();
+          this.effects.push({ kind: 'submit-update', op, changes: this.state.changes });
+          return;
+        }
+        if (RESULT_PHASES.has(phase)) return this.endSession();
+        return;
+      case 'edit':
+        if (phase !== 'update-record' && phase !== 'update-edit') return;
+        return this.enter('update-confirm', { changes: input.fields });
+      case 'back':
+        if (phase === 'update-edit') return this.enter('update-record');
+        if (phase === 'update-confirm') return this.enter('update-edit');
+        return;
+      case 'ask-status': {
+        if (phase !== 'attract' && phase !== 'update-identify') return;
+        this.set({ flow: 'update' });
+        this.enter('looking-up');
+        const op = this.nextOp();
+        this.effects.push({ kind: 'ask-status', op, trackingCode: input.trackingCode });
+        return;
+      }
+    }
+  }
+
+  private onScan(text: string): void {
+    const { phase } = this.state;
+    if (phase === 'identify') {
+      this.enter('looking-up');
+      const op = this.nextOp();
+      this.effects.push({ kind: 'lookup-pickup', op, by: 'code', value: text.trim() });
+      return;
+    }
+    if (phase === 'update-identify') {
+      this.enter('update-identifying');
+      const op = this.nextOp();
+      this.effects.push({ kind: 'identify-update', op, qrText: text });
+    }
+  }
+}
+
+const SCREEN_OF: Readonly<Record<Phase, Screen>> = {
+  attract: 'attract',
+  'out-of-service': 'out-of-service',
+  identify: 'identify',
+  'looking-up': 'identify',
+  finger: 'finger',
+  'checking-card': 'checking-card',
+  presenting: 'checking-card',
+  'take-card': 'take-card',
+  completing: 'take-card',
+  parking: 'checking-card',
+  receipt: 'receipt',
+  referral: 'referral',
+  'update-identify': 'update-identify',
+  'update-identifying': 'update-identify',
+  'update-record': 'update-record',
+  'update-edit': 'update-edit',
+  'update-confirm': 'update-confirm',
+  'update-submitting': 'update-confirm',
+  'update-done': 'update-done',
+  'update-status': 'update-status',
+};
+
+/** What the touchscreen shows for a state (src/kiosk/view.ts). Never the full ID number. */
+export function viewOf(state: SessionState, seq: number): SessionView {
+  const screen =
+    state.phase === 'looking-up' && state.flow === 'update' ? 'update-identify' : SCREEN_OF[state.phase];
+  const view: SessionView = { seq, screen, flow: state.flow };
+  if (state.maskedId) view.maskedId = state.maskedId;
+  if (state.phase === 'finger' && state.attemptsLeft !== undefined) view.attemptsLeft = state.attemptsLeft;
+  if (state.timer && state.timer.name !== 'result' && state.timer.name !== 'idle-none')
+    view.countdown = { endsAt: state.timer.endsAt, totalMs: state.timer.totalMs };
+  if (state.messageKey) view.messageKey = state.messageKey;
+  if (state.phase === 'parking') view.messageKey = 'card.returning';
+  if (state.phase === 'receipt' && state.receiptCode) view.receiptCode = state.receiptCode;
+  if (state.phase === 'update-done' && state.trackingCode) view.trackingCode = state.trackingCode;
+  if (state.flow === 'update' && state.record && state.phase.startsWith('update-'))
+    view.record =
+      state.changes && state.phase === 'update-confirm'
+        ? { ...state.record, ...state.changes }
+        : state.record;
+  if (state.gazetteer && (state.phase === 'update-edit' || state.phase === 'update-record'))
+    view.gazetteer = state.gazetteer;
+  if (state.phase === 'update-status' && state.updateStatus) view.updateStatus = state.updateStatus;
+  if (state.phase === 'checking-card') view.progress = { step: 'read', done: 1, total: 3 };
+  if (state.phase === 'presenting') view.progress = { step: 'match', done: 3, total: 3 };
+  if (state.phase === 'out-of-service')
+    view.outOfService = {
+      reasonKey: state.cardAdrift
+        ? 'out-of-service.card-stuck'
+        : !state.storeAccepts
+          ? 'out-of-service.storage'
+          : 'out-of-service.device-missing',
+      devices: state.missing,
+    };
+  return view;
+}
+
+/** "001195012345" → "001*******45": the screen shows no more of the ID than this. */
+export function maskIdNumber(idNumber: string): string {
+  if (idNumber.length < 6) return '*'.repeat(idNumber.length);
+  return `${idNumber.slice(0, 3)}${'*'.repeat(idNumber.length - 5)}${idNumber.slice(-2)}`;
+}

@@ -1,0 +1,277 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  initialState,
+  maskIdNumber,
+  mayDispense,
+  reduce,
+  type SessionEffect,
+  type SessionEvent,
+  type SessionSettings,
+  type SessionState,
+  viewOf,
+} from '../../../src/kiosk/session-machine.js';
+
+const settings: SessionSettings = {
+  timeouts: { idleMs: 60_000, fingerAttemptMs: 15_000, trayTakeMs: 30_000, resultMs: 10_000 },
+  maxFingerAttempts: 3,
+  neededDevices: ['fingerprint', 'dispenser'],
+};
+
+function run(events: SessionEvent[], start = initialState()) {
+  let state = start;
+  const effects: SessionEffect[] = [];
+  let now = 0;
+  for (const event of events) {
+    now += 10;
+    const t = reduce(state, event, now, settings);
+    state = t.state;
+    effects.push(...t.effects);
+  }
+  return { state, effects };
+}
+
+/** Feeds `event`, filling in the op of the state's current operation (as the orchestrator would). */
+function withOp(state: SessionState, event: SessionEvent): SessionEvent {
+  return 'op' in event ? ({ ...event, op: state.op } as SessionEvent) : event;
+}
+
+function drive(events: SessionEvent[]) {
+  let state = initialState();
+  const effects: SessionEffect[] = [];
+  for (const event of events) {
+    const t = reduce(state, withOp(state, event), 0, settings);
+    state = t.state;
+    effects.push(...t.effects);
+  }
+  return { state, effects };
+}
+
+const found = { pickupId: 'p-1', slot: 2, maskedId: '001*******45' };
+const toChecking: SessionEvent[] = [
+  { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+  { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+  { type: 'lookup-result', op: 0, found },
+  { type: 'finger-result', op: 0, result: 'matched' },
+];
+
+describe('pickup session reducer', () => {
+  it('walks a pickup: identify → finger → card checked → presented → taken → receipt → attract', () => {
+    const { state, effects } = drive([
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
+      { type: 'presented', op: 0 },
+      { type: 'taken' },
+      { type: 'completed', op: 0, receiptCode: 'R-1' },
+    ]);
+    expect(state.phase).toBe('receipt');
+    expect(viewOf(state, 1)).toMatchObject({ screen: 'receipt', receiptCode: 'R-1' });
+    expect(effects.map((e) => e.kind)).toEqual(
+      expect.arrayContaining([
+        'lookup-pickup',
+        'verify-finger',
+        'fetch-card',
+        'present',
+        'complete',
+        'purge',
+      ]),
+    );
+    const back = drive([]);
+    expect(back.state.phase).toBe('attract');
+  });
+
+  it('three wrong fingers → referral, no card fetched', () => {
+    const { state, effects } = drive([
+      ...toChecking.slice(0, 3),
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-result', op: 0, result: 'no-match' },
+    ]);
+    expect(state.phase).toBe('referral');
+    expect(state.messageKey).toBe('referral.finger-attempts');
+    expect(effects.filter((e) => e.kind === 'verify-finger')).toHaveLength(3);
+    expect(effects.some((e) => e.kind === 'fetch-card' || e.kind === 'present')).toBe(false);
+  });
+
+  it('a chip that does not match the citizen goes back to its slot with a fault', () => {
+    const { state, effects } = drive([
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: false, passiveAuth: true, activeAuth: true },
+    ]);
+    expect(state.phase).toBe('parking');
+    expect(effects.at(-1)).toMatchObject({ kind: 'park', to: 'slot', fault: 'chip-mismatch', slot: 2 });
+    const after = drive([
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: false, passiveAuth: true, activeAuth: true },
+      { type: 'parked', op: 0, ok: true },
+    ]);
+    expect(after.state.phase).toBe('referral');
+  });
+
+  it('the tray timer retracts the card to the capture bin', () => {
+    const events: SessionEvent[] = [
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
+      { type: 'presented', op: 0 },
+      { type: 'timeout', timer: 'tray' },
+    ];
+    const { state, effects } = drive(events);
+    expect(state.phase).toBe('parking');
+    expect(effects.at(-1)).toMatchObject({ kind: 'park', to: 'bin', reason: 'not-taken' });
+  });
+
+  it('a needed device unplugged with the card in the tray → card to the bin, then out of service', () => {
+    const { state, effects } = drive([
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
+      { type: 'presented', op: 0 },
+      { type: 'device', device: 'fingerprint', present: false },
+      { type: 'parked', op: 0, ok: true },
+    ]);
+    expect(effects.find((e) => e.kind === 'park')).toMatchObject({ to: 'bin', reason: 'device-fault' });
+    expect(state.phase).toBe('out-of-service');
+    expect(viewOf(state, 1).outOfService).toEqual({
+      reasonKey: 'out-of-service.device-missing',
+      devices: ['fingerprint'],
+    });
+  });
+
+  it('the store refusing sessions → out of service; accepting again → attract', () => {
+    expect(run([{ type: 'store', acceptsNewSessions: false }]).state.phase).toBe('out-of-service');
+    expect(
+      run([
+        { type: 'store', acceptsNewSessions: false },
+        { type: 'store', acceptsNewSessions: true },
+      ]).state.phase,
+    ).toBe('attract');
+  });
+
+  it('idle timeout purges the session and returns to attract', () => {
+    const { state, effects } = drive([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'timeout', timer: 'idle' },
+    ]);
+    expect(state.phase).toBe('attract');
+    expect(effects.at(-1)).toEqual({ kind: 'purge' });
+  });
+
+  it('stale outcomes of an abandoned operation are ignored', () => {
+    const { state } = run([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+      { type: 'lookup-result', op: 0, found },
+    ]);
+    expect(state.phase).toBe('looking-up');
+  });
+
+  it('masks ID numbers', () => {
+    expect(maskIdNumber('001195012345')).toBe('001*******45');
+  });
+});
+
+// ---- property: never dispensed without all four checks --------------------------------------
+
+const uiInput = fc.oneof(
+  fc.constantFrom('pickup', 'update').map((flow) => ({ type: 'start', flow }) as const),
+  fc
+    .constantFrom('001195012345', '12', '079203000123')
+    .map((idNumber) => ({ type: 'enter-id', idNumber }) as const),
+  fc.constantFrom(
+    { type: 'confirm' } as const,
+    { type: 'back' } as const,
+    { type: 'cancel' } as const,
+    { type: 'touch' } as const,
+  ),
+  fc.record({ phone: fc.constant('0912345678') }).map((fields) => ({ type: 'edit', fields }) as const),
+);
+
+/** Random events; `op` is either the current one (a live outcome) or a stale one. */
+const eventArb: fc.Arbitrary<{ event: SessionEvent; live: boolean }> = fc.record({
+  live: fc.boolean(),
+  event: fc.oneof(
+    uiInput.map((input) => ({ type: 'ui', input }) as SessionEvent),
+    fc.constantFrom('CODE-1', '001195012345|||').map((text) => ({ type: 'scan', text }) as SessionEvent),
+    fc
+      .constantFrom('idle', 'finger', 'tray', 'result')
+      .map((timer) => ({ type: 'timeout', timer }) as SessionEvent),
+    fc
+      .record({ device: fc.constantFrom('fingerprint', 'dispenser', 'printer'), present: fc.boolean() })
+      .map((d) => ({ type: 'device', ...d }) as SessionEvent),
+    fc.boolean().map((acceptsNewSessions) => ({ type: 'store', acceptsNewSessions }) as SessionEvent),
+    fc
+      .option(fc.constant(found), { nil: undefined })
+      .map((f) => ({ type: 'lookup-result', op: 0, ...(f ? { found: f } : {}) }) as SessionEvent),
+    fc
+      .constantFrom('matched', 'no-match')
+      .map((result) => ({ type: 'finger-result', op: 0, result }) as SessionEvent),
+    fc.boolean().map((matched) => ({ type: 'finger-verified-online', op: 0, matched }) as SessionEvent),
+    fc
+      .record({ dg1Matches: fc.boolean(), passiveAuth: fc.boolean(), activeAuth: fc.boolean() })
+      .map((c) => ({ type: 'card-checked', op: 0, ...c }) as SessionEvent),
+    fc.constant({ type: 'card-unreadable', op: 0 } as SessionEvent),
+    fc.constant({ type: 'presented', op: 0 } as SessionEvent),
+    fc.constant({ type: 'taken' } as SessionEvent),
+    fc.constant({ type: 'completed', op: 0, receiptCode: 'R' } as SessionEvent),
+    fc.boolean().map((ok) => ({ type: 'parked', op: 0, ok }) as SessionEvent),
+    fc.constant({ type: 'device-fault', op: 0, device: 'dispenser' } as SessionEvent),
+    fc.constant({ type: 'remote-unavailable', op: 0 } as SessionEvent),
+    fc.constant({ type: 'update-identified', op: 0, maskedId: '001*******45' } as SessionEvent),
+  ),
+});
+
+describe('session reducer properties', () => {
+  it('no sequence dispenses without finger match, DG1 match, passive and active authentication', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 60 }), (steps) => {
+        let state = initialState();
+        // what the world has actually established, independent of the reducer's own bookkeeping
+        let fingerMatchedThisSession = false;
+        let lastCard: { dg1Matches: boolean; passiveAuth: boolean; activeAuth: boolean } | undefined;
+        let now = 0;
+        for (const { event, live } of steps) {
+          const fed: SessionEvent =
+            'op' in event ? ({ ...event, op: live ? state.op : state.op - 1 } as SessionEvent) : event;
+          const accepted = 'op' in fed ? fed.op === state.op : true;
+          if (accepted && fed.type === 'finger-result' && state.phase === 'finger' && state.flow === 'pickup')
+            fingerMatchedThisSession = fed.result === 'matched';
+          if (accepted && fed.type === 'card-checked' && state.phase === 'checking-card') lastCard = fed;
+          now += 7;
+          const before = state;
+          const t = reduce(state, fed, now, settings);
+          state = t.state;
+          for (const effect of t.effects) {
+            if (effect.kind === 'purge') fingerMatchedThisSession = false;
+            if (effect.kind !== 'present') continue;
+            expect(before.phase).toBe('checking-card');
+            expect(fingerMatchedThisSession).toBe(true);
+            expect(lastCard).toEqual({ dg1Matches: true, passiveAuth: true, activeAuth: true });
+            expect(mayDispense(effect.checks)).toBe(true);
+          }
+          if (state.phase === 'take-card') expect(mayDispense(state.checks)).toBe(true);
+          // the screen never shows a full ID number
+          expect(JSON.stringify(viewOf(state, 0))).not.toMatch(/\d{12}/);
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 3000) },
+    );
+  });
+
+  it('a card outside its slot is always parked or dispensed before the session shows attract', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 60 }), (steps) => {
+        let state = initialState();
+        for (const { event, live } of steps) {
+          const fed: SessionEvent =
+            'op' in event ? ({ ...event, op: live ? state.op : state.op - 1 } as SessionEvent) : event;
+          const before = state.phase;
+          state = reduce(state, fed, 0, settings).state;
+          if (['checking-card', 'presenting', 'take-card'].includes(before))
+            expect(['checking-card', 'presenting', 'take-card', 'completing', 'parking']).toContain(
+              state.phase,
+            );
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 3000) },
+    );
+  });
+});
