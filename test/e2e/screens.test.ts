@@ -168,13 +168,20 @@ describe('touchscreen app screens (headless Chromium)', () => {
       },
     });
 
+    // as the kiosk pushes it: the changed record, province and ward names from the edit screen's list
     await show({
       screen: 'update-confirm',
       flow: 'update',
       maskedId: '079*******78',
-      record: { ...record, phone: '0987654321' },
-      gazetteer,
+      record: {
+        ...record,
+        phone: '0987654321',
+        residence: { provinceCode: '79', wardCode: '26734', detail: '5 Lê Lợi' },
+      },
     });
+    expect(await page.textContent('[data-testid="record-residence"]')).toBe(
+      '5 Lê Lợi, Phường Sài Gòn, Thành phố Hồ Chí Minh',
+    );
     await screenshotBothLanguages(page, 'screens', shot++);
     mark = sessions.inputs.length;
     await page.click('[data-testid="confirm"]');

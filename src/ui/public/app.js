@@ -92,6 +92,14 @@ const TEXT = {
     'out-of-service.locked': 'Ki-ốt đang được bảo trì.',
     'out-of-service.no-cards': 'Ki-ốt hiện không có thẻ chờ nhận.',
     'status.not-found': 'Không tìm thấy hồ sơ với mã này.',
+    'update.card-not-recognised': 'Không nhận ra mã QR trên thẻ. Vui lòng thử lại.',
+    'update.registry-unreachable': 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
+    'update.status-unknown': 'Không tìm thấy hồ sơ với mã này.',
+    'referral.card-check-failed': 'Thẻ không qua được bước kiểm tra và đã được giữ lại.',
+    'referral.registry-unreachable': 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
+    'out-of-service.card-stuck': 'Một thẻ bị kẹt trong máy.',
+    'out-of-service.storage': 'Bộ nhớ của ki-ốt đã đầy.',
+    'card.returning': 'Đang đưa thẻ về vị trí an toàn…',
     'message.unknown': 'Vui lòng làm theo hướng dẫn trên màn hình.',
   },
   en: {
@@ -180,6 +188,14 @@ const TEXT = {
     'out-of-service.locked': 'The kiosk is under maintenance.',
     'out-of-service.no-cards': 'No cards are waiting at this kiosk.',
     'status.not-found': 'No request was found with this code.',
+    'update.card-not-recognised': 'The QR code on the card was not recognised. Please try again.',
+    'update.registry-unreachable': 'The registry cannot be reached. Please try again later.',
+    'update.status-unknown': 'No request was found with this code.',
+    'referral.card-check-failed': 'The card did not pass its check and has been kept.',
+    'referral.registry-unreachable': 'The registry cannot be reached. Please try again later.',
+    'out-of-service.card-stuck': 'A card is stuck in the machine.',
+    'out-of-service.storage': 'The kiosk’s storage is full.',
+    'card.returning': 'Returning the card to a safe place…',
     'message.unknown': 'Please follow the instructions on the screen.',
   },
 };
@@ -264,9 +280,13 @@ function doneButton() {
   return button(t('done'), { type: 'cancel' }, { kind: 'secondary', testid: 'done' });
 }
 
+/* The province and ward names of the session's last gazetteer, for screens whose view carries
+ * codes only (update-confirm); forgotten when the session ends. */
+let gazetteerSeen = [];
+
 function residenceText(residence) {
   if (!residence) return t('field.none');
-  const province = (view.gazetteer ?? []).find((p) => p.code === residence.provinceCode);
+  const province = (view.gazetteer ?? gazetteerSeen).find((p) => p.code === residence.provinceCode);
   const ward = province?.wards.find((w) => w.code === residence.wardCode);
   return [residence.detail, ward?.name ?? residence.wardCode, province?.name ?? residence.provinceCode]
     .filter(Boolean)
@@ -645,6 +665,8 @@ function connect() {
     window.__kioskReceived = { seq: view.seq, at: performance.timeOrigin + performance.now() };
     // A new citizen starts in Vietnamese, with an empty keypad.
     if (view.screen === 'attract' && previous?.screen !== 'attract') lang = 'vi';
+    if (view.gazetteer) gazetteerSeen = view.gazetteer;
+    if (!view.flow) gazetteerSeen = [];
     if (view.screen !== previous?.screen) idDigits = '';
     // The edit form keeps what the citizen is typing while only the countdown changes.
     if (
