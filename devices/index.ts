@@ -7,3 +7,8 @@ export * from './printer/index.js';
 export * from './dispenser/index.js';
 export * from './gpio/index.js';
 export { identifyDevice, type IdentifiedDevice, listSerialPorts, type SerialPortCandidate } from './scan.js';
+export { PtyCardTransport, PtyChipServer } from './card-reader/driver.js';
+export { ChipEmulator } from './card-reader/emulator.js';
+export { buildChipImage, type ChipImage } from './card-reader/chip-image.js';
+export { createTestPki, type TestPki } from './card-reader/test-pki.js';
+export { TRAN_THI_MAI } from './card-reader/sample-record.js';

@@ -3,7 +3,7 @@
  * configuration, creates the bus, the devices, the link and the UI, and hands each what it needs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import {
   KioskGpio,
   onoffBackend,
   PrinterEmulator,
+  PtyCardTransport,
   type PtyPair,
   ScannerEmulator,
   SerialFingerprintSensor,
@@ -24,6 +25,12 @@ import {
 } from '../devices/index.js';
 import { type KioskConfig, parseConfig } from './config/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
+import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
+import { ManifestRejected, Vault } from './kiosk/vault.js';
+import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
+import { parseTrustList } from './card/pa.js';
+import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
+import type { InboundHandlers } from './link/inbound.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
@@ -37,7 +44,6 @@ import {
   rigControlLine,
 } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
-import type { SessionController } from './kiosk/view.js';
 import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
 import { type Health, Lifecycle } from './util/lifecycle.js';
@@ -51,14 +57,18 @@ export interface KioskRuntime {
   readonly devices: DeviceManager;
   readonly bus: EventBus<RuntimeEvents>;
   readonly store: Store;
+  /** the citizen sessions: what the UI server drives (SessionController) */
+  readonly sessions: SessionOrchestrator;
+  readonly vault: Vault;
+  /** `kiosk vault load`: identifies the cards a technician put into `slots` and records them */
+  loadVault(slots: readonly number[]): Promise<VaultLoadResult>;
   start(): Promise<void>;
   stop(): Promise<void>;
   health(): Record<string, Health>;
 }
 
-/** What only some runs add: the citizen sessions, and the demo's control panel (`kiosk demo`). */
+/** What only some runs add: the demo's control panel (`kiosk demo`). */
 export interface KioskRuntimeExtras {
-  sessions?: SessionController;
   demo?: DemoControl;
 }
 
@@ -108,6 +118,11 @@ export function createKioskRuntime(
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
+  // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
+  const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
+  const vault = new Vault(store, identity);
+  const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
+
   const link = new KioskLink({
     kioskId: config.kiosk.id,
     url: config.mqtt.url,
@@ -121,7 +136,51 @@ export function createKioskRuntime(
     store,
     window: config.store.outboxWindow,
     requestTimeoutMs: config.timeouts.requestMs,
+    inbound,
   });
+  const sessionDevices = sessionDevicesOf(config, drivers);
+  const trustAnchors = config.sessions.trustList
+    ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
+    : [];
+  const sessions = new SessionOrchestrator({
+    settings: {
+      timeouts: {
+        idleMs: config.timeouts.sessionIdleMs,
+        fingerAttemptMs: config.timeouts.fingerAttemptMs,
+        trayTakeMs: config.timeouts.trayTakeMs,
+        resultMs: config.sessions.resultMs,
+      },
+      maxFingerAttempts: config.sessions.fingerAttempts,
+      neededDevices: ['fingerprint', 'dispenser'],
+    },
+    devices: sessionDevices,
+    deviceStates: () => devices.summary(),
+    vault,
+    store,
+    identity,
+    trustAnchors,
+    request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
+    requestTimeoutMs: config.timeouts.requestMs,
+    bus,
+    log: log.child({ room: 'sessions' }),
+  });
+  // The registry learns the key to seal to from the kiosk's own event (once per key).
+  const announceKey = {
+    name: 'identity',
+    start: async () => {
+      await store.transaction(async (tx) => {
+        const seen = await tx.get('SELECT 1 FROM audit WHERE action = ? AND detail = ?', [
+          'identity.announced',
+          JSON.stringify({ publicKey: identity.publicKeyBase64 }),
+        ]);
+        if (seen) return;
+        await tx.audit('runtime', 'identity.announced', { publicKey: identity.publicKeyBase64 });
+        tx.emit({ type: 'kiosk.sealingKey', body: { publicKey: identity.publicKeyBase64 } });
+      });
+    },
+    stop: async () => undefined,
+    health: (): Health => ({ state: 'up' }),
+  };
   bus.on('main', 'device.health', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
@@ -139,10 +198,10 @@ export function createKioskRuntime(
     port: config.ui.port,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
-    ...(extras.sessions ? { sessions: extras.sessions } : {}),
+    sessions,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, announceKey, sessions, ui], log);
 
   return {
     config,
@@ -151,6 +210,21 @@ export function createKioskRuntime(
     devices,
     bus,
     store,
+    sessions,
+    vault,
+    loadVault: (slots) => {
+      const { dispenser, openChipStation } = sessionDevices;
+      if (!dispenser || !openChipStation)
+        return Promise.reject(new Error('vault load needs the dispenser and the chip station'));
+      return loadVault(slots, {
+        vault,
+        identity,
+        dispenser,
+        openChipStation,
+        trustAnchors,
+        log: log.child({ room: 'vault' }),
+      });
+    },
     start: () => lifecycle.start(),
     stop: async () => {
       clearTimeout(statusRefresh);
@@ -198,6 +272,48 @@ export function addConfiguredDevices(
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
+}
+
+/** Manifest entries (staging, withdrawal) and update statuses, each applied in its inbox transaction. */
+function kioskInbound(vault: Vault, log: Logger): InboundHandlers {
+  return {
+    manifest: async (message, tx) => {
+      try {
+        await vault.applyManifest(tx, message.body);
+      } catch (error) {
+        if (!(error instanceof ManifestRejected)) throw error;
+        log.warn(
+          { pickupId: message.body.pickupId, reason: error.message },
+          'vault: manifest entry rejected',
+        );
+        await tx.audit('registry', 'vault.manifest-rejected', { pickupId: message.body.pickupId });
+      }
+    },
+    updateStatus: async (message, tx) => {
+      const { trackingCode, state, note } = message.body;
+      await tx.run('UPDATE data_updates SET state = ?, note = ?, updated_at = ? WHERE tracking_code = ?', [
+        state,
+        note ?? null,
+        Date.now(),
+        trackingCode,
+      ]);
+    },
+  };
+}
+
+/** The drivers a citizen session uses, picked out of the configured ones; the chip station by config. */
+function sessionDevicesOf(config: KioskConfig, drivers: Map<string, ManagedDevice>): SessionDevices {
+  const fingerprint = drivers.get('fingerprint');
+  const dispenser = drivers.get('dispenser');
+  const printer = drivers.get('printer');
+  const reader = config.devices.cardReader;
+  const stationPath = reader?.enabled && reader.kind === 'serial' ? reader.path : undefined;
+  return {
+    ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
+    ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
+    ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
+    ...(stationPath ? { openChipStation: () => PtyCardTransport.open(stationPath) } : {}),
+  };
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */

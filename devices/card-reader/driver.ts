@@ -218,7 +218,7 @@ export class PtyChipServer {
   private readonly decoder = new FrameDecoder();
   private constructor(private readonly port: SerialPort) {}
 
-  static open(path: string, chip: ChipEmulator): Promise<PtyChipServer> {
+  static open(path: string, chip: Pick<ChipEmulator, 'process'>): Promise<PtyChipServer> {
     return new Promise((resolve, reject) => {
       const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
       port.open((error) => {

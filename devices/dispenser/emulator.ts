@@ -56,6 +56,8 @@ export class DispenserEmulator {
   private injected: InjectedFault | undefined;
   /** vault slots that hold a card */
   readonly slots = new Set<number>();
+  /** the slot whose card is at the chip station or in the tray (the rig serves that card's chip) */
+  stationSlot: number | undefined;
   /** what left the vault: how many cards went to the capture bin */
   captured = 0;
   /** writes of the LED ring (PWM on D3), newest last */
@@ -100,6 +102,7 @@ export class DispenserEmulator {
   takeCard(): boolean {
     if (this.state !== MECH_STATE.inTray) return false;
     this.state = MECH_STATE.idle;
+    this.stationSlot = undefined;
     this.setInput(PINS.traySensor, 0);
     this.sendReply(EVENT.sensor, UNSOLICITED_SEQ, SENSOR.cardTaken);
     return true;
@@ -231,6 +234,7 @@ export class DispenserEmulator {
           position: POSITION.station,
           after: () => {
             this.slots.delete(arg);
+            this.stationSlot = arg;
             this.state = MECH_STATE.atStation;
           },
         });
@@ -254,6 +258,7 @@ export class DispenserEmulator {
           position: POSITION.captureBin,
           after: () => {
             this.captured++;
+            this.stationSlot = undefined;
             this.state = MECH_STATE.idle;
             this.setInput(PINS.traySensor, 0);
           },
@@ -269,6 +274,7 @@ export class DispenserEmulator {
           position: POSITION.slot,
           after: () => {
             this.slots.add(arg);
+            this.stationSlot = undefined;
             this.state = MECH_STATE.idle;
           },
         });

@@ -181,6 +181,22 @@ export const KioskConfigSchema = z.strictObject({
     })
     .default({ synchronous: 'FULL', outboxWindow: 512 })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
+  sessions: z
+    .strictObject({
+      trustList: z.string().min(1).optional().meta({
+        description:
+          'PEM bundle of the CSCA certificates passive authentication trusts (required for pickups)',
+        restart: true,
+      }),
+      fingerAttempts: z.number().int().min(1).max(10).default(3).meta({
+        description: 'finger attempts before the citizen is referred to staff',
+      }),
+      resultMs: z.number().int().min(2000).default(15_000).meta({
+        description: 'how long receipt, referral and status screens stay before the attract screen',
+      }),
+    })
+    .default({ fingerAttempts: 3, resultMs: 15_000 })
+    .meta({ description: 'citizen sessions: card pickup and data update (src/kiosk)' }),
 });
 
 export type KioskConfig = z.infer<typeof KioskConfigSchema>;

@@ -121,7 +121,9 @@ export type SessionEvent =
   /** a device command of the current operation failed (disconnected, jammed, timed out) */
   | { type: 'device-fault'; op: number; device: string }
   /** the registry did not answer in time */
-  | { type: 'remote-unavailable'; op: number };
+  | { type: 'remote-unavailable'; op: number }
+  /** every card is back in a known place (recovery after a stuck card or a restart) */
+  | { type: 'vault-safe' };
 
 export type SessionEffect =
   | { kind: 'timer'; name: string; ms: number }
@@ -334,7 +336,7 @@ class Reduction {
         });
       case 'remote-unavailable':
         if (state.phase === 'finger' || state.phase === 'update-submitting') {
-          this.set({ flow: state.flow });
+          this.effects.push({ kind: 'purge' });
           return this.enter('referral', { messageKey: 'referral.registry-unreachable' });
         }
         if (state.phase === 'update-identifying')
@@ -406,6 +408,9 @@ class Reduction {
       }
       case 'device-fault':
         return this.onFault(event.device);
+      case 'vault-safe':
+        this.set({ cardAdrift: false });
+        return this.settleIdle();
       case 'update-submitted':
         if (state.phase !== 'update-submitting') return;
         this.effects.push({ kind: 'purge' });

@@ -1,6 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
 import { decodeMessage, decodeOneOf, EVENT_TYPES, envelope, InvalidMessage } from '../link/messages.js';
+import { RegistryCitizens } from './citizens.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
@@ -42,6 +43,8 @@ export class ReferenceRegistry implements Service {
   }> = [];
   private eventWriter: Promise<void> | undefined;
   private readonly counters = new Map<string, { duplicates: number; outOfOrder: number; maxSeq: number }>();
+  /** citizens, staged pickups and data updates (issue 6) */
+  private citizensPart: RegistryCitizens | undefined;
 
   constructor(
     private readonly options: {
@@ -81,6 +84,17 @@ export class ReferenceRegistry implements Service {
         max_seq      INTEGER NOT NULL DEFAULT 0
       );`);
     this.db = db;
+    this.citizensPart = await RegistryCitizens.open(db, {
+      log: this.options.log,
+      publish: (topic, message) =>
+        new Promise<void>((resolve, reject) => {
+          const client = this.client;
+          if (!client) return reject(new Error('registry is not connected'));
+          client.publish(topic, JSON.stringify(message), { qos: 1 }, (error) =>
+            error ? reject(error) : resolve(),
+          );
+        }),
+    });
     const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
       clientId: this.options.clientId ?? `registry-${process.pid}`,
@@ -170,6 +184,7 @@ export class ReferenceRegistry implements Service {
         const batch = this.pendingEvents.splice(0, 1000);
         await db.exec('BEGIN IMMEDIATE');
         const touched = new Set<string>();
+        const fresh: typeof batch = [];
         for (const event of batch) {
           const counters = await this.countersOf(event.kioskId);
           touched.add(event.kioskId);
@@ -178,7 +193,8 @@ export class ReferenceRegistry implements Service {
             [event.eventId, event.kioskId, event.seq, event.type, event.body, new Date().toISOString()],
           );
           if (inserted.changes === 0) counters.duplicates++;
-          else if (event.seq !== null) {
+          else fresh.push(event);
+          if (inserted.changes !== 0 && event.seq !== null) {
             if (event.seq < counters.maxSeq) counters.outOfOrder++;
             counters.maxSeq = Math.max(counters.maxSeq, event.seq);
           }
@@ -193,6 +209,16 @@ export class ReferenceRegistry implements Service {
           );
         }
         await db.exec('COMMIT');
+        // act on each event once: only the ones this commit kept for the first time
+        for (const event of fresh)
+          await this.citizensPart
+            ?.onEvent(event.kioskId, event.type, JSON.parse(event.body) as unknown)
+            .catch((error: unknown) =>
+              this.options.log.warn(
+                { err: (error as Error).message, type: event.type },
+                'registry: event not acted on',
+              ),
+            );
       }
     } catch (error) {
       this.options.log.error({ err: error }, 'registry: writing events failed');
@@ -229,6 +255,7 @@ export class ReferenceRegistry implements Service {
   /** Answers `registry/req/ping` on the requester's replyTo with the same correlationId. */
   private async onRequest(topic: string, payload: Buffer): Promise<void> {
     const op = topic.slice(topics.registryRequest('').length);
+    if (op === 'finger-verify') return this.answerFingerVerify(payload);
     if (op !== 'ping') return;
     let request;
     try {
@@ -251,6 +278,37 @@ export class ReferenceRegistry implements Service {
     this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
       if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
     });
+  }
+
+  /** `registry/req/finger-verify`: 1:1 against the citizen's enrolled template; the record if matched. */
+  private async answerFingerVerify(payload: Buffer): Promise<void> {
+    let request;
+    try {
+      request = decodeMessage(payload, 'registry.fingerVerify');
+    } catch (error) {
+      if (!(error instanceof InvalidMessage)) throw error;
+      this.options.log.warn(
+        { op: 'finger-verify', reason: error.reason },
+        'registry: invalid request rejected',
+      );
+      return;
+    }
+    if (!request.replyTo || !request.correlationId || !parseKioskTopic(request.replyTo)) return;
+    const body = (await this.citizensPart?.verifyFinger(request.body.idNumber, request.body.template)) ?? {
+      matched: false,
+    };
+    const answer = envelope('registry.fingerVerified', 'registry', body, {
+      correlationId: request.correlationId,
+    });
+    this.client?.publish(request.replyTo, JSON.stringify(answer), { qos: 1 }, (error) => {
+      if (error) this.options.log.warn({ err: error.message }, 'registry: answer not sent');
+    });
+  }
+
+  /** Citizens, staged pickups and data updates (issue 6): see citizens.ts. */
+  get citizens(): RegistryCitizens {
+    if (!this.citizensPart) throw new Error('registry is not started');
+    return this.citizensPart;
   }
 
   /** Per-kiosk counts of events kept, duplicates removed and events out of order. */

@@ -35,8 +35,12 @@ export class SealError extends Error {
   override readonly name = 'SealError';
 }
 
+function asPublic(key: KeyObject): KeyObject {
+  return key.type === 'public' ? key : createPublicKey(key);
+}
+
 export function rawPublicKey(key: KeyObject): Buffer {
-  const der = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  const der = asPublic(key).export({ format: 'der', type: 'spki' });
   return Buffer.from(der.subarray(der.length - RAW_PUBLIC));
 }
 
@@ -54,7 +58,7 @@ export function seal(plaintext: Buffer, recipient: KeyObject): string {
   const ephemeral = generateKeyPairSync('x25519');
   const ephemeralRaw = rawPublicKey(ephemeral.publicKey);
   const recipientRaw = rawPublicKey(recipient);
-  const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: createPublicKey(recipient) });
+  const shared = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: asPublic(recipient) });
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', deriveKey(shared, ephemeralRaw, recipientRaw), iv);
   cipher.setAAD(Buffer.from([VERSION]));
@@ -120,7 +124,7 @@ export function loadOrCreateSealingIdentity(file: string): SealingIdentity {
 
 export function sealingIdentityOf(privateKey: KeyObject): SealingIdentity {
   if (privateKey.asymmetricKeyType !== 'x25519') throw new SealError('the sealing key must be X25519');
-  const publicKey = createPublicKey(privateKey);
+  const publicKey = asPublic(privateKey);
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
   const lookupKey = Buffer.from(hkdfSync('sha256', pkcs8, Buffer.alloc(0), 'cccd-kiosk id lookup v1', 32));
   return {

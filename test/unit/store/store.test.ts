@@ -63,7 +63,7 @@ describe('migrations', () => {
     await db.run(
       "INSERT INTO outbox (event_id, topic, type, body, created_at) VALUES ('e-1', 't', 'x.y', '{}', 1)",
     );
-    expect(await migrate(db)).toEqual([2]);
+    expect(await migrate(db, 2)).toEqual([2]);
     expect(await db.get<{ event_id: string }>('SELECT event_id FROM outbox')).toEqual({ event_id: 'e-1' });
     const plan = await db.all<{ detail: string }>('EXPLAIN QUERY PLAN SELECT MIN(created_at) FROM outbox');
     expect(plan.map((step) => step.detail).join(' ')).toContain('outbox_created_at');

@@ -1,0 +1,554 @@
+/**
+ * The orchestrator of the citizen sessions: it owns the one session state, feeds it events from
+ * the devices, the bus, the UI and the outcomes of its own effects, and executes the reducer's
+ * effects (session-machine.ts) against the real drivers, the vault and the link. It implements
+ * `SessionController` for the UI server.
+ *
+ * Secrets (the unsealed MRZ and finger template of the current pickup, the ID number of an
+ * update) live in `this.secrets` only, and are dropped on every `purge`.
+ */
+import { randomBytes, type X509Certificate } from 'node:crypto';
+import type { CardDispenser, FingerprintSensor, ReceiptPrinter } from '../../devices/index.js';
+import { DeviceCanceled, DeviceDisconnected, DeviceTimeout } from '../../devices/index.js';
+import { AccessControlError, type CardTransport, parseDg1, readCard } from '../card/index.js';
+import { bacKeyFromMrz, parseCccdMrz, parseQr } from '../cccd/index.js';
+import { RequestTimeout } from '../link/link.js';
+import type { Envelope, MessageBody, MessageType } from '../link/messages.js';
+import type { Store } from '../store/index.js';
+import type { SealingIdentity } from '../store/seal.js';
+import type { EventBus } from '../util/bus.js';
+import type { DeviceHealthState, RuntimeEvents } from '../util/events.js';
+import type { Health, Service } from '../util/lifecycle.js';
+import type { Logger } from '../util/log.js';
+import {
+  type ContactChanges,
+  initialState,
+  maskIdNumber,
+  reduce,
+  type SessionEffect,
+  type SessionEvent,
+  type SessionSettings,
+  type SessionState,
+  viewOf,
+} from './session-machine.js';
+import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
+import type { SessionController, SessionView, UiInput } from './view.js';
+
+/** The request/response path to the registry (KioskLink.request). */
+export type RegistryRequest = <Req extends MessageType, Res extends MessageType>(
+  op: string,
+  type: Req,
+  body: MessageBody<Req>,
+  expected: Res,
+  timeoutMs?: number,
+) => Promise<Envelope<MessageBody<Res>>>;
+
+export interface SessionDevices {
+  fingerprint?: FingerprintSensor;
+  dispenser?: CardDispenser;
+  printer?: ReceiptPrinter;
+  /** opens the chip station's reader (a pty to the station, or PC/SC) for one read */
+  openChipStation?: () => Promise<CardTransport>;
+}
+
+export interface SessionOrchestratorOptions {
+  settings: SessionSettings;
+  devices: SessionDevices;
+  /** health of every configured device, as the device manager reports it */
+  deviceStates: () => Record<string, DeviceHealthState>;
+  vault: Vault;
+  store: Store;
+  identity: SealingIdentity;
+  trustAnchors: readonly X509Certificate[];
+  request?: RegistryRequest;
+  requestTimeoutMs: number;
+  bus: EventBus<RuntimeEvents>;
+  log: Logger;
+  now?: () => number;
+  /** measured: the kiosk's own time in each effect, minus device and link waits (bench/session) */
+  onOwnTime?: (effect: SessionEffect['kind'], ms: number) => void;
+}
+
+type Secrets = { kind: 'pickup'; pickup: PickupSecrets } | { kind: 'update'; idNumber: string };
+
+export class SessionOrchestrator implements SessionController, Service {
+  readonly name = 'sessions';
+  private state: SessionState = initialState();
+  private seq = 0;
+  private view: SessionView;
+  private readonly listeners = new Set<(view: SessionView) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private secrets: Secrets | undefined;
+  private abort = new AbortController();
+  private readonly now: () => number;
+  private readonly detach: Array<() => void> = [];
+  private running = false;
+  /** time spent waiting on devices and the link during the current effect */
+  private waited = 0;
+
+  constructor(private readonly options: SessionOrchestratorOptions) {
+    this.now = options.now ?? Date.now;
+    this.view = viewOf(this.state, this.seq);
+  }
+
+  // ---- SessionController ------------------------------------------------------------------------
+
+  current(): SessionView {
+    return this.view;
+  }
+
+  subscribe(listener: (view: SessionView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  handle(input: UiInput): void {
+    this.dispatch({ type: 'ui', input });
+  }
+
+  /** The session's current phase (tests and the bench read it). */
+  get phase(): SessionState['phase'] {
+    return this.state.phase;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  async start(): Promise<void> {
+    const { bus, devices } = this.options;
+    this.running = true;
+    bus.on('sessions', 'device.health', ({ device, state }) =>
+      this.dispatch({ type: 'device', device, present: state === 'ok' || state === 'degraded' }),
+    );
+    bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
+      this.dispatch({ type: 'store', acceptsNewSessions }),
+    );
+    bus.on('sessions', 'scanner.scan', ({ text }) => this.dispatch({ type: 'scan', text }));
+    const onTaken = () => this.dispatch({ type: 'taken' });
+    devices.dispenser?.on('taken', onTaken);
+    this.detach.push(() => devices.dispenser?.off('taken', onTaken));
+    const states = this.options.deviceStates();
+    for (const device of this.options.settings.neededDevices)
+      this.dispatch({
+        type: 'device',
+        device,
+        present: states[device] === 'ok' || states[device] === 'degraded',
+      });
+    this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
+    await this.recover();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.purge();
+    this.options.bus.off('sessions');
+    for (const undo of this.detach.splice(0)) undo();
+  }
+
+  health(): Health {
+    const { phase, missing } = this.state;
+    if (phase === 'out-of-service')
+      return {
+        state: 'degraded',
+        detail: `out of service${missing.length ? `: ${missing.join(', ')} missing` : ''}`,
+      };
+    return { state: 'up', detail: phase };
+  }
+
+  /**
+   * After a restart: a card the inventory shows between slot and citizen is brought to safety by
+   * asking the dispenser where it physically is. At the station → back to its slot; in the tray
+   * or the mechanics in fault → capture bin (`pickup.retracted`). Idle with the card recorded in
+   * the tray → the citizen took it before the crash: `pickup.completed` (retract is only ever
+   * ours, and its capture is committed right after it).
+   */
+  async recover(): Promise<void> {
+    const { vault, devices, log } = this.options;
+    const adrift = await vault.inTransit();
+    if (adrift.length === 0) return;
+    const dispenser = devices.dispenser;
+    if (!dispenser) return;
+    try {
+      for (const card of adrift) {
+        const mechanics = await dispenser.status();
+        if (mechanics === 'atStation') {
+          await dispenser.returnToSlot(card.slot);
+          await vault.markBackInSlot(card.pickupId);
+        } else if (mechanics === 'inTray' || mechanics === 'fault') {
+          await dispenser.retract();
+          await vault.capture(card.pickupId, card.slot, 'recovered-after-restart');
+        } else if (card.state === 'in-tray') {
+          await vault.complete(card.pickupId, card.slot);
+        } else {
+          await vault.markBackInSlot(card.pickupId); // the move to the station never happened
+        }
+        log.warn(
+          { pickupId: card.pickupId, was: card.state, mechanics },
+          'sessions: card recovered after restart',
+        );
+      }
+      this.dispatch({ type: 'vault-safe' });
+    } catch (error) {
+      log.error(
+        { err: errorText(error) },
+        'sessions: recovery of a card failed; out of service until it is cleared',
+      );
+      this.state = { ...this.state, cardAdrift: true };
+      this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
+    }
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------------
+
+  dispatch(event: SessionEvent): void {
+    if (!this.running && event.type !== 'device' && event.type !== 'store') return;
+    const started = performance.now();
+    const { state, effects } = reduce(this.state, event, this.now(), this.options.settings);
+    const changed = state !== this.state;
+    this.state = state;
+    for (const effect of effects) this.execute(effect);
+    if (changed) this.publish();
+    this.options.onOwnTime?.('timer', performance.now() - started);
+  }
+
+  private publish(): void {
+    const next = viewOf(this.state, this.seq + 1);
+    if (JSON.stringify({ ...next, seq: 0 }) === JSON.stringify({ ...this.view, seq: 0 })) return;
+    this.seq++;
+    this.view = next;
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch (error) {
+        this.options.log.error({ err: errorText(error) }, 'sessions: view listener failed');
+      }
+    }
+  }
+
+  private purge(): void {
+    this.secrets = undefined;
+    this.abort.abort();
+    this.abort = new AbortController();
+  }
+
+  private execute(effect: SessionEffect): void {
+    switch (effect.kind) {
+      case 'timer':
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.dispatch({ type: 'timeout', timer: effect.name }), effect.ms);
+        return;
+      case 'clear-timer':
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        return;
+      case 'purge':
+        return this.purge();
+      default:
+        void this.runAsync(effect);
+    }
+  }
+
+  /** Runs one async effect; an unexpected error becomes a device fault of the effect's operation. */
+  private async runAsync(
+    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
+  ): Promise<void> {
+    this.waited = 0;
+    const started = performance.now();
+    try {
+      const outcome = await this.perform(effect);
+      if (outcome) this.dispatch(outcome);
+    } catch (error) {
+      this.options.log.error({ effect: effect.kind, err: errorText(error) }, 'sessions: effect failed');
+      this.dispatch({ type: 'device-fault', op: effect.op, device: 'runtime' });
+    } finally {
+      this.options.onOwnTime?.(effect.kind, performance.now() - started - this.waited);
+    }
+  }
+
+  /** Times a wait on a device or the link, so the kiosk's own time can be told apart. */
+  private async wait<T>(promise: Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await promise;
+    } finally {
+      this.waited += performance.now() - started;
+    }
+  }
+
+  private async perform(
+    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
+  ): Promise<SessionEvent | undefined> {
+    const { vault, devices, identity, log } = this.options;
+    switch (effect.kind) {
+      case 'lookup-pickup': {
+        const found = await vault.findReady(effect.by, effect.value);
+        if (!found) return { type: 'lookup-result', op: effect.op };
+        const pickup = openSecrets(found.sealed, identity);
+        this.secrets = { kind: 'pickup', pickup };
+        return {
+          type: 'lookup-result',
+          op: effect.op,
+          found: { pickupId: found.pickupId, slot: found.slot, maskedId: maskIdNumber(pickup.idNumber) },
+        };
+      }
+      case 'verify-finger': {
+        const sensor = devices.fingerprint;
+        const secrets = this.secrets;
+        if (!sensor || secrets?.kind !== 'pickup')
+          return { type: 'device-fault', op: effect.op, device: 'fingerprint' };
+        try {
+          const result = await this.wait(
+            sensor.verifyFinger(Buffer.from(secrets.pickup.fingerTemplate, 'base64'), {
+              timeoutMs: effect.timeoutMs,
+              signal: this.abort.signal,
+            }),
+          );
+          return { type: 'finger-result', op: effect.op, result: result.matched ? 'matched' : 'no-match' };
+        } catch (error) {
+          return this.fingerError(error, effect.op);
+        }
+      }
+      case 'verify-finger-online': {
+        const sensor = devices.fingerprint;
+        const secrets = this.secrets;
+        const request = this.options.request;
+        if (!sensor || secrets?.kind !== 'update')
+          return { type: 'device-fault', op: effect.op, device: 'fingerprint' };
+        if (!request) return { type: 'remote-unavailable', op: effect.op };
+        let template: Buffer;
+        try {
+          template = await this.wait(this.captureTemplate(sensor, effect.timeoutMs));
+        } catch (error) {
+          return this.fingerError(error, effect.op);
+        }
+        try {
+          const answer = await this.wait(
+            request(
+              'finger-verify',
+              'registry.fingerVerify',
+              { idNumber: secrets.idNumber, template: template.toString('base64') },
+              'registry.fingerVerified',
+              this.options.requestTimeoutMs,
+            ),
+          );
+          return { type: 'finger-verified-online', op: effect.op, ...answer.body };
+        } catch (error) {
+          log.warn(
+            { err: errorText(error), timeout: error instanceof RequestTimeout },
+            'sessions: registry did not verify the finger',
+          );
+          return { type: 'remote-unavailable', op: effect.op };
+        }
+      }
+      case 'fetch-card':
+        return this.fetchCard(effect.op, effect.pickupId, effect.slot);
+      case 'present': {
+        const dispenser = devices.dispenser;
+        if (!dispenser) return { type: 'device-fault', op: effect.op, device: 'dispenser' };
+        await vault.markInTray(effect.pickupId);
+        try {
+          await this.wait(dispenser.present());
+        } catch (error) {
+          log.error({ err: errorText(error) }, 'sessions: presenting the card failed');
+          return { type: 'device-fault', op: effect.op, device: 'dispenser' };
+        }
+        return { type: 'presented', op: effect.op };
+      }
+      case 'complete': {
+        await vault.complete(effect.pickupId, effect.slot);
+        const receiptCode = `R-${randomCode()}`;
+        await this.printReceipt([
+          `Mã biên nhận / Receipt: ${receiptCode}`,
+          'Đã nhận thẻ CCCD / Card collected',
+        ]);
+        log.info({ pickupId: effect.pickupId }, 'sessions: pickup completed');
+        return { type: 'completed', op: effect.op, receiptCode };
+      }
+      case 'park':
+        return { type: 'parked', op: effect.op, ok: await this.park(effect) };
+      case 'identify-update': {
+        let idNumber: string;
+        try {
+          idNumber = parseQr(effect.qrText).idNumber;
+        } catch {
+          return { type: 'update-identified', op: effect.op };
+        }
+        this.secrets = { kind: 'update', idNumber };
+        return { type: 'update-identified', op: effect.op, maskedId: maskIdNumber(idNumber) };
+      }
+      case 'submit-update':
+        return this.submitUpdate(effect.op, effect.changes);
+      case 'ask-status': {
+        const row = await this.options.store
+          .read()
+          .get<{ state: string; note: string | null }>(
+            'SELECT state, note FROM data_updates WHERE tracking_code = ?',
+            [effect.trackingCode],
+          );
+        if (!row) return { type: 'status-result', op: effect.op };
+        const state =
+          row.state === 'submitted'
+            ? 'pending'
+            : (row.state as 'received' | 'approved' | 'rejected' | 'pending');
+        return {
+          type: 'status-result',
+          op: effect.op,
+          status: { trackingCode: effect.trackingCode, state, ...(row.note ? { note: row.note } : {}) },
+        };
+      }
+    }
+  }
+
+  private fingerError(error: unknown, op: number): SessionEvent | undefined {
+    // No finger within the attempt: the session's own finger timer ends it. Canceled: purged.
+    if (error instanceof DeviceTimeout || error instanceof DeviceCanceled) return undefined;
+    if (error instanceof DeviceDisconnected) return { type: 'device-fault', op, device: 'fingerprint' };
+    // a bad image or another status from the sensor counts as a failed attempt
+    return { type: 'finger-result', op, result: 'no-match' };
+  }
+
+  private async captureTemplate(sensor: FingerprintSensor, timeoutMs: number): Promise<Buffer> {
+    await sensor.waitForFinger({ timeoutMs, signal: this.abort.signal });
+    await sensor.imageToTemplate(1, { signal: this.abort.signal });
+    return sensor.uploadTemplate(1, { signal: this.abort.signal });
+  }
+
+  /**
+   * Moves the card to the chip station and verifies it against the staged secrets: BAC with the
+   * staged MRZ (ICAO 9303 part 11 §4.3; another citizen's chip fails here), DG1 compared with the
+   * staged MRZ, passive authentication (part 11 §5.1), Active Authentication (part 11 §6.1).
+   */
+  private async fetchCard(op: number, pickupId: string, slot: number): Promise<SessionEvent> {
+    const { devices, vault, log } = this.options;
+    const secrets = this.secrets;
+    const dispenser = devices.dispenser;
+    if (!dispenser || !devices.openChipStation || secrets?.kind !== 'pickup')
+      return { type: 'device-fault', op, device: dispenser ? 'card-reader' : 'dispenser' };
+    await vault.markAtStation(pickupId);
+    try {
+      await this.wait(dispenser.moveToStation(slot));
+    } catch (error) {
+      log.error({ err: errorText(error) }, 'sessions: moving the card to the chip station failed');
+      return { type: 'device-fault', op, device: 'dispenser' };
+    }
+    const staged = parseCccdMrz(secrets.pickup.mrzLines);
+    let transport: CardTransport | undefined;
+    try {
+      transport = await this.wait(devices.openChipStation());
+      const result = await this.wait(
+        readCard(transport, {
+          access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
+          trustAnchors: this.options.trustAnchors,
+          dataGroups: [1, 14, 15],
+          log,
+        }),
+      );
+      // DG1 as the chip holds it (hashed by passive authentication) against the staged MRZ
+      const dg1 = result.dataGroups.get(1);
+      const dg1Matches = dg1 !== undefined && parseDg1(dg1).text === secrets.pickup.mrzLines.join('');
+      return {
+        type: 'card-checked',
+        op,
+        dg1Matches,
+        passiveAuth: result.passive.passed,
+        activeAuth: result.active.status === 'passed',
+      };
+    } catch (error) {
+      // BAC refused with the staged key: the chip is not this citizen's card
+      if (error instanceof AccessControlError)
+        return { type: 'card-checked', op, dg1Matches: false, passiveAuth: false, activeAuth: false };
+      log.warn({ err: errorText(error) }, 'sessions: the chip could not be read');
+      return { type: 'card-unreadable', op };
+    } finally {
+      await transport?.close().catch(() => undefined);
+    }
+  }
+
+  /** Brings the card to safety: back to its slot, or to the capture bin; falls back to the bin. */
+  private async park(effect: Extract<SessionEffect, { kind: 'park' }>): Promise<boolean> {
+    const { devices, vault, log } = this.options;
+    const dispenser = devices.dispenser;
+    if (!dispenser) return false;
+    let where: 'in-slot' | 'capture-bin' | 'unknown' = 'unknown';
+    if (effect.to === 'slot') {
+      try {
+        await this.wait(dispenser.returnToSlot(effect.slot));
+        await vault.markBackInSlot(effect.pickupId);
+        where = 'in-slot';
+      } catch (error) {
+        log.error(
+          { err: errorText(error) },
+          'sessions: returning the card to its slot failed; trying the capture bin',
+        );
+      }
+    }
+    if (where === 'unknown') {
+      try {
+        await this.wait(dispenser.retract());
+        await vault.capture(
+          effect.pickupId,
+          effect.slot,
+          effect.reason === 'not-taken' ? 'not-taken' : 'device-fault',
+        );
+        where = 'capture-bin';
+      } catch (error) {
+        log.error({ err: errorText(error) }, 'sessions: retracting the card failed');
+      }
+    }
+    if (effect.fault || where === 'unknown')
+      await vault.reportFault({ pickupId: effect.pickupId, fault: effect.fault ?? 'device', card: where });
+    log.warn(
+      { pickupId: effect.pickupId, reason: effect.reason, fault: effect.fault, card: where },
+      'sessions: card parked',
+    );
+    return where !== 'unknown';
+  }
+
+  private async submitUpdate(op: number, changes: ContactChanges): Promise<SessionEvent> {
+    const secrets = this.secrets;
+    if (secrets?.kind !== 'update') return { type: 'device-fault', op, device: 'runtime' };
+    const trackingCode = `U-${randomCode()}`;
+    const at = this.now();
+    await this.options.store.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO data_updates (tracking_code, id_lookup, state, submitted_at, updated_at) VALUES (?, ?, 'submitted', ?, ?)`,
+        [trackingCode, this.options.identity.lookupHash(secrets.idNumber), at, at],
+      );
+      tx.emit({ type: 'update.submitted', body: { trackingCode, idNumber: secrets.idNumber, changes } });
+    });
+    await this.printReceipt([
+      `Mã theo dõi / Tracking code: ${trackingCode}`,
+      'Đã gửi yêu cầu cập nhật / Update submitted',
+    ]);
+    return { type: 'update-submitted', op, trackingCode };
+  }
+
+  /** Prints a receipt; a printer fault is logged and does not undo what was recorded. */
+  private async printReceipt(lines: string[]): Promise<void> {
+    const printer = this.options.devices.printer;
+    if (!printer) return;
+    try {
+      await this.wait(
+        printer.print({
+          items: [
+            { kind: 'text', text: 'CCCD KIOSK', bold: true, align: 'center' },
+            ...lines.map((text) => ({ kind: 'text' as const, text })),
+            { kind: 'feed', lines: 2 },
+          ],
+        }),
+      );
+    } catch (error) {
+      this.options.log.warn({ err: errorText(error) }, 'sessions: receipt not printed');
+    }
+  }
+}
+
+/** 8 characters of Crockford base32: short enough to read out, enough not to guess. */
+function randomCode(): string {
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  return [...randomBytes(8)].map((byte) => alphabet[byte & 31]).join('');
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

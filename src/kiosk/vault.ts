@@ -1,0 +1,224 @@
+/**
+ * The card vault and its inventory in the store (migration 3). Manifest entries from the registry
+ * carry the pickup's secrets sealed to this kiosk; they are opened in memory only — at staging, to
+ * compute the keyed lookup hash of the ID number, and during a session. Every card has exactly one
+ * row with one state; each state change that the registry must hear of is written in the same
+ * transaction as its event.
+ */
+import { z } from 'zod';
+import type { Store, Transaction } from '../store/index.js';
+import { type SealingIdentity, unseal } from '../store/seal.js';
+
+/** What the registry seals for one pickup (never stored or logged in clear). */
+export const PickupSecretsSchema = z.strictObject({
+  idNumber: z.string().regex(/^\d{12}$/),
+  /** the DG1 the card's chip must hold: the citizen's MRZ lines (TD1, 3 × 30) */
+  mrzLines: z.array(z.string().length(30)).length(3),
+  /** the citizen's fingerprint template (base64), for 1:1 verification on the sensor */
+  fingerTemplate: z.string().min(1).max(4096),
+});
+export type PickupSecrets = z.infer<typeof PickupSecretsSchema>;
+
+export type CardState = 'in-slot' | 'at-station' | 'in-tray' | 'dispensed' | 'captured' | 'withdrawn';
+
+export interface StagedPickup {
+  pickupId: string;
+  sealed: string;
+  /** undefined until a technician loaded the card */
+  card?: { state: CardState; slot: number | null };
+}
+
+/** A state change found the card elsewhere than expected (another process, a crash, a bug). */
+export class InventoryConflict extends Error {
+  override readonly name = 'InventoryConflict';
+}
+
+/** A sealed manifest entry that does not open or does not hold what a pickup needs. */
+export class ManifestRejected extends Error {
+  override readonly name = 'ManifestRejected';
+}
+
+export function openSecrets(sealed: string, identity: SealingIdentity): PickupSecrets {
+  let json: unknown;
+  try {
+    json = JSON.parse(unseal(sealed, identity.privateKey).toString('utf8'));
+  } catch (error) {
+    throw new ManifestRejected('sealed pickup secrets do not open', { cause: error });
+  }
+  const parsed = PickupSecretsSchema.safeParse(json);
+  if (!parsed.success) throw new ManifestRejected('sealed pickup secrets are malformed');
+  return parsed.data;
+}
+
+interface CardRow {
+  pickup_id: string;
+  state: CardState;
+  slot: number | null;
+}
+
+export class Vault {
+  constructor(
+    private readonly store: Store,
+    private readonly identity: SealingIdentity,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Applies a `manifest.entry` inside the inbound transaction (dedupe is the inbox's). */
+  async applyManifest(
+    tx: Transaction,
+    entry: { pickupId: string; action: 'stage' | 'withdraw'; sealed?: string },
+  ): Promise<void> {
+    if (entry.action === 'withdraw') {
+      await tx.run(`UPDATE vault_manifest SET state = 'withdrawn' WHERE pickup_id = ?`, [entry.pickupId]);
+      await tx.audit('registry', 'vault.withdrawn', { pickupId: entry.pickupId });
+      return;
+    }
+    if (!entry.sealed) throw new ManifestRejected('a staged pickup needs its sealed secrets');
+    const secrets = openSecrets(entry.sealed, this.identity);
+    await tx.run(
+      `INSERT INTO vault_manifest (pickup_id, id_lookup, sealed, state, staged_at) VALUES (?, ?, ?, 'staged', ?)
+       ON CONFLICT (pickup_id) DO UPDATE SET id_lookup = excluded.id_lookup, sealed = excluded.sealed, state = 'staged'`,
+      [entry.pickupId, this.identity.lookupHash(secrets.idNumber), entry.sealed, this.now()],
+    );
+    await tx.audit('registry', 'vault.staged', { pickupId: entry.pickupId });
+  }
+
+  /** Staged pickups whose card is not loaded yet (what `kiosk vault load` matches chips against). */
+  async awaitingLoad(): Promise<Array<{ pickupId: string; sealed: string }>> {
+    return (
+      await this.store.read().all<{ pickup_id: string; sealed: string }>(
+        `SELECT m.pickup_id, m.sealed FROM vault_manifest m LEFT JOIN vault_cards c USING (pickup_id)
+           WHERE m.state = 'staged' AND c.pickup_id IS NULL ORDER BY m.staged_at`,
+      )
+    ).map((row) => ({ pickupId: row.pickup_id, sealed: row.sealed }));
+  }
+
+  /** Records a loaded card in `slot` (+ `vault.loaded`), one transaction. */
+  async loadCard(pickupId: string, slot: number): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO vault_cards (pickup_id, state, slot, updated_at) VALUES (?, 'in-slot', ?, ?)`,
+        [pickupId, slot, this.now()],
+      );
+      await tx.audit('technician', 'vault.loaded', { pickupId, slot });
+      tx.emit({ type: 'vault.loaded', body: { pickupId, slot } });
+    });
+  }
+
+  /** A technician took a card out of its slot (withdrawn pickup, or any reason). */
+  async withdrawCard(pickupId: string): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await this.move(tx, pickupId, ['in-slot'], 'withdrawn', null);
+      await tx.audit('technician', 'vault.card-withdrawn', { pickupId });
+    });
+  }
+
+  /** The staged pickup of an ID number (or a pickup code) whose card sits in its slot. */
+  async findReady(
+    by: 'id' | 'code',
+    value: string,
+  ): Promise<{ pickupId: string; slot: number; sealed: string } | undefined> {
+    const column = by === 'id' ? 'm.id_lookup' : 'm.pickup_id';
+    const key = by === 'id' ? this.identity.lookupHash(value) : value;
+    const row = await this.store.read().get<{ pickup_id: string; slot: number; sealed: string }>(
+      `SELECT m.pickup_id, c.slot, m.sealed FROM vault_manifest m JOIN vault_cards c USING (pickup_id)
+         WHERE ${column} = ? AND m.state = 'staged' AND c.state = 'in-slot' LIMIT 1`,
+      [key],
+    );
+    return row ? { pickupId: row.pickup_id, slot: row.slot, sealed: row.sealed } : undefined;
+  }
+
+  async card(pickupId: string): Promise<{ state: CardState; slot: number | null } | undefined> {
+    const row = await this.store
+      .read()
+      .get<CardRow>('SELECT pickup_id, state, slot FROM vault_cards WHERE pickup_id = ?', [pickupId]);
+    return row ? { state: row.state, slot: row.slot } : undefined;
+  }
+
+  /** Cards between slot and citizen: after a crash these are the ones to bring to safety. */
+  async inTransit(): Promise<Array<{ pickupId: string; state: CardState; slot: number }>> {
+    const rows = await this.store
+      .read()
+      .all<CardRow>(
+        `SELECT pickup_id, state, slot FROM vault_cards WHERE state IN ('at-station', 'in-tray')`,
+      );
+    return rows.map((row) => ({ pickupId: row.pickup_id, state: row.state, slot: row.slot ?? -1 }));
+  }
+
+  /** How many cards are in each state. */
+  async inventory(): Promise<Record<CardState, number>> {
+    const counts: Record<CardState, number> = {
+      'in-slot': 0,
+      'at-station': 0,
+      'in-tray': 0,
+      dispensed: 0,
+      captured: 0,
+      withdrawn: 0,
+    };
+    const rows = await this.store
+      .read()
+      .all<{ state: CardState; n: number }>('SELECT state, COUNT(*) AS n FROM vault_cards GROUP BY state');
+    for (const row of rows) counts[row.state] = row.n;
+    return counts;
+  }
+
+  /** Before the dispenser moves the card: the row says where it is going (crash recovery reads it). */
+  markAtStation(pickupId: string): Promise<void> {
+    return this.store.transaction((tx) => this.move(tx, pickupId, ['in-slot'], 'at-station'));
+  }
+
+  markInTray(pickupId: string): Promise<void> {
+    return this.store.transaction((tx) => this.move(tx, pickupId, ['at-station'], 'in-tray'));
+  }
+
+  markBackInSlot(pickupId: string): Promise<void> {
+    return this.store.transaction((tx) => this.move(tx, pickupId, ['at-station', 'in-slot'], 'in-slot'));
+  }
+
+  /** The citizen took the card: `dispensed` and `pickup.completed` in one transaction. */
+  complete(pickupId: string, slot: number): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      await this.move(tx, pickupId, ['in-tray'], 'dispensed', null);
+      tx.emit({ type: 'pickup.completed', body: { pickupId, slot } });
+    });
+  }
+
+  /** The card went to the capture bin: `captured` and `pickup.retracted` in one transaction. */
+  capture(
+    pickupId: string,
+    slot: number,
+    reason: 'not-taken' | 'device-fault' | 'recovered-after-restart',
+  ): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      await this.move(tx, pickupId, ['in-tray', 'at-station'], 'captured', null);
+      tx.emit({ type: 'pickup.retracted', body: { pickupId, slot, reason } });
+    });
+  }
+
+  /** A fault staff must see (card kept); no state change besides the event. */
+  reportFault(body: {
+    pickupId: string;
+    fault: 'chip-mismatch' | 'passive-auth-failed' | 'active-auth-failed' | 'chip-unreadable' | 'device';
+    device?: string;
+    card: 'in-slot' | 'capture-bin' | 'unknown';
+  }): Promise<void> {
+    return this.store.transaction(async (tx) => {
+      tx.emit({ type: 'fault.pickup', body });
+    });
+  }
+
+  private async move(
+    tx: Transaction,
+    pickupId: string,
+    from: readonly CardState[],
+    to: CardState,
+    slot?: null,
+  ): Promise<void> {
+    const result = await tx.run(
+      `UPDATE vault_cards SET state = ?, updated_at = ?${slot === null ? ', slot = NULL' : ''}
+       WHERE pickup_id = ? AND state IN (${from.map(() => '?').join(',')})`,
+      [to, this.now(), pickupId, ...from],
+    );
+    if (result.changes !== 1) throw new InventoryConflict(`card of ${pickupId} is not ${from.join(' or ')}`);
+  }
+}

@@ -1,0 +1,177 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { syntheticTemplate } from '../../../devices/fingerprint/emulator.js';
+import { cccdMrzFromRecord } from '../../../src/cccd/mrz.js';
+import { InventoryConflict, ManifestRejected, Vault } from '../../../src/kiosk/vault.js';
+import { Store } from '../../../src/store/index.js';
+import {
+  loadOrCreateSealingIdentity,
+  SealError,
+  seal,
+  sealingIdentityOf,
+  sealingIdentityPath,
+  unseal,
+} from '../../../src/store/seal.js';
+import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { quietLogger } from '../../helpers/logs.js';
+
+const opened: Store[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.stop()));
+});
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'vault-'));
+}
+
+async function openStore(file = join(tempDir(), 'kiosk.sqlite')): Promise<Store> {
+  const store = new Store({
+    file,
+    synchronous: 'FULL',
+    defaultTopic: 'cccd/v1/kiosk/test-0001/events',
+    log: quietLogger(),
+  });
+  await store.start();
+  opened.push(store);
+  return store;
+}
+
+const identity = sealingIdentityOf(generateKeyPairSync('x25519').privateKey);
+
+function sealedSecrets(idNumber = TRAN_THI_MAI.idNumber): string {
+  return seal(
+    Buffer.from(
+      JSON.stringify({
+        idNumber,
+        mrzLines: cccdMrzFromRecord(TRAN_THI_MAI),
+        fingerTemplate: syntheticTemplate('mai').toString('base64'),
+      }),
+    ),
+    identity.publicKey,
+  );
+}
+
+describe('seal (X25519 + HKDF-SHA256 + AES-256-GCM)', () => {
+  it('round-trips any bytes, and only with the recipient key', () => {
+    const other = generateKeyPairSync('x25519').privateKey;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), (bytes) => {
+        const box = seal(Buffer.from(bytes), identity.publicKey);
+        expect(unseal(box, identity.privateKey).equals(Buffer.from(bytes))).toBe(true);
+        expect(() => unseal(box, other)).toThrow(SealError);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('any damaged box is a SealError, never a crash or a wrong plaintext', () => {
+    const box = Buffer.from(seal(Buffer.from('secret'), identity.publicKey), 'base64');
+    fc.assert(
+      fc.property(fc.nat(box.length - 1), fc.integer({ min: 1, max: 255 }), (index, flip) => {
+        const damaged = Buffer.from(box);
+        damaged[index] = (damaged[index] ?? 0) ^ flip;
+        expect(() => unseal(damaged.toString('base64'), identity.privateKey)).toThrow(SealError);
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        expect(() => unseal(text, identity.privateKey)).toThrow(SealError);
+      }),
+    );
+  });
+
+  it('makes the key pair file at first start (PKCS#8 PEM, 0600) and reuses it', () => {
+    const file = sealingIdentityPath(tempDir());
+    const first = loadOrCreateSealingIdentity(file);
+    expect(existsSync(file)).toBe(true);
+    expect(readFileSync(file, 'utf8')).toContain('BEGIN PRIVATE KEY');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = loadOrCreateSealingIdentity(file);
+    expect(again.publicKeyBase64).toBe(first.publicKeyBase64);
+    expect(again.lookupHash('001195012345')).toBe(first.lookupHash('001195012345'));
+    expect(first.lookupHash('001195012345')).not.toBe(identity.lookupHash('001195012345'));
+  });
+});
+
+describe('vault inventory (migration 3)', () => {
+  it('every card has exactly one state; slots are unique; a held slot needs a slot number', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-1', action: 'stage', sealed: sealedSecrets() }),
+    );
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-2', action: 'stage', sealed: sealedSecrets('079204000777') }),
+    );
+    await vault.loadCard('p-1', 3);
+    await expect(vault.loadCard('p-2', 3)).rejects.toThrow(/UNIQUE/);
+    await expect(vault.loadCard('p-1', 4)).rejects.toThrow(/UNIQUE|PRIMARY/);
+    await expect(
+      store.transaction((tx) => tx.run(`UPDATE vault_cards SET slot = NULL WHERE pickup_id = 'p-1'`)),
+    ).rejects.toThrow(/CHECK/);
+    await expect(
+      store.transaction((tx) => tx.run(`UPDATE vault_cards SET state = 'lost' WHERE pickup_id = 'p-1'`)),
+    ).rejects.toThrow(/CHECK/);
+    await expect(
+      store.transaction((tx) => tx.run(`UPDATE vault_cards SET state = 'dispensed' WHERE pickup_id = 'p-1'`)),
+    ).rejects.toThrow(/CHECK/);
+    expect(await vault.inventory()).toMatchObject({ 'in-slot': 1, dispensed: 0 });
+  });
+
+  it('looks citizens up by a keyed hash only: no ID number or name in clear in the file', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-1', action: 'stage', sealed: sealedSecrets() }),
+    );
+    await vault.loadCard('p-1', 0);
+    expect(await vault.findReady('id', TRAN_THI_MAI.idNumber)).toMatchObject({ pickupId: 'p-1', slot: 0 });
+    expect(await vault.findReady('id', '079204000777')).toBeUndefined();
+    expect(await vault.findReady('code', 'p-1')).toMatchObject({ pickupId: 'p-1' });
+    await store.stop();
+    const bytes = readFileSync(store.file);
+    const wal = existsSync(`${store.file}-wal`) ? readFileSync(`${store.file}-wal`) : Buffer.alloc(0);
+    for (const file of [bytes, wal]) {
+      expect(file.includes(TRAN_THI_MAI.idNumber)).toBe(false);
+      expect(file.includes('TRAN<<THI<MAI')).toBe(false);
+      expect(file.includes(Buffer.from(TRAN_THI_MAI.fullName))).toBe(false);
+    }
+  });
+
+  it('completion and its event commit together; a card cannot be completed twice', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-1', action: 'stage', sealed: sealedSecrets() }),
+    );
+    await vault.loadCard('p-1', 1);
+    await vault.markAtStation('p-1');
+    await vault.markInTray('p-1');
+    await vault.complete('p-1', 1);
+    await expect(vault.complete('p-1', 1)).rejects.toBeInstanceOf(InventoryConflict);
+    const events = await store.outboxPage(0, 100);
+    expect(events.filter((e) => e.type === 'pickup.completed')).toHaveLength(1);
+    expect(await vault.card('p-1')).toEqual({ state: 'dispensed', slot: null });
+    // the slot is free again for another card
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-2', action: 'stage', sealed: sealedSecrets('079204000777') }),
+    );
+    await vault.loadCard('p-2', 1);
+  });
+
+  it('a manifest entry sealed to another kiosk is rejected', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    const foreign = seal(Buffer.from('{}'), generateKeyPairSync('x25519').publicKey);
+    await expect(
+      store.transaction((tx) =>
+        vault.applyManifest(tx, { pickupId: 'p-9', action: 'stage', sealed: foreign }),
+      ),
+    ).rejects.toBeInstanceOf(ManifestRejected);
+  });
+});
