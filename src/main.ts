@@ -41,6 +41,7 @@ import {
   DemoCommandSchema,
   type DemoControl,
   type DemoScanPreset,
+  RigControlError,
   rigControlLine,
 } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
@@ -627,11 +628,6 @@ export function rigDemoControl(socketPath: string, presets: () => DemoScanPreset
         socket.on('error', reject);
       }),
   };
-}
-
-/** The rig refused or failed a control command (e.g. "no card in the tray"). */
-export class RigControlError extends Error {
-  override readonly name = 'RigControlError';
 }
 
 /** Body of the rig child process (src/cli/demo-rig.ts). */

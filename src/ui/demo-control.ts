@@ -43,3 +43,8 @@ export function rigControlLine(command: DemoCommand): string {
       return `${command.type} ${command.device}\n`;
   }
 }
+
+/** The rig refused or failed a control command (e.g. "no card in the tray"); the panel shows it. */
+export class RigControlError extends Error {
+  override readonly name = 'RigControlError';
+}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { SessionController } from '../kiosk/view.js';
 import type { Health, HealthState, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type DemoControl, DemoCommandSchema } from './demo-control.js';
+import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-control.js';
 import { appPage, loadAssets, type StaticAsset } from './app-page.js';
 import { SessionSocket } from './session-socket.js';
 import { statusPage } from './status-page.js';
@@ -119,7 +119,12 @@ export class UiServer implements Service {
     }
     const command = DemoCommandSchema.safeParse(body);
     if (!command.success) return json(400, { error: 'not a demo command' });
-    await demo.run(command.data);
+    try {
+      await demo.run(command.data);
+    } catch (error) {
+      if (error instanceof RigControlError) return json(409, { error: error.message });
+      throw error;
+    }
     return json(200, { ok: true });
   }
 

@@ -639,12 +639,12 @@ function render() {
   document.getElementById('screen').replaceChildren(...builder().flat().filter(Boolean));
   renderCountdown();
   if (view) {
-    const seq = view.seq;
+    const { seq, messageKey } = view;
     body.setAttribute('data-seq', String(seq));
     // "shown" = after the frame that paints it: the latency bench reads this (bench/session).
     requestAnimationFrame(() =>
       setTimeout(() => {
-        window.__kioskShown = { seq, screen, at: performance.timeOrigin + performance.now() };
+        window.__kioskShown = { seq, screen, messageKey, at: performance.timeOrigin + performance.now() };
       }, 0),
     );
   }

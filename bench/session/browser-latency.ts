@@ -1,0 +1,110 @@
+/**
+ * bench/session, browser part (issue 6 "What it must show" item 6): the time from a device event
+ * to the touchscreen page showing the next step, measured in headless Chromium against
+ * `kiosk demo` (emulated devices on ptys, the kiosk in its own process, as in production).
+ *
+ * Device event: the scanner emulator sends a code (the rig's control socket, `scan …`) while the
+ * page shows "identify". Shown: the page has rendered the kiosk's answer and the frame after it
+ * (src/ui/public/app.js sets `window.__kioskShown`). With the demo citizen's pickup code staged
+ * the answer is the fingerprint screen; without one, the "not found" message: either way the
+ * path is scanner driver → bus → session → store → WebSocket → page.
+ *
+ * Baseline, same run: a touch on the page (start) to the page showing the identify screen, the
+ * path without the device and the store.
+ */
+import type { Page } from 'playwright-core';
+import { startDemoInBrowser } from '../../test/e2e/demo.js';
+import { waitForScreen } from '../../test/e2e/browser.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+const TARGET_MS = 150;
+
+interface Shown {
+  seq: number;
+  screen: string;
+  messageKey?: string;
+  at: number;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** Waits for a shown view after `afterSeq` that satisfies `done`, and returns it. */
+async function shownWhen(page: Page, afterSeq: number, done: (shown: Shown) => boolean): Promise<Shown> {
+  for (;;) {
+    const handle = await page.waitForFunction(
+      (after) => {
+        const shown = (globalThis as unknown as { __kioskShown?: Shown }).__kioskShown;
+        return shown && shown.seq > after ? shown : undefined;
+      },
+      afterSeq,
+      { timeout: 10_000, polling: 'raf' },
+    );
+    const shown = (await handle.jsonValue()) as Shown;
+    if (done(shown)) return shown;
+    afterSeq = shown.seq;
+  }
+}
+
+async function currentSeq(page: Page): Promise<number> {
+  return page.evaluate(() => (globalThis as unknown as { __kioskShown?: Shown }).__kioskShown?.seq ?? 0);
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const running = await startDemoInBrowser('demo-bench');
+  const { page } = running.browser;
+  const presets = (await (await fetch(`${running.uiUrl}/demo/presets`)).json()) as Array<{
+    text: string;
+    labelEn: string;
+  }>;
+  const pickup = presets.find((preset) => /pickup/i.test(preset.labelEn));
+  const code = pickup?.text ?? 'NOT-A-STAGED-PICKUP-CODE';
+  const nextStep = pickup
+    ? (shown: Shown) => shown.screen === 'finger'
+    : (shown: Shown) => shown.screen === 'identify' && shown.messageKey === 'identify.not-found';
+  const deviceMs: number[] = [];
+  const touchMs: number[] = [];
+  try {
+    await waitForScreen(page, 'attract');
+    for (let round = 0; round < ROUNDS + 3; round++) {
+      // baseline: a touch to the next screen
+      let seq = await currentSeq(page);
+      const touched = now();
+      await page.click('[data-testid="start-pickup"]');
+      const identify = await shownWhen(page, seq, (shown) => shown.screen === 'identify');
+      // the device event
+      seq = identify.seq;
+      const scanned = now();
+      await running.rig({ type: 'scan', text: code });
+      const answered = await shownWhen(page, seq, nextStep);
+      if (round >= 3) {
+        // the first rounds warm up the JIT and the page
+        touchMs.push(identify.at - touched);
+        deviceMs.push(answered.at - scanned);
+      }
+      seq = answered.seq;
+      await page.click('[data-testid="cancel"]');
+      await shownWhen(page, seq, (shown) => shown.screen === 'attract');
+    }
+  } finally {
+    await running.stop();
+  }
+  const median = percentile(deviceMs, 50);
+  const baseline = percentile(touchMs, 50);
+  const step = pickup
+    ? 'pickup QR scanned → fingerprint screen shown'
+    : 'unknown code scanned → message shown';
+  console.log(`rounds: ${deviceMs.length}; ${step}`);
+  console.log(
+    `baseline: a click (playwright) → next screen shown in the browser, median ${baseline.toFixed(1)} ms, p95 ${percentile(touchMs, 95).toFixed(1)} ms`,
+  );
+  console.log(
+    `figure: device event → next step shown in the browser, median ${median.toFixed(1)} ms, p95 ${percentile(deviceMs, 95).toFixed(1)} ms, ${(median / baseline).toFixed(2)}× the touch baseline (target: ≤ ${TARGET_MS} ms)`,
+  );
+}
+
+await main();
