@@ -16,6 +16,10 @@ import {
   onoffBackend,
   PrinterEmulator,
   PtyCardTransport,
+  PtyChipServer,
+  ChipEmulator,
+  buildChipImage,
+  createTestPki,
   type PtyPair,
   ScannerEmulator,
   SerialFingerprintSensor,
@@ -35,12 +39,12 @@ import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
 import { ReferenceRegistry } from './registry/registry.js';
+import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './registry/demo-citizens.js';
 import { JobRunner, Store } from './store/index.js';
 import {
-  type DemoCommand,
-  DemoCommandSchema,
   type DemoControl,
-  type DemoScanPreset,
+  DemoCitizensSchema,
+  panelCitizen,
   RigControlError,
   rigControlLine,
 } from './ui/demo-control.js';
@@ -165,23 +169,6 @@ export function createKioskRuntime(
     bus,
     log: log.child({ room: 'sessions' }),
   });
-  // The registry learns the key to seal to from the kiosk's own event (once per key).
-  const announceKey = {
-    name: 'identity',
-    start: async () => {
-      await store.transaction(async (tx) => {
-        const seen = await tx.get('SELECT 1 FROM audit WHERE action = ? AND detail = ?', [
-          'identity.announced',
-          JSON.stringify({ publicKey: identity.publicKeyBase64 }),
-        ]);
-        if (seen) return;
-        await tx.audit('runtime', 'identity.announced', { publicKey: identity.publicKeyBase64 });
-        tx.emit({ type: 'kiosk.sealingKey', body: { publicKey: identity.publicKeyBase64 } });
-      });
-    },
-    stop: async () => undefined,
-    health: (): Health => ({ state: 'up' }),
-  };
   bus.on('main', 'device.health', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
@@ -202,7 +189,7 @@ export function createKioskRuntime(
     sessions,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, announceKey, sessions, ui], log);
+  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, link, vault, sessions, ui], log);
 
   return {
     config,
@@ -402,8 +389,8 @@ export interface DemoRigReady {
   type: 'ready';
   brokerUrl: string;
   devices: DemoDevicePaths;
-  /** codes the demo page's control panel offers to scan (the staged citizen's pickup QR, …) */
-  scanPresets?: DemoScanPreset[];
+  /** the CSCA the rig's chips are signed under (the kiosk's `sessions.trustList`) */
+  trustList?: string;
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -412,12 +399,16 @@ export interface DemoDevicePaths {
   fingerprint: string;
   printer: string;
   dispenser: string;
+  /** the chip station's reader (serial link to the chip of the card at the station) */
+  cardReader?: string;
 }
 
 export interface DemoRigOptions {
   dataDir: string;
   brokerPort: number;
   log: Logger;
+  /** the demo kiosk: its registry stages the demo citizens' pickups for it */
+  kioskId?: string;
 }
 
 export interface DemoRig {
@@ -430,8 +421,11 @@ export interface DemoRig {
   devices: DemoDevicePaths;
   /** unplugs (closes the pty pair) or replugs an emulated device, as the control socket does */
   control(command: 'unplug' | 'replug', device: keyof DemoDevicePaths): Promise<void>;
-  /** the citizen's hands, as the control socket does: finger on the sensor, a code scanned, card taken */
-  act(command: DemoCommand): Promise<void>;
+  /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
+  chips: Map<number, ChipEmulator>;
+  trustList: string;
+  /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
+  citizenControl(command: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -454,8 +448,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
   >();
   let controlServer: Server | undefined;
+  let closeChipServer: (() => Promise<void>) | undefined;
   const stopAll = async () => {
     controlServer?.close();
+    await closeChipServer?.().catch(() => undefined);
     await scanner.stop().catch(() => undefined);
     for (const { emulator } of pluggable.values()) await emulator.stop().catch(() => undefined);
     await Promise.all([...ptys, ...[...pluggable.values()].map(({ pty }) => pty)].map((pty) => pty.close()));
@@ -479,6 +475,60 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   const dispenserPty = await emulatorPty('dispenser');
   const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
   dispenser.loadCards([0, 1, 2, 3]);
+  // The vault: one card per demo citizen, chips signed by a test CSCA the kiosk trusts.
+  const pki = createTestPki();
+  const trustList = join(dataDir, 'csca.pem');
+  writeFileSync(trustList, pki.trustListPem);
+  const chips = new Map<number, ChipEmulator>(
+    DEMO_CITIZENS.map((citizen, slot) => [
+      slot,
+      new ChipEmulator(buildChipImage({ record: citizen.record, pki })),
+    ]),
+  );
+  let chipAtStation: ChipEmulator | undefined;
+  const stationChip = {
+    // the chip of the card the dispenser holds at its station; none: "no card" (ISO 7816-4 6A82)
+    process: (bytes: Uint8Array): Buffer => {
+      const slot = dispenser.stationSlot;
+      const chip = slot === undefined ? undefined : chips.get(slot);
+      if (chip !== chipAtStation) chip?.reset();
+      chipAtStation = chip;
+      return chip ? chip.process(bytes) : Buffer.from([0x6a, 0x82]);
+    },
+  };
+  const cardReaderPty = await emulatorPty('card-reader');
+  ptys.push(cardReaderPty);
+  const chipServer = await PtyChipServer.open(cardReaderPty.emulatorPath, stationChip);
+  const citizenControl = async (command: string, args: string[]): Promise<string> => {
+    switch (command) {
+      case 'finger': {
+        const who = args[0] ?? '';
+        const citizen = DEMO_CITIZENS.find((c) => c.record.idNumber === who || c.pickupId === who);
+        if (who === 'none') fingerprint.placeFinger(undefined);
+        else if (who === 'wrong') fingerprint.placeFinger(syntheticFinger('someone-else'));
+        else if (citizen) fingerprint.placeFinger(syntheticFinger(citizen.fingerSeed));
+        else throw new Error('expected "finger <ID number | pickup id | wrong | none>"');
+        return 'ok';
+      }
+      case 'scan':
+        await scanner.scan(args.join(' '));
+        return 'ok';
+      case 'take':
+        return dispenser.takeCard() ? 'ok' : 'error: no card in the tray';
+      case 'citizens':
+        // fabricated demo data (cccd-facts.md §1.3), for the demo panel's buttons
+        return JSON.stringify(
+          DEMO_CITIZENS.map((c) => ({
+            pickupId: c.pickupId,
+            idNumber: c.record.idNumber,
+            name: c.record.fullName,
+            qr: qrOf(c.record),
+          })),
+        );
+      default:
+        throw new Error(`unknown command "${command}"`);
+    }
+  };
   pluggable.set('fingerprint', { pty: fingerprintPty, emulator: fingerprint });
   pluggable.set('printer', { pty: printerPty, emulator: printer });
   pluggable.set('dispenser', { pty: dispenserPty, emulator: dispenser });
@@ -493,30 +543,17 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       await entry.emulator.start();
     }
   };
-  const act = async (command: DemoCommand): Promise<void> => {
-    switch (command.type) {
-      case 'finger':
-        fingerprint.placeFinger(
-          command.finger === 'none'
-            ? undefined
-            : syntheticFinger(command.finger === 'citizen' ? 'demo-citizen' : 'someone-else'),
-        );
-        return;
-      case 'scan':
-        return scanner.scan(command.text);
-      case 'take-card':
-        if (!dispenser.takeCard()) throw new Error('no card in the tray');
-        return;
-      case 'unplug':
-      case 'replug':
-        return control(command.type, command.device);
-    }
-  };
+  closeChipServer = () => chipServer.close();
   try {
     await registry.start();
+    for (const citizen of DEMO_CITIZENS) await registry.citizens.addCitizen(registryCitizenOf(citizen));
+    if (options.kioskId)
+      for (const citizen of DEMO_CITIZENS)
+        await registry.citizens.stagePickup(options.kioskId, citizen.pickupId, citizen.record.idNumber);
+    dispenser.loadCards(chips.keys());
     await scanner.start();
     for (const { emulator } of pluggable.values()) await emulator.start();
-    controlServer = await startRigControl(join(dataDir, 'rig.sock'), act, log);
+    controlServer = await startRigControl(join(dataDir, 'rig.sock'), control, log, citizenControl);
   } catch (error) {
     await stopAll();
     throw error;
@@ -533,20 +570,27 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       fingerprint: fingerprintPty.devicePath,
       printer: printerPty.devicePath,
       dispenser: dispenserPty.devicePath,
+      cardReader: cardReaderPty.devicePath,
     },
     control,
-    act,
+    chips,
+    trustList,
+    citizenControl,
     stop: stopAll,
   };
 }
 
 /**
- * The rig's control socket (`<rig dir>/rig.sock`): one line per command, answered `ok` or
- * `error: …`. `unplug fingerprint` / `replug fingerprint` let a technician (or a test) pull a
- * device's cable in the running demo; `finger citizen|other|none`, `scan <base64 text>` and
- * `take-card` are the citizen's hands, used by the demo page's control panel.
+ * The rig's control socket (`<rig dir>/rig.sock`): one line per command, `unplug fingerprint` or
+ * `replug fingerprint`, answered `ok` or `error: …`. It lets a technician (or a test) pull a
+ * device's cable in the running demo.
  */
-async function startRigControl(path: string, act: DemoRig['act'], log: Logger): Promise<Server> {
+async function startRigControl(
+  path: string,
+  control: DemoRig['control'],
+  log: Logger,
+  citizenControl?: DemoRig['citizenControl'],
+): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     socket.setEncoding('utf8');
@@ -554,22 +598,22 @@ async function startRigControl(path: string, act: DemoRig['act'], log: Logger): 
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, newline).trim();
+        const [command, device, ...rest] = buffer.slice(0, newline).trim().split(/\s+/);
         buffer = buffer.slice(newline + 1);
-        const command = parseRigCommand(line);
-        if (!command) {
-          socket.write(
-            'error: expected "unplug|replug <device>", "finger citizen|other|none", "scan <base64>" or "take-card"\n',
+        if (citizenControl && command && command !== 'unplug' && command !== 'replug') {
+          citizenControl(command, [device ?? '', ...rest].filter(Boolean)).then(
+            (answer) => socket.write(`${answer}\n`),
+            (error: Error) => socket.write(`error: ${error.message}\n`),
           );
           continue;
         }
-        act(command).then(
+        if ((command !== 'unplug' && command !== 'replug') || !device) {
+          socket.write('error: expected "unplug <device>" or "replug <device>"\n');
+          continue;
+        }
+        control(command, device as keyof DemoDevicePaths).then(
           () => {
-            // the scanned text may be a citizen's code: only the command's kind is logged
-            log.info(
-              { command: command.type, device: 'device' in command ? command.device : undefined },
-              'rig control',
-            );
+            log.info({ command, device }, 'rig control');
             socket.write('ok\n');
           },
           (error: Error) => socket.write(`error: ${error.message}\n`),
@@ -585,48 +629,35 @@ async function startRigControl(path: string, act: DemoRig['act'], log: Logger): 
   return server;
 }
 
-/** One line of the rig's control socket as a command, or undefined when it is not one. */
-export function parseRigCommand(line: string): DemoCommand | undefined {
-  const [verb, argument, ...rest] = line.split(/\s+/);
-  if (rest.length > 0) return undefined;
-  const candidate =
-    verb === 'unplug' || verb === 'replug'
-      ? { type: verb, device: argument }
-      : verb === 'finger'
-        ? { type: 'finger', finger: argument }
-        : verb === 'scan' && argument
-          ? { type: 'scan', text: Buffer.from(argument, 'base64').toString('utf8') }
-          : verb === 'take-card' && argument === undefined
-            ? { type: 'take-card' }
-            : undefined;
-  const parsed = DemoCommandSchema.safeParse(candidate);
-  return parsed.success ? parsed.data : undefined;
-}
-
 /**
  * The demo page's control panel, talking to the rig child process over its control socket (the
- * same one a technician uses). `presets` are the codes the panel offers to scan.
+ * same one a technician uses): the citizen's hands (`finger`, `scan`, `take`), the cables
+ * (`unplug`, `replug`) and the list of demo citizens (`citizens`).
  */
-export function rigDemoControl(socketPath: string, presets: () => DemoScanPreset[]): DemoControl {
+export function rigDemoControl(socketPath: string): DemoControl {
+  const ask = (line: string) =>
+    new Promise<string>((resolveAsk, reject) => {
+      const socket = connect(socketPath);
+      let reply = '';
+      socket.setEncoding('utf8');
+      socket.setTimeout(5000, () => socket.destroy(new Error('rig control socket timed out')));
+      socket.on('connect', () => socket.write(line));
+      socket.on('data', (chunk: string) => {
+        reply += chunk;
+        const newline = reply.indexOf('\n');
+        if (newline < 0) return;
+        socket.end();
+        const answer = reply.slice(0, newline).trim();
+        if (answer.startsWith('error: ')) reject(new RigControlError(answer.slice('error: '.length)));
+        else resolveAsk(answer);
+      });
+      socket.on('error', reject);
+    });
   return {
-    presets,
-    run: (command) =>
-      new Promise<void>((resolveRun, reject) => {
-        const socket = connect(socketPath);
-        let reply = '';
-        socket.setEncoding('utf8');
-        socket.setTimeout(5000, () => socket.destroy(new Error('rig control socket timed out')));
-        socket.on('connect', () => socket.write(rigControlLine(command)));
-        socket.on('data', (chunk: string) => {
-          reply += chunk;
-          if (!reply.includes('\n')) return;
-          socket.end();
-          const line = reply.trim();
-          if (line === 'ok') resolveRun();
-          else reject(new RigControlError(line.replace(/^error: /, '')));
-        });
-        socket.on('error', reject);
-      }),
+    citizens: async () => DemoCitizensSchema.parse(JSON.parse(await ask('citizens\n'))).map(panelCitizen),
+    run: async (command) => {
+      await ask(rigControlLine(command));
+    },
   };
 }
 
@@ -651,7 +682,12 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
   });
   // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
   process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
-  const ready: DemoRigReady = { type: 'ready', brokerUrl: rig.brokerUrl, devices: rig.devices };
+  const ready: DemoRigReady = {
+    type: 'ready',
+    brokerUrl: rig.brokerUrl,
+    devices: rig.devices,
+    trustList: rig.trustList,
+  };
   process.send?.(ready);
 }
 
@@ -676,7 +712,16 @@ function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: D
   const entry = fileURLToPath(new URL(`./cli/demo-rig.${extension}`, import.meta.url));
   const child = spawn(
     process.execPath,
-    [...process.execArgv, entry, '--data-dir', options.dataDir, '--broker-port', String(options.brokerPort)],
+    [
+      ...process.execArgv,
+      entry,
+      '--data-dir',
+      options.dataDir,
+      '--broker-port',
+      String(options.brokerPort),
+      '--kiosk-id',
+      options.kioskId,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
@@ -738,14 +783,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
         printer: { path: started.ready.devices.printer, baudRate: 9600 },
         dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
+        ...(started.ready.devices.cardReader
+          ? { cardReader: { kind: 'serial' as const, path: started.ready.devices.cardReader } }
+          : {}),
         probeIntervalMs: 2000,
       },
+      ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
       log: { level: options.logLevel, pretty: true },
     },
     'demo',
   );
   const runtime = createKioskRuntime(config, log, {
-    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock'), () => started.ready.scanPresets ?? []),
+    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
   });
   parts.runtime = runtime;
   await runtime.start();
@@ -762,7 +811,24 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     Object.values(runtime.devices.summary()).every((state) => state === 'ok' || state === 'disabled');
   while (!devicesReady() && Date.now() < linkDeadline) await new Promise((done) => setTimeout(done, 20));
   // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
+  void loadDemoVault(runtime, DEMO_CITIZENS.length, log);
   process.stdout.write(
     `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,
   );
+}
+
+/**
+ * The demo technician's `kiosk vault load`: once the registry's manifest entries have arrived (they
+ * wait for the kiosk's sealing key), identify the cards in the first `count` slots.
+ */
+async function loadDemoVault(runtime: KioskRuntime, count: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  try {
+    while ((await runtime.vault.awaitingLoad()).length < count && Date.now() < deadline)
+      await new Promise((done) => setTimeout(done, 100));
+    const result = await runtime.loadVault(Array.from({ length: count }, (_, slot) => slot));
+    log.info({ loaded: result.loaded.length, unmatched: result.unmatched }, 'demo: vault loaded');
+  } catch (error) {
+    log.error({ err: (error as Error).message }, 'demo: vault load failed');
+  }
 }

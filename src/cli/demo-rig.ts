@@ -5,11 +5,16 @@ import { runDemoRigProcess } from '../main.js';
 const options = new Command('demo-rig')
   .requiredOption('--data-dir <dir>')
   .requiredOption('--broker-port <port>')
+  .option('--kiosk-id <id>', 'the demo kiosk whose pickups the registry stages')
   .parse(process.argv)
-  .opts<{ dataDir: string; brokerPort: string }>();
+  .opts<{ dataDir: string; brokerPort: string; kioskId?: string }>();
 
 try {
-  await runDemoRigProcess({ dataDir: options.dataDir, brokerPort: Number(options.brokerPort) });
+  await runDemoRigProcess({
+    dataDir: options.dataDir,
+    brokerPort: Number(options.brokerPort),
+    ...(options.kioskId ? { kioskId: options.kioskId } : {}),
+  });
 } catch (error) {
   process.stderr.write(`demo rig failed: ${(error as Error).message}\n`);
   process.exit(1);

@@ -117,7 +117,7 @@ export class SessionOrchestrator implements SessionController, Service {
     const { bus, devices } = this.options;
     this.running = true;
     bus.on('sessions', 'device.health', ({ device, state }) =>
-      this.dispatch({ type: 'device', device, present: state === 'ok' || state === 'degraded' }),
+      this.dispatch({ type: 'device', device, present: state === 'ok' }),
     );
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
@@ -131,7 +131,7 @@ export class SessionOrchestrator implements SessionController, Service {
       this.dispatch({
         type: 'device',
         device,
-        present: states[device] === 'ok' || states[device] === 'degraded',
+        present: states[device] === 'ok',
       });
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
     await this.recover();

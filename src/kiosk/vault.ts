@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { Store, Transaction } from '../store/index.js';
 import { type SealingIdentity, unseal } from '../store/seal.js';
+import type { Health, Service } from '../util/lifecycle.js';
 
 /** What the registry seals for one pickup (never stored or logged in clear). */
 export const PickupSecretsSchema = z.strictObject({
@@ -56,12 +57,32 @@ interface CardRow {
   slot: number | null;
 }
 
-export class Vault {
+export class Vault implements Service {
+  readonly name = 'vault';
+
   constructor(
     private readonly store: Store,
     private readonly identity: SealingIdentity,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Announces this kiosk's sealing key (`kiosk.sealingKey`, once per key): the registry seals to it. */
+  async start(): Promise<void> {
+    const publicKey = this.identity.publicKeyBase64;
+    await this.store.transaction(async (tx) => {
+      const detail = JSON.stringify({ publicKey });
+      if (await tx.get('SELECT 1 FROM audit WHERE action = ? AND detail = ?', ['identity.announced', detail]))
+        return;
+      await tx.audit('runtime', 'identity.announced', { publicKey });
+      tx.emit({ type: 'kiosk.sealingKey', body: { publicKey } });
+    });
+  }
+
+  async stop(): Promise<void> {}
+
+  health(): Health {
+    return { state: 'up' };
+  }
 
   /** Applies a `manifest.entry` inside the inbound transaction (dedupe is the inbox's). */
   async applyManifest(

@@ -34,7 +34,7 @@ const MAX_BODY_BYTES = 2048;
  * The local UI server, bound to loopback only: the touchscreen's browser runs on the same
  * machine. Serves the touchscreen app at `/` (its view pushed over the WebSocket `/ws`), the
  * status page at `/status`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
- * either way) and `GET /api/status`; in the demo also `/demo/presets` and `POST /demo/control`.
+ * either way) and `GET /api/status`; in the demo also `/demo/citizens` and `POST /demo/control`.
  */
 export class UiServer implements Service {
   readonly name = 'ui';
@@ -89,8 +89,16 @@ export class UiServer implements Service {
       this.options.log.error({ err: error, path }, 'ui: request failed');
       return json(500, { error: 'internal error' });
     };
-    if (method === 'POST' && path === '/demo/control' && this.options.demo) {
-      this.demoControl(request, this.options.demo).then(reply, (error: unknown) => reply(failed(error)));
+    const demo = this.options.demo;
+    if (demo && method === 'POST' && path === '/demo/control') {
+      this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
+      return;
+    }
+    if (demo && method === 'GET' && path === '/demo/citizens') {
+      demo.citizens().then(
+        (citizens) => reply(json(200, citizens)),
+        (error: unknown) => reply(failed(error)),
+      );
       return;
     }
     try {
@@ -157,7 +165,6 @@ export class UiServer implements Service {
       const asset = this.assets.get(path);
       if (asset) return { status: 200, type: asset.type, body: asset.body, csp: APP_CSP };
     }
-    if (path === '/demo/presets' && this.options.demo) return json(200, this.options.demo.presets());
     return json(404, { error: 'not found' });
   }
 

@@ -18,7 +18,10 @@ export interface KioskBrowser {
  * Headless Chromium with a fresh profile and nothing that talks to the network on its own, at the
  * touchscreen's size (1280×800, the common 10" kiosk panel). CSP is enforced as in production.
  */
-export async function openKioskBrowser(url: string): Promise<KioskBrowser> {
+export async function openKioskBrowser(
+  url: string,
+  options: { demoPanel?: boolean } = {},
+): Promise<KioskBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'kiosk-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -33,7 +36,8 @@ export async function openKioskBrowser(url: string): Promise<KioskBrowser> {
       '--disable-component-update',
       '--disable-sync',
     ],
-    viewport: { width: 1280, height: 800 },
+    // the demo page puts its control panel (340 px) beside the touchscreen's 1280 px
+    viewport: { width: options.demoPanel ? 1280 + 340 : 1280, height: 800 },
     hasTouch: true,
     locale: 'vi-VN',
   });
@@ -62,7 +66,7 @@ export async function waitForScreen(page: Page, screen: string, timeoutMs = 15_0
 
 /**
  * Saves the current screen in Vietnamese and in English (one touch on the language button each
- * way), as test-results/screens/<flow>/<nn>-<screen>.<lang>.png. The demo panel is folded first.
+ * way), as test-results/screens/<flow>/<nn>-<screen>.<lang>.png: the touchscreen's area only.
  */
 export async function screenshotBothLanguages(page: Page, flow: string, index: number): Promise<string[]> {
   const dir = join(SCREENS_DIR, flow);
@@ -74,7 +78,7 @@ export async function screenshotBothLanguages(page: Page, flow: string, index: n
     if ((await page.getAttribute('body', 'data-lang')) !== lang) await page.click('[data-testid="lang"]');
     await page.waitForSelector(`body[data-lang="${lang}"]`);
     const file = join(dir, `${name}.${lang}.png`);
-    await page.screenshot({ path: file });
+    await page.screenshot({ path: file, clip: { x: 0, y: 0, width: 1280, height: 800 } });
     files.push(file);
   }
   await page.click('[data-testid="lang"]'); // back to Vietnamese

@@ -33,8 +33,8 @@ export async function startDemoInBrowser(kioskId = 'demo-e2e'): Promise<RunningD
     demo.child.kill('SIGKILL');
     throw error;
   }
-  const browser = await openKioskBrowser(`${uiUrl}/`);
-  const control = rigDemoControl(join(dataDir, 'rig', 'rig.sock'), () => []);
+  const browser = await openKioskBrowser(`${uiUrl}/`, { demoPanel: true });
+  const control = rigDemoControl(join(dataDir, 'rig', 'rig.sock'));
   return {
     demo,
     dataDir,

@@ -42,7 +42,15 @@ describe('kiosk demo', () => {
       const health = (await response.json()) as { status: string; parts: Record<string, { state: string }> };
       expect(response.status).toBe(200);
       expect(health.status).toBe('up');
-      expect(Object.keys(health.parts).sort()).toEqual(['devices', 'jobs', 'link', 'store', 'ui']);
+      expect(Object.keys(health.parts).sort()).toEqual([
+        'devices',
+        'jobs',
+        'link',
+        'sessions',
+        'store',
+        'ui',
+        'vault',
+      ]);
       expect(Object.values(health.parts).every((part) => part.state === 'up')).toBe(true);
 
       const watcher = await watchTopic(brokerUrl, 'cccd/v1/kiosk/+/status');

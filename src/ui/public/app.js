@@ -700,7 +700,8 @@ document.addEventListener('pointerdown', () => {
 });
 
 // ---- the demo's control panel (`kiosk demo` only: the server adds data-demo) ----------------
-let demoPresets = [];
+/* The rig's demo citizens (fabricated): a name, their finger, their pickup QR, their card's QR. */
+let demoCitizens = [];
 let demoCollapsed = false;
 let demoResult = '';
 async function demo(command) {
@@ -710,7 +711,8 @@ async function demo(command) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(command),
     });
-    demoResult = response.ok ? `✓ ${command.type}` : `✗ ${command.type} (${response.status})`;
+    const answer = response.ok ? undefined : await response.json().catch(() => ({}));
+    demoResult = response.ok ? `✓ ${command.type}` : `✗ ${command.type}: ${answer?.error ?? response.status}`;
   } catch {
     demoResult = `✗ ${command.type}`;
   }
@@ -747,23 +749,30 @@ function renderDemoPanel() {
     demoCollapsed ? '▴' : '▾',
   );
   panel.classList.toggle('collapsed', demoCollapsed);
+  document.body.classList.toggle('demo-folded', demoCollapsed);
   const devices = ['scanner', 'fingerprint', 'printer', 'dispenser'];
   panel.replaceChildren(
     h('h2', {}, 'Demo: thiết bị giả lập / emulated devices', toggle),
     h(
       'div',
       { class: 'demo-body' },
-      h('h3', {}, 'Ngón tay / Finger'),
-      b('Đúng / right', { type: 'finger', finger: 'citizen' }, 'demo-finger-right'),
-      b('Sai / wrong', { type: 'finger', finger: 'other' }, 'demo-finger-wrong'),
-      b('Nhấc / lift', { type: 'finger', finger: 'none' }, 'demo-finger-none'),
-      h('h3', {}, 'Máy quét / Scanner'),
-      demoPresets.map((preset, i) =>
-        b(`${preset.labelVi} / ${preset.labelEn}`, { type: 'scan', text: preset.text }, `demo-scan-${i}`),
+      h('h3', {}, 'Công dân / Citizens'),
+      demoCitizens.map((citizen, i) =>
+        h(
+          'div',
+          { class: 'demo-citizen' },
+          h('div', {}, citizen.name),
+          b('ngón tay / finger', { type: 'finger', who: citizen.pickupId }, `demo-finger-${i}`),
+          b('QR nhận thẻ / pickup QR', { type: 'scan', text: citizen.pickupCode }, `demo-scan-pickup-${i}`),
+          b('QR trên thẻ / card QR', { type: 'scan', text: citizen.cardQr }, `demo-scan-card-${i}`),
+        ),
       ),
+      h('h3', {}, 'Cảm biến / Sensor · máy quét / scanner'),
+      b('ngón tay sai / wrong finger', { type: 'finger', who: 'wrong' }, 'demo-finger-wrong'),
+      b('nhấc ngón tay / lift finger', { type: 'finger', who: 'none' }, 'demo-finger-none'),
       demoScanText(),
       h('h3', {}, 'Khay thẻ / Card tray'),
-      b('Lấy thẻ / take card', { type: 'take-card' }, 'demo-take-card'),
+      b('lấy thẻ / take card', { type: 'take-card' }, 'demo-take-card'),
       h('h3', {}, 'Cáp / Cables'),
       devices.map((d) =>
         h(
@@ -780,10 +789,10 @@ function renderDemoPanel() {
   );
 }
 if (document.body.hasAttribute('data-demo')) {
-  fetch('/demo/presets')
+  fetch('/demo/citizens')
     .then((response) => response.json())
-    .then((presets) => {
-      demoPresets = presets;
+    .then((citizens) => {
+      demoCitizens = citizens;
       renderDemoPanel();
     })
     .catch(() => undefined);

@@ -24,7 +24,9 @@ async function startUi(options: { demo?: DemoCommand[] } = {}) {
     ...(demoRuns
       ? {
           demo: {
-            presets: () => [{ labelVi: 'Mã nhận thẻ', labelEn: 'Pickup code', text: 'PICKUP:1' }],
+            citizens: async () => [
+              { pickupId: 'PK-1', name: 'Trần Thị Mai', pickupCode: 'PK-1', cardQr: '001|x' },
+            ],
             run: async (command: DemoCommand) => {
               demoRuns.push(command);
             },
@@ -79,7 +81,7 @@ describe('UI server with the citizen sessions', () => {
     expect(await (await fetch(`${url}/status`)).text()).toContain('Trạng thái / Status');
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect(((await (await fetch(`${url}/api/status`)).json()) as { kioskId: string }).kioskId).toBe('k-1');
-    expect((await fetch(`${url}/demo/presets`)).status).toBe(404);
+    expect((await fetch(`${url}/demo/citizens`)).status).toBe(404);
     expect((await fetch(`${url}/demo/control`, { method: 'POST', body: '{}' })).status).toBe(405);
   });
 
@@ -143,22 +145,23 @@ describe('UI server with the citizen sessions', () => {
     const runs: DemoCommand[] = [];
     const { url } = await startUi({ demo: runs });
     expect(await (await fetch(`${url}/`)).text()).toContain('demo-panel');
-    const presets = (await (await fetch(`${url}/demo/presets`)).json()) as Array<{ text: string }>;
-    expect(presets[0]?.text).toBe('PICKUP:1');
+    const citizens = (await (await fetch(`${url}/demo/citizens`)).json()) as Array<{ pickupCode: string }>;
+    expect(citizens[0]?.pickupCode).toBe('PK-1');
     const post = (body: string, origin = url) =>
       fetch(`${url}/demo/control`, {
         method: 'POST',
         body,
         headers: { origin, 'content-type': 'application/json' },
       });
-    expect((await post(JSON.stringify({ type: 'finger', finger: 'citizen' }))).status).toBe(200);
+    expect((await post(JSON.stringify({ type: 'finger', who: 'PK-1' }))).status).toBe(200);
     expect((await post(JSON.stringify({ type: 'unplug', device: 'dispenser' }))).status).toBe(200);
     expect((await post(JSON.stringify({ type: 'unplug', device: 'kettle' }))).status).toBe(400);
+    expect((await post(JSON.stringify({ type: 'scan', text: 'a\nunplug scanner' }))).status).toBe(400);
     expect((await post('{')).status).toBe(400);
     expect((await post('x'.repeat(5000))).status).toBe(413);
     expect((await post(JSON.stringify({ type: 'take-card' }), 'http://evil.example')).status).toBe(403);
     expect(runs).toEqual([
-      { type: 'finger', finger: 'citizen' },
+      { type: 'finger', who: 'PK-1' },
       { type: 'unplug', device: 'dispenser' },
     ]);
   });
