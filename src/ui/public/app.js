@@ -663,6 +663,8 @@ function connect() {
     const previous = view;
     view = message.view;
     window.__kioskReceived = { seq: view.seq, at: performance.timeOrigin + performance.now() };
+    // the screens this page has shown, in order (the e2e tests read it: no take-card before referral)
+    window.__kioskScreens = [...(window.__kioskScreens ?? []), view.screen].slice(-100);
     // A new citizen starts in Vietnamese, with an empty keypad.
     if (view.screen === 'attract' && previous?.screen !== 'attract') lang = 'vi';
     if (view.gazetteer) gazetteerSeen = view.gazetteer;
