@@ -5,9 +5,10 @@
  *
  * Device event: the scanner emulator sends a code (the rig's control socket, `scan …`) while the
  * page shows "identify". Shown: the page has rendered the kiosk's answer and the frame after it
- * (src/ui/public/app.js sets `window.__kioskShown`). With the demo citizen's pickup code staged
- * the answer is the fingerprint screen; without one, the "not found" message: either way the
- * path is scanner driver → bus → session → store → WebSocket → page.
+ * (src/ui/public/app.js sets `window.__kioskShown`): the fingerprint screen for the staged demo
+ * citizen's pickup code (no finger on the sensor, so each round is cancelled there), or the "not
+ * found" message if the rig has no citizens. The path: scanner driver → bus → session → vault
+ * lookup and unseal → WebSocket → page.
  *
  * Baseline, same run: a touch on the page (start) to the page showing the identify screen, the
  * path without the device and the store.
@@ -57,15 +58,16 @@ function percentile(values: number[], p: number): number {
 async function main(): Promise<void> {
   const running = await startDemoInBrowser('demo-bench');
   const { page } = running.browser;
-  const presets = (await (await fetch(`${running.uiUrl}/demo/presets`)).json()) as Array<{
-    text: string;
-    labelEn: string;
+  const citizens = (await (await fetch(`${running.uiUrl}/demo/citizens`)).json()) as Array<{
+    pickupCode: string;
   }>;
-  const pickup = presets.find((preset) => /pickup/i.test(preset.labelEn));
-  const code = pickup?.text ?? 'NOT-A-STAGED-PICKUP-CODE';
+  const pickup = citizens[0];
+  const code = pickup?.pickupCode ?? 'NOT-A-STAGED-PICKUP-CODE';
   const nextStep = pickup
     ? (shown: Shown) => shown.screen === 'finger'
     : (shown: Shown) => shown.screen === 'identify' && shown.messageKey === 'identify.not-found';
+  // no finger on the sensor: each round stops at the fingerprint screen and is cancelled there
+  await running.rig({ type: 'finger', who: 'none' });
   const deviceMs: number[] = [];
   const touchMs: number[] = [];
   try {
