@@ -65,8 +65,6 @@ export interface SessionOrchestratorOptions {
   bus: EventBus<RuntimeEvents>;
   log: Logger;
   now?: () => number;
-  /** measured: the kiosk's own time in each effect, minus device and link waits (bench/session) */
-  onOwnTime?: (effect: SessionEffect['kind'], ms: number) => void;
 }
 
 type Secrets = { kind: 'pickup'; pickup: PickupSecrets } | { kind: 'update'; idNumber: string };
@@ -83,8 +81,12 @@ export class SessionOrchestrator implements SessionController, Service {
   private readonly now: () => number;
   private readonly detach: Array<() => void> = [];
   private running = false;
-  /** time spent waiting on devices and the link during the current effect */
-  private waited = 0;
+  private recovering = false;
+  /**
+   * The kiosk's own time per step since the last reset: reducer runs and effects minus the time
+   * spent waiting on devices (serial exchanges, mechanics, the chip's answers) and the link.
+   */
+  readonly ownTimeMs = new Map<string, number>();
 
   constructor(private readonly options: SessionOrchestratorOptions) {
     this.now = options.now ?? Date.now;
@@ -116,9 +118,11 @@ export class SessionOrchestrator implements SessionController, Service {
   async start(): Promise<void> {
     const { bus, devices } = this.options;
     this.running = true;
-    bus.on('sessions', 'device.health', ({ device, state }) =>
-      this.dispatch({ type: 'device', device, present: state === 'ok' }),
-    );
+    bus.on('sessions', 'device.health', ({ device, state }) => {
+      this.dispatch({ type: 'device', device, present: state === 'ok' });
+      // a card left adrift (failed park, or found after a restart) is recovered once the dispenser is back
+      if (device === 'dispenser' && state === 'ok' && this.state.cardAdrift) void this.recover();
+    });
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
     );
@@ -133,8 +137,12 @@ export class SessionOrchestrator implements SessionController, Service {
         device,
         present: states[device] === 'ok',
       });
+    if ((await this.options.vault.inTransit()).length > 0) {
+      // no session until the card found between slot and tray after a restart is safe again
+      this.state = { ...this.state, cardAdrift: true };
+      if (this.options.deviceStates().dispenser === 'ok') void this.recover();
+    }
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
-    await this.recover();
   }
 
   async stop(): Promise<void> {
@@ -163,14 +171,32 @@ export class SessionOrchestrator implements SessionController, Service {
    * ours, and its capture is committed right after it).
    */
   async recover(): Promise<void> {
+    if (this.recovering) return;
+    this.recovering = true;
+    try {
+      await this.recoverCards();
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private async recoverCards(): Promise<void> {
     const { vault, devices, log } = this.options;
     const adrift = await vault.inTransit();
-    if (adrift.length === 0) return;
     const dispenser = devices.dispenser;
-    if (!dispenser) return;
+    if (adrift.length === 0 || !dispenser) {
+      if (adrift.length === 0 && this.state.cardAdrift && this.state.phase === 'out-of-service')
+        this.dispatch({ type: 'vault-safe' });
+      return;
+    }
     try {
       for (const card of adrift) {
-        const mechanics = await dispenser.status();
+        let mechanics = await dispenser.status();
+        // a move the board began before the crash finishes (or faults) on its own within its limit
+        for (let polls = 0; mechanics === 'moving' && polls < 50; polls++) {
+          await new Promise((done) => setTimeout(done, 100));
+          mechanics = await dispenser.status();
+        }
         if (mechanics === 'atStation') {
           await dispenser.returnToSlot(card.slot);
           await vault.markBackInSlot(card.pickupId);
@@ -208,7 +234,11 @@ export class SessionOrchestrator implements SessionController, Service {
     this.state = state;
     for (const effect of effects) this.execute(effect);
     if (changed) this.publish();
-    this.options.onOwnTime?.('timer', performance.now() - started);
+    this.addOwnTime('reduce', performance.now() - started);
+  }
+
+  private addOwnTime(step: string, ms: number): void {
+    this.ownTimeMs.set(step, (this.ownTimeMs.get(step) ?? 0) + ms);
   }
 
   private publish(): void {
@@ -252,31 +282,22 @@ export class SessionOrchestrator implements SessionController, Service {
   private async runAsync(
     effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
   ): Promise<void> {
-    this.waited = 0;
+    const meter = new WaitMeter();
     const started = performance.now();
+    let outcome: SessionEvent | undefined;
     try {
-      const outcome = await this.perform(effect);
-      if (outcome) this.dispatch(outcome);
+      outcome = await this.perform(effect, meter);
     } catch (error) {
       this.options.log.error({ effect: effect.kind, err: errorText(error) }, 'sessions: effect failed');
-      this.dispatch({ type: 'device-fault', op: effect.op, device: 'runtime' });
-    } finally {
-      this.options.onOwnTime?.(effect.kind, performance.now() - started - this.waited);
+      outcome = { type: 'device-fault', op: effect.op, device: 'runtime' };
     }
-  }
-
-  /** Times a wait on a device or the link, so the kiosk's own time can be told apart. */
-  private async wait<T>(promise: Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await promise;
-    } finally {
-      this.waited += performance.now() - started;
-    }
+    this.addOwnTime(effect.kind, performance.now() - started - meter.waited);
+    if (outcome) this.dispatch(outcome);
   }
 
   private async perform(
     effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
+    meter: WaitMeter,
   ): Promise<SessionEvent | undefined> {
     const { vault, devices, identity, log } = this.options;
     switch (effect.kind) {
@@ -297,7 +318,7 @@ export class SessionOrchestrator implements SessionController, Service {
         if (!sensor || secrets?.kind !== 'pickup')
           return { type: 'device-fault', op: effect.op, device: 'fingerprint' };
         try {
-          const result = await this.wait(
+          const result = await meter.wait(
             sensor.verifyFinger(Buffer.from(secrets.pickup.fingerTemplate, 'base64'), {
               timeoutMs: effect.timeoutMs,
               signal: this.abort.signal,
@@ -317,12 +338,12 @@ export class SessionOrchestrator implements SessionController, Service {
         if (!request) return { type: 'remote-unavailable', op: effect.op };
         let template: Buffer;
         try {
-          template = await this.wait(this.captureTemplate(sensor, effect.timeoutMs));
+          template = await meter.wait(this.captureTemplate(sensor, effect.timeoutMs));
         } catch (error) {
           return this.fingerError(error, effect.op);
         }
         try {
-          const answer = await this.wait(
+          const answer = await meter.wait(
             request(
               'finger-verify',
               'registry.fingerVerify',
@@ -341,13 +362,13 @@ export class SessionOrchestrator implements SessionController, Service {
         }
       }
       case 'fetch-card':
-        return this.fetchCard(effect.op, effect.pickupId, effect.slot);
+        return this.fetchCard(effect.op, effect.pickupId, effect.slot, meter);
       case 'present': {
         const dispenser = devices.dispenser;
         if (!dispenser) return { type: 'device-fault', op: effect.op, device: 'dispenser' };
         await vault.markInTray(effect.pickupId);
         try {
-          await this.wait(dispenser.present());
+          await meter.wait(dispenser.present());
         } catch (error) {
           log.error({ err: errorText(error) }, 'sessions: presenting the card failed');
           return { type: 'device-fault', op: effect.op, device: 'dispenser' };
@@ -357,7 +378,7 @@ export class SessionOrchestrator implements SessionController, Service {
       case 'complete': {
         await vault.complete(effect.pickupId, effect.slot);
         const receiptCode = `R-${randomCode()}`;
-        await this.printReceipt([
+        await this.printReceipt(meter, [
           `Mã biên nhận / Receipt: ${receiptCode}`,
           'Đã nhận thẻ CCCD / Card collected',
         ]);
@@ -365,7 +386,7 @@ export class SessionOrchestrator implements SessionController, Service {
         return { type: 'completed', op: effect.op, receiptCode };
       }
       case 'park':
-        return { type: 'parked', op: effect.op, ok: await this.park(effect) };
+        return { type: 'parked', op: effect.op, ok: await this.park(effect, meter) };
       case 'identify-update': {
         let idNumber: string;
         try {
@@ -377,7 +398,7 @@ export class SessionOrchestrator implements SessionController, Service {
         return { type: 'update-identified', op: effect.op, maskedId: maskIdNumber(idNumber) };
       }
       case 'submit-update':
-        return this.submitUpdate(effect.op, effect.changes);
+        return this.submitUpdate(effect.op, effect.changes, meter);
       case 'ask-status': {
         const row = await this.options.store
           .read()
@@ -418,7 +439,12 @@ export class SessionOrchestrator implements SessionController, Service {
    * staged MRZ (ICAO 9303 part 11 §4.3; another citizen's chip fails here), DG1 compared with the
    * staged MRZ, passive authentication (part 11 §5.1), Active Authentication (part 11 §6.1).
    */
-  private async fetchCard(op: number, pickupId: string, slot: number): Promise<SessionEvent> {
+  private async fetchCard(
+    op: number,
+    pickupId: string,
+    slot: number,
+    meter: WaitMeter,
+  ): Promise<SessionEvent> {
     const { devices, vault, log } = this.options;
     const secrets = this.secrets;
     const dispenser = devices.dispenser;
@@ -426,7 +452,7 @@ export class SessionOrchestrator implements SessionController, Service {
       return { type: 'device-fault', op, device: dispenser ? 'card-reader' : 'dispenser' };
     await vault.markAtStation(pickupId);
     try {
-      await this.wait(dispenser.moveToStation(slot));
+      await meter.wait(dispenser.moveToStation(slot));
     } catch (error) {
       log.error({ err: errorText(error) }, 'sessions: moving the card to the chip station failed');
       return { type: 'device-fault', op, device: 'dispenser' };
@@ -434,15 +460,13 @@ export class SessionOrchestrator implements SessionController, Service {
     const staged = parseCccdMrz(secrets.pickup.mrzLines);
     let transport: CardTransport | undefined;
     try {
-      transport = await this.wait(devices.openChipStation());
-      const result = await this.wait(
-        readCard(transport, {
-          access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
-          trustAnchors: this.options.trustAnchors,
-          dataGroups: [1, 14, 15],
-          log,
-        }),
-      );
+      transport = meter.transport(await meter.wait(devices.openChipStation()));
+      const result = await readCard(transport, {
+        access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
+        trustAnchors: this.options.trustAnchors,
+        dataGroups: [1, 14, 15],
+        log,
+      });
       // DG1 as the chip holds it (hashed by passive authentication) against the staged MRZ
       const dg1 = result.dataGroups.get(1);
       const dg1Matches = dg1 !== undefined && parseDg1(dg1).text === secrets.pickup.mrzLines.join('');
@@ -465,14 +489,14 @@ export class SessionOrchestrator implements SessionController, Service {
   }
 
   /** Brings the card to safety: back to its slot, or to the capture bin; falls back to the bin. */
-  private async park(effect: Extract<SessionEffect, { kind: 'park' }>): Promise<boolean> {
+  private async park(effect: Extract<SessionEffect, { kind: 'park' }>, meter: WaitMeter): Promise<boolean> {
     const { devices, vault, log } = this.options;
     const dispenser = devices.dispenser;
     if (!dispenser) return false;
     let where: 'in-slot' | 'capture-bin' | 'unknown' = 'unknown';
     if (effect.to === 'slot') {
       try {
-        await this.wait(dispenser.returnToSlot(effect.slot));
+        await meter.wait(dispenser.returnToSlot(effect.slot));
         await vault.markBackInSlot(effect.pickupId);
         where = 'in-slot';
       } catch (error) {
@@ -484,7 +508,7 @@ export class SessionOrchestrator implements SessionController, Service {
     }
     if (where === 'unknown') {
       try {
-        await this.wait(dispenser.retract());
+        await meter.wait(dispenser.retract());
         await vault.capture(
           effect.pickupId,
           effect.slot,
@@ -504,7 +528,7 @@ export class SessionOrchestrator implements SessionController, Service {
     return where !== 'unknown';
   }
 
-  private async submitUpdate(op: number, changes: ContactChanges): Promise<SessionEvent> {
+  private async submitUpdate(op: number, changes: ContactChanges, meter: WaitMeter): Promise<SessionEvent> {
     const secrets = this.secrets;
     if (secrets?.kind !== 'update') return { type: 'device-fault', op, device: 'runtime' };
     const trackingCode = `U-${randomCode()}`;
@@ -516,7 +540,7 @@ export class SessionOrchestrator implements SessionController, Service {
       );
       tx.emit({ type: 'update.submitted', body: { trackingCode, idNumber: secrets.idNumber, changes } });
     });
-    await this.printReceipt([
+    await this.printReceipt(meter, [
       `Mã theo dõi / Tracking code: ${trackingCode}`,
       'Đã gửi yêu cầu cập nhật / Update submitted',
     ]);
@@ -524,11 +548,11 @@ export class SessionOrchestrator implements SessionController, Service {
   }
 
   /** Prints a receipt; a printer fault is logged and does not undo what was recorded. */
-  private async printReceipt(lines: string[]): Promise<void> {
+  private async printReceipt(meter: WaitMeter, lines: string[]): Promise<void> {
     const printer = this.options.devices.printer;
     if (!printer) return;
     try {
-      await this.wait(
+      await meter.wait(
         printer.print({
           items: [
             { kind: 'text', text: 'CCCD KIOSK', bold: true, align: 'center' },
@@ -540,6 +564,25 @@ export class SessionOrchestrator implements SessionController, Service {
     } catch (error) {
       this.options.log.warn({ err: errorText(error) }, 'sessions: receipt not printed');
     }
+  }
+}
+
+/** Counts the time one effect spends waiting on devices and the link (not the kiosk's own time). */
+class WaitMeter {
+  waited = 0;
+
+  async wait<T>(promise: Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await promise;
+    } finally {
+      this.waited += performance.now() - started;
+    }
+  }
+
+  /** The chip's answers are device time; the kiosk's crypto (BAC, SM, PA, AA checks) is its own. */
+  transport(inner: CardTransport): CardTransport {
+    return { transmit: (command) => this.wait(inner.transmit(command)), close: () => inner.close() };
   }
 }
 

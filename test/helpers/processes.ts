@@ -14,7 +14,12 @@ export interface Spawned {
 
 /** Runs the kiosk CLI from source, as `npm start` does, capturing stdout and stderr. */
 export function spawnKiosk(args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', KIOSK_CLI, ...args], {
+  return spawnScript(KIOSK_CLI, args, env);
+}
+
+/** Runs a TypeScript entry point from source (tsx), capturing stdout and stderr. */
+export function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, FORCE_COLOR: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,89 @@
+/**
+ * A whole pickup world in one process for the session tests and the bench: the demo rig (embedded
+ * broker, reference registry, emulators on real ptys, the vault's chips behind the chip station)
+ * and a kiosk runtime configured against it, with its vault loaded by `loadVault`.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../../src/config/index.js';
+import { createKioskRuntime, type DemoRig, type KioskRuntime, startDemoRig } from '../../../src/main.js';
+import type { Logger } from '../../../src/util/log.js';
+import { quietLogger } from '../../helpers/logs.js';
+
+export const KIOSK_ID = 'pickup-test';
+
+export interface PickupWorld {
+  rig: DemoRig;
+  runtime: KioskRuntime;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export async function startPickupWorld(
+  options: { log?: Logger; rigLog?: Logger; trayTakeMs?: number } = {},
+): Promise<PickupWorld> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pickup-'));
+  const rig = await startDemoRig({
+    dataDir: join(dataDir, 'rig'),
+    brokerPort: 0,
+    log: options.rigLog ?? quietLogger(),
+    kioskId: KIOSK_ID,
+  });
+  const config = parseConfig(
+    {
+      kiosk: { id: KIOSK_ID },
+      mqtt: {
+        url: rig.brokerUrl,
+        protocolVersion: 4,
+        keepaliveSeconds: 10,
+        reconnect: { minMs: 200, maxMs: 2000 },
+      },
+      dataDir: join(dataDir, 'kiosk'),
+      ui: { host: '127.0.0.1', port: 0 },
+      devices: {
+        scanner: { path: rig.devices.scanner, baudRate: 9600 },
+        fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
+        printer: { path: rig.devices.printer, baudRate: 9600 },
+        dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
+        cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
+        probeIntervalMs: 1000,
+      },
+      timeouts: { trayTakeMs: options.trayTakeMs ?? 5000, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
+      sessions: { trustList: rig.trustList, resultMs: 2000 },
+    },
+    'test',
+  );
+  const runtime = createKioskRuntime(config, options.log ?? quietLogger());
+  await runtime.start();
+  await until(
+    () => Object.values(runtime.devices.summary()).every((state) => state === 'ok'),
+    15_000,
+    'devices ok',
+  );
+  await until(async () => (await runtime.vault.awaitingLoad()).length === 3, 15_000, 'manifest staged');
+  const loaded = await runtime.loadVault([0, 1, 2]);
+  if (loaded.loaded.length !== 3) throw new Error(`vault load matched ${loaded.loaded.length} of 3 cards`);
+  await until(() => runtime.sessions.phase === 'attract', 10_000, 'attract');
+  return {
+    rig,
+    runtime,
+    dataDir,
+    async stop() {
+      await runtime.stop().catch(() => undefined);
+      await rig.stop();
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRAN_THI_MAI } from '../../../devices/index.js';
+import { DEMO_CITIZENS } from '../../../src/registry/demo-citizens.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
+
+/**
+ * Issue 6 "What it must show" 2 and 5, at the orchestrator level: the session controller driven as
+ * the UI server drives it, the real drivers over ptys to the emulators, the real store and link.
+ * One world, scenarios in sequence on the three staged citizens (slot = index in DEMO_CITIZENS).
+ */
+const [MAI, ANH, HUNG] = DEMO_CITIZENS as [
+  (typeof DEMO_CITIZENS)[0],
+  (typeof DEMO_CITIZENS)[0],
+  (typeof DEMO_CITIZENS)[0],
+];
+
+let world: PickupWorld;
+const kioskLog = capturingLogger('debug');
+const rigLog = capturingLogger('debug');
+
+beforeAll(async () => {
+  world = await startPickupWorld({ log: kioskLog.log, rigLog: rigLog.log });
+}, 90_000);
+afterAll(async () => {
+  await world?.stop();
+});
+
+function sessions() {
+  return world.runtime.sessions;
+}
+
+async function phase(expected: string, timeoutMs = 15_000): Promise<void> {
+  await until(() => sessions().phase === expected, timeoutMs, `phase ${expected} (now ${sessions().phase})`);
+}
+
+async function backToAttract(): Promise<void> {
+  if (sessions().phase !== 'attract') sessions().handle({ type: 'confirm' });
+  await phase('attract');
+}
+
+async function registryEvents(type: string) {
+  await world.rig.registry.settled();
+  return (await world.rig.registry.events(KIOSK_ID)).filter((event) => event.type === type);
+}
+
+async function startPickup(idNumber: string): Promise<void> {
+  sessions().handle({ type: 'start', flow: 'pickup' });
+  sessions().handle({ type: 'enter-id', idNumber });
+}
+
+describe('pickup sessions against the emulated kiosk', () => {
+  it('three wrong fingers → referral, nothing dispensed, the card stays in its slot', async () => {
+    await world.rig.citizenControl('finger', ['wrong']);
+    const views: string[] = [];
+    const off = sessions().subscribe((view) => views.push(`${view.screen}:${view.attemptsLeft ?? ''}`));
+    await startPickup(ANH.record.idNumber);
+    await phase('referral');
+    off();
+    expect(sessions().current()).toMatchObject({
+      screen: 'referral',
+      messageKey: 'referral.finger-attempts',
+    });
+    expect(views).toEqual(expect.arrayContaining(['finger:3', 'finger:2', 'finger:1', 'referral:']));
+    expect(await world.runtime.vault.card(ANH.pickupId)).toEqual({ state: 'in-slot', slot: 1 });
+    expect(world.rig.dispenser.slots.has(1)).toBe(true);
+    expect(world.rig.dispenser.mechanicsState).toBe(0); // idle: the card never moved
+    await backToAttract();
+  });
+
+  it("another citizen's chip in the slot → card back in the vault, fault event, referral", async () => {
+    const original = world.rig.chips.get(2);
+    world.rig.chips.set(2, world.rig.chips.get(1)!); // Anh's card sits in Hùng's slot
+    try {
+      await world.rig.citizenControl('finger', [HUNG.record.idNumber]);
+      await startPickup(HUNG.record.idNumber);
+      await phase('referral', 20_000);
+      expect(sessions().current().messageKey).toBe('referral.card-check-failed');
+      expect(await world.runtime.vault.card(HUNG.pickupId)).toEqual({ state: 'in-slot', slot: 2 });
+      expect(world.rig.dispenser.slots.has(2)).toBe(true);
+      expect(world.rig.dispenser.captured).toBe(0);
+      await until(async () => (await registryEvents('fault.pickup')).length === 1, 10_000, 'fault event');
+      expect((await registryEvents('fault.pickup'))[0]?.body).toEqual({
+        pickupId: HUNG.pickupId,
+        fault: 'chip-mismatch',
+        card: 'in-slot',
+      });
+      expect(await registryEvents('pickup.completed')).toEqual([]);
+    } finally {
+      world.rig.chips.set(2, original!);
+    }
+    await backToAttract();
+  });
+
+  it('a full pickup: card dispensed, pickup.completed once, receipt printed; no PII in logs or on disk', async () => {
+    await world.rig.citizenControl('finger', [MAI.record.idNumber]);
+    const printed = world.rig.printer.receipts.length;
+    await startPickup(MAI.record.idNumber);
+    await phase('take-card', 20_000);
+    expect(sessions().current()).toMatchObject({ screen: 'take-card', maskedId: '001*******45' });
+    expect(sessions().current().countdown?.totalMs).toBe(5000);
+    expect(await world.runtime.vault.card(MAI.pickupId)).toEqual({ state: 'in-tray', slot: 0 });
+    expect(await world.rig.citizenControl('take', [])).toBe('ok');
+    await phase('receipt');
+    expect(sessions().current().receiptCode).toMatch(/^R-[0-9A-Z]{8}$/);
+    expect(await world.runtime.vault.card(MAI.pickupId)).toEqual({ state: 'dispensed', slot: null });
+    await until(
+      async () => (await registryEvents('pickup.completed')).length === 1,
+      10_000,
+      'completion event',
+    );
+    expect((await registryEvents('pickup.completed'))[0]?.body).toEqual({ pickupId: MAI.pickupId, slot: 0 });
+    expect(await world.rig.registry.citizens.pickupState(MAI.pickupId)).toBe('completed');
+    await until(() => world.rig.printer.receipts.length === printed + 1, 5000, 'receipt');
+
+    // Item 5: the citizen's ID number and name appear nowhere in clear: not in any log line, not
+    // in the kiosk's SQLite files (database, WAL), not in its identity directory.
+    const secrets = [TRAN_THI_MAI.idNumber, TRAN_THI_MAI.fullName, 'TRAN<<THI<MAI', 'TRAN THI MAI'];
+    const logs = kioskLog.text();
+    expect(logs.length).toBeGreaterThan(1000);
+    for (const secret of secrets) expect(logs).not.toContain(secret);
+    const kioskDir = join(world.dataDir, 'kiosk');
+    const files = readdirSync(kioskDir).filter((name) => name.startsWith('kiosk.sqlite'));
+    expect(files).toContain('kiosk.sqlite');
+    for (const name of files) {
+      const bytes = readFileSync(join(kioskDir, name));
+      for (const secret of secrets)
+        expect(bytes.includes(Buffer.from(secret)), `${secret} in ${name}`).toBe(false);
+    }
+    await backToAttract();
+  });
+
+  it('card not taken → retracted to the capture bin, pickup.retracted, slot freed', async () => {
+    await world.rig.citizenControl('finger', [ANH.record.idNumber]);
+    await startPickup(ANH.record.idNumber);
+    await phase('take-card', 20_000);
+    await phase('attract', 15_000); // the tray timer (5 s) runs out, the card is retracted
+    expect(await world.runtime.vault.card(ANH.pickupId)).toEqual({ state: 'captured', slot: null });
+    expect(world.rig.dispenser.captured).toBe(1);
+    expect(world.rig.dispenser.slots.has(1)).toBe(false);
+    await until(
+      async () => (await registryEvents('pickup.retracted')).length === 1,
+      10_000,
+      'retracted event',
+    );
+    expect((await registryEvents('pickup.retracted'))[0]?.body).toEqual({
+      pickupId: ANH.pickupId,
+      slot: 1,
+      reason: 'not-taken',
+    });
+  });
+
+  it('a device unplugged mid-session → card to the capture bin, out of service; back when replugged', async () => {
+    await world.rig.citizenControl('finger', [HUNG.record.idNumber]);
+    await startPickup(HUNG.record.idNumber);
+    await phase('take-card', 20_000);
+    await world.rig.control('unplug', 'fingerprint');
+    await phase('out-of-service', 15_000);
+    expect(sessions().current().outOfService).toEqual({
+      reasonKey: 'out-of-service.device-missing',
+      devices: ['fingerprint'],
+    });
+    expect(await world.runtime.vault.card(HUNG.pickupId)).toEqual({ state: 'captured', slot: null });
+    expect(world.rig.dispenser.mechanicsState).toBe(0);
+    expect(world.rig.dispenser.captured).toBe(2);
+    // a new session is refused while out of service
+    sessions().handle({ type: 'start', flow: 'pickup' });
+    expect(sessions().phase).toBe('out-of-service');
+    await world.rig.control('replug', 'fingerprint');
+    await phase('attract', 20_000);
+    expect(await world.runtime.vault.inventory()).toMatchObject({
+      'in-slot': 0,
+      dispensed: 1,
+      captured: 2,
+      'at-station': 0,
+      'in-tray': 0,
+    });
+  });
+});
