@@ -448,6 +448,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
   >();
   let controlServer: Server | undefined;
+  // set once the chip server is open; stopAll (declared first) may run before that
+  // eslint-disable-next-line prefer-const
   let closeChipServer: (() => Promise<void>) | undefined;
   const stopAll = async () => {
     controlServer?.close();
