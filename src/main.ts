@@ -448,12 +448,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
   >();
   let controlServer: Server | undefined;
-  // set once the chip server is open; stopAll (declared first) may run before that
-  // eslint-disable-next-line prefer-const
-  let closeChipServer: (() => Promise<void>) | undefined;
+  const station: { server?: PtyChipServer } = {};
   const stopAll = async () => {
     controlServer?.close();
-    await closeChipServer?.().catch(() => undefined);
+    await station.server?.close().catch(() => undefined);
     await scanner.stop().catch(() => undefined);
     for (const { emulator } of pluggable.values()) await emulator.stop().catch(() => undefined);
     await Promise.all([...ptys, ...[...pluggable.values()].map(({ pty }) => pty)].map((pty) => pty.close()));
@@ -545,7 +543,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       await entry.emulator.start();
     }
   };
-  closeChipServer = () => chipServer.close();
+  station.server = chipServer;
   try {
     await registry.start();
     for (const citizen of DEMO_CITIZENS) await registry.citizens.addCitizen(registryCitizenOf(citizen));

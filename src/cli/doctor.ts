@@ -30,7 +30,7 @@ interface HealthzBody {
   parts?: { devices?: { parts?: Record<string, { state: string; detail?: string }> } };
 }
 
-async function askRunningKiosk(config: KioskConfig): Promise<HealthzBody | undefined> {
+export async function askRunningKiosk(config: KioskConfig): Promise<HealthzBody | undefined> {
   const host = config.ui.host === '::1' ? '[::1]' : config.ui.host;
   try {
     const response = await fetch(`http://${host}:${config.ui.port}/healthz`, {

@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runDemo, runKiosk } from '../main.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
+import { runVaultCommand } from './vault.js';
 import { runQueueCommand } from './queue.js';
 
 function portNumber(value: string): number {
@@ -135,6 +136,29 @@ Examples:
         process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
       },
     );
+  program
+    .command('vault')
+    .description(
+      'the card vault: load cards a technician put into slots (kiosk stopped), or show the inventory',
+    )
+    .argument('[action]', 'load or status', 'status')
+    .requiredOption('-c, --config <file>', 'configuration file')
+    .option('--slots <list>', 'slots holding new cards, e.g. 0,1,2', '')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ kiosk vault load --slots 0,1,2 --config kiosk.json\n  $ kiosk vault status --config kiosk.json',
+    )
+    .action(async (action: string, options: { config: string; slots: string; json?: boolean }) => {
+      if (action !== 'load' && action !== 'status')
+        throw new InvalidArgumentError(`unknown action ${JSON.stringify(action)}: use load or status`);
+      const slots = options.slots === '' ? [] : options.slots.split(',').map(Number);
+      if (slots.some((slot) => !Number.isInteger(slot) || slot < 0 || slot > 63))
+        throw new InvalidArgumentError('--slots: slot numbers 0–63, comma-separated');
+      if (action === 'load' && slots.length === 0) throw new InvalidArgumentError('vault load needs --slots');
+      const config = await loadConfigFile(options.config);
+      process.exitCode = await runVaultCommand(config, action, slots, options.json ?? false);
+    });
   return program;
 }
 

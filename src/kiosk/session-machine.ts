@@ -12,6 +12,7 @@
  * passed (`mayDispense`). test/unit/kiosk/session-machine.property.test.ts checks it over random
  * sequences of events.
  */
+import { CccdError, parseIdNumber } from '../cccd/index.js';
 import type { Screen, SessionView, UiInput } from './view.js';
 
 export interface SessionTimeouts {
@@ -190,7 +191,16 @@ const IDLE_PHASES: ReadonlySet<Phase> = new Set([
 ]);
 const RESULT_PHASES: ReadonlySet<Phase> = new Set(['receipt', 'referral', 'update-done', 'update-status']);
 
-const ID_NUMBER = /^\d{12}$/;
+/** 12 digits with a known province code (cccd-facts.md §2): a typo is told at once, not after a look-up. */
+function validIdNumber(value: string): boolean {
+  try {
+    parseIdNumber(value);
+    return true;
+  } catch (error) {
+    if (error instanceof CccdError) return false;
+    throw error;
+  }
+}
 
 export function reduce(
   state: SessionState,
@@ -501,7 +511,7 @@ class Reduction {
       case 'enter-id': {
         if (phase !== 'identify') return;
         const idNumber = input.idNumber.replace(/\s/g, '');
-        if (!ID_NUMBER.test(idNumber)) return this.enter('identify', { messageKey: 'identify.invalid-id' });
+        if (!validIdNumber(idNumber)) return this.enter('identify', { messageKey: 'identify.invalid-id' });
         this.enter('looking-up');
         const op = this.nextOp();
         this.effects.push({ kind: 'lookup-pickup', op, by: 'id', value: idNumber });

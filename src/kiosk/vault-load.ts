@@ -7,7 +7,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { CardDispenser } from '../../devices/index.js';
-import { AccessControlError, type CardTransport, parseDg1, readCard } from '../card/index.js';
+import { AccessControlError, CardError, type CardTransport, parseDg1, readCard } from '../card/index.js';
 import { bacKeyFromMrz, parseCccdMrz } from '../cccd/index.js';
 import type { SealingIdentity } from '../store/seal.js';
 import type { Logger } from '../util/log.js';
@@ -74,7 +74,9 @@ async function identifyCard(
       if (dg1 && parseDg1(dg1).text === secrets.mrzLines.join('') && read.passive.passed)
         return candidate.pickupId;
     } catch (error) {
-      if (!(error instanceof AccessControlError)) throw error;
+      if (error instanceof AccessControlError) continue; // not this pickup's card: try the next key
+      if (error instanceof CardError) return undefined; // no chip, or one we cannot read
+      throw error;
     } finally {
       await transport.close().catch(() => undefined);
     }

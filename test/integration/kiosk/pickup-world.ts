@@ -6,7 +6,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../../src/config/index.js';
+import { type KioskConfigInput, parseConfig } from '../../../src/config/index.js';
 import { createKioskRuntime, type DemoRig, type KioskRuntime, startDemoRig } from '../../../src/main.js';
 import type { Logger } from '../../../src/util/log.js';
 import { quietLogger } from '../../helpers/logs.js';
@@ -32,6 +32,36 @@ export async function until(
   }
 }
 
+/** The kiosk's configuration against a rig: every emulated device, the chip station, short timeouts. */
+export function kioskConfigInput(
+  rig: DemoRig,
+  dataDir: string,
+  kioskId: string,
+  trayTakeMs = 5000,
+): KioskConfigInput {
+  return {
+    kiosk: { id: kioskId },
+    mqtt: {
+      url: rig.brokerUrl,
+      protocolVersion: 4,
+      keepaliveSeconds: 10,
+      reconnect: { minMs: 200, maxMs: 1000 },
+    },
+    dataDir,
+    ui: { host: '127.0.0.1', port: 0 },
+    devices: {
+      scanner: { path: rig.devices.scanner, baudRate: 9600 },
+      fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
+      printer: { path: rig.devices.printer, baudRate: 9600 },
+      dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
+      cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
+      probeIntervalMs: 1000,
+    },
+    timeouts: { trayTakeMs, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
+    sessions: { trustList: rig.trustList, resultMs: 2000 },
+  };
+}
+
 export async function startPickupWorld(
   options: { log?: Logger; rigLog?: Logger; trayTakeMs?: number } = {},
 ): Promise<PickupWorld> {
@@ -43,27 +73,7 @@ export async function startPickupWorld(
     kioskId: KIOSK_ID,
   });
   const config = parseConfig(
-    {
-      kiosk: { id: KIOSK_ID },
-      mqtt: {
-        url: rig.brokerUrl,
-        protocolVersion: 4,
-        keepaliveSeconds: 10,
-        reconnect: { minMs: 200, maxMs: 2000 },
-      },
-      dataDir: join(dataDir, 'kiosk'),
-      ui: { host: '127.0.0.1', port: 0 },
-      devices: {
-        scanner: { path: rig.devices.scanner, baudRate: 9600 },
-        fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
-        printer: { path: rig.devices.printer, baudRate: 9600 },
-        dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
-        cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
-        probeIntervalMs: 1000,
-      },
-      timeouts: { trayTakeMs: options.trayTakeMs ?? 5000, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
-      sessions: { trustList: rig.trustList, resultMs: 2000 },
-    },
+    kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs),
     'test',
   );
   const runtime = createKioskRuntime(config, options.log ?? quietLogger());

@@ -7,7 +7,7 @@ import { DEMO_CITIZENS } from '../../../src/registry/demo-citizens.js';
 import { SqliteDatabase } from '../../../src/store/index.js';
 import { quietLogger } from '../../helpers/logs.js';
 import { ROOT, type Spawned, spawnScript } from '../../helpers/processes.js';
-import { until } from './pickup-world.js';
+import { kioskConfigInput, until } from './pickup-world.js';
 
 /**
  * Issue 6 "What it must show" 3: the kiosk process is SIGKILLed at each step of a pickup; after a
@@ -39,29 +39,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'session-crash-'));
   rig = await startDemoRig({ dataDir: join(dataDir, 'rig'), brokerPort: 0, log: quietLogger() });
   configFile = join(dataDir, 'kiosk.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      kiosk: { id: KIOSK_ID },
-      mqtt: {
-        url: rig.brokerUrl,
-        protocolVersion: 4,
-        keepaliveSeconds: 10,
-        reconnect: { minMs: 200, maxMs: 1000 },
-      },
-      dataDir: join(dataDir, 'kiosk'),
-      ui: { host: '127.0.0.1', port: 0 },
-      devices: {
-        fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
-        printer: { path: rig.devices.printer, baudRate: 9600 },
-        dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
-        cardReader: { kind: 'serial', path: rig.devices.cardReader },
-        probeIntervalMs: 1000,
-      },
-      timeouts: { trayTakeMs: 5000, fingerAttemptMs: 5000 },
-      sessions: { trustList: rig.trustList, resultMs: 2000 },
-    }),
-  );
+  writeFileSync(configFile, JSON.stringify(kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID)));
   await rig.citizenControl('finger', [MAI.record.idNumber]);
 }, 60_000);
 afterAll(async () => {

@@ -164,6 +164,17 @@ describe('pickup session reducer', () => {
     expect(state.phase).toBe('looking-up');
   });
 
+  it('a typed ID that is not a CCCD number is refused before any look-up', () => {
+    for (const idNumber of ['12345', '195012345', '000195012345']) {
+      const { state, effects } = drive([
+        { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+        { type: 'ui', input: { type: 'enter-id', idNumber } },
+      ]);
+      expect(state).toMatchObject({ phase: 'identify', messageKey: 'identify.invalid-id' });
+      expect(effects.some((effect) => effect.kind === 'lookup-pickup')).toBe(false);
+    }
+  });
+
   it('masks ID numbers', () => {
     expect(maskIdNumber('001195012345')).toBe('001*******45');
   });
