@@ -61,7 +61,23 @@ export async function openKioskBrowser(
 
 /** Waits until the page shows `screen` (its body's data-screen, set when it renders a view). */
 export async function waitForScreen(page: Page, screen: string, timeoutMs = 15_000): Promise<void> {
-  await page.waitForSelector(`body[data-screen="${screen}"]`, { timeout: timeoutMs });
+  try {
+    await page.waitForSelector(`body[data-screen="${screen}"]`, { timeout: timeoutMs });
+  } catch (error) {
+    // say where the page is instead: the screens it went through and what it shows now
+    const seen = await page
+      .evaluate(() => {
+        const state = globalThis as unknown as {
+          __kioskScreens?: string[];
+          document: { body: { innerText: string } };
+        };
+        return `${(state.__kioskScreens ?? []).slice(-8).join(' → ')} | ${state.document.body.innerText.slice(0, 300)}`;
+      })
+      .catch(() => 'page gone');
+    throw new Error(`the page did not show "${screen}" within ${timeoutMs} ms; it showed: ${seen}`, {
+      cause: error,
+    });
+  }
 }
 
 /**

@@ -29,6 +29,9 @@ export async function startDemoInBrowser(kioskId = 'demo-e2e'): Promise<RunningD
   let uiUrl: string;
   try {
     [, uiUrl = ''] = await demo.waitFor(/demo ready: (http:\/\/127\.0\.0\.1:\d+)/, 30_000);
+    // The demo loads its vault (the dispenser and the chip station busy) a few seconds after
+    // "ready": a citizen starts once it has.
+    await demo.waitFor(/demo: vault loaded/, 30_000);
   } catch (error) {
     demo.child.kill('SIGKILL');
     throw error;
