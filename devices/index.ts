@@ -12,3 +12,4 @@ export { ChipEmulator } from './card-reader/emulator.js';
 export { buildChipImage, type ChipImage } from './card-reader/chip-image.js';
 export { createTestPki, type TestPki } from './card-reader/test-pki.js';
 export { TRAN_THI_MAI } from './card-reader/sample-record.js';
+export { SerialChipStation } from './card-reader/station.js';

@@ -15,8 +15,8 @@ import {
   KioskGpio,
   onoffBackend,
   PrinterEmulator,
-  PtyCardTransport,
   PtyChipServer,
+  SerialChipStation,
   ChipEmulator,
   buildChipImage,
   createTestPki,
@@ -137,7 +137,13 @@ export function createKioskRuntime(
     reconnect: config.mqtt.reconnect,
     log: log.child({ room: 'link' }),
     bus,
-    describe: () => ({ version, startedAt, devices: devices.summary(), queueDepth: store.queueDepth }),
+    describe: () => ({
+      version,
+      startedAt,
+      devices: devices.summary(),
+      queueDepth: store.queueDepth,
+      sealingKey: identity.publicKeyBase64,
+    }),
     store,
     window: config.store.outboxWindow,
     requestTimeoutMs: config.timeouts.requestMs,
@@ -156,7 +162,9 @@ export function createKioskRuntime(
         resultMs: config.sessions.resultMs,
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
-      neededDevices: ['fingerprint', 'dispenser'],
+      neededDevices: config.devices.cardReader
+        ? ['fingerprint', 'dispenser', 'cardReader']
+        : ['fingerprint', 'dispenser'],
     },
     devices: sessionDevices,
     deviceStates: () => devices.summary(),
@@ -260,6 +268,10 @@ export function addConfiguredDevices(
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
+  const reader = config.devices.cardReader;
+  if (reader?.enabled && reader.kind === 'serial' && reader.path)
+    drivers.set('cardReader', new SerialChipStation(reader.path));
+  else if (reader && !reader.enabled) disabled.push('cardReader');
 }
 
 /** Manifest entries (staging, withdrawal) and update statuses, each applied in its inbox transaction. */
@@ -294,13 +306,12 @@ function sessionDevicesOf(config: KioskConfig, drivers: Map<string, ManagedDevic
   const fingerprint = drivers.get('fingerprint');
   const dispenser = drivers.get('dispenser');
   const printer = drivers.get('printer');
-  const reader = config.devices.cardReader;
-  const stationPath = reader?.enabled && reader.kind === 'serial' ? reader.path : undefined;
+  const station = drivers.get('cardReader');
   return {
     ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
     ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
     ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
-    ...(stationPath ? { openChipStation: () => PtyCardTransport.open(stationPath) } : {}),
+    ...(station instanceof SerialChipStation ? { openChipStation: () => station.open() } : {}),
   };
 }
 

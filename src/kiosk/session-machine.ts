@@ -458,7 +458,10 @@ class Reduction {
       return this.park(to, 'device-fault', 'out-of-service', 'device');
     }
     if (phase === 'attract' || phase === 'out-of-service') return;
-    this.set({ missing: [...new Set([...this.state.missing, device])].sort() });
+    // a needed device that failed is missing until its health says otherwise; any other failure
+    // (the runtime's own) ends this session only
+    if (this.settings.neededDevices.includes(device))
+      this.set({ missing: [...new Set([...this.state.missing, device])].sort() });
     this.endSession();
   }
 

@@ -66,17 +66,8 @@ export class Vault implements Service {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Announces this kiosk's sealing key (`kiosk.sealingKey`, once per key): the registry seals to it. */
-  async start(): Promise<void> {
-    const publicKey = this.identity.publicKeyBase64;
-    await this.store.transaction(async (tx) => {
-      const detail = JSON.stringify({ publicKey });
-      if (await tx.get('SELECT 1 FROM audit WHERE action = ? AND detail = ?', ['identity.announced', detail]))
-        return;
-      await tx.audit('runtime', 'identity.announced', { publicKey });
-      tx.emit({ type: 'kiosk.sealingKey', body: { publicKey } });
-    });
-  }
+  /** The vault has nothing to open or close: its tables live in the store. */
+  async start(): Promise<void> {}
 
   async stop(): Promise<void> {}
 

@@ -34,6 +34,11 @@ export const StatusBodySchema = z.strictObject({
   startedAt: z.iso.datetime({ offset: true }).optional(),
   devices: z.record(z.string(), DeviceHealthSchema).optional(),
   queueDepth: z.number().int().min(0).optional(),
+  /** the kiosk's X25519 public key (32 bytes, base64) that the registry seals manifest secrets to */
+  sealingKey: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected 32 bytes in base64')
+    .optional(),
 });
 export type StatusBody = z.infer<typeof StatusBodySchema>;
 
@@ -88,11 +93,6 @@ export const PickupFaultBodySchema = z.strictObject({
 export const VaultLoadedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
   slot: z.number().int().min(0).max(10_000),
-});
-
-/** `kiosk.sealingKey`: the kiosk's X25519 public key the registry seals manifest secrets to. */
-export const SealingKeyBodySchema = z.strictObject({
-  publicKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'expected 32 bytes in base64'),
 });
 
 const ResidenceSchema = z.strictObject({
@@ -158,7 +158,6 @@ export const messageBodies = {
   'pickup.retracted': PickupRetractedBodySchema,
   'fault.pickup': PickupFaultBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
-  'kiosk.sealingKey': SealingKeyBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
   'update.submitted': UpdateSubmittedBodySchema,
@@ -172,7 +171,6 @@ export const EVENT_TYPES = [
   'pickup.retracted',
   'fault.pickup',
   'vault.loaded',
-  'kiosk.sealingKey',
   'update.submitted',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -1,7 +1,7 @@
 /**
  * The reference registry's citizen side (issue 6): the citizens it knows (fabricated, for the demo
  * and the tests), the pickups it stages at kiosks — secrets sealed to the kiosk's X25519 key,
- * learnt from the kiosk's `kiosk.sealingKey` event or set directly — fingerprint verification for
+ * learnt from the kiosk's retained status (`sealingKey`) or set directly — fingerprint verification for
  * the data update flow, and the updates it receives and decides on (`update.status`).
  */
 import { z } from 'zod';
@@ -86,7 +86,16 @@ export class RegistryCitizens {
     );
   }
 
-  /** What a kiosk's `kiosk.sealingKey` event says (or operations set): pending pickups go out now. */
+  /** A key from the kiosk's retained status: stored (and acted on) only when it is new. */
+  async learnKioskKey(kioskId: string, publicKey: string): Promise<void> {
+    const known = await this.db.get<{ public_key: string }>(
+      'SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?',
+      [kioskId],
+    );
+    if (known?.public_key !== publicKey) await this.setKioskKey(kioskId, publicKey);
+  }
+
+  /** The kiosk's sealing key (from its status, or set by operations): pending pickups go out now. */
   async setKioskKey(kioskId: string, publicKey: string): Promise<void> {
     publicKeyFromRaw(Buffer.from(publicKey, 'base64')); // refuse a key that is not X25519
     await this.db.run(
@@ -168,10 +177,6 @@ export class RegistryCitizens {
 
   /** Acts on a kiosk event seen for the first time (the events table dedupes by id). */
   async onEvent(kioskId: string, type: string, body: unknown): Promise<void> {
-    if (type === 'kiosk.sealingKey') {
-      const { publicKey } = z.object({ publicKey: z.string() }).parse(body);
-      return this.setKioskKey(kioskId, publicKey);
-    }
     if (type === 'pickup.completed' || type === 'pickup.retracted') {
       const { pickupId } = z.object({ pickupId: z.string() }).parse(body);
       await this.db.run('UPDATE pickups SET state = ? WHERE pickup_id = ?', [

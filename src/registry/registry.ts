@@ -133,10 +133,12 @@ export class ReferenceRegistry implements Service {
     if (parsed?.leaf !== 'status' || payload.length === 0) return;
     let online: boolean;
     let version: string | null;
+    let sealingKey: string | undefined;
     try {
       const message = decodeMessage(payload, 'kiosk.status');
       online = message.body.online;
       version = message.body.version ?? null;
+      sealingKey = message.body.sealingKey;
     } catch (error) {
       if (!(error instanceof InvalidMessage)) throw error;
       this.options.log.warn(
@@ -152,6 +154,14 @@ export class ReferenceRegistry implements Service {
       [parsed.kioskId, online ? 1 : 0, version, new Date().toISOString()],
     );
     this.options.log.info({ kioskId: parsed.kioskId, online }, 'registry: kiosk presence');
+    // the key to seal this kiosk's pickups to; pickups waiting for it go out now
+    // Not awaited: staging publishes and waits for PUBACKs on the packet stream this handler holds.
+    if (sealingKey)
+      void this.citizensPart
+        ?.learnKioskKey(parsed.kioskId, sealingKey)
+        .catch((error: unknown) =>
+          this.options.log.warn({ err: (error as Error).message }, 'registry: staging for a kiosk failed'),
+        );
   }
 
   private onEvent(kioskId: string, payload: Buffer): void {

@@ -53,7 +53,13 @@ describe('kiosk doctor', () => {
     }
     const configFile = join(dataDir, 'kiosk.json');
     const healthy = await doctor(configFile);
-    expect(healthy.states).toEqual({ scanner: 'ok', fingerprint: 'ok', printer: 'ok', dispenser: 'ok' });
+    expect(healthy.states).toEqual({
+      scanner: 'ok',
+      fingerprint: 'ok',
+      printer: 'ok',
+      dispenser: 'ok',
+      cardReader: 'ok',
+    });
     expect(healthy.report.devices.every((d) => d.via === 'running kiosk')).toBe(true);
     expect(healthy.code).toBe(0);
 

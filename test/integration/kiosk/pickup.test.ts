@@ -25,6 +25,13 @@ beforeAll(async () => {
   world = await startPickupWorld({ log: kioskLog.log, rigLog: rigLog.log });
 }, 90_000);
 afterAll(async () => {
+  if (process.env.DEBUG_SESSIONS)
+    process.stdout.write(
+      kioskLog
+        .lines()
+        .filter((line) => /"level":(40|50|60)/.test(line))
+        .join('\n'),
+    );
   await world?.stop();
 });
 
@@ -177,5 +184,23 @@ describe('pickup sessions against the emulated kiosk', () => {
       'at-station': 0,
       'in-tray': 0,
     });
+  });
+  it('a pickup completes with the broker unreachable: everything is local, the event waits in the outbox', async () => {
+    await world.rig.registry.citizens.stagePickup(KIOSK_ID, 'PK-OFFLINE-1', MAI.record.idNumber);
+    await until(async () => (await world.runtime.vault.awaitingLoad()).length === 1, 10_000, 'staged');
+    world.rig.dispenser.loadCards([0]);
+    expect((await world.runtime.loadVault([0])).loaded).toEqual([{ slot: 0, pickupId: 'PK-OFFLINE-1' }]);
+    await world.runtime.link.stop(); // the kiosk's link to the broker is gone
+    expect(world.runtime.link.connected).toBe(false);
+    await world.rig.citizenControl('finger', [MAI.record.idNumber]);
+    await startPickup(MAI.record.idNumber);
+    await phase('take-card', 20_000);
+    await world.rig.citizenControl('take', []);
+    await phase('receipt');
+    expect(await world.runtime.vault.card('PK-OFFLINE-1')).toEqual({ state: 'dispensed', slot: null });
+    const waiting = await world.runtime.store.outboxPage(0, 100);
+    expect(
+      waiting.filter((row) => row.type === 'pickup.completed').map((row) => JSON.parse(row.body)),
+    ).toEqual([{ pickupId: 'PK-OFFLINE-1', slot: 0 }]);
   });
 });

@@ -175,6 +175,15 @@ describe('pickup session reducer', () => {
     }
   });
 
+  it("a failure of the runtime's own ends the session without taking the kiosk out of service", () => {
+    const { state } = drive([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+      { type: 'device-fault', op: 0, device: 'runtime' },
+    ]);
+    expect(state).toMatchObject({ phase: 'attract', missing: [] });
+  });
+
   it('masks ID numbers', () => {
     expect(maskIdNumber('001195012345')).toBe('001*******45');
   });
