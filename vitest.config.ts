@@ -28,6 +28,18 @@ export default defineConfig({
           maxWorkers: 2,
         },
       },
+      {
+        // headless Chromium against the touchscreen app: `npm run test:e2e` (sets KIOSK_E2E), not `npm test`
+        test: {
+          name: 'e2e',
+          sequence: { groupOrder: 2 },
+          include: process.env.KIOSK_E2E === '1' ? ['test/e2e/**/*.test.ts'] : [],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -25,6 +25,10 @@ if [ "$purpose" = test ]; then
   needs[avr-gcc]=gcc-avr
   needs[avr-size]=binutils-avr
 fi
+# the touchscreen app's end-to-end tests (test/e2e) drive Debian's Chromium with playwright-core
+if [ "$purpose" = test ]; then
+  needs[chromium]=chromium
+fi
 # file -> Debian package, for libraries and headers that ship no binary
 declare -A need_files=()
 if [ "$purpose" = test ]; then

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -43,6 +43,13 @@ import { ensureTestCa } from './registry/enrolment.js';
 import { ReferenceRegistry } from './registry/registry.js';
 import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './registry/demo-citizens.js';
 import { JobRunner, Store } from './store/index.js';
+import {
+  type DemoControl,
+  DemoCitizensSchema,
+  panelCitizen,
+  RigControlError,
+  rigControlLine,
+} from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
 import type { RuntimeEvents } from './util/events.js';
@@ -69,13 +76,20 @@ export interface KioskRuntime {
   health(): Record<string, Health>;
 }
 
+/** What only some runs add: the demo's control panel (`kiosk demo`), the file's configuration. */
+export interface KioskRuntimeExtras {
+  demo?: DemoControl;
+  /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
+  fileConfig?: KioskConfig;
+}
+
 export function createKioskRuntime(
   config: KioskConfig,
   log: Logger,
-  /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
-  fileConfig: KioskConfig = config,
+  extras: KioskRuntimeExtras = {},
 ): KioskRuntime {
   mkdirSync(config.dataDir, { recursive: true });
+  const fileConfig = extras.fileConfig ?? config;
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
   const version = runtimeVersion();
@@ -247,6 +261,8 @@ export function createKioskRuntime(
     port: config.ui.port,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
+    sessions,
+    ...(extras.demo ? { demo: extras.demo } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
 
@@ -435,7 +451,7 @@ export const EXIT_RESTART_REQUESTED = 75;
 
 export async function runKiosk(config: KioskConfig): Promise<void> {
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, config);
+  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
   const notifier = new SystemdNotifier(process.env, undefined, (error) =>
     log.warn({ err: error.message }, 'systemd notification failed'),
@@ -719,6 +735,38 @@ async function startRigControl(
   return server;
 }
 
+/**
+ * The demo page's control panel, talking to the rig child process over its control socket (the
+ * same one a technician uses): the citizen's hands (`finger`, `scan`, `take`), the cables
+ * (`unplug`, `replug`) and the list of demo citizens (`citizens`).
+ */
+export function rigDemoControl(socketPath: string): DemoControl {
+  const ask = (line: string) =>
+    new Promise<string>((resolveAsk, reject) => {
+      const socket = connect(socketPath);
+      let reply = '';
+      socket.setEncoding('utf8');
+      socket.setTimeout(5000, () => socket.destroy(new Error('rig control socket timed out')));
+      socket.on('connect', () => socket.write(line));
+      socket.on('data', (chunk: string) => {
+        reply += chunk;
+        const newline = reply.indexOf('\n');
+        if (newline < 0) return;
+        socket.end();
+        const answer = reply.slice(0, newline).trim();
+        if (answer.startsWith('error: ')) reject(new RigControlError(answer.slice('error: '.length)));
+        else resolveAsk(answer);
+      });
+      socket.on('error', reject);
+    });
+  return {
+    citizens: async () => DemoCitizensSchema.parse(JSON.parse(await ask('citizens\n'))).map(panelCitizen),
+    run: async (command) => {
+      await ask(rigControlLine(command));
+    },
+  };
+}
+
 /** Body of the rig child process (src/cli/demo-rig.ts). */
 export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): Promise<void> {
   const log = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info', pretty: true }).child({
@@ -872,7 +920,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
     'demo',
   );
-  const runtime = createKioskRuntime(config, log);
+  const runtime = createKioskRuntime(config, log, {
+    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
+  });
   parts.runtime = runtime;
   await runtime.start();
   // `kiosk doctor --config <data dir>/kiosk.json` checks the demo's devices (through the running

@@ -1,8 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SessionController } from '../kiosk/view.js';
 import type { Health, HealthState, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
+import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-control.js';
+import { appPage, loadAssets, type StaticAsset } from './app-page.js';
+import { SessionSocket } from './session-socket.js';
 import { statusPage } from './status-page.js';
 
 export interface UiStatus {
@@ -12,18 +16,35 @@ export interface UiStatus {
   parts: Record<string, Health>;
 }
 
+export interface UiServerOptions {
+  host: string;
+  port: number;
+  log: Logger;
+  status: () => UiStatus;
+  /** the citizen sessions: with them `/` is the touchscreen app, without them the status page */
+  sessions?: SessionController;
+  /** `kiosk demo` only: the control panel's hands on the emulated devices */
+  demo?: DemoControl;
+}
+
+/** The largest request body the server reads (the demo panel's commands). */
+const MAX_BODY_BYTES = 2048;
+
 /**
  * The local UI server, bound to loopback only: the touchscreen's browser runs on the same
- * machine. Serves the page, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
- * either way) and `GET /api/status`.
+ * machine. Serves the touchscreen app at `/` (its view pushed over the WebSocket `/ws`), the
+ * status page at `/status`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
+ * either way) and `GET /api/status`; in the demo also `/demo/citizens` and `POST /demo/control`.
  */
 export class UiServer implements Service {
   readonly name = 'ui';
   private server: Server | undefined;
+  private socket: SessionSocket | undefined;
+  private readonly assets: Map<string, StaticAsset>;
 
-  constructor(
-    private readonly options: { host: string; port: number; log: Logger; status: () => UiStatus },
-  ) {}
+  constructor(private readonly options: UiServerOptions) {
+    this.assets = options.sessions ? loadAssets() : new Map();
+  }
 
   get url(): string {
     const address = this.server?.address() as AddressInfo | null | undefined;
@@ -34,6 +55,14 @@ export class UiServer implements Service {
 
   async start(): Promise<void> {
     const server = createServer((request, response) => this.handle(request, response));
+    if (this.options.sessions) {
+      const socket = new SessionSocket(this.options.sessions, this.options.log);
+      socket.start();
+      this.socket = socket;
+      server.on('upgrade', (request, stream, head) => socket.upgrade(request, stream, head));
+    } else {
+      server.on('upgrade', (_request, stream) => stream.destroy());
+    }
     server.listen(this.options.port, this.options.host);
     await Promise.race([
       once(server, 'listening'),
@@ -46,21 +75,65 @@ export class UiServer implements Service {
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
-    let reply: Reply;
-    try {
-      reply = this.route(request.method ?? 'GET', path);
-    } catch (error) {
+    const method = request.method ?? 'GET';
+    const reply = (reply: Reply) => {
+      response.writeHead(reply.status, {
+        'content-type': reply.type,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': reply.csp ?? STATUS_PAGE_CSP,
+      });
+      response.end(reply.body);
+    };
+    const failed = (error: unknown) => {
       this.options.log.error({ err: error, path }, 'ui: request failed');
-      reply = json(500, { error: 'internal error' });
+      return json(500, { error: 'internal error' });
+    };
+    const demo = this.options.demo;
+    if (demo && method === 'POST' && path === '/demo/control') {
+      this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
+      return;
     }
-    response.writeHead(reply.status, {
-      'content-type': reply.type,
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-      'content-security-policy':
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
-    });
-    response.end(reply.body);
+    if (demo && method === 'GET' && path === '/demo/citizens') {
+      demo.citizens().then(
+        (citizens) => reply(json(200, citizens)),
+        (error: unknown) => reply(failed(error)),
+      );
+      return;
+    }
+    try {
+      reply(this.route(method, path));
+    } catch (error) {
+      reply(failed(error));
+    }
+  }
+
+  /** Runs one control-panel command on the demo rig; 400 for anything that is not one. */
+  private async demoControl(request: IncomingMessage, demo: DemoControl): Promise<Reply> {
+    if (request.headers.origin !== undefined && request.headers.origin !== `http://${request.headers.host}`)
+      return json(403, { error: 'foreign origin' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) return json(413, { error: 'too large' });
+      chunks.push(chunk);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return json(400, { error: 'not JSON' });
+    }
+    const command = DemoCommandSchema.safeParse(body);
+    if (!command.success) return json(400, { error: 'not a demo command' });
+    try {
+      await demo.run(command.data);
+    } catch (error) {
+      if (error instanceof RigControlError) return json(409, { error: error.message });
+      throw error;
+    }
+    return json(200, { ok: true });
   }
 
   private route(method: string, path: string): Reply {
@@ -79,13 +152,27 @@ export class UiServer implements Service {
       const status = this.options.status();
       return json(200, { ...status, status: overallState(status.parts) });
     }
-    if (path === '/') return { status: 200, type: 'text/html; charset=utf-8', body: statusPage() };
+    if (path === '/status' || (path === '/' && !this.options.sessions))
+      return { status: 200, type: 'text/html; charset=utf-8', body: statusPage() };
+    if (this.options.sessions) {
+      if (path === '/')
+        return {
+          status: 200,
+          type: 'text/html; charset=utf-8',
+          body: appPage({ demo: this.options.demo !== undefined }),
+          csp: APP_CSP,
+        };
+      const asset = this.assets.get(path);
+      if (asset) return { status: 200, type: asset.type, body: asset.body, csp: APP_CSP };
+    }
     return json(404, { error: 'not found' });
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
+    await this.socket?.stop();
+    this.socket = undefined;
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -106,8 +193,19 @@ export function overallState(parts: Record<string, Health>): HealthState {
 interface Reply {
   status: number;
   type: string;
-  body: string;
+  body: string | Buffer;
+  /** Content-Security-Policy; the status page's (inline script) unless said otherwise */
+  csp?: string;
 }
+
+const STATUS_PAGE_CSP =
+  "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'";
+/**
+ * The touchscreen app: no inline script, nothing from elsewhere. `connect-src 'self'` covers the
+ * WebSocket to the same host and port (CSP Level 3 §6.7.2.8 matches ws: to http: 'self').
+ */
+const APP_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function json(status: number, body: unknown): Reply {
   return { status, type: 'application/json', body: JSON.stringify(body) };

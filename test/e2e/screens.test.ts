@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SessionView } from '../../src/kiosk/view.js';
+import { UiServer } from '../../src/ui/server.js';
+import { quietLogger } from '../helpers/logs.js';
+import { ViewFeeder } from '../helpers/view-feeder.js';
+import { type KioskBrowser, openKioskBrowser, screenshotBothLanguages, waitForScreen } from './browser.js';
+
+/**
+ * The touchscreen app alone, in headless Chromium: every screen rendered from a pushed view,
+ * in Vietnamese and English, and each screen's touch sending the input the contract names.
+ * (The full flows against the real kiosk and emulated devices are in flows.test.ts.)
+ */
+const gazetteer: NonNullable<SessionView['gazetteer']> = [
+  {
+    code: '01',
+    name: 'Thành phố Hà Nội',
+    wards: [
+      { code: '00004', name: 'Phường Ba Đình' },
+      { code: '00008', name: 'Phường Ngọc Hà' },
+    ],
+  },
+  { code: '79', name: 'Thành phố Hồ Chí Minh', wards: [{ code: '26734', name: 'Phường Sài Gòn' }] },
+];
+const record: NonNullable<SessionView['record']> = {
+  phone: '0912345678',
+  email: 'an.nguyen@example.vn',
+  residence: { provinceCode: '01', wardCode: '00004', detail: '12 Phố Đội Cấn' },
+};
+const soon = (ms: number) => ({ endsAt: Date.now() + ms, totalMs: ms });
+
+let sessions: ViewFeeder;
+let ui: UiServer;
+let browser: KioskBrowser;
+
+beforeAll(async () => {
+  sessions = new ViewFeeder();
+  ui = new UiServer({
+    host: '127.0.0.1',
+    port: 0,
+    log: quietLogger(),
+    status: () => ({ kioskId: 'k', version: '0', startedAt: '', parts: {} }),
+    sessions,
+  });
+  await ui.start();
+  browser = await openKioskBrowser(`${ui.url}/`);
+});
+afterAll(async () => {
+  await browser?.close();
+  await ui?.stop();
+});
+
+async function show(view: Omit<SessionView, 'seq'>): Promise<void> {
+  const pushed = sessions.push(view);
+  await browser.page.waitForSelector(`body[data-seq="${pushed.seq}"]`);
+}
+
+describe('touchscreen app screens (headless Chromium)', () => {
+  it('renders every screen in Vietnamese and English, and each touch sends its input', async () => {
+    const { page } = browser;
+    let shot = 0;
+    await waitForScreen(page, 'attract');
+    expect(await page.textContent('h1')).toContain('Xin chào');
+    await screenshotBothLanguages(page, 'screens', shot++);
+    let mark = sessions.inputs.length;
+    await page.click('[data-testid="start-pickup"]');
+    expect(await sessions.nextInput('start', mark)).toEqual({ type: 'start', flow: 'pickup' });
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="start-update"]');
+    expect(await sessions.nextInput('start', mark)).toEqual({ type: 'start', flow: 'update' });
+    mark = sessions.inputs.length;
+    await page.fill('[data-testid="status-code"]', 'UPD-7K3Q9');
+    await page.click('[data-testid="status-go"]');
+    expect(await sessions.nextInput('ask-status', mark)).toEqual({
+      type: 'ask-status',
+      trackingCode: 'UPD-7K3Q9',
+    });
+
+    await show({ screen: 'identify', flow: 'pickup', countdown: soon(60_000) });
+    expect(await page.isVisible('#countdown')).toBe(true);
+    expect(Number(await page.getAttribute('#countdown', 'data-seconds'))).toBeGreaterThan(50);
+    await screenshotBothLanguages(page, 'screens', shot++);
+    mark = sessions.inputs.length;
+    for (const digit of '079912345678') await page.click(`[data-testid="key-${digit}"]`);
+    expect(await page.textContent('[data-testid="id-entry"]')).toBe('••••••••••••'); // typed digits masked
+    await page.click('[data-testid="id-submit"]');
+    expect(await sessions.nextInput('enter-id', mark)).toEqual({
+      type: 'enter-id',
+      idNumber: '079912345678',
+    });
+    await show({
+      screen: 'identify',
+      flow: 'pickup',
+      messageKey: 'identify.not-found',
+      countdown: soon(60_000),
+    });
+    expect(await page.textContent('[data-testid="message"]')).toContain('Không tìm thấy');
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="cancel"]');
+    expect(await sessions.nextInput('cancel', mark)).toEqual({ type: 'cancel' });
+
+    await show({
+      screen: 'finger',
+      flow: 'pickup',
+      maskedId: '079*******78',
+      attemptsLeft: 3,
+      countdown: soon(30_000),
+    });
+    expect(await page.textContent('[data-testid="masked-id"]')).toBe('079*******78');
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({
+      screen: 'finger',
+      flow: 'pickup',
+      maskedId: '079*******78',
+      attemptsLeft: 2,
+      messageKey: 'finger.no-match',
+      countdown: soon(30_000),
+    });
+    expect(await page.textContent('[data-testid="attempts"]')).toContain('2');
+    await screenshotBothLanguages(page, 'screens', shot++);
+
+    await show({
+      screen: 'checking-card',
+      flow: 'pickup',
+      progress: { step: 'passive-auth', done: 2, total: 5 },
+    });
+    expect(await page.$$eval('[data-testid="steps"] li.done', (items) => items.length)).toBe(2);
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({ screen: 'take-card', flow: 'pickup', countdown: soon(20_000) });
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({ screen: 'receipt', flow: 'pickup', receiptCode: 'R-58213' });
+    expect(await page.textContent('[data-testid="receipt-code"]')).toBe('R-58213');
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({ screen: 'referral', flow: 'pickup', messageKey: 'referral.finger-attempts' });
+    expect(await page.textContent('[data-testid="message"]')).toContain('Vân tay không khớp');
+    await screenshotBothLanguages(page, 'screens', shot++);
+
+    await show({ screen: 'update-identify', flow: 'update', countdown: soon(60_000) });
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({ screen: 'update-record', flow: 'update', maskedId: '079*******78', record, gazetteer });
+    expect(await page.textContent('[data-testid="record-residence"]')).toBe(
+      '12 Phố Đội Cấn, Phường Ba Đình, Thành phố Hà Nội',
+    );
+    await screenshotBothLanguages(page, 'screens', shot++);
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="record-edit"]');
+    expect(await sessions.nextInput('confirm', mark)).toEqual({ type: 'confirm' });
+
+    await show({
+      screen: 'update-edit',
+      flow: 'update',
+      maskedId: '079*******78',
+      record,
+      gazetteer,
+      countdown: soon(120_000),
+    });
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await page.fill('[data-testid="edit-phone"]', '0987654321');
+    await page.selectOption('[data-testid="edit-province"]', '79');
+    await page.selectOption('[data-testid="edit-ward"]', '26734');
+    await page.fill('[data-testid="edit-detail"]', '5 Lê Lợi');
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="edit-submit"]');
+    expect(await sessions.nextInput('edit', mark)).toEqual({
+      type: 'edit',
+      fields: {
+        phone: '0987654321',
+        residence: { provinceCode: '79', wardCode: '26734', detail: '5 Lê Lợi' },
+      },
+    });
+
+    // as the kiosk pushes it: the changed record, province and ward names from the edit screen's list
+    await show({
+      screen: 'update-confirm',
+      flow: 'update',
+      maskedId: '079*******78',
+      record: {
+        ...record,
+        phone: '0987654321',
+        residence: { provinceCode: '79', wardCode: '26734', detail: '5 Lê Lợi' },
+      },
+    });
+    expect(await page.textContent('[data-testid="record-residence"]')).toBe(
+      '5 Lê Lợi, Phường Sài Gòn, Thành phố Hồ Chí Minh',
+    );
+    await screenshotBothLanguages(page, 'screens', shot++);
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="confirm"]');
+    expect(await sessions.nextInput('confirm', mark)).toEqual({ type: 'confirm' });
+    await show({ screen: 'update-done', flow: 'update', trackingCode: 'UPD-7K3Q9' });
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await show({
+      screen: 'update-status',
+      flow: 'update',
+      updateStatus: { trackingCode: 'UPD-7K3Q9', state: 'approved' },
+    });
+    expect(await page.textContent('[data-testid="status-state"]')).toBe('Đã duyệt');
+    await screenshotBothLanguages(page, 'screens', shot++);
+
+    await show({
+      screen: 'out-of-service',
+      flow: null,
+      outOfService: { reasonKey: 'out-of-service.device-missing', devices: ['fingerprint', 'dispenser'] },
+    });
+    expect(await page.textContent('[data-testid="oos-devices"]')).toContain('cảm biến vân tay');
+    expect(await page.isHidden('#countdown')).toBe(true);
+    await screenshotBothLanguages(page, 'screens', shot);
+
+    // Back to the attract screen, the language is Vietnamese again for the next citizen.
+    await page.click('[data-testid="lang"]');
+    await page.waitForSelector('body[data-lang="en"]');
+    await show({ screen: 'attract', flow: null });
+    expect(await page.getAttribute('body', 'data-lang')).toBe('vi');
+  });
+});
