@@ -31,11 +31,24 @@ interface Pending<F> {
  * After `degradeAfter` timeouts in a row the connection's health becomes `degraded`; the next
  * answer makes it `ok` again. Frames nobody waits for go to `onUnsolicited`.
  */
+/** Silence after a late answer's last frame that marks its end (a 139-byte R30x data packet takes 24 ms at 57600 baud). */
+const LATE_ANSWER_QUIET_MS = 50;
+/** How long a reply is still expected after its request timed out. */
+const LATE_AFTER_TIMEOUT_MS = 300;
+
 export class RequestChannel<F> {
   private decoder: FrameDecoder<F>;
   private pending: Pending<F> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private consecutiveTimeouts = 0;
+  /**
+   * After a request is abandoned (timeout, cancel) its answer may still come: until this time
+   * (epoch ms), frames nobody waits for are that late answer and are dropped, and the next request
+   * is held back until it has come and the line is quiet again. Request/response protocols without
+   * a sequence number (R30x, ESC/POS status) cannot tell a late answer from the next one otherwise.
+   */
+  private abandonedUntil = 0;
+  private lastLateFrameAt = 0;
 
   constructor(
     private readonly connection: SerialConnection,
@@ -50,6 +63,7 @@ export class RequestChannel<F> {
     connection.on('data', (chunk) => {
       for (const frame of this.decoder.push(chunk)) {
         if (this.pending) this.pending.offer(frame);
+        else if (Date.now() < this.abandonedUntil) this.lastLateFrameAt = Date.now();
         else this.options.onUnsolicited?.(frame);
       }
     });
@@ -71,10 +85,11 @@ export class RequestChannel<F> {
     matcher: ReplyMatcher<F, T>,
     options: RequestOptions = {},
   ): Promise<T> {
-    const run = this.queue.then(
-      () => this.exchange(payload, matcher, options),
-      () => this.exchange(payload, matcher, options),
-    );
+    const start = async () => {
+      await this.drainAbandoned();
+      return this.exchange(payload, matcher, options);
+    };
+    const run = this.queue.then(start, start);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -97,6 +112,11 @@ export class RequestChannel<F> {
         this.pending = undefined;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        // The device may still answer an abandoned request: a cancelled one within its own time, a
+        // timed-out one (rarely) a little later. Its answer must not be read as the next one's.
+        if (error instanceof DeviceCanceled) this.abandon(timeoutMs);
+        else if (error instanceof DeviceTimeout) this.abandon(Math.min(timeoutMs, LATE_AFTER_TIMEOUT_MS));
+        else if (error && !(error instanceof DeviceDisconnected)) this.abandon(timeoutMs);
         if (error) reject(error);
         else resolve(value as T);
       };
@@ -128,6 +148,21 @@ export class RequestChannel<F> {
         }
       })();
     });
+  }
+
+  private abandon(forMs: number): void {
+    this.abandonedUntil = Math.max(this.abandonedUntil, Date.now() + forMs);
+    this.lastLateFrameAt = 0;
+  }
+
+  /** Waits out the answer to an abandoned request: until it came and the line is quiet, or its time is up. */
+  private async drainAbandoned(): Promise<void> {
+    while (Date.now() < this.abandonedUntil) {
+      if (this.lastLateFrameAt > 0 && Date.now() - this.lastLateFrameAt >= LATE_ANSWER_QUIET_MS) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    this.abandonedUntil = 0;
+    this.lastLateFrameAt = 0;
   }
 
   /** Queues bytes that get no answer (e.g. data packets after an acknowledged command). */

@@ -124,4 +124,22 @@ describe('fingerprint sensor over a real pseudo-terminal', () => {
     await until(() => sensor.health === 'ok');
     await sensor.verifyPassword();
   });
+
+  it('drops the late answer to a cancelled read instead of taking it for the next request', async () => {
+    // R30x packets carry no sequence number: a reply that arrives after its request was abandoned
+    // must never be read as the answer to the next one (a stale "no finger", or worse, a stale ok).
+    const { emulator, sensor } = await rig();
+    const finger = syntheticFinger('citizen-a');
+    const abort = new AbortController();
+    const reading = sensor.verifyFinger(finger.template, { timeoutMs: 5000, signal: abort.signal });
+    await new Promise((resolve) => setTimeout(resolve, 150)); // DownChar done, a GenImg in flight
+    abort.abort();
+    await expect(reading).rejects.toBeInstanceOf(DeviceCanceled);
+    const parameters = await sensor.readSystemParameters();
+    expect(parameters).toMatchObject({ packetSize: 128, baudRate: 57600 });
+    emulator.placeFinger(syntheticFinger('someone-else'));
+    expect(await sensor.verifyFinger(finger.template, { timeoutMs: 3000 })).toMatchObject({ matched: false });
+    emulator.placeFinger(finger);
+    expect(await sensor.verifyFinger(finger.template, { timeoutMs: 3000 })).toMatchObject({ matched: true });
+  });
 });

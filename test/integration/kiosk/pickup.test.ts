@@ -77,6 +77,30 @@ describe('pickup sessions against the emulated kiosk', () => {
     await backToAttract();
   });
 
+  it('a pickup cancelled while the sensor reads, then started again with no finger: no match, nothing moves', async () => {
+    // Regression: the late answer to the cancelled sensor read was taken for the next session's,
+    // once presenting a card with no finger on the sensor.
+    await world.rig.citizenControl('finger', ['none']);
+    // cancel at several moments of the sensor's poll cycle, so one lands while a capture is in flight
+    for (const cancelAfterMs of [120, 260, 410, 530]) {
+      await startPickup(ANH.record.idNumber);
+      await phase('finger');
+      await new Promise((resolve) => setTimeout(resolve, cancelAfterMs));
+      sessions().handle({ type: 'cancel' });
+      await phase('attract');
+      const screens: string[] = [];
+      const off = sessions().subscribe((view) => screens.push(`${view.screen}:${view.attemptsLeft ?? ''}`));
+      await startPickup(ANH.record.idNumber);
+      await phase('finger');
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      off();
+      expect(screens.filter((screen) => !screen.startsWith('identify'))).toEqual(['finger:3']);
+      expect(world.rig.dispenser.mechanicsState).toBe(0);
+      sessions().handle({ type: 'cancel' });
+      await phase('attract');
+    }
+  });
+
   it("another citizen's chip in the slot → card back in the vault, fault event, referral", async () => {
     const original = world.rig.chips.get(2);
     world.rig.chips.set(2, world.rig.chips.get(1)!); // Anh's card sits in Hùng's slot
