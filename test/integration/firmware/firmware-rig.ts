@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { DispenserBoardRig } from '../../conformance/dispenser.suite.js';
 import { FIRMWARE_ELF, type FirmwareSim, startFirmwareSim } from './firmware-sim.js';
 
 /**
@@ -13,15 +14,7 @@ import { FIRMWARE_ELF, type FirmwareSim, startFirmwareSim } from './firmware-sim
  * The path is a symlink the simulator keeps pointing at its pty; unplug stops the simulator (the
  * pty disappears), replug starts a fresh one — a freshly powered board — at the same path.
  */
-export interface FirmwareDispenserRig {
-  path: string;
-  loadCards(slots: number[]): void;
-  takeCard(): void;
-  injectFault(fault: 'jam' | 'motor-timeout'): void;
-  powerOff(): Promise<void>;
-  unplug(): Promise<void>;
-  replug(): Promise<void>;
-  close(): Promise<void>;
+export interface FirmwareDispenserRig extends DispenserBoardRig {
   /** the simulator running now */
   readonly sim: FirmwareSim;
 }
