@@ -183,8 +183,14 @@ export class Vault implements Service {
     return this.store.transaction((tx) => this.move(tx, pickupId, ['at-station'], 'in-tray'));
   }
 
+  /**
+   * The card is back in its slot. From `in-tray` too: that state is written before the PRESENT move
+   * starts, so a kiosk killed in between finds the card still at the station after a restart.
+   */
   markBackInSlot(pickupId: string): Promise<void> {
-    return this.store.transaction((tx) => this.move(tx, pickupId, ['at-station', 'in-slot'], 'in-slot'));
+    return this.store.transaction((tx) =>
+      this.move(tx, pickupId, ['at-station', 'in-tray', 'in-slot'], 'in-slot'),
+    );
   }
 
   /** The citizen took the card: `dispensed` and `pickup.completed` in one transaction. */

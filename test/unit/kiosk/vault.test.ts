@@ -164,6 +164,21 @@ describe('vault inventory (migration 3)', () => {
     await vault.loadCard('p-2', 1);
   });
 
+  it('a card marked in the tray but found at the station after a crash goes back into its slot', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId: 'p-1', action: 'stage', sealed: sealedSecrets() }),
+    );
+    await vault.loadCard('p-1', 4);
+    await vault.markAtStation('p-1');
+    await vault.markInTray('p-1'); // written before PRESENT; the kiosk died before the move
+    expect(await vault.inTransit()).toEqual([{ pickupId: 'p-1', state: 'in-tray', slot: 4 }]);
+    await vault.markBackInSlot('p-1');
+    expect(await vault.card('p-1')).toEqual({ state: 'in-slot', slot: 4 });
+    expect(await vault.inTransit()).toEqual([]);
+  });
+
   it('a manifest entry sealed to another kiosk is rejected', async () => {
     const store = await openStore();
     const vault = new Vault(store, identity);
