@@ -66,7 +66,9 @@ export function issueCertificate(request: CertificateRequest): TestAuthority & {
   const country = request.country ?? 'VN';
   const algorithm = signatureAlgorithm(request.signingKey);
   const serial = randomBytes(8);
-  serial[0] = serial[0]! & 0x7f;
+  // A DER INTEGER is positive and minimal (X.690 §8.3.2): first byte 0x40–0x7F, never a leading
+  // zero byte (which OpenSSL rejects, about one certificate in 500 before this).
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: serial.buffer.slice(serial.byteOffset, serial.byteOffset + 8) as ArrayBuffer,
