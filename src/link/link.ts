@@ -6,7 +6,7 @@ import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type BackoffPolicy, fullJitterDelay } from './backoff.js';
+import { type BackoffPolicy, fullJitterDelay } from '../util/backoff.js';
 import { type InboundHandlers, InboundRouter } from './inbound.js';
 import {
   decodeMessage,

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../helpers/mosquitto.js';
 
 /**
  * A pcscd for one test file, with its own reader.conf.d holding one vpcd reader on a free port.
@@ -18,18 +18,6 @@ export interface PrivatePcscd {
 }
 
 const PID_FILE = '/run/pcscd/pcscd.pid';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startPcscd(): Promise<PrivatePcscd> {
   if (existsSync(PID_FILE)) {

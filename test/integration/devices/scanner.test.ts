@@ -2,15 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../helpers/device-rig.js';
 import { createPtyPair, type PtyPair, ScannerEmulator, SerialScanner } from '../../../devices/index.js';
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('QR scanner over a real pseudo-terminal', () => {
   const cleanups: Array<() => Promise<void>> = [];

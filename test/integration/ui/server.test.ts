@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../../helpers/device-rig.js';
 import WebSocket from 'ws';
 import type { SessionView } from '../../../src/kiosk/view.js';
 import type { DemoCommand } from '../../../src/ui/demo-control.js';
@@ -54,14 +55,6 @@ function openSocket(
     ws.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
     ws.once('error', reject);
   });
-}
-
-async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('UI server with the citizen sessions', () => {

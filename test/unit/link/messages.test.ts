@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay } from '../../../src/link/backoff.js';
+import { fullJitterDelay } from '../../../src/util/backoff.js';
 import { decodeMessage, envelope, InvalidMessage } from '../../../src/link/messages.js';
 import { parseKioskTopic, topics } from '../../../src/link/topics.js';
 
