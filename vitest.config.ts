@@ -29,6 +29,19 @@ export default defineConfig({
         },
       },
       {
+        // attacks on the shipped configuration: `npm run test:security` (sets KIOSK_SECURITY), not `npm test`
+        test: {
+          name: 'security',
+          sequence: { groupOrder: 3 },
+          include: process.env.KIOSK_SECURITY === '1' ? ['test/security/**/*.test.ts'] : [],
+          environment: 'node',
+          globalSetup: ['test/helpers/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          maxWorkers: 1,
+        },
+      },
+      {
         // headless Chromium against the touchscreen app: `npm run test:e2e` (sets KIOSK_E2E), not `npm test`
         test: {
           name: 'e2e',
