@@ -268,7 +268,7 @@ export class EnrolmentDesk {
   /** Operations register a kiosk id before any token exists for it. Idempotent. */
   async registerKiosk(kioskId: string): Promise<void> {
     const problem = kioskIdProblem(kioskId);
-    if (problem) throw new EnrolmentAdminError(`${kioskId}: ${describeKioskIdProblem(problem)}`);
+    if (problem) throw new EnrolmentAdminError(`${String(kioskId)}: ${describeKioskIdProblem(problem)}`);
     await this.db.run('INSERT OR IGNORE INTO registered_kiosks (kiosk_id, registered_at) VALUES (?, ?)', [
       kioskId,
       new Date().toISOString(),

@@ -32,9 +32,9 @@ const RESERVED_PREFIXES = ['registry-', 'ops-', 'enrol-', 'bootstrap-', 'service
 
 export type KioskIdProblem = 'pattern' | 'reserved';
 
-/** Why `id` cannot be a kiosk's, or undefined when it can. */
-export function kioskIdProblem(id: string): KioskIdProblem | undefined {
-  if (!KIOSK_ID_PATTERN.test(id)) return 'pattern';
+/** Why `id` cannot be a kiosk's, or undefined when it can. Anything but a string is no id. */
+export function kioskIdProblem(id: unknown): KioskIdProblem | undefined {
+  if (typeof id !== 'string' || !KIOSK_ID_PATTERN.test(id)) return 'pattern';
   if (RESERVED_IDS.has(id) || RESERVED_PREFIXES.some((prefix) => id.startsWith(prefix))) return 'reserved';
   return undefined;
 }
