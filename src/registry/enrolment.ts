@@ -304,6 +304,24 @@ export class EnrolmentDesk {
     return row?.sealing_public_key;
   }
 
+  /**
+   * Revokes the enrolled kiosk's current certificate (a stolen or retired kiosk) and rewrites the
+   * CRL. The id stays enrolled: only a re-enrolment token gives it a certificate again. Returns the
+   * revoked serial, or undefined when the kiosk holds none.
+   */
+  async revokeCertificate(kioskId: string): Promise<string | undefined> {
+    const enrolled = await this.enrolled(kioskId);
+    if (!enrolled) throw new EnrolmentAdminError(`${kioskId} is not enrolled`);
+    if (!enrolled.cert_serial) return undefined;
+    // the trigger made in `open` records the revocation in the same write
+    await this.db.run(
+      'UPDATE enrolled_kiosks SET cert_serial = NULL, certificate = NULL, enrolled_at = ? WHERE kiosk_id = ?',
+      [new Date().toISOString(), kioskId],
+    );
+    await this.writeCrl();
+    return enrolled.cert_serial;
+  }
+
   /** Serials (upper-case hex) of the certificates revoked so far. */
   async revokedSerials(): Promise<string[]> {
     const rows = await this.db.all<{ serial: string }>(
