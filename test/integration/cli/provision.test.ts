@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/index.js';
-import { DEMO_ENROL_KIOSK_ID } from '../../../src/main.js';
+import { DEMO_ENROL_KIOSK_ID } from '../../../src/demo/rig.js';
 import { KIOSK_CLI, ROOT, type Spawned, spawnKiosk } from '../../helpers/processes.js';
 
 describe('kiosk provision against the demo', () => {
