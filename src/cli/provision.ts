@@ -276,6 +276,24 @@ export async function enrol(options: {
 
 const DEVICE_BAUD = { fingerprint: 57600, dispenser: 57600, printer: 9600 } as const;
 
+/** What the technician is told for each refusal: what happened and what to do. */
+function enrolmentAdvice(error: EnrolmentRefused): string {
+  switch (error.reason) {
+    case 'token-used':
+      return 'this enrolment token has already been used (tokens work once); ask operations for a new token';
+    case 'token-unknown':
+      return 'the registry does not know this enrolment token; check it was typed correctly';
+    case 'token-other-kiosk':
+      return 'this enrolment token was issued for another kiosk id; check --kiosk-id or ask operations';
+    case 're-enrolment-required':
+      return 'this kiosk id is already enrolled; replacing its certificate and keys needs a re-enrolment token from operations (kiosk-ops enrol token <id> --re-enrol)';
+    case 'kiosk-id-refused':
+      return `the registry refused this kiosk id${error.message.includes(': ') ? ` (${error.message.slice(error.message.indexOf(': ') + 2)})` : ''}`;
+    default:
+      return error.message;
+  }
+}
+
 /** Runs every step, reporting each as it finishes. Resolves with the written configuration. */
 export async function provisionKiosk(
   options: ProvisionOptions,
@@ -286,14 +304,7 @@ export async function provisionKiosk(
     try {
       detail = await work();
     } catch (error) {
-      const message =
-        error instanceof EnrolmentRefused && error.reason === 'token-used'
-          ? 'this enrolment token has already been used (tokens work once); ask operations for a new token'
-          : error instanceof EnrolmentRefused && error.reason === 'token-unknown'
-            ? 'the registry does not know this enrolment token; check it was typed correctly'
-            : error instanceof EnrolmentRefused && error.reason === 'token-other-kiosk'
-              ? 'this enrolment token was issued for another kiosk id; check --kiosk-id or ask operations'
-              : (error as Error).message;
+      const message = error instanceof EnrolmentRefused ? enrolmentAdvice(error) : (error as Error).message;
       report({ step: name, ok: false, detail: message });
       throw new ProvisionFailed(`${name}: ${message}`, { cause: error });
     }
