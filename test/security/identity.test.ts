@@ -229,15 +229,18 @@ describe('identities and the broker, attacked', () => {
       ...withCert(reEnrolled),
     });
     expect(withNew.connected).toBe(true);
+    // OpenSSL names the broker's TLS alert: "sslv3 alert certificate revoked"
+    const alert = /alert [a-z ]+/i.exec(withOld)?.[0];
     const revoked = recordAttack({
       name: 'revoked-certificate',
       refused: withOld !== 'connected',
       reason:
         withOld === 'connected'
           ? 'connected'
-          : `TLS handshake refused after CRL reload (${withOld.slice(0, 60)})`,
+          : `TLS handshake refused after CRL reload (${alert ?? withOld.slice(0, 80)})`,
     });
     expect(revoked.refused).toBe(true);
+    expect(alert).toMatch(/certificate revoked/);
   });
 
   it('client-id-takeover-anonymous-enrolment-listener: the real kiosk stays connected', async () => {
