@@ -4,7 +4,9 @@ import type { RequestOptions } from '../transport/request.js';
 import { type SerialDeviceOptions, SerialRequestDevice } from '../transport/request-device.js';
 import type { LinkHealth } from '../transport/serial.js';
 import { WireClock } from '../transport/wire-clock.js';
+import { type PrinterProfile } from './profiles.js';
 import {
+  DEFAULT_PROFILE,
   decodeStatus,
   encodeReceipt,
   type PrinterStatus,
@@ -24,7 +26,10 @@ interface PrinterEvents {
  *   when the port is gone, `DeviceCanceled` on the signal.
  * - `print()` checks the status first and refuses with `DeviceFault` (`fault` = 'paper-out' or
  *   'cover-open') rather than sending a receipt into an off-line printer; after sending it asks
- *   the status again, so a printer that ran out of paper mid-receipt is reported too.
+ *   the status again, so a printer that ran out of paper mid-receipt is reported too. It resolves
+ *   with a `PrintConfirmation` only once that status answer says the printer is on-line with
+ *   paper: a screen may say "printed" on that, and on nothing less.
+ * - The receipt is encoded for the printer's model (`profile`: code page, raster fallback).
  */
 export interface ReceiptPrinter extends EventEmitter<PrinterEvents> {
   readonly health: LinkHealth;
@@ -32,12 +37,27 @@ export interface ReceiptPrinter extends EventEmitter<PrinterEvents> {
   start(): Promise<void>;
   stop(): Promise<void>;
   status(options?: RequestOptions): Promise<PrinterStatus>;
-  print(receipt: Receipt, options?: RequestOptions): Promise<void>;
+  print(receipt: Receipt, options?: RequestOptions): Promise<PrintConfirmation>;
+}
+
+/** The printer's own word, asked after the receipt's last byte, that it printed. */
+export interface PrintConfirmation {
+  confirmed: true;
+  /** the status answer that confirmed it (near-end is worth a maintenance alert) */
+  status: PrinterStatus;
+  bytes: number;
+}
+
+export interface SerialPrinterOptions extends SerialDeviceOptions {
+  profile?: PrinterProfile;
 }
 
 export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> implements ReceiptPrinter {
-  constructor(private readonly options: SerialDeviceOptions) {
+  readonly profile: PrinterProfile;
+
+  constructor(private readonly options: SerialPrinterOptions) {
     super('printer', options, () => new StatusDecoder(), 1000);
+    this.profile = options.profile ?? DEFAULT_PROFILE;
   }
 
   private statusByte(n: 2 | 4, options?: RequestOptions): Promise<number> {
@@ -59,8 +79,8 @@ export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> imple
     await this.status();
   }
 
-  async print(receipt: Receipt, options?: RequestOptions): Promise<void> {
-    const bytes = encodeReceipt(receipt);
+  async print(receipt: Receipt, options?: RequestOptions): Promise<PrintConfirmation> {
+    const bytes = encodeReceipt(receipt, this.profile);
     assertPrintable(await this.status(options));
     await this.channel.send(bytes);
     // The status answer comes after the printer has taken the receipt's bytes off the line.
@@ -69,6 +89,7 @@ export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> imple
       timeoutMs: (options?.timeoutMs ?? 1000) + wireMs(bytes.length, this.options.baudRate),
     });
     assertPrintable(after);
+    return { confirmed: true, status: after, bytes: bytes.length };
   }
 }
 

@@ -1,0 +1,207 @@
+/**
+ * The dot font both sides of the printer share: GNU Unifont's 8×16 glyphs (font-data.ts) drawn in
+ * a 12×24 cell, the size of an Epson Font A character (48 columns on 576 dots of 80 mm paper).
+ * The host's raster fallback draws Vietnamese lines with it; the emulator draws its built-in font
+ * with it and reads raster lines back by matching each cell against the glyphs, which is exact
+ * because both sides draw the same bits (no OCR guesswork).
+ */
+import { UNIFONT_HEX } from './font-data.js';
+
+/** One bit per dot, row-major, 1 = black. */
+export interface Bitmap {
+  width: number;
+  height: number;
+  dots: Uint8Array;
+}
+
+export const CELL_WIDTH = 12;
+export const CELL_HEIGHT = 24;
+const GLYPH_X = 2;
+const GLYPH_Y = 4;
+
+const GLYPHS = new Map<string, string>();
+const BY_BITS = new Map<string, string>();
+for (const line of UNIFONT_HEX.split('\n')) {
+  const [code, bits] = line.split(':');
+  if (!code || !bits) continue;
+  const char = String.fromCodePoint(Number.parseInt(code, 16));
+  GLYPHS.set(char, bits);
+  // the first glyph wins: a later twin could not be told apart on paper anyway
+  if (!BY_BITS.has(bits)) BY_BITS.set(bits, char);
+}
+const REPLACEMENT = '?';
+
+export function newBitmap(width: number, height: number): Bitmap {
+  return { width, height, dots: new Uint8Array(width * height) };
+}
+
+export function hasGlyph(char: string): boolean {
+  return GLYPHS.has(char);
+}
+
+/** The glyph's 16 rows of 8 dots as hex, '?' for characters the font lacks. */
+export function glyphBits(char: string): string {
+  return GLYPHS.get(char) ?? (GLYPHS.get(REPLACEMENT) as string);
+}
+
+/** Every character of the font, for tests that the glyphs tell characters apart. */
+export function fontCharacters(): string[] {
+  return [...GLYPHS.keys()];
+}
+
+export interface GlyphPlacement {
+  x: number;
+  y: number;
+  scaleX: number;
+  scaleY: number;
+}
+
+/** ORs a glyph into the bitmap: overstriking a mark on a letter composes them, as ink does. */
+export function drawGlyph(target: Bitmap, char: string, at: GlyphPlacement): void {
+  const bits = glyphBits(char);
+  for (let row = 0; row < 16; row++) {
+    const byte = Number.parseInt(bits.slice(row * 2, row * 2 + 2), 16);
+    for (let col = 0; col < 8; col++) {
+      if ((byte & (0x80 >> col)) === 0) continue;
+      fillRect(target, at.x + col * at.scaleX, at.y + row * at.scaleY, at.scaleX, at.scaleY);
+    }
+  }
+}
+
+export function fillRect(target: Bitmap, x: number, y: number, width: number, height: number): void {
+  for (let dy = 0; dy < height; dy++) {
+    const row = y + dy;
+    if (row < 0 || row >= target.height) continue;
+    for (let dx = 0; dx < width; dx++) {
+      const col = x + dx;
+      if (col >= 0 && col < target.width) target.dots[row * target.width + col] = 1;
+    }
+  }
+}
+
+/** Draws the characters of one cell (a letter and any marks struck over it) at a cell position. */
+export function drawCell(
+  target: Bitmap,
+  chars: string,
+  x: number,
+  y: number,
+  scaleX: number,
+  scaleY: number,
+): void {
+  for (const char of chars) {
+    drawGlyph(target, char, { x: x + GLYPH_X * scaleX, y: y + GLYPH_Y * scaleY, scaleX, scaleY });
+  }
+}
+
+export interface RasterTextOptions {
+  /** the printable width in dots (a multiple of 8: GS v 0 sends whole bytes) */
+  widthDots: number;
+  scaleX?: number;
+  scaleY?: number;
+  align?: 'left' | 'center' | 'right';
+}
+
+/**
+ * One line of text as a bitmap, one precomposed character per cell (NFC first, so "ê" + U+0323
+ * becomes the single glyph "ệ"). Alignment shifts by whole cells so a reader finds the grid.
+ */
+export function rasterText(text: string, options: RasterTextOptions): Bitmap {
+  const scaleX = options.scaleX ?? 1;
+  const scaleY = options.scaleY ?? 1;
+  const cellWidth = CELL_WIDTH * scaleX;
+  const chars = [...text.normalize('NFC')];
+  const columns = Math.floor(options.widthDots / cellWidth);
+  const spare = Math.max(0, columns - chars.length);
+  const lead = options.align === 'center' ? Math.floor(spare / 2) : options.align === 'right' ? spare : 0;
+  const bitmap = newBitmap(options.widthDots, CELL_HEIGHT * scaleY);
+  chars.slice(0, columns).forEach((char, index) => {
+    if (char !== ' ') drawCell(bitmap, char, (lead + index) * cellWidth, 0, scaleX, scaleY);
+  });
+  return bitmap;
+}
+
+export interface ReadLine {
+  text: string;
+  scaleX: number;
+  scaleY: number;
+}
+
+/**
+ * Reads a line drawn by `rasterText` back: the height gives the vertical scale, the horizontal
+ * scale is the first under which every cell is blank or exactly one glyph. Leading and trailing
+ * blank cells (alignment) are not text. Undefined when the bitmap is not such a line.
+ */
+export function readRasterText(bitmap: Bitmap): ReadLine | undefined {
+  if (bitmap.height % CELL_HEIGHT !== 0) return undefined;
+  const scaleY = bitmap.height / CELL_HEIGHT;
+  for (let scaleX = 1; scaleX <= 8; scaleX++) {
+    const text = readCells(bitmap, scaleX, scaleY);
+    if (text !== undefined) return { text: text.trim(), scaleX, scaleY };
+  }
+  return undefined;
+}
+
+function readCells(bitmap: Bitmap, scaleX: number, scaleY: number): string | undefined {
+  const cellWidth = CELL_WIDTH * scaleX;
+  let text = '';
+  for (let x = 0; x + cellWidth <= bitmap.width; x += cellWidth) {
+    const char = readCell(bitmap, x, scaleX, scaleY);
+    if (char === undefined) return undefined;
+    text += char;
+  }
+  // dots past the last whole cell must be blank
+  for (let y = 0; y < bitmap.height; y++) {
+    for (let x = bitmap.width - (bitmap.width % cellWidth); x < bitmap.width; x++) {
+      if (bitmap.dots[y * bitmap.width + x]) return undefined;
+    }
+  }
+  return text;
+}
+
+function readCell(bitmap: Bitmap, x: number, scaleX: number, scaleY: number): string | undefined {
+  let bits = '';
+  for (let row = 0; row < 16; row++) {
+    let byte = 0;
+    for (let col = 0; col < 8; col++) {
+      const dx = x + (GLYPH_X + col) * scaleX;
+      const dy = (GLYPH_Y + row) * scaleY;
+      if (bitmap.dots[dy * bitmap.width + dx]) byte |= 0x80 >> col;
+    }
+    bits += byte.toString(16).toUpperCase().padStart(2, '0');
+  }
+  const char = bits === '0'.repeat(32) ? ' ' : BY_BITS.get(bits);
+  if (char === undefined) return undefined;
+  // the sample matched; the whole cell must match too (no stray dots, the right scale)
+  const expected = newBitmap(CELL_WIDTH * scaleX, bitmap.height);
+  if (char !== ' ') drawCell(expected, char, 0, 0, scaleX, scaleY);
+  for (let y = 0; y < bitmap.height; y++) {
+    for (let dx = 0; dx < expected.width; dx++) {
+      if ((bitmap.dots[y * bitmap.width + x + dx] ?? 0) !== expected.dots[y * expected.width + dx])
+        return undefined;
+    }
+  }
+  return char;
+}
+
+/** Packs a bitmap into GS v 0 / ESC * raster bytes: rows of whole bytes, MSB = leftmost dot. */
+export function packRaster(bitmap: Bitmap): { bytesPerRow: number; data: Buffer } {
+  const bytesPerRow = Math.ceil(bitmap.width / 8);
+  const data = Buffer.alloc(bytesPerRow * bitmap.height);
+  for (let y = 0; y < bitmap.height; y++) {
+    for (let x = 0; x < bitmap.width; x++) {
+      if (bitmap.dots[y * bitmap.width + x]) data[y * bytesPerRow + (x >> 3)]! |= 0x80 >> (x & 7);
+    }
+  }
+  return { bytesPerRow, data };
+}
+
+export function unpackRaster(bytesPerRow: number, height: number, data: Uint8Array): Bitmap {
+  const bitmap = newBitmap(bytesPerRow * 8, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < bytesPerRow * 8; x++) {
+      if (((data[y * bytesPerRow + (x >> 3)] ?? 0) & (0x80 >> (x & 7))) !== 0)
+        bitmap.dots[y * bitmap.width + x] = 1;
+    }
+  }
+  return bitmap;
+}
