@@ -4,8 +4,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createPtyPair,
@@ -14,6 +15,7 @@ import {
   JohnnyFiveDispenser,
   KioskGpio,
   onoffBackend,
+  PRINTER_PROFILES,
   PrinterEmulator,
   PtyChipServer,
   SerialChipStation,
@@ -219,6 +221,7 @@ export function createKioskRuntime(
     ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
     : [];
   const sessions = new SessionOrchestrator({
+    kiosk: config.kiosk,
     settings: {
       timeouts: {
         idleMs: config.timeouts.sessionIdleMs,
@@ -317,7 +320,14 @@ export function addConfiguredDevices(
     );
   else if (fingerprint) disabled.push('fingerprint');
   if (printer?.enabled)
-    drivers.set('printer', new SerialReceiptPrinter({ path: printer.path, baudRate: printer.baudRate }));
+    drivers.set(
+      'printer',
+      new SerialReceiptPrinter({
+        path: printer.path,
+        baudRate: printer.baudRate,
+        profile: PRINTER_PROFILES[printer.profile],
+      }),
+    );
   else if (printer) disabled.push('printer');
   if (dispenser?.enabled)
     drivers.set('dispenser', new JohnnyFiveDispenser({ path: dispenser.path, baudRate: dispenser.baudRate }));
@@ -577,7 +587,12 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   // the demo citizen's finger lies on the sensor
   fingerprint.placeFinger(syntheticFinger('demo-citizen'));
   const printerPty = await emulatorPty('printer');
-  const printer = new PrinterEmulator({ path: printerPty.emulatorPath, baudRate: 9600 });
+  // each receipt's PNG under the rig's data dir, for the demo panel (last-receipt.png)
+  const printer = new PrinterEmulator({
+    path: printerPty.emulatorPath,
+    baudRate: 9600,
+    pngDir: join(dataDir, 'printer'),
+  });
   const dispenserPty = await emulatorPty('dispenser');
   const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
   dispenser.loadCards([0, 1, 2, 3]);
@@ -764,6 +779,9 @@ export function rigDemoControl(socketPath: string): DemoControl {
     run: async (command) => {
       await ask(rigControlLine(command));
     },
+    // the rig's printer emulator writes it beside the socket (startDemoRig: <rig dir>/printer)
+    lastReceiptPng: () =>
+      readFile(join(dirname(socketPath), 'printer', 'last-receipt.png')).catch(() => undefined),
   };
 }
 

@@ -34,6 +34,8 @@ interface PrinterEvents {
 export interface ReceiptPrinter extends EventEmitter<PrinterEvents> {
   readonly health: LinkHealth;
   readonly healthDetail: string | undefined;
+  /** the model's profile: code page, paper width in columns */
+  readonly profile: PrinterProfile;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(options?: RequestOptions): Promise<PrinterStatus>;
