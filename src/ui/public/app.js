@@ -2,7 +2,7 @@
  * WebSocket (src/kiosk/view.ts) and sends back `UiInput`s; it keeps no state of its own beyond
  * the language (Vietnamese by default, back to Vietnamese when the kiosk returns to the attract
  * screen) and what a citizen is typing. Plain DOM: no framework, nothing from the network. */
-/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout */
+/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout, setInterval */
 'use strict';
 
 const TEXT = {
