@@ -6,7 +6,7 @@
  * combining tone mark is struck over the previous character only on a printer that composes.
  */
 import { decodeCp1258 } from './cp1258.js';
-import { type Bitmap, readRasterText, unpackRaster } from './font.js';
+import { type Bitmap, newBitmap, readRasterText, unpackRaster } from './font.js';
 import { type PrinterProfile } from './profiles.js';
 import { type Align, DEFAULT_PROFILE, type EscPosCommand } from './protocol.js';
 import { TCVN3_CAPITALS, TCVN3_LOWER } from './tcvn3.js';
@@ -150,6 +150,9 @@ export class ReceiptAssembler {
         this.flushLine(false);
         if (n > 0) this.current.paper.push({ kind: 'feed', dots: n * 30 });
         break;
+      case 0x2a: // ESC * m nL nH d…: a bit image in columns (8 or 24 dots tall)
+        this.columnImage(p);
+        break;
       case 0x4a: // ESC J n: print and feed n dots
         this.flushLine(false);
         this.current.paper.push({ kind: 'feed', dots: n });
@@ -217,6 +220,23 @@ export class ReceiptAssembler {
       const line = makeLine(cells, this.align, true);
       this.current.lines.push(line);
     }
+    this.current.paper.push({ kind: 'image', bitmap, align: this.align });
+  }
+
+  private columnImage(p: Buffer): void {
+    this.flushLine(false);
+    const m = p[0] ?? 0;
+    const columns = (p[1] ?? 0) | ((p[2] ?? 0) << 8);
+    const tall = m === 32 || m === 33 ? 24 : 8;
+    const single = m === 0 || m === 32; // single density: each column is two dots wide
+    const bitmap = newBitmap(columns * (single ? 2 : 1), tall);
+    for (let column = 0; column < columns; column++)
+      for (let dot = 0; dot < tall; dot++) {
+        const byte = p[3 + column * (tall / 8) + (dot >> 3)] ?? 0;
+        if ((byte & (0x80 >> (dot & 7))) === 0) continue;
+        for (let repeat = 0; repeat < (single ? 2 : 1); repeat++)
+          bitmap.dots[dot * bitmap.width + column * (single ? 2 : 1) + repeat] = 1;
+      }
     this.current.paper.push({ kind: 'image', bitmap, align: this.align });
   }
 
