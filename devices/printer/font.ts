@@ -19,6 +19,7 @@ export const CELL_HEIGHT = 24;
 const GLYPH_X = 2;
 const GLYPH_Y = 4;
 
+const VIETNAMESE_LETTER = /^[ĂăÂâĐđÊêÔôƠơƯư\u1ea0-\u1ef9]$/u;
 const GLYPHS = new Map<string, string>();
 const BY_BITS = new Map<string, string>();
 for (const line of UNIFONT_HEX.split('\n')) {
@@ -26,8 +27,9 @@ for (const line of UNIFONT_HEX.split('\n')) {
   if (!code || !bits) continue;
   const char = String.fromCodePoint(Number.parseInt(code, 16));
   GLYPHS.set(char, bits);
-  // the first glyph wins: a later twin could not be told apart on paper anyway
-  if (!BY_BITS.has(bits)) BY_BITS.set(bits, char);
+  // Twins (Đ U+0110 and the Icelandic Ð U+00D0 share a glyph) cannot be told apart on paper: the
+  // reader takes the Vietnamese one, else the first.
+  if (!BY_BITS.has(bits) || VIETNAMESE_LETTER.test(char)) BY_BITS.set(bits, char);
 }
 const REPLACEMENT = '?';
 

@@ -95,20 +95,30 @@ function textBytes(line: string, profile: PrinterProfile, state: { table: number
   if (text.kind === 'cp1258') {
     const bytes = [...encodeCp1258(line)];
     if (!text.composesMarks && bytes.some((byte) => CP1258_TONE_BYTES.has(byte))) return undefined;
+    // a character the code page lacks would print as "?": the raster line prints it right
+    if (countQuestionMarks(bytes) !== countQuestionMarks(line)) return undefined;
     return bytes;
   }
   const out: number[] = [];
+  let table = state.table;
   for (const char of line.normalize('NFC')) {
     const lower = TCVN3_LOWER_BYTES.get(char);
     const capital = TCVN3_CAPITALS_BYTES.get(char);
     // stay in the current table when it has the character (ASCII is in both)
-    const here = state.table === text.table ? lower : capital;
+    const here = table === text.table ? lower : capital;
     if (here !== undefined) out.push(here);
-    else if (lower !== undefined) out.push(ESC, 0x74, (state.table = text.table), lower);
-    else if (capital !== undefined) out.push(ESC, 0x74, (state.table = text.capitalsTable), capital);
-    else out.push(0x3f);
+    else if (lower !== undefined) out.push(ESC, 0x74, (table = text.table), lower);
+    else if (capital !== undefined) out.push(ESC, 0x74, (table = text.capitalsTable), capital);
+    else return undefined; // not in TCVN-3 (e.g. "—"): the raster line prints it right
   }
+  state.table = table;
   return out;
+}
+
+function countQuestionMarks(text: string | readonly number[]): number {
+  return typeof text === 'string'
+    ? [...text].filter((c) => c === '?').length
+    : text.filter((b) => b === 0x3f).length;
 }
 
 /** GS v 0 0 xL xH yL yH d…: the line drawn in the shared font (font.ts), as wide as its text. */
