@@ -21,15 +21,37 @@ const GLYPH_Y = 4;
 
 const VIETNAMESE_LETTER = /^[ĂăÂâĐđÊêÔôƠơƯư\u1ea0-\u1ef9]$/u;
 const GLYPHS = new Map<string, string>();
-const BY_BITS = new Map<string, string>();
+/** sampled glyph bits → the characters drawn so, plain and emboldened (double-struck one dot right) */
+const BY_BITS = new Map<string, string[]>();
+const BOLD_BY_BITS = new Map<string, string[]>();
 for (const line of UNIFONT_HEX.split('\n')) {
   const [code, bits] = line.split(':');
   if (!code || !bits) continue;
   const char = String.fromCodePoint(Number.parseInt(code, 16));
   GLYPHS.set(char, bits);
-  // Twins (Đ U+0110 and the Icelandic Ð U+00D0 share a glyph) cannot be told apart on paper: the
-  // reader takes the Vietnamese one, else the first.
-  if (!BY_BITS.has(bits) || VIETNAMESE_LETTER.test(char)) BY_BITS.set(bits, char);
+  candidate(BY_BITS, bits, char);
+  candidate(BOLD_BY_BITS, embolden(bits), char);
+}
+
+/**
+ * Twins (Đ U+0110 and the Icelandic Ð U+00D0 share a glyph) cannot be told apart on paper: the
+ * reader tries the Vietnamese one first.
+ */
+function candidate(map: Map<string, string[]>, bits: string, char: string): void {
+  const list = map.get(bits) ?? [];
+  if (VIETNAMESE_LETTER.test(char)) list.unshift(char);
+  else list.push(char);
+  map.set(bits, list);
+}
+
+/** The 8 sampled columns of a glyph struck twice, the second time one dot to the right. */
+function embolden(bits: string): string {
+  let out = '';
+  for (let row = 0; row < 16; row++) {
+    const byte = Number.parseInt(bits.slice(row * 2, row * 2 + 2), 16);
+    out += ((byte | (byte >> 1)) & 0xff).toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
 }
 const REPLACEMENT = '?';
 
@@ -89,9 +111,13 @@ export function drawCell(
   y: number,
   scaleX: number,
   scaleY: number,
+  bold = false,
 ): void {
   for (const char of chars) {
     drawGlyph(target, char, { x: x + GLYPH_X * scaleX, y: y + GLYPH_Y * scaleY, scaleX, scaleY });
+    // emphasized: struck again one (scaled) dot to the right, as the printer's own font does
+    if (bold)
+      drawGlyph(target, char, { x: x + (GLYPH_X + 1) * scaleX, y: y + GLYPH_Y * scaleY, scaleX, scaleY });
   }
 }
 
@@ -100,6 +126,7 @@ export interface RasterTextOptions {
   widthDots: number;
   scaleX?: number;
   scaleY?: number;
+  bold?: boolean;
   align?: 'left' | 'center' | 'right';
 }
 
@@ -117,13 +144,20 @@ export function rasterText(text: string, options: RasterTextOptions): Bitmap {
   const lead = options.align === 'center' ? Math.floor(spare / 2) : options.align === 'right' ? spare : 0;
   const bitmap = newBitmap(options.widthDots, CELL_HEIGHT * scaleY);
   chars.slice(0, columns).forEach((char, index) => {
-    if (char !== ' ') drawCell(bitmap, char, (lead + index) * cellWidth, 0, scaleX, scaleY);
+    if (char !== ' ') drawCell(bitmap, char, (lead + index) * cellWidth, 0, scaleX, scaleY, options.bold);
   });
   return bitmap;
 }
 
+export interface ReadCell {
+  char: string;
+  bold: boolean;
+}
+
 export interface ReadLine {
   text: string;
+  /** the cells of `text`, each with its own emphasis */
+  cells: ReadCell[];
   scaleX: number;
   scaleY: number;
 }
@@ -137,19 +171,23 @@ export function readRasterText(bitmap: Bitmap): ReadLine | undefined {
   if (bitmap.height % CELL_HEIGHT !== 0) return undefined;
   const scaleY = bitmap.height / CELL_HEIGHT;
   for (let scaleX = 1; scaleX <= 8; scaleX++) {
-    const text = readCells(bitmap, scaleX, scaleY);
-    if (text !== undefined) return { text: text.trim(), scaleX, scaleY };
+    const cells = readCells(bitmap, scaleX, scaleY);
+    if (cells === undefined) continue;
+    const first = cells.findIndex((cell) => cell.char !== ' ');
+    const last = cells.findLastIndex((cell) => cell.char !== ' ');
+    const text = first < 0 ? [] : cells.slice(first, last + 1);
+    return { text: text.map((cell) => cell.char).join(''), cells: text, scaleX, scaleY };
   }
   return undefined;
 }
 
-function readCells(bitmap: Bitmap, scaleX: number, scaleY: number): string | undefined {
+function readCells(bitmap: Bitmap, scaleX: number, scaleY: number): ReadCell[] | undefined {
   const cellWidth = CELL_WIDTH * scaleX;
-  let text = '';
+  const cells: ReadCell[] = [];
   for (let x = 0; x + cellWidth <= bitmap.width; x += cellWidth) {
-    const char = readCell(bitmap, x, scaleX, scaleY);
-    if (char === undefined) return undefined;
-    text += char;
+    const cell = readCell(bitmap, x, scaleX, scaleY);
+    if (cell === undefined) return undefined;
+    cells.push(cell);
   }
   // dots past the last whole cell must be blank
   for (let y = 0; y < bitmap.height; y++) {
@@ -157,10 +195,10 @@ function readCells(bitmap: Bitmap, scaleX: number, scaleY: number): string | und
       if (bitmap.dots[y * bitmap.width + x]) return undefined;
     }
   }
-  return text;
+  return cells;
 }
 
-function readCell(bitmap: Bitmap, x: number, scaleX: number, scaleY: number): string | undefined {
+function readCell(bitmap: Bitmap, x: number, scaleX: number, scaleY: number): ReadCell | undefined {
   let bits = '';
   for (let row = 0; row < 16; row++) {
     let byte = 0;
@@ -171,18 +209,34 @@ function readCell(bitmap: Bitmap, x: number, scaleX: number, scaleY: number): st
     }
     bits += byte.toString(16).toUpperCase().padStart(2, '0');
   }
-  const char = bits === '0'.repeat(32) ? ' ' : BY_BITS.get(bits);
-  if (char === undefined) return undefined;
-  // the sample matched; the whole cell must match too (no stray dots, the right scale)
+  if (bits === '0'.repeat(32) && cellMatches(bitmap, x, ' ', scaleX, scaleY, false))
+    return { char: ' ', bold: false };
+  // the sample narrows the candidates; the whole cell must match (no stray dots, the right scale)
+  for (const bold of [false, true]) {
+    for (const char of (bold ? BOLD_BY_BITS : BY_BITS).get(bits) ?? []) {
+      if (cellMatches(bitmap, x, char, scaleX, scaleY, bold)) return { char, bold };
+    }
+  }
+  return undefined;
+}
+
+function cellMatches(
+  bitmap: Bitmap,
+  x: number,
+  char: string,
+  scaleX: number,
+  scaleY: number,
+  bold: boolean,
+): boolean {
   const expected = newBitmap(CELL_WIDTH * scaleX, bitmap.height);
-  if (char !== ' ') drawCell(expected, char, 0, 0, scaleX, scaleY);
+  if (char !== ' ') drawCell(expected, char, 0, 0, scaleX, scaleY, bold);
   for (let y = 0; y < bitmap.height; y++) {
     for (let dx = 0; dx < expected.width; dx++) {
       if ((bitmap.dots[y * bitmap.width + x + dx] ?? 0) !== expected.dots[y * expected.width + dx])
-        return undefined;
+        return false;
     }
   }
-  return char;
+  return true;
 }
 
 /** Packs a bitmap into GS v 0 / ESC * raster bytes: rows of whole bytes, MSB = leftmost dot. */

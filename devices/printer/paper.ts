@@ -211,9 +211,10 @@ export class ReceiptAssembler {
     const bitmap = unpackRaster(bytesPerRow, height, p.subarray(6));
     const read = readRasterText(bitmap);
     if (read && read.text.length > 0) {
-      const cells = [...read.text].map((chars) => ({
+      const cells = read.cells.map((cell) => ({
         ...defaultStyle(),
-        chars,
+        chars: cell.char,
+        bold: cell.bold,
         width: read.scaleX,
         height: read.scaleY,
       }));

@@ -82,7 +82,7 @@ function encodeText(
   for (const line of item.text.split('\n')) {
     const text = textBytes(line, profile, state);
     if (text) out.push(...text, LF);
-    else out.push(...rasterLine(line, width, height));
+    else out.push(...rasterLine(line, width, height, item.bold ?? false));
   }
   out.push(ESC, 0x45, 0, ESC, 0x2d, 0, GS, 0x21, 0);
   return out;
@@ -122,10 +122,10 @@ function countQuestionMarks(text: string | readonly number[]): number {
 }
 
 /** GS v 0 0 xL xH yL yH d…: the line drawn in the shared font (font.ts), as wide as its text. */
-function rasterLine(line: string, width: number, height: number): number[] {
+function rasterLine(line: string, width: number, height: number, bold: boolean): number[] {
   const chars = [...line.normalize('NFC')].length;
   const widthDots = Math.max(8, Math.ceil((chars * 12 * width) / 8) * 8);
-  const bitmap = rasterText(line, { widthDots, scaleX: width, scaleY: height });
+  const bitmap = rasterText(line, { widthDots, scaleX: width, scaleY: height, bold });
   const { bytesPerRow, data } = packRaster(bitmap);
   return [
     GS,

@@ -262,7 +262,7 @@ describe('Vietnamese on the paper', () => {
     expect(new Set(bits).size).toBe(letters.size);
   });
 
-  it('fuzz: 300 random Vietnamese lines drawn as raster read back exactly at sizes 1–3', () => {
+  it('fuzz: 300 random Vietnamese lines drawn as raster read back exactly at sizes 1–3, bold or not', () => {
     const unit = fc.constantFrom(
       ...'aăâbcdđeêghiklmnoôơpqrstuưvxyAĂÂĐÊÔƠƯ àáạảãầấậẩẫềếệểễờớợởỡừứựửữ0123456789.,:/-'.split(''),
     );
@@ -270,9 +270,14 @@ describe('Vietnamese on the paper', () => {
       fc.property(
         fc.string({ unit, minLength: 1, maxLength: 30 }).filter((s) => s.trim() === s && s.length > 0),
         fc.integer({ min: 1, max: 3 }),
-        (text, scale) => {
-          const bitmap = rasterText(text, { widthDots: 576, scaleX: scale, scaleY: scale });
-          expect(readRasterText(bitmap)?.text).toBe(text.normalize('NFC'));
+        fc.boolean(),
+        (text, scale, bold) => {
+          const bitmap = rasterText(text, { widthDots: 576, scaleX: scale, scaleY: scale, bold });
+          const read = readRasterText(bitmap);
+          expect(read?.text).toBe(text.normalize('NFC'));
+          expect(read?.cells.filter((cell) => cell.char !== ' ').every((cell) => cell.bold === bold)).toBe(
+            true,
+          );
         },
       ),
       { numRuns: 300 },
