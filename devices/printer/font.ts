@@ -176,6 +176,10 @@ export function readRasterText(bitmap: Bitmap): ReadLine | undefined {
     const first = cells.findIndex((cell) => cell.char !== ' ');
     const last = cells.findLastIndex((cell) => cell.char !== ' ');
     const text = first < 0 ? [] : cells.slice(first, last + 1);
+    // a blank cell shows no emphasis: it reads as part of the run it stands in
+    text.forEach((cell, index) => {
+      if (cell.char === ' ' && index > 0) cell.bold = (text[index - 1] as ReadCell).bold;
+    });
     return { text: text.map((cell) => cell.char).join(''), cells: text, scaleX, scaleY };
   }
   return undefined;

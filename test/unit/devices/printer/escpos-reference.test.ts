@@ -9,8 +9,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fontCharacters, glyphBits, readRasterText, rasterText } from '../../../../devices/printer/font.js';
 import { ReceiptAssembler } from '../../../../devices/printer/paper.js';
-import { PRINTER_PROFILES, type PrinterProfile } from '../../../../devices/printer/profiles.js';
-import { EscPosDecoder } from '../../../../devices/printer/protocol.js';
+import {
+  PRINTER_PROFILE_IDS,
+  PRINTER_PROFILES,
+  type PrinterProfile,
+} from '../../../../devices/printer/profiles.js';
+import { EscPosDecoder, encodeReceipt } from '../../../../devices/printer/protocol.js';
 import { TCVN3_CAPITALS, TCVN3_LOWER } from '../../../../devices/printer/tcvn3.js';
 
 const ESC = 0x1b;
@@ -283,4 +287,36 @@ describe('Vietnamese on the paper', () => {
       { numRuns: 300 },
     );
   });
+
+  it.each(PRINTER_PROFILE_IDS)(
+    'fuzz (%s): 300 random Vietnamese lines, split anywhere on the wire, read back exactly with their emphasis',
+    (profileId) => {
+      const profile = PRINTER_PROFILES[profileId];
+      const unit = fc.constantFrom(
+        ...'aăâbđeêioôơuưyAĂÂĐÊÔƠƯ àáạảãầấậẩẫềếệểễờớợởỡừứựửữẠẶỆỘỰ0123456789.,:/—'.split(''),
+      );
+      const line = fc
+        .string({ unit, minLength: 1, maxLength: 30 })
+        .filter((s) => s.trim() === s && s.length > 0);
+      fc.assert(
+        fc.property(line, fc.boolean(), fc.array(fc.nat(), { maxLength: 4 }), (text, bold, cuts) => {
+          const bytes = encodeReceipt({ items: [{ kind: 'text', text, bold }] }, profile);
+          const decoder = new EscPosDecoder();
+          const assembler = new ReceiptAssembler(profile);
+          const receipts = [];
+          let from = 0;
+          for (const at of [...cuts.map((cut) => cut % bytes.length)].sort((a, b) => a - b)) {
+            receipts.push(...assembler.apply(decoder.push(bytes.subarray(from, at))));
+            from = at;
+          }
+          receipts.push(...assembler.apply(decoder.push(bytes.subarray(from))));
+          expect(receipts).toHaveLength(1);
+          expect(receipts[0]?.lines.map((printed) => [printed.text, printed.bold])).toEqual([
+            [text.normalize('NFC'), bold],
+          ]);
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 });
