@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import { DeviceFault } from '../transport/errors.js';
+import { DeviceFault, DeviceTimeout } from '../transport/errors.js';
 import type { RequestOptions } from '../transport/request.js';
 import { type SerialDeviceOptions, SerialRequestDevice } from '../transport/request-device.js';
 import type { LinkHealth } from '../transport/serial.js';
@@ -14,6 +14,7 @@ import {
   StatusDecoder,
   type StatusFrame,
   statusRequest,
+  transmitPaperSensorStatus,
 } from './protocol.js';
 
 interface PrinterEvents {
@@ -52,6 +53,8 @@ export interface PrintConfirmation {
 
 export interface SerialPrinterOptions extends SerialDeviceOptions {
   profile?: PrinterProfile;
+  /** what the mechanics may take after the receipt's last byte (feed, cut); default 3000 ms */
+  printingMs?: number;
 }
 
 export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> implements ReceiptPrinter {
@@ -84,16 +87,32 @@ export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> imple
   async print(receipt: Receipt, options?: RequestOptions): Promise<PrintConfirmation> {
     const bytes = encodeReceipt(receipt, this.profile);
     assertPrintable(await this.status(options));
-    await this.channel.send(bytes);
-    // The status answer comes after the printer has taken the receipt's bytes off the line.
-    const after = await this.status({
-      ...options,
-      timeoutMs: (options?.timeoutMs ?? 1000) + wireMs(bytes.length, this.options.baudRate),
-    });
+    const timeoutMs =
+      (options?.timeoutMs ?? 1000) +
+      wireMs(bytes.length, this.options.baudRate) +
+      (this.options.printingMs ?? PRINTING_MS);
+    try {
+      // GS r 1 is not a real-time command: the printer answers it only after it has processed
+      // everything before it, that is, printed the receipt. (DLE EOT would be answered at once,
+      // ahead of the print buffer, and prove nothing.)
+      await this.channel.request(
+        [bytes, transmitPaperSensorStatus()],
+        (frame) => (frame.kind === 'paper-sensor' ? frame.byte : undefined),
+        { ...options, timeoutMs },
+      );
+    } catch (error) {
+      // an off-line printer holds its buffer and never answers: say why, if it can tell
+      if (error instanceof DeviceTimeout) assertPrintable(await this.status(options));
+      throw error;
+    }
+    const after = await this.status(options);
     assertPrintable(after);
     return { confirmed: true, status: after, bytes: bytes.length };
   }
 }
+
+/** What a receipt's mechanics may take after its last byte arrived (feed, cut): 80 mm at ≥ 50 mm/s. */
+const PRINTING_MS = 3000;
 
 function wireMs(bytes: number, baudRate: number): number {
   return Math.ceil(WireClock.wireMs(bytes, baudRate));

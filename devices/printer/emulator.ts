@@ -25,9 +25,9 @@ export interface PrinterEmulatorOptions {
 /**
  * An ESC/POS receipt printer on the emulator end of a pty, per the Epson command reference: every
  * command is taken by its real length (parameters are never printed), characters keep their own
- * style, receipts are decoded for tests and drawn as PNGs. It answers DLE EOT n (n = 1–4), GS r n
- * and GS I n at once, as printers do even off-line; paper-out or cover-open puts it off-line and
- * it prints nothing.
+ * style, receipts are decoded for tests and drawn as PNGs. It answers DLE EOT n (n = 1–4) at
+ * once, even off-line (real-time), and GS r n / GS I n in sequence after what came before them;
+ * paper-out or cover-open puts it off-line: it prints nothing and answers only DLE EOT.
  */
 export class PrinterEmulator {
   private readonly port: EmulatorPort;
@@ -42,6 +42,7 @@ export class PrinterEmulator {
   /** a printer that stopped answering (for timeout tests) */
   silent = false;
   private rendering: Promise<void> = Promise.resolve();
+  private paperLeft: number | undefined;
 
   constructor(private readonly options: PrinterEmulatorOptions) {
     this.profile = options.profile ?? PRINTER_PROFILES['epson-wpc1258'];
@@ -60,6 +61,11 @@ export class PrinterEmulator {
     await this.rendering;
   }
 
+  /** The roll ends after `bytes` more bytes of print data: the rest is not printed (off-line). */
+  runOutOfPaperAfter(bytes: number): void {
+    this.paperLeft = bytes;
+  }
+
   setStatus(change: Partial<PrinterStatus>): void {
     Object.assign(this.status, change);
   }
@@ -71,13 +77,24 @@ export class PrinterEmulator {
 
   private receive(chunk: Buffer): void {
     const arrivedAt = this.clock.arrive(chunk.length);
+    if (this.paperLeft !== undefined) {
+      this.paperLeft -= chunk.length;
+      if (this.paperLeft < 0) {
+        this.paperLeft = undefined;
+        this.status.paperOut = true;
+      }
+    }
     const commands = this.decoder.push(chunk);
+    const offline = this.status.coverOpen || this.status.paperOut;
     for (const command of commands) {
+      // DLE EOT is real-time (answered even off-line); GS r / GS I wait their turn in the buffer,
+      // which an off-line printer does not process
+      if (offline && command.kind === 'gs') continue;
       const answer = this.answer(command);
       if (answer === undefined || this.silent) continue;
       void sleepUntil(this.clock.departure(answer.length, arrivedAt)).then(() => this.port.write(answer));
     }
-    if (this.status.coverOpen || this.status.paperOut) return;
+    if (offline) return;
     for (const receipt of this.assembler.apply(commands)) {
       this.receipts.push(receipt);
       this.rendering = this.rendering.then(() => this.writePng(receipt, this.receipts.length));

@@ -195,13 +195,26 @@ export function encodePaperSensorStatus(status: PrinterStatus): number {
   return (status.paperNearEnd ? 0x03 : 0) | (status.paperOut ? 0x0c : 0);
 }
 
-export type StatusFrame = { kind: 'status'; byte: number } | { kind: 'error'; byte: number };
+/** GS r 1: transmit paper sensor status, answered in sequence (after what came before it). */
+export function transmitPaperSensorStatus(): Buffer {
+  return Buffer.from([GS, 0x72, 1]);
+}
+
+/** GS r 1 answers have bits 4–7 clear, so they never look like a DLE EOT answer (bit 4 set). */
+export const isPaperSensorByte = (byte: number) => (byte & 0xf0) === 0;
+
+export type StatusFrame =
+  { kind: 'status'; byte: number } | { kind: 'paper-sensor'; byte: number } | { kind: 'error'; byte: number };
 
 /** Host side: the printer's answers are single status bytes; anything else is noise. */
 export class StatusDecoder {
   push(chunk: Uint8Array): StatusFrame[] {
     return [...chunk].map((byte) =>
-      isStatusByte(byte) ? { kind: 'status', byte } : { kind: 'error', byte },
+      isStatusByte(byte)
+        ? { kind: 'status', byte }
+        : isPaperSensorByte(byte)
+          ? { kind: 'paper-sensor', byte }
+          : { kind: 'error', byte },
     );
   }
 }
