@@ -42,7 +42,7 @@ const ESC_COMMANDS: Record<number, Length> = {
   0x3d: 3, // ESC = n select peripheral device
   0x3f: 3, // ESC ? n cancel user-defined characters
   0x40: 2, // ESC @ initialize
-  0x42: untilNul(2, 32), // ESC B n1…nk NUL vertical tab positions (model-specific; NUL-terminated)
+  0x42: 4, // ESC B n t buzzer (TM-U/clone models; not in the TM-T reference)
   0x44: untilNul(2, 32), // ESC D n1…nk NUL horizontal tab positions
   0x45: 3, // ESC E n emphasized
   0x47: 3, // ESC G n double-strike
@@ -98,7 +98,7 @@ const GS_COMMANDS: Record<number, Length> = {
   0x3a: 2, // GS : start/end macro definition
   0x42: 3, // GS B n white/black reverse
   0x43: gsC, // GS C 0 / 1 / 2 / ; counters
-  0x44: pLpH, // GS D (Windows BMP graphics): GS D 0x30 … pL pH style
+  // GS D (Windows BMP) carries no length of its own: left out, so it is skipped as unknown
   0x45: 3, // GS E n print speed / head control
   0x48: 3, // GS H n HRI position
   0x49: 3, // GS I n transmit printer ID
