@@ -7,6 +7,7 @@
 import CodepageEncoder from '@point-of-sale/codepage-encoder';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { decodeCp1258, encodeCp1258 } from '../../../../devices/printer/cp1258.js';
 import { fontCharacters, glyphBits, readRasterText, rasterText } from '../../../../devices/printer/font.js';
 import { ReceiptAssembler } from '../../../../devices/printer/paper.js';
 import {
@@ -250,6 +251,18 @@ describe('Vietnamese on the paper', () => {
       }
       // 95 ASCII + 67 Vietnamese letters (12 vowels × 5 tones, ă â ê ô ơ ư đ) in each case
       expect(table.size).toBe(95 + 67);
+    }
+  });
+
+  it('CP1258 bytes match @point-of-sale/codepage-encoder (windows1258) for every single-byte character', () => {
+    for (let byte = 0x20; byte <= 0xff; byte++) {
+      if (byte === 0x7f) continue;
+      const char = decodeCp1258(Uint8Array.of(byte));
+      if (/[\u0080-\u009f\ufffd]/.test(char)) continue; // undefined in CP1258
+      expect([char, [...encodeCp1258(char)]]).toEqual([
+        char,
+        [...CodepageEncoder.encode(char, 'windows1258')],
+      ]);
     }
   });
 
