@@ -31,7 +31,7 @@ import { type KioskConfig, parseConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
-import { ManifestRejected, Vault } from './kiosk/vault.js';
+import { ManifestRejected, manifestTransport, Vault } from './kiosk/vault.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -189,7 +189,12 @@ export function createKioskRuntime(
   });
   // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
   const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
-  const vault = new Vault(store, identity);
+  const vault = new Vault(
+    store,
+    identity,
+    Date.now,
+    manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
+  );
   const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
@@ -495,6 +500,8 @@ export interface DemoRigReady {
   enrolmentTokenFile?: string;
   /** the CSCA the rig's chips are signed under (the kiosk's `sessions.trustList`) */
   trustList?: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys?: { signing: string; sealing: string };
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -528,6 +535,8 @@ export interface DemoRig {
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys: { signing: string; sealing: string };
   /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
   citizenControl(command: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -681,6 +690,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     control,
     chips,
     trustList,
+    registryKeys: {
+      signing: registry.keys.signingPublicKey,
+      sealing: registry.keys.sealingPublicKey,
+    },
     citizenControl,
     stop: stopAll,
   };
@@ -797,6 +810,7 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
     devices: rig.devices,
     enrolmentTokenFile,
     trustList: rig.trustList,
+    registryKeys: rig.registryKeys,
   };
   process.send?.(ready);
 }
@@ -916,6 +930,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         probeIntervalMs: 2000,
       },
       ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
+      ...(started.ready.registryKeys
+        ? {
+            fleet: {
+              registrySigningKey: started.ready.registryKeys.signing,
+              registrySealingKey: started.ready.registryKeys.sealing,
+            },
+          }
+        : {}),
       log: { level: options.logLevel, pretty: true },
     },
     'demo',
