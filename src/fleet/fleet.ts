@@ -695,7 +695,13 @@ export class FleetService implements Service {
   private diagnosticsBundle(): Record<string, unknown> {
     const bundle = {
       ...this.options.diagnostics(),
-      fleet: { configVersions: this.configVersions, locked: this.locked, counts: { ...this.counts } },
+      fleet: {
+        configVersions: this.configVersions,
+        locked: this.locked,
+        storeLost: this.security.storeLost,
+        counts: { ...this.counts },
+        refusals: Object.fromEntries(this.refusals.totals),
+      },
     };
     const size = Buffer.byteLength(JSON.stringify(bundle));
     if (size <= MAX_DIAGNOSTICS_BYTES) return bundle;

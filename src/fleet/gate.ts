@@ -95,7 +95,9 @@ export class MessageGate {
     const lifetime = MAX_LIFETIME_MS[message.type];
     if (expires - issued > lifetime || expires > now + lifetime + CLOCK_SKEW_MS)
       throw new GateRefused('invalid', `expiresAt more than ${lifetime / 3600_000} h after ts`);
-    if (issued < this.options.notBefore())
+    // configs are protected by their versions (kept outside the store); everything else by nonces,
+    // and the nonces of before a lost store are gone with it
+    if (message.type !== 'config.push' && issued < this.options.notBefore())
       throw new GateRefused('replayed', 'issued before the kiosk lost its store');
   }
 }
