@@ -35,6 +35,7 @@ import { ManifestRejected, manifestTransport, Vault } from './kiosk/vault.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
+import { updateSealer } from './store/hpke.js';
 import type { InboundHandlers } from './link/inbound.js';
 import { EmbeddedBroker } from './link/embedded-broker.js';
 import { KioskLink } from './link/link.js';
@@ -242,6 +243,7 @@ export function createKioskRuntime(
     vault,
     store,
     identity,
+    sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
     trustAnchors,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,

@@ -254,11 +254,23 @@ export const FingerVerifiedBodySchema = z.strictObject({
   gazetteer: GazetteerSchema.optional(),
 });
 
-/** `update.submitted`: a citizen's data update, sent from the outbox (tracking code names it). */
-export const UpdateSubmittedBodySchema = z.strictObject({
-  trackingCode: z.string().min(4).max(32),
+/**
+ * What a kiosk seals to the registry for one data update (the plaintext of `update.submitted`'s
+ * `sealed`): the citizen's ID number and the changes.
+ */
+export const UpdateSubmissionSchema = z.strictObject({
   idNumber: z.string().regex(/^\d{12}$/),
   changes: ContactRecordSchema,
+});
+
+/**
+ * `update.submitted`: a citizen's data update, sent from the outbox (tracking code names it). The
+ * citizen's data is HPKE-sealed (auth mode, the kiosk's key) to the registry's pinned key, bound to
+ * the kiosk and the tracking code (src/store/hpke.ts): the outbox holds only ciphertext.
+ */
+export const UpdateSubmittedBodySchema = z.strictObject({
+  trackingCode: z.string().min(4).max(32),
+  sealed: z.string().min(1).max(16_384),
 });
 
 /** `update.status`: the registry's decision on an update (inbound, on the kiosk's `updates` topic). */

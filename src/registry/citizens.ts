@@ -10,12 +10,13 @@ import {
   type Envelope,
   envelope,
   type MessageBody,
+  UpdateSubmissionSchema,
   UpdateSubmittedBodySchema,
 } from '../link/messages.js';
 import { randomBytes } from 'node:crypto';
 import { signEnvelope } from '../fleet/signing.js';
 import { topics } from '../link/topics.js';
-import { hpkeSeal, manifestInfo } from '../store/hpke.js';
+import { hpkeOpen, hpkeSeal, manifestInfo, updateInfo } from '../store/hpke.js';
 import { publicKeyFromRaw } from '../store/seal.js';
 import type { RegistryKeys } from './keys.js';
 import type { SqliteDatabase } from '../store/sqlite.js';
@@ -213,13 +214,29 @@ export class RegistryCitizens {
       return;
     }
     if (type === 'update.submitted') {
-      const update = UpdateSubmittedBodySchema.parse(body);
+      const { trackingCode, sealed } = UpdateSubmittedBodySchema.parse(body);
+      const update = await this.openSubmission(kioskId, trackingCode, sealed);
       await this.db.run(
         `INSERT OR IGNORE INTO updates (tracking_code, kiosk_id, id_number, changes, state) VALUES (?, ?, ?, ?, 'received')`,
-        [update.trackingCode, kioskId, update.idNumber, JSON.stringify(update.changes)],
+        [trackingCode, kioskId, update.idNumber, JSON.stringify(update.changes)],
       );
-      await this.setUpdateStatus(kioskId, update.trackingCode, 'received');
+      await this.setUpdateStatus(kioskId, trackingCode, 'received');
     }
+  }
+
+  /** Opens an update sealed to the registry by the kiosk whose sealing key it knows (HPKE auth mode). */
+  private async openSubmission(kioskId: string, trackingCode: string, sealed: string) {
+    const key = await this.db.get<{ public_key: string }>(
+      'SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?',
+      [kioskId],
+    );
+    if (!key) throw new Error(`no sealing key known for kiosk ${kioskId}`);
+    const plaintext = await hpkeOpen(sealed, {
+      recipient: this.options.keys.sealing,
+      sender: Buffer.from(key.public_key, 'base64'),
+      info: updateInfo(kioskId, trackingCode),
+    });
+    return UpdateSubmissionSchema.parse(JSON.parse(plaintext.toString('utf8')));
   }
 
   /** Decides on an update and tells the kiosk (`update.status`, QoS 1, deduped by the kiosk's inbox). */

@@ -86,5 +86,30 @@ export async function hpkeOpen(
   }
 }
 
+/** The registry key a kiosk seals update submissions to; absent: the kiosk cannot submit updates. */
+export class NoRegistrySealingKey extends Error {
+  override readonly name = 'NoRegistrySealingKey';
+}
+
+/**
+ * A sealer of data-update submissions for one kiosk: `(trackingCode, plaintext) → box`, sealed to the
+ * registry's pinned key, authenticated by the kiosk's own key, bound to kiosk + tracking code.
+ */
+export function updateSealer(
+  kioskId: string,
+  kioskKey: KeyObject,
+  registrySealingKey: string | undefined,
+): (trackingCode: string, plaintext: Buffer) => Promise<string> {
+  return (trackingCode, plaintext) => {
+    if (!registrySealingKey)
+      return Promise.reject(new NoRegistrySealingKey('no registry sealing key pinned'));
+    return hpkeSeal(plaintext, {
+      recipient: Buffer.from(registrySealingKey, 'base64'),
+      sender: kioskKey,
+      info: updateInfo(kioskId, trackingCode),
+    });
+  };
+}
+
 /** The suite itself, for the RFC 9180 test-vector check. */
 export const HPKE_SUITE = suite;
