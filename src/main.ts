@@ -895,7 +895,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
   });
   if (options.kiosk === false) {
-    const { brokerUrl, devices, enrolmentTokenFile } = started.ready;
+    const { brokerUrl, devices, enrolmentTokenFile, registryKeys } = started.ready;
+    const registryFlags = registryKeys
+      ? ` --registry-signing-key ${registryKeys.signing} --registry-sealing-key ${registryKeys.sealing}`
+      : '';
     process.stdout.write(
       [
         `cccd-kiosk demo world ready (no kiosk): broker ${brokerUrl}, pid ${process.pid}; Ctrl-C stops`,
@@ -903,7 +906,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         `  devices: ${Object.entries(devices)
           .map(([name, path]) => `${name} ${path}`)
           .join(', ')}`,
-        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})"${registryFlags} --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
         '',
       ].join('\n'),
     );
