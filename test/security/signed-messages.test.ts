@@ -291,9 +291,17 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
 
   it(`${FLOOD} forged manifest entries leave no rows: one summary (and audit row) per window`, async () => {
     const tables = ['inbox', 'vault_manifest', 'message_nonces', 'data_updates'] as const;
-    const before = Object.fromEntries(
-      await Promise.all(tables.map(async (t) => [t, await k.rows(t)] as const)),
-    );
+    const snapshot = async () =>
+      JSON.stringify(
+        Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await k.rows(t)] as const))),
+      );
+    // the last command's transaction commits after its answer went out: wait for a settled store
+    let before = await snapshot();
+    for (let previous = ''; previous !== before;) {
+      previous = before;
+      await new Promise((done) => setTimeout(done, 300));
+      before = await snapshot();
+    }
     const auditBefore = await k.rows('audit');
     const from = k.events.received.length;
     for (let start = 0; start < FLOOD; start += 1000)
@@ -318,13 +326,11 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
     const counted = () =>
       summaries().reduce((sum, message) => sum + (message.body.counts['bad-signature'] ?? 0), 0);
     await until(() => counted() >= FLOOD, 120_000, 'every forged entry counted');
-    const after = Object.fromEntries(
-      await Promise.all(tables.map(async (t) => [t, await k.rows(t)] as const)),
-    );
+    const after = await snapshot();
     const auditGrowth = (await k.rows('audit')) - auditBefore;
     recordAttack({
       name: `forged-flood-${FLOOD}`,
-      refused: JSON.stringify(after) === JSON.stringify(before) && auditGrowth === summaries().length,
+      refused: after === before && auditGrowth === summaries().length,
       reason: `rows unchanged; ${summaries().length} summaries`,
     });
     expect(after).toEqual(before);
