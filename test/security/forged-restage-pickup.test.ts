@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateOpsKeyPair, privateKeyFromPem, signEnvelope } from '../../src/fleet/index.js';
 import { envelope } from '../../src/link/messages.js';
 import { topics } from '../../src/link/topics.js';
-import { DEMO_CITIZENS, registryCitizenOf } from '../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS, registryCitizenOf } from '../../src/demo/citizens.js';
 import { hpkeSeal, manifestInfo } from '../../src/store/hpke.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from '../../src/store/seal.js';
 import { capturingLogger } from '../helpers/logs.js';

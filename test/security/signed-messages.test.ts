@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signCommand, signConfig } from '../../src/fleet/index.js';
 import { type Envelope, envelope, type MessageBody } from '../../src/link/messages.js';
 import { topics } from '../../src/link/topics.js';
-import { DEMO_CITIZENS, registryCitizenOf } from '../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS, registryCitizenOf } from '../../src/demo/citizens.js';
 import { SqliteDatabase } from '../../src/store/sqlite.js';
 import { recordAttack } from './attacks.js';
 import { type KioskUnderAttack, nonce, resign, startKioskUnderAttack, until } from './kiosk-process.js';
