@@ -229,6 +229,7 @@ export function createKioskRuntime(
   const ui: UiServer = new UiServer({
     host: config.ui.host,
     port: config.ui.port,
+    speech: config.ui.speech,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
     sessions,

@@ -9,6 +9,7 @@ export interface StaticAsset {
 /** The touchscreen app's files, served from this server only (no CDN, no network). */
 const ASSETS: Record<string, string> = {
   '/app.js': 'text/javascript; charset=utf-8',
+  '/speech.js': 'text/javascript; charset=utf-8',
   '/app.css': 'text/css; charset=utf-8',
 };
 
@@ -53,6 +54,7 @@ export function appPage(options: { demo: boolean }): string {
 <title>Ki-ốt căn cước</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/app.css">
+<script src="/speech.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
 <body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}>

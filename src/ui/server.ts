@@ -7,6 +7,8 @@ import type { Logger } from '../util/log.js';
 import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-control.js';
 import { appPage, loadAssets, type StaticAsset } from './app-page.js';
 import { SessionSocket } from './session-socket.js';
+import { type SpeechConfig, SpeechService } from './speech/service.js';
+import { speechReply } from './speech/route.js';
 import { statusPage } from './status-page.js';
 
 export interface UiStatus {
@@ -25,6 +27,8 @@ export interface UiServerOptions {
   sessions?: SessionController;
   /** `kiosk demo` only: the control panel's hands on the emulated devices */
   demo?: DemoControl;
+  /** audio guidance (with `sessions`): espeak-ng speaks each screen, served at `/speech/…` */
+  speech?: SpeechConfig;
 }
 
 /** The largest request body the server reads (the demo panel's commands). */
@@ -33,7 +37,7 @@ const MAX_BODY_BYTES = 2048;
 /**
  * The local UI server, bound to loopback only: the touchscreen's browser runs on the same
  * machine. Serves the touchscreen app at `/` (its view pushed over the WebSocket `/ws`), the
- * status page at `/status`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
+ * status page at `/status`, the spoken guidance at `/speech/{vi|en}/{clip}.wav`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
  * either way) and `GET /api/status`; in the demo also `/demo/citizens` and `POST /demo/control`.
  */
 export class UiServer implements Service {
@@ -41,9 +45,12 @@ export class UiServer implements Service {
   private server: Server | undefined;
   private socket: SessionSocket | undefined;
   private readonly assets: Map<string, StaticAsset>;
+  private readonly speech: SpeechService | undefined;
 
   constructor(private readonly options: UiServerOptions) {
     this.assets = options.sessions ? loadAssets() : new Map();
+    if (options.sessions && options.speech)
+      this.speech = new SpeechService(options.speech, options.log.child({ part: 'speech' }));
   }
 
   get url(): string {
@@ -71,6 +78,8 @@ export class UiServer implements Service {
       }),
     ]);
     this.server = server;
+    // the clips are rendered in the background: the page works (silently) until they are
+    void this.speech?.prerender();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -79,7 +88,7 @@ export class UiServer implements Service {
     const reply = (reply: Reply) => {
       response.writeHead(reply.status, {
         'content-type': reply.type,
-        'cache-control': 'no-store',
+        'cache-control': reply.cacheControl ?? 'no-store',
         'x-content-type-options': 'nosniff',
         'content-security-policy': reply.csp ?? STATUS_PAGE_CSP,
       });
@@ -89,6 +98,15 @@ export class UiServer implements Service {
       this.options.log.error({ err: error, path }, 'ui: request failed');
       return json(500, { error: 'internal error' });
     };
+    const speech = this.speech;
+    if (speech && method === 'GET' && path.startsWith('/speech/')) {
+      // the query (a code to spell) is never logged: `failed` names the path only
+      speechReply(speech, request.url ?? path).then(
+        (clip) => reply(clip ? { ...clip, csp: APP_CSP } : json(404, { error: 'no such clip' })),
+        (error: unknown) => reply(failed(error)),
+      );
+      return;
+    }
     const demo = this.options.demo;
     if (demo && method === 'POST' && path === '/demo/control') {
       this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
@@ -97,7 +115,12 @@ export class UiServer implements Service {
     if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
       demo.lastReceiptPng().then(
         (png) =>
-          reply(png ? { status: 200, type: 'image/png', body: png } : json(404, { error: 'no receipt yet' })),
+          // nothing printed yet is not an error: 204, so the panel's polling <img> logs no 404
+          reply(
+            png
+              ? { status: 200, type: 'image/png', body: png }
+              : { status: 204, type: 'image/png', body: '' },
+          ),
         (error: unknown) => reply(failed(error)),
       );
       return;
@@ -177,6 +200,7 @@ export class UiServer implements Service {
   }
 
   async stop(): Promise<void> {
+    this.speech?.stop();
     const server = this.server;
     this.server = undefined;
     await this.socket?.stop();
@@ -204,6 +228,8 @@ interface Reply {
   body: string | Buffer;
   /** Content-Security-Policy; the status page's (inline script) unless said otherwise */
   csp?: string;
+  /** Cache-Control; `no-store` unless said otherwise */
+  cacheControl?: string;
 }
 
 const STATUS_PAGE_CSP =
@@ -213,7 +239,7 @@ const STATUS_PAGE_CSP =
  * WebSocket to the same host and port (CSP Level 3 §6.7.2.8 matches ws: to http: 'self').
  */
 const APP_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function json(status: number, body: unknown): Reply {
   return { status, type: 'application/json', body: JSON.stringify(body) };

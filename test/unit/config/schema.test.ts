@@ -25,7 +25,11 @@ function problemsOf(input: unknown): string[] {
 describe('configuration schema', () => {
   it('fills defaults for a minimal file', () => {
     const config = parseConfig(minimal, 'test');
-    expect(config.ui).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.ui).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      speech: { enabled: true, volume: 100, wordsPerMinute: 150 },
+    });
     expect(config.mqtt.protocolVersion).toBe(5);
     expect(config.timeouts.shutdownMs).toBe(2500);
     expect(config.log.sensitive).toBe(false);
