@@ -223,7 +223,9 @@ export class FingerprintEmulator {
   private receive(chunk: Buffer): void {
     const arrivedAt = this.clock.arrive(chunk.length);
     for (const frame of this.decoder.push(chunk)) {
-      // A damaged packet is answered with "error when receiving package", as the sensor does.
+      // A package whose checksum fails is answered with "error when receiving package"; stray
+      // bytes between packages are line noise the module skips while it looks for a header.
+      if (frame.kind === 'error' && frame.error.reason !== 'checksum') continue;
       const packet = frame.kind === 'packet' ? frame.packet : undefined;
       this.work = this.work.then(() => this.handle(packet, arrivedAt)).catch(() => undefined);
     }
