@@ -133,10 +133,18 @@ const ARGUMENT_BYTES: Record<number, number> = {
   [INSTRUCTION.templeteNum]: 0,
   [INSTRUCTION.readIndexTable]: 1,
   [INSTRUCTION.getImageEx]: 0,
+  [INSTRUCTION.cancel]: 0,
+  [INSTRUCTION.autoEnroll]: 5,
+  [INSTRUCTION.autoIdentify]: 5,
   [INSTRUCTION.auraLedConfig]: 4,
   [INSTRUCTION.checkSensor]: 0,
   [INSTRUCTION.handShake]: 0,
 };
+
+/** R503: AutoEnroll takes six images; either automatic instruction gives up after 10 s without a finger. */
+const AUTO_ENROLL_IMAGES = 6;
+const AUTO_FINGER_WAIT_MS = 10_000;
+const FINGER_POLL_MS = 20;
 
 const BAUD_MULTIPLIERS = { min: 1, max: 12 } as const; // SetSysPara: baud = 9600 × N
 const SECURITY_LEVELS = { min: 1, max: 5 } as const;
@@ -173,6 +181,8 @@ export class FingerprintEmulator {
   private securityLevel = 3;
   private lastSearchFound = false;
   private readonly handlers: Record<number, Handler>;
+  private readonly procedures: Record<number, (args: Buffer) => Promise<void>>;
+  private cancelRequested = false;
   /** when true the sensor receives but never answers (a hung sensor, for timeout tests) */
   silent = false;
   address: number;
@@ -188,6 +198,10 @@ export class FingerprintEmulator {
     this.clock = new WireClock(options.baudRate ?? 57600);
     this.port = new EmulatorPort(options.path, (chunk) => this.receive(chunk));
     this.handlers = this.instructionTable();
+    this.procedures = {
+      [INSTRUCTION.autoEnroll]: (args) => this.autoEnroll(args),
+      [INSTRUCTION.autoIdentify]: (args) => this.autoIdentify(args),
+    };
   }
 
   get baudRate(): number {
@@ -227,6 +241,9 @@ export class FingerprintEmulator {
       // bytes between packages are line noise the module skips while it looks for a header.
       if (frame.kind === 'error' && frame.error.reason !== 'checksum') continue;
       const packet = frame.kind === 'packet' ? frame.packet : undefined;
+      // Cancel reaches a running AutoEnroll/AutoIdentify at once; it is answered after it stops.
+      if (packet?.pid === PID.command && packet.payload[0] === INSTRUCTION.cancel)
+        this.cancelRequested = true;
       this.work = this.work.then(() => this.handle(packet, arrivedAt)).catch(() => undefined);
     }
   }
@@ -239,19 +256,28 @@ export class FingerprintEmulator {
     if (packet.address >>> 0 !== this.address >>> 0) return;
     if (packet.pid === PID.data || packet.pid === PID.endData) return this.receiveData(packet);
     if (packet.pid !== PID.command || packet.payload.length === 0) return;
-    return this.answer(this.execute(packet.payload[0] as number, packet.payload.subarray(1)));
+    const [instruction, args] = [packet.payload[0] as number, packet.payload.subarray(1)];
+    const procedure = this.procedures[instruction];
+    const refusal = procedure ? this.refusal(instruction, args) : undefined;
+    if (procedure && !refusal) return procedure(args);
+    return this.answer(refusal ?? this.execute(instruction, args));
+  }
+
+  /** An instruction refused before it runs: malformed, or the password not yet verified. */
+  private refusal(instruction: number, args: Buffer): Answer | undefined {
+    if (args.length !== ARGUMENT_BYTES[instruction]) return { code: CODE.receiveError };
+    // A module whose password is not the default refuses to work until VfyPwd succeeds (manual
+    // §"VfyPwd"); the R503 names the refusal 21h, "password must be verified".
+    if (this.password !== 0 && !this.passwordVerified && instruction !== INSTRUCTION.vfyPwd)
+      return { code: CODE.passwordRequired };
+    return undefined;
   }
 
   private execute(instruction: number, args: Buffer): Answer {
     const handler = this.handlers[instruction];
     // R503 manual §"Confirmation code": FCh, unsupported command.
     if (!handler) return { code: CODE.unsupported };
-    if (args.length !== ARGUMENT_BYTES[instruction]) return { code: CODE.receiveError };
-    // A module whose password is not the default refuses to work until VfyPwd succeeds (manual
-    // §"VfyPwd"); the R503 names the refusal 21h, "password must be verified".
-    if (this.password !== 0 && !this.passwordVerified && instruction !== INSTRUCTION.vfyPwd)
-      return { code: CODE.passwordRequired };
-    return handler(args);
+    return this.refusal(instruction, args) ?? handler(args);
   }
 
   /** Handlers by instruction code; the section names are those of the R307/R503 user manuals. */
@@ -481,10 +507,112 @@ export class FingerprintEmulator {
         this.auraLed = { control, speed, color, cycles };
         return { code: CODE.ok };
       },
+      // Cancel: stops a running AutoEnroll/AutoIdentify, which answers 26h at the step it was
+      // waiting in; Cancel itself is answered 00 once that has stopped.
+      [INSTRUCTION.cancel]: () => {
+        this.cancelRequested = false;
+        return { code: CODE.ok };
+      },
       // CheckSensor: 00 normal, 29h sensor abnormal. HandShake: 00 device normal.
       [INSTRUCTION.checkSensor]: () => ({ code: CODE.ok }),
       [INSTRUCTION.handShake]: () => ({ code: CODE.ok }),
     };
+  }
+
+  /**
+   * AutoEnroll (R503 manual §"Automatic registration template"): location ID, then config 1
+   * (overwrite a taken location), 2 (allow a finger already enrolled), 3 (answer every key step,
+   * else only the last), 4 (ask the finger to leave between images). Each acknowledge is
+   * confirmation code, step, location: steps 01h–0Ch collect/generate for six images, 0Dh the
+   * duplicate check, 0Eh the merge, 0Fh the storage (with the location).
+   */
+  private async autoEnroll(args: Buffer): Promise<void> {
+    const [id, overwrite, duplicates, everyStep, askLeave] = [...args] as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    const step = (code: number, at: number, final = code !== CODE.ok) =>
+      final || everyStep ? this.answer({ code, params: [at, at === 0x0f ? id : 0] }) : Promise.resolve();
+    if (id >= this.librarySize) return step(CODE.badPage, 0x00);
+    if (this.library.has(id) && !overwrite) return step(CODE.templateSlot, 0x00);
+    const templates: Buffer[] = [];
+    for (let image = 1; image <= AUTO_ENROLL_IMAGES; image++) {
+      const finger = await this.waitForFinger(true);
+      if (!finger) return step(CODE.timeout, 2 * image - 1);
+      await sleepFor(SENSOR_TIMING_MS.genImg);
+      this.image = syntheticImage(finger);
+      await step(CODE.ok, 2 * image - 1);
+      await sleepFor(SENSOR_TIMING_MS.img2Tz);
+      if (finger.quality === 'low') return step(CODE.tooFewPoints, 2 * image);
+      templates.push(finger.template);
+      await step(CODE.ok, 2 * image);
+      if (askLeave && image < AUTO_ENROLL_IMAGES && !(await this.waitForFinger(false)))
+        return step(CODE.timeout, 2 * image);
+    }
+    const model = templates[0] as Buffer;
+    const enrolled = [...this.library.values()].some((stored) => sameFinger(stored, model));
+    if (enrolled && !duplicates) return step(CODE.alreadyExists, 0x0d);
+    await step(CODE.ok, 0x0d);
+    if (!templates.every((template) => sameFinger(template, model))) return step(CODE.combineFailed, 0x0e);
+    await sleepFor(SENSOR_TIMING_MS.regModel);
+    await step(CODE.ok, 0x0e);
+    this.library.set(id, model);
+    this.charBuffers.set(1, model);
+    await sleepFor(SENSOR_TIMING_MS.store);
+    return step(CODE.ok, 0x0f, true);
+  }
+
+  /**
+   * AutoIdentify (R503 manual §"Automatic fingerprint verification"): security level, start
+   * location, number of locations, config 1 (answer every key step), config 2 (failed searches
+   * allowed before giving up; 0 = keep trying). Each acknowledge is confirmation code, step
+   * (1 collect, 2 generate, 3 search), location (2 bytes) and score (2 bytes).
+   */
+  private async autoIdentify(args: Buffer): Promise<void> {
+    const [, start, count, everyStep, errorsAllowed] = [...args] as [number, number, number, number, number];
+    const step = (code: number, at: number, page = 0, score = 0, final = code !== CODE.ok) =>
+      final || everyStep
+        ? this.answer({ code, params: [at, ...u16(page), ...u16(score)] })
+        : Promise.resolve();
+    if (start >= this.librarySize) return step(CODE.badPage, 0x00);
+    if (this.library.size === 0) return step(CODE.libraryEmpty, 0x00);
+    for (let failures = 0; ;) {
+      const finger = await this.waitForFinger(true);
+      if (!finger) return step(CODE.timeout, 1);
+      await sleepFor(SENSOR_TIMING_MS.genImg);
+      this.image = syntheticImage(finger);
+      await step(CODE.ok, 1);
+      await sleepFor(SENSOR_TIMING_MS.img2Tz);
+      if (finger.quality === 'low') return step(CODE.tooFewPoints, 2);
+      await step(CODE.ok, 2);
+      await sleepFor(SENSOR_TIMING_MS.search);
+      const page = this.storedPages.find(
+        (candidate) =>
+          candidate >= start &&
+          candidate < start + count &&
+          sameFinger(this.library.get(candidate) as Buffer, finger.template),
+      );
+      if (page !== undefined) return step(CODE.ok, 3, page, 160, true);
+      failures++;
+      if (errorsAllowed !== 0 && failures >= errorsAllowed) return step(CODE.notFound, 3);
+      if (!(await this.waitForFinger(false))) return step(CODE.timeout, 3);
+    }
+  }
+
+  /** Waits up to 10 s for a finger (or for it to leave); undefined/false on timeout or Cancel. */
+  private async waitForFinger(present: true): Promise<SyntheticFinger | undefined>;
+  private async waitForFinger(present: false): Promise<boolean>;
+  private async waitForFinger(present: boolean): Promise<SyntheticFinger | boolean | undefined> {
+    const deadline = performance.now() + AUTO_FINGER_WAIT_MS;
+    while (!this.cancelRequested && performance.now() < deadline) {
+      if (present && this.finger) return this.finger;
+      if (!present && !this.finger) return true;
+      await sleepFor(FINGER_POLL_MS);
+    }
+    return present ? undefined : false;
   }
 
   private capture(): Answer {
@@ -548,6 +676,10 @@ export class FingerprintEmulator {
     }
     answer.afterAck?.();
   }
+}
+
+function sleepFor(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function bufferId(value: number | undefined): 1 | 2 | undefined {

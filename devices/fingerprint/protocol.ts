@@ -50,6 +50,9 @@ export const INSTRUCTION = {
   templeteNum: 0x1d,
   readIndexTable: 0x1f,
   getImageEx: 0x28,
+  cancel: 0x30,
+  autoEnroll: 0x31,
+  autoIdentify: 0x32,
   auraLedConfig: 0x35,
   checkSensor: 0x36,
   handShake: 0x40,
@@ -87,6 +90,7 @@ export const CONFIRMATION: Record<number, string> = {
   0x1f: 'fingerprint library is full',
   0x20: 'address code incorrect',
   0x21: 'password must be verified',
+  // The R503 manual's English says "empty"; AutoEnroll answers it for a taken location.
   0x22: 'fingerprint template is empty',
   0x24: 'fingerprint library is empty',
   0x26: 'timeout',
@@ -121,6 +125,10 @@ export const CODE = {
   badNotepadPage: 0x1c,
   portError: 0x1d,
   passwordRequired: 0x21,
+  templateSlot: 0x22,
+  libraryEmpty: 0x24,
+  timeout: 0x26,
+  alreadyExists: 0x27,
   /** R503 manual: what the module answers to an instruction code it does not know */
   unsupported: 0xfc,
 } as const;

@@ -10,7 +10,8 @@
  * manual's "Acknowledge package format": PID 07h, the package length, the confirmation code and
  * the checksum. It runs the instruction sequences of the stock client examples, Adafruit's
  * Fingerprint library (enroll, fingerprint, delete, show_fingerprint_templates) and
- * pyfingerprint (example_index, example_downloadimage, example_generaterandom).
+ * pyfingerprint (example_index, example_downloadimage, example_generaterandom), and the R503
+ * manual's own AutoEnroll/AutoIdentify acknowledge tables.
  */
 import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -73,9 +74,17 @@ class ManualClient {
   /** Sends a command package and returns its acknowledge, checked against the manual's format. */
   async command(bytes: Buffer, ackLength = 3): Promise<{ code: number; params: Buffer; address: number }> {
     await this.write(bytes);
+    return this.ack(ackLength, bytes.toString('hex'));
+  }
+
+  /** The next acknowledge package (AutoEnroll/AutoIdentify send several for one command). */
+  async ack(
+    length: number,
+    what = 'an acknowledge',
+  ): Promise<{ code: number; params: Buffer; address: number }> {
     const answer = await this.next();
     expect(answer.pid, 'acknowledge package identifier').toBe(0x07);
-    expect(answer.length, `package length of the answer to ${bytes.toString('hex')}`).toBe(ackLength);
+    expect(answer.length, `package length of the answer to ${what}`).toBe(length);
     return {
       code: answer.contents[0] as number,
       params: answer.contents.subarray(1),
@@ -249,6 +258,41 @@ describe('R30x emulator against the user manual, over a real pty', () => {
 
     // example_generaterandom: GetRandomCode → 00 + 4 bytes.
     expect((await client.command(GET_RANDOM_CODE, 7)).code).toBe(0x00);
+  });
+
+  it('runs the R503 AutoEnroll and AutoIdentify instructions step by step, and Cancel', async () => {
+    const { emulator, client } = await rig();
+    const finger = syntheticFinger('manual-auto');
+    emulator.placeFinger(finger);
+    // AutoEnroll at location 7, every key step answered: 01h–0Ch six images, 0Dh, 0Eh, 0Fh + location.
+    await client.write(manualCommand([0x31, 0x07, 0x00, 0x00, 0x01, 0x00]));
+    const steps: number[][] = [];
+    for (let step = 1; step <= 15; step++) {
+      const { code, params } = await client.ack(5);
+      steps.push([code, ...params]);
+    }
+    expect(steps).toEqual([...Array(15).keys()].map((i) => [0x00, i + 1, i === 14 ? 0x07 : 0x00]));
+    expect(emulator.storedPages).toEqual([7]);
+    // The same finger again, duplicates not allowed, only the last step answered: 27h at 0Dh.
+    await client.write(manualCommand([0x31, 0x08, 0x00, 0x00, 0x00, 0x00]));
+    expect(await client.ack(5)).toMatchObject({ code: 0x27, params: hex('0d00') });
+    // AutoIdentify over locations 0–199, every step: collect, generate, search → location 7 + score.
+    await client.write(manualCommand([0x32, 0x03, 0x00, 0xc8, 0x01, 0x01]));
+    expect(await client.ack(8)).toMatchObject({ code: 0x00, params: hex('0100000000') });
+    expect(await client.ack(8)).toMatchObject({ code: 0x00, params: hex('0200000000') });
+    const found = await client.ack(8);
+    expect(found.code).toBe(0x00);
+    expect([found.params[0], found.params.readUInt16BE(1)]).toEqual([3, 7]);
+    // A stranger, one failed search allowed: 09h at step 3.
+    emulator.placeFinger(syntheticFinger('manual-auto-stranger'));
+    await client.write(manualCommand([0x32, 0x03, 0x00, 0xc8, 0x00, 0x01]));
+    expect(await client.ack(8)).toMatchObject({ code: 0x09, params: hex('0300000000') });
+    // No finger: Cancel stops AutoIdentify while it waits (26h at step 1), then is answered 00.
+    emulator.placeFinger(undefined);
+    await client.write(manualCommand([0x32, 0x03, 0x00, 0xc8, 0x00, 0x00]));
+    await client.write(manualCommand([0x30]));
+    expect(await client.ack(8)).toMatchObject({ code: 0x26, params: hex('0100000000') });
+    expect((await client.ack(3)).code).toBe(0x00);
   });
 
   it('answers errors, the notepad, the system parameters, the password and the address as the manual says', async () => {
