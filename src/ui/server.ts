@@ -97,7 +97,12 @@ export class UiServer implements Service {
     if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
       demo.lastReceiptPng().then(
         (png) =>
-          reply(png ? { status: 200, type: 'image/png', body: png } : json(404, { error: 'no receipt yet' })),
+          // 204 before the first receipt: the panel polls, and a 404 would be a console error in the page
+          reply(
+            png
+              ? { status: 200, type: 'image/png', body: png }
+              : { status: 204, type: 'image/png', body: '' },
+          ),
         (error: unknown) => reply(failed(error)),
       );
       return;
