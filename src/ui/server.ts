@@ -115,7 +115,7 @@ export class UiServer implements Service {
     if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
       demo.lastReceiptPng().then(
         (png) =>
-          // nothing printed yet is not an error: 204, so the panel's polling <img> logs no 404
+          // 204 before the first receipt: the panel polls, and a 404 would be a console error in the page
           reply(
             png
               ? { status: 200, type: 'image/png', body: png }

@@ -808,18 +808,23 @@ function renderDemoPanel() {
         class: 'demo-receipt',
         'data-testid': 'demo-receipt',
         alt: 'chưa in / nothing printed yet',
-        src: `/demo/receipt.png?t=${demoReceiptStamp}`,
+        ...(demoReceiptStamp ? { src: `/demo/receipt.png?t=${demoReceiptStamp}` } : {}),
       }),
     ),
   );
 }
-/* The printer emulator's PNG of the last receipt; refreshed so a new receipt shows up. */
-let demoReceiptStamp = Date.now();
+/* The printer emulator's PNG of the last receipt, polled; shown only once one exists (204 before). */
+let demoReceiptStamp = 0;
 if (document.body.hasAttribute('data-demo')) {
   setInterval(() => {
-    demoReceiptStamp = Date.now();
-    const img = document.querySelector('[data-testid="demo-receipt"]');
-    if (img) img.setAttribute('src', `/demo/receipt.png?t=${demoReceiptStamp}`);
+    fetch('/demo/receipt.png', { cache: 'no-store' })
+      .then((response) => {
+        if (response.status !== 200) return;
+        demoReceiptStamp = Date.now();
+        const img = document.querySelector('[data-testid="demo-receipt"]');
+        if (img) img.setAttribute('src', `/demo/receipt.png?t=${demoReceiptStamp}`);
+      })
+      .catch(() => undefined);
   }, 3000);
 }
 if (document.body.hasAttribute('data-demo')) {
