@@ -17,7 +17,10 @@ import { capturingLogger, quietLogger } from '../../helpers/logs.js';
 import { ViewFeeder } from '../../helpers/view-feeder.js';
 
 const MESSAGE_NAMESPACES = 'finger|identify|referral|out-of-service|update|status|card';
-/** labels of a screen, shown in writing and spoken as part of `screen.<screen>` */
+/**
+ * Labels of a screen, shown in writing and spoken as part of `screen.<screen>`; and `finger.lift`,
+ * shown for the view's `liftFinger` and spoken as the `finger.lift` clip.
+ */
 const LABEL_SUFFIXES = new Set([
   'title',
   'hint',
@@ -28,6 +31,7 @@ const LABEL_SUFFIXES = new Set([
   'edit',
   'status-placeholder',
   'status-go',
+  'lift',
 ]);
 
 function sourcesUnder(dir: string): string[] {
