@@ -31,6 +31,8 @@ export const SPEECH_LANGS: readonly SpeechLang[] = ['vi', 'en'];
 
 /** espeak-ng processes at once: the kiosk has two cores, and the page needs one clip at a time. */
 const MAX_RUNNING = 2;
+/** failures in a row, with nothing rendered, after which the background rendering stops */
+const GIVE_UP_AFTER = 3;
 
 export class SpeechService {
   private readonly cache = new Map<string, Promise<Buffer>>();
@@ -63,6 +65,14 @@ export class SpeechService {
         } catch (error) {
           failed++;
           this.log.warn({ clip: id, lang, err: describe(error) }, 'speech: a clip could not be rendered');
+          if (rendered === 0 && failed >= GIVE_UP_AFTER) {
+            // espeak-ng missing or broken: say so once, not once per clip; the page stays silent
+            this.log.error(
+              { failed },
+              'speech: espeak-ng does not work, the kiosk cannot speak (scripts/ensure-deps.sh)',
+            );
+            return { rendered, failed };
+          }
         }
       }
     this.log.info({ rendered, failed, ms: Date.now() - started }, 'speech: clips rendered');

@@ -89,6 +89,15 @@ describe('speech service', () => {
   });
 });
 
+it('stops rendering in the background when espeak-ng does not work, and says so once', async () => {
+  const { said, synthesiser } = recording(() => true);
+  const capture = capturingLogger();
+  const service = new SpeechService(CONFIG, capture.log, synthesiser);
+  expect(await service.prerender()).toEqual({ rendered: 0, failed: 3 });
+  expect(said).toHaveLength(3);
+  expect(capture.lines().filter((line) => line.includes('cannot speak'))).toHaveLength(1);
+});
+
 describe('wav', () => {
   it('reads a streamed espeak-ng header (placeholder sizes) and writes the true ones', () => {
     const data = Buffer.from([0, 0, 0x10, 0x27, 0xf0, 0xd8]);
