@@ -43,9 +43,10 @@ export function loadAssets(): Map<string, StaticAsset> {
 
 /**
  * The app's shell: the page renders every screen itself from the pushed `SessionView`
- * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`.
+ * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`; `speech` tells
+ * src/ui/public/speech.js that the kiosk speaks (without it the page asks for no clip).
  */
-export function appPage(options: { demo: boolean }): string {
+export function appPage(options: { demo: boolean; speech?: boolean }): string {
   return `<!doctype html>
 <html lang="vi">
 <head>
@@ -57,7 +58,7 @@ export function appPage(options: { demo: boolean }): string {
 <script src="/speech.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
-<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}>
+<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}${options.speech ? ' data-speech="on"' : ''}>
 <header class="top">
   <div class="brand">Ki-ốt căn cước</div>
   <div class="countdown" id="countdown" hidden><span class="countdown-text"></span><div class="countdown-bar"><div class="countdown-fill"></div></div></div>

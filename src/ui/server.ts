@@ -190,7 +190,7 @@ export class UiServer implements Service {
         return {
           status: 200,
           type: 'text/html; charset=utf-8',
-          body: appPage({ demo: this.options.demo !== undefined }),
+          body: appPage({ demo: this.options.demo !== undefined, speech: this.speech?.enabled ?? false }),
           csp: APP_CSP,
         };
       const asset = this.assets.get(path);

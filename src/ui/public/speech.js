@@ -68,6 +68,8 @@ audio.addEventListener('error', () => playNext(playing.token));
 
 window.kioskSpeech = {
   say(key, params) {
+    // the kiosk has speech off (config ui.speech.enabled) or no speech service: ask for nothing
+    if (document.body.getAttribute('data-speech') !== 'on') return;
     const urls = clipUrls(String(key), params ?? {});
     audio.pause();
     playing = {

@@ -156,6 +156,7 @@ describe('the UI server', () => {
     await server.start();
     const page = await (await fetch(`${server.url}/`)).text();
     expect(page).toContain('src="/speech.js"');
+    expect(page).toContain('data-speech="on"');
     expect((await fetch(`${server.url}/speech.js`)).status).toBe(200);
 
     const clip = await fetch(`${server.url}/speech/vi/screen.finger.wav`);
@@ -176,5 +177,20 @@ describe('the UI server', () => {
     ])
       expect((await fetch(`${server.url}${path}`)).status, path).toBe(404);
     expect(capture.text()).not.toContain('R-4F2ZQ');
+  });
+
+  it('without speech, tells the page not to ask for clips, and has none', async () => {
+    const server = new UiServer({
+      host: '127.0.0.1',
+      port: 0,
+      log: quietLogger(),
+      status: () => ({ kioskId: 'k-1', version: '0.0.0', startedAt: 'now', parts: { ui: { state: 'up' } } }),
+      sessions: new ViewFeeder(),
+      speech: { enabled: false, volume: 100, wordsPerMinute: 150 },
+    });
+    running.push(server);
+    await server.start();
+    expect(await (await fetch(`${server.url}/`)).text()).not.toContain('data-speech');
+    expect((await fetch(`${server.url}/speech/vi/screen.attract.wav`)).status).toBe(404);
   });
 });
