@@ -14,3 +14,7 @@ export * from './sod.js';
 export * from './pa.js';
 export * from './aa.js';
 export * from './reader.js';
+export * from './aes.js';
+export * from './curves.js';
+export * from './security-infos.js';
+export * from './pace.js';
