@@ -18,3 +18,7 @@ export * from './aes.js';
 export * from './curves.js';
 export * from './security-infos.js';
 export * from './pace.js';
+export * from './access.js';
+export * from './authenticity.js';
+export * from './ca.js';
+export * from './trust-list.js';
