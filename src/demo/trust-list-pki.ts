@@ -1,4 +1,4 @@
-import { X509Certificate, generateKeyPairSync, sign } from 'node:crypto';
+import { type X509Certificate, generateKeyPairSync, sign } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier,
