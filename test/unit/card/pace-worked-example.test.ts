@@ -188,3 +188,33 @@ describe('AES-CMAC, NIST SP 800-38B D.1', () => {
     expect(aesCmac(key, message.subarray(0, length)).toString('hex').toUpperCase()).toBe(tag);
   });
 });
+
+/**
+ * The emulator's chip side against the same example: given the chip's nonce and private keys of
+ * Appendix G.1 through its injected RNG, it must answer the terminal's APDUs with the example's
+ * responses byte for byte (the spec is the independent implementation here: Debian's OpenSC ships
+ * no npa-tool binary, and no maintained npm package implements PACE).
+ */
+describe('the chip emulator answers the G.1 transcript byte for byte', () => {
+  it('nonce, mapping key, ephemeral key and token as in Appendix G.1', async () => {
+    const { ChipEmulator } = await import('../../../devices/card-reader/emulator.js');
+    const chipRandom = [hex(G1.s), hex(G1.skMapIc), hex(G1.skDhIc)];
+    const chip = new ChipEmulator(
+      {
+        files: new Map([[0x011c, hex(G1.cardAccess)]]),
+        bacKey: G1.mrz,
+        mrzLines: [],
+        can: '000000',
+        access: 'pace-only',
+      },
+      { rng: () => chipRandom.shift()! },
+    );
+    for (const [command, answer] of G1.apdus)
+      expect(
+        Buffer.from(await chip.transmit(hex(command)))
+          .toString('hex')
+          .toUpperCase(),
+      ).toBe(answer);
+    expect(chip.protocols.pace).toBe(1);
+  });
+});
