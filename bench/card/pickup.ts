@@ -23,8 +23,8 @@ import { readCard } from '../../src/card/reader.js';
 import { type CardTransport } from '../../src/card/transport.js';
 import { buildChipImage, syntheticJpeg } from '../../devices/card-reader/chip-image.js';
 import { ChipEmulator } from '../../devices/card-reader/emulator.js';
-import { createTestPki } from '../../devices/card-reader/test-pki.js';
-import { TRAN_THI_MAI } from '../../devices/card-reader/sample-record.js';
+import { createTestPki } from '../../src/demo/test-pki.js';
+import { TRAN_THI_MAI } from '../../src/demo/sample-record.js';
 
 const RUNS = 40;
 const TURNAROUND_MS = 3;

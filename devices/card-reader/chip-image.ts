@@ -10,7 +10,6 @@ import { encodeTlv } from '../../src/card/tlv.js';
 import { type HashName, buildSod } from '../../src/card/sod.js';
 import { bacKeyFromMrz, cccdMrzFromRecord, parseCccdMrz } from '../../src/cccd/mrz.js';
 import { type CitizenRecord, dg13FromRecord } from '../../src/cccd/record.js';
-import { type TestPki } from './test-pki.js';
 
 /**
  * Which access protocols the chip runs. The CCCD offers PACE in EF.CardAccess; apps report that
@@ -40,9 +39,17 @@ export interface ChipImage {
   caKey?: ChipAuthenticationKeyPair;
 }
 
+/**
+ * The document signer that signs a chip's EF.SOD. Any PKI will do (the demo's and the tests' is
+ * src/demo/test-pki.ts, which devices/ may not import: it must not ship).
+ */
+export interface ChipSigningPki {
+  documentSigner: { privateKey: KeyObject; der: Buffer };
+}
+
 export interface ChipImageOptions {
   record: CitizenRecord;
-  pki: TestPki;
+  pki: ChipSigningPki;
   /** face image bytes (a JPEG); a small synthetic one when absent */
   face?: Buffer;
   /** Active Authentication key type; false = no DG15 */

@@ -13,7 +13,7 @@ import {
 import { OID_CSCA_MASTER_LIST } from '../card/trust-list.js';
 import { buildSignedData } from '../card/sod.js';
 import { encodeTlv } from '../card/tlv.js';
-import { type TestAuthority, issueCertificate } from '../../devices/card-reader/test-pki.js';
+import { type TestAuthority, issueCertificate } from './test-pki.js';
 
 /**
  * Test PKI for the trust list (demo and tests only; never a real authority): a master-list

@@ -15,8 +15,8 @@ import { parseDynamicAuthentication } from '../../../src/card/pace.js';
 import { parseCardAccess, parseDg14SecurityInfos } from '../../../src/card/security-infos.js';
 import { importCrl, importMasterList } from '../../../src/card/trust-list.js';
 import { buildChipImage, cccdCardAccess } from '../../../devices/card-reader/chip-image.js';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 import {
   buildCrl,
   buildMasterList,

@@ -8,8 +8,8 @@ import {
   newChipAuthenticationKey,
 } from '../../../devices/card-reader/chip-image.js';
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
-import { type TestPki, createTestPki } from '../../../devices/card-reader/test-pki.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { type TestPki, createTestPki } from '../../../src/demo/test-pki.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 
 /** PACE, CA and the access policy against the chip emulator, in process (the vpcd test runs the same through pcscd). */
 let pki: TestPki;

@@ -10,8 +10,8 @@ import {
 } from '../../../src/card/index.js';
 import { buildChipImage, type ChipImage } from '../../../devices/card-reader/chip-image.js';
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
-import { type TestAuthority, type TestPki, createTestPki } from '../../../devices/card-reader/test-pki.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { type TestAuthority, type TestPki, createTestPki } from '../../../src/demo/test-pki.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 import {
   buildCrl,
   buildMasterList,
