@@ -5,7 +5,7 @@
  * (runtime/devices.ts), the inbound handlers (runtime/inbound.ts), signal handling
  * (runtime/process.ts). The demo (src/demo) is not part of the runtime and does not ship.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
@@ -13,7 +13,7 @@ import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { Vault } from './kiosk/vault.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
-import { parseTrustList } from './card/pa.js';
+import { loadCardTrustFailClosed } from './kiosk/card-trust.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
@@ -177,9 +177,7 @@ export function createKioskRuntime(
     subscriptions: fleet.subscriptions,
   });
   const sessionDevices = sessionDevicesOf(config, drivers);
-  const trustAnchors = config.sessions.trustList
-    ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
-    : [];
+  const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
     settings: {
       timeouts: {
@@ -200,6 +198,8 @@ export function createKioskRuntime(
     store,
     identity,
     trustAnchors,
+    trustList,
+    accessPolicy: config.card.accessPolicy,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,
     bus,
