@@ -39,7 +39,8 @@ describe('the chip emulator over a pty', () => {
     expect(result.mrz.lines).toEqual(image.mrzLines);
     expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
     expect(result.passive.passed).toBe(true);
-    expect(result.active.status).toBe('passed');
+    expect(result.chip.status).toBe('passed');
+    expect(result.authenticity.authentic).toBe(true);
 
     await pair.close(); // the link goes away mid-session
     await expect(transport.transmit(Buffer.from('00A4040C07A0000002471001', 'hex'))).rejects.toBeInstanceOf(
