@@ -61,6 +61,8 @@ export interface ChipImageOptions {
   access?: ChipAccessProtocols;
   /** PACE domain parameters in EF.CardAccess: 13 brainpoolP256r1 (CCCD), 12 NIST P-256 */
   paceParameterId?: 12 | 13;
+  /** PACE mapping offered: Generic Mapping (CCCD) or Chip Authentication Mapping */
+  paceMapping?: 'gm' | 'cam';
   /** Chip Authentication key in DG14 (default true, brainpoolP256r1) */
   chipAuthentication?: boolean;
   /** test fault: leave DG14 out of the SOD's hashes (a CA key no PA binds) */
@@ -68,11 +70,12 @@ export interface ChipImageOptions {
 }
 
 /** EF.CardAccess as the CCCD ships it (cccd-facts.md §4.1): TA v1, CA-ECDH-AES-128 v1, PACE-ECDH-GM-AES-128 v2. */
-export function cccdCardAccess(parameterId: 12 | 13 = 13): Buffer {
+export function cccdCardAccess(parameterId: 12 | 13 = 13, mapping: 'gm' | 'cam' = 'gm'): Buffer {
+  const protocol = mapping === 'cam' ? PROTOCOLS.PACE_ECDH_CAM_AES_128 : PROTOCOLS.PACE_ECDH_GM_AES_128;
   return encodeSecurityInfos([
     { kind: 'ta', version: 1 },
     { kind: 'ca', protocol: PROTOCOLS.CA_ECDH_AES_128, version: 1 },
-    { kind: 'pace', protocol: PROTOCOLS.PACE_ECDH_GM_AES_128, version: 2, parameterId },
+    { kind: 'pace', protocol, version: 2, parameterId },
   ]);
 }
 
@@ -189,7 +192,8 @@ export function buildChipImage(options: ChipImageOptions): ChipImage {
   ]);
   for (const [dg, bytes] of dataGroups) files.set(fid[dg]!, bytes);
   const access = options.access ?? 'bac-and-pace';
-  if (access !== 'bac-only') files.set(EF_CARD_ACCESS, cccdCardAccess(options.paceParameterId ?? 13));
+  if (access !== 'bac-only')
+    files.set(EF_CARD_ACCESS, cccdCardAccess(options.paceParameterId ?? 13, options.paceMapping ?? 'gm'));
   return {
     files,
     bacKey: bacKeyFromMrz(parseCccdMrz(mrzLines).mrz),

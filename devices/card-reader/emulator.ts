@@ -18,7 +18,9 @@ import { decodeOid } from '../../src/card/lds.js';
 import {
   type PacePassword,
   authenticationToken,
+  chipAuthenticationData,
   encodeDynamicAuthentication,
+  encryptChipAuthenticationData,
   encryptNonce,
   mapGenerator,
   paceDomain,
@@ -34,7 +36,7 @@ import {
   parseSecurityInfos,
 } from '../../src/card/security-infos.js';
 import { SecureMessaging, macEquals } from '../../src/card/sm.js';
-import { decodeTlvList } from '../../src/card/tlv.js';
+import { decodeTlvList, encodeTlv } from '../../src/card/tlv.js';
 import { type CardTransport } from '../../src/card/transport.js';
 import { type ChipImage } from './chip-image.js';
 
@@ -42,10 +44,13 @@ import { type ChipImage } from './chip-image.js';
 type PaceState =
   | { step: 'nonce'; info: PaceInfo; domain: EcDomain; kPi: Buffer }
   | { step: 'map'; info: PaceInfo; domain: EcDomain; nonce: Buffer }
-  | { step: 'agree'; info: PaceInfo; domain: EcDomain; generator: Point }
+  | { step: 'agree'; info: PaceInfo; domain: EcDomain; generator: Point; mapSecret: bigint }
   | {
       step: 'tokens';
       info: PaceInfo;
+      domain: EcDomain;
+      /** kept for PACE-CAM: CA_IC = SK_map · SK_IC⁻¹ */
+      mapSecret: bigint;
       ksEnc: Buffer;
       ksMac: Buffer;
       chipPublic: Buffer;
@@ -311,7 +316,7 @@ export class ChipEmulator implements CardTransport {
         const terminal = decodePoint(state.domain, data.get(0x81) ?? Buffer.alloc(0), 'PACE mapping');
         const secret = randomScalar(state.domain, this.rng);
         const generator = mapGenerator(state.domain, state.nonce, terminal.multiply(secret));
-        this.pace = { step: 'agree', info: state.info, domain: state.domain, generator };
+        this.pace = { step: 'agree', info: state.info, domain: state.domain, generator, mapSecret: secret };
         return sw(
           0x9000,
           encodeDynamicAuthentication(0x82, encodePoint(state.domain.Point.BASE.multiply(secret))),
@@ -327,9 +332,11 @@ export class ChipEmulator implements CardTransport {
         this.pace = {
           step: 'tokens',
           info: state.info,
+          domain: state.domain,
           ...keys,
           chipPublic,
           terminalPublic: Buffer.from(terminalPublic),
+          mapSecret: state.mapSecret,
         };
         return sw(0x9000, encodeDynamicAuthentication(0x84, chipPublic));
       }
@@ -339,13 +346,19 @@ export class ChipEmulator implements CardTransport {
         if (!macEquals(expected, data.get(0x85) ?? Buffer.alloc(0))) return sw(0x6300); // wrong password
         this.nextSm = new SecureMessaging({ ksEnc, ksMac, ssc: 0n, cipher: info.cipher });
         this.protocols.pace++;
-        return sw(
-          0x9000,
-          encodeDynamicAuthentication(
-            0x86,
-            authenticationToken(ksMac, info, info.protocol, state.terminalPublic),
-          ),
-        );
+        const token = encodeTlv(0x86, authenticationToken(ksMac, info, info.protocol, state.terminalPublic));
+        // PACE-CAM: A_IC = E(KSenc, CA_IC), CA_IC = SK_map · SK_IC⁻¹ (part 11 §4.4.3.5.2)
+        const cam =
+          info.mapping === 'cam' && this.image.caKey
+            ? encodeTlv(
+                0x8a,
+                encryptChipAuthenticationData(
+                  ksEnc,
+                  chipAuthenticationData(state.domain, state.mapSecret, this.image.caKey.secret),
+                ),
+              )
+            : Buffer.alloc(0);
+        return sw(0x9000, encodeTlv(0x7c, token, cam));
       }
     }
   }

@@ -4,7 +4,7 @@ import { PlainChannel } from './channel.js';
 import { domainForParameterId } from './curves.js';
 import { AccessControlError, CardFileError, LdsError } from './errors.js';
 import { FileReader, selectApplication } from './files.js';
-import { type PacePassword, performPace } from './pace.js';
+import { type PacePassword, type PaceResult, performPace } from './pace.js';
 import { type PaceInfo, type SecurityInfos, parseCardAccess } from './security-infos.js';
 import { type SessionKeys } from './sm.js';
 import { type CardTransport } from './transport.js';
@@ -63,11 +63,16 @@ export function choosePace(infos: SecurityInfos): PaceInfo | undefined {
   const usable = infos.pace.filter(
     (p) =>
       p.agreement === 'ecdh' &&
-      p.mapping === 'gm' &&
+      (p.mapping === 'gm' || p.mapping === 'cam') &&
       p.parameterId !== undefined &&
       domainForParameterId(p.parameterId) !== undefined,
   );
-  return usable.find((p) => p.cipher === 'aes') ?? usable[0];
+  // CAM proves the chip key inside PACE (two APDUs fewer than CA); AES before 3DES.
+  return (
+    usable.find((p) => p.mapping === 'cam' && p.cipher === 'aes') ??
+    usable.find((p) => p.cipher === 'aes') ??
+    usable[0]
+  );
 }
 
 export interface AccessResult {
@@ -75,6 +80,8 @@ export interface AccessResult {
   protocol: 'pace' | 'bac';
   /** the PACE OID used (for logs and the read record) */
   paceProtocol?: string;
+  /** PACE-CAM's proof, to check against the DG14 key once DG14 is read */
+  cam?: PaceResult['cam'];
   cardAccess?: SecurityInfos;
 }
 
@@ -101,6 +108,7 @@ export async function openSecureSession(
       withParameterId: cardAccess.infos.pace.length > 1,
     });
     return {
+      ...(result.cam ? { cam: result.cam } : {}),
       session: result.session,
       protocol: 'pace',
       paceProtocol: pace.protocol,

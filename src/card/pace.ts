@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { aesCbcDecrypt, aesCbcEncrypt, aesCmac } from './aes.js';
+import { aesCbcDecrypt, aesCbcEncrypt, aesCmac, aesEncryptBlock, padTo, unpadFrom } from './aes.js';
 import { type ApduChannel, SW_SUCCESS } from './apdu.js';
 import { type BacKey, type Rng, adjustParity, mrzInformation, secureRandom } from './bac.js';
 import {
@@ -138,8 +138,51 @@ export function parseDynamicAuthentication(data: Uint8Array, step: AccessStep): 
 export interface PaceResult {
   session: SessionKeys;
   info: PaceInfo;
-  /** the chip's ephemeral public key (CA binds to it in PACE-CAM and in the log) */
+  /** the chip's ephemeral public key */
   chipEphemeralPublicKey: Buffer;
+  /** PACE-CAM: the chip's mapping key and its decrypted chip authentication data, checked against DG14 */
+  cam?: { chipMapPublicKey: Point; chipAuthenticationData: Buffer };
+}
+
+// ---- PACE-CAM, Chip Authentication Mapping (part 11 §4.4.3.3.3 and §4.4.3.5.2) ---------------------
+
+/** A_IC is encrypted with KSenc in CBC with IV = E(KSenc, −1), i.e. an all-ones SSC block. */
+function camIv(ksEnc: Uint8Array): Buffer {
+  return aesEncryptBlock(ksEnc, Buffer.alloc(16, 0xff));
+}
+
+/** Chip side: CA_IC = SK_map,IC · SK_IC⁻¹ mod n, so that PK_map,IC = CA_IC · PK_IC. */
+export function chipAuthenticationData(d: EcDomain, mapSecret: bigint, staticSecret: bigint): Buffer {
+  const value = d.Point.Fn.mul(mapSecret, d.Point.Fn.inv(staticSecret));
+  return Buffer.from(value.toString(16).padStart(d.size * 2, '0'), 'hex');
+}
+
+export function encryptChipAuthenticationData(ksEnc: Uint8Array, data: Uint8Array): Buffer {
+  return aesCbcEncrypt(ksEnc, camIv(ksEnc), padTo(data, 16));
+}
+
+export function decryptChipAuthenticationData(ksEnc: Uint8Array, cryptogram: Uint8Array): Buffer {
+  try {
+    return unpadFrom(aesCbcDecrypt(ksEnc, camIv(ksEnc), cryptogram), 16);
+  } catch {
+    throw new AccessControlError('pace-cam', 'encrypted chip authentication data does not decrypt');
+  }
+}
+
+/** Terminal side: the chip proved its DG14 key if PK_map,IC = CA_IC · PK_IC (part 11 §4.4.3.5.2). */
+export function verifyChipAuthenticationMapping(
+  d: EcDomain,
+  chipMapPublicKey: Point,
+  chipAuthenticationDataValue: Uint8Array,
+  chipStaticPublicKey: Point,
+): boolean {
+  const k = scalarFromBytes(chipAuthenticationDataValue);
+  if (k <= 0n || k >= d.order) return false;
+  try {
+    return chipStaticPublicKey.multiply(k).equals(chipMapPublicKey);
+  } catch {
+    return false;
+  }
 }
 
 export interface PaceOptions {
@@ -233,10 +276,20 @@ export async function performPace(
   const expected = authenticationToken(ksMac, info, info.protocol, ephemeralPublic);
   if (!macEquals(expected, tokens.get(0x86)!))
     throw new AccessControlError('pace-tokens', "the chip's authentication token does not verify");
+  let cam: PaceResult['cam'];
+  if (info.mapping === 'cam') {
+    const encrypted = tokens.get(0x8a);
+    if (!encrypted) throw new AccessControlError('pace-cam', 'no encrypted chip authentication data (8A)');
+    cam = {
+      chipMapPublicKey: chipMapPublic,
+      chipAuthenticationData: decryptChipAuthenticationData(ksEnc, encrypted),
+    };
+  }
   return {
     session: { ksEnc, ksMac, ssc: 0n, cipher: info.cipher },
     info,
     chipEphemeralPublicKey: chipEphemeralPublic,
+    ...(cam ? { cam } : {}),
   };
 }
 

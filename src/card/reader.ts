@@ -1,6 +1,7 @@
 import { type X509Certificate } from 'node:crypto';
 import { type AaVerdict, performActiveAuthentication } from './aa.js';
-import { type AccessPolicy, type CardAccess, openSecureSession } from './access.js';
+import { type AccessPolicy, type AccessResult, type CardAccess, openSecureSession } from './access.js';
+import { verifyChipAuthenticationMapping } from './pace.js';
 import { type Authenticity, type CaVerdict, assessAuthenticity } from './authenticity.js';
 import { type Rng, secureRandom } from './bac.js';
 import { chipAuthenticationKey, performChipAuthentication } from './ca.js';
@@ -114,6 +115,27 @@ async function chipAuthenticate(
   return { status: 'passed' };
 }
 
+/** PACE-CAM: the chip's mapping key must be CA_IC times its DG14 key (part 11 §4.4.3.5.2). */
+function verifyCam(cam: NonNullable<AccessResult['cam']>, dg14: Buffer | undefined): CaVerdict {
+  if (!dg14) return { status: 'failed', detail: 'PACE-CAM without a DG14 to check it against' };
+  let key;
+  try {
+    key = chipAuthenticationKey(parseDg14SecurityInfos(dg14));
+  } catch (error) {
+    if (error instanceof LdsError) throw new ChipAuthError('key', error.message);
+    throw error;
+  }
+  if (!key) return { status: 'failed', detail: 'PACE-CAM, but DG14 has no Chip Authentication key' };
+  return verifyChipAuthenticationMapping(
+    key.domain,
+    cam.chipMapPublicKey,
+    cam.chipAuthenticationData,
+    key.publicPoint,
+  )
+    ? { status: 'passed', detail: 'PACE-CAM' }
+    : { status: 'failed', detail: 'PACE-CAM data does not match the DG14 key' };
+}
+
 /** Reads the rest; an SM break right after CA is the CA failure it is, not a file error. */
 async function readAfterCa(ca: CaVerdict, read: () => Promise<void>): Promise<void> {
   try {
@@ -160,7 +182,7 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   if (caWanted) {
     const dg14 = await readOptional(reader, 14);
     if (dg14) dataGroups.set(14, dg14);
-    chip = await chipAuthenticate(channel, dg14, rng);
+    chip = opened.cam ? verifyCam(opened.cam, dg14) : await chipAuthenticate(channel, dg14, rng);
   }
   let sod: Buffer = Buffer.alloc(0);
   await readAfterCa(chip, async () => {

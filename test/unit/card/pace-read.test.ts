@@ -141,4 +141,34 @@ describe('PACE and Chip Authentication against the emulated CCCD', () => {
       '9000',
     );
   });
+
+  it('PACE-CAM: the chip proves its DG14 key inside PACE; no separate CA; a key copy without the secret fails', async () => {
+    const cam = buildChipImage({
+      record: TRAN_THI_MAI,
+      pki,
+      access: 'pace-only',
+      paceMapping: 'cam',
+      activeAuthentication: false,
+    });
+    const chip = new ChipEmulator(cam);
+    const result = await readCard(chip, { access: { kind: 'can', can }, trustAnchors: trust });
+    expect(result.chip).toEqual({ status: 'passed', detail: 'PACE-CAM' });
+    expect(result.authenticity).toMatchObject({ authentic: true, caBound: true });
+    expect(chip.protocols).toEqual({ pace: 1, bac: 0, chipAuthentication: 0 });
+
+    const copied: ChipImage = { ...cam, caKey: newChipAuthenticationKey() };
+    const forged = await readCard(new ChipEmulator(copied), {
+      access: { kind: 'can', can },
+      trustAnchors: trust,
+    });
+    expect(forged.chip.status).toBe('failed');
+    expect(forged.authenticity.authentic).toBe(false);
+
+    const clone = await readCard(new ChipEmulator(cloneWithOwnKeys(cam)), {
+      access: { kind: 'can', can },
+      trustAnchors: trust,
+    });
+    expect(clone.chip.status).toBe('passed');
+    expect(clone.authenticity).toMatchObject({ authentic: false, caBound: false });
+  });
 });
