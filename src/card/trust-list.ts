@@ -64,16 +64,14 @@ function normalizeSerial(hex: string): string {
   return hex.toUpperCase().replace(/^(00)+(?=.)/, '');
 }
 
-function subjectDer(certificate: X509Certificate): Buffer {
-  return Buffer.from(
-    AsnConvert.serialize(AsnConvert.parse(certificate.raw, Certificate).tbsCertificate.subject),
-  );
-}
-
-function issuerDer(certificate: X509Certificate): Buffer {
-  return Buffer.from(
-    AsnConvert.serialize(AsnConvert.parse(certificate.raw, Certificate).tbsCertificate.issuer),
-  );
+/** DER of a certificate's subject or issuer Name; empty when the ASN.1 library cannot redo it. */
+function nameDer(certificate: X509Certificate, which: 'subject' | 'issuer'): Buffer {
+  try {
+    const tbs = AsnConvert.parse(certificate.raw, Certificate).tbsCertificate;
+    return Buffer.from(AsnConvert.serialize(which === 'subject' ? tbs.subject : tbs.issuer));
+  } catch {
+    return Buffer.alloc(0);
+  }
 }
 
 function within(certificate: X509Certificate, now: Date): boolean {
@@ -215,16 +213,19 @@ export function importMasterList(
 /** Opens a CRL and checks its signature against the CSCA that issued it (RFC 5280 §6.3). */
 export function importCrl(der: Uint8Array, issuers: readonly X509Certificate[], now: Date = new Date()): Crl {
   const bytes = Buffer.from(der);
-  const { crl, tbs } = structural('CRL', () => {
+  const { crl, tbs, issuerName } = structural('CRL', () => {
     const parsed = AsnConvert.parse(bytes, CertificateList);
     const [tbsElement] = decodeTlvList(decodeTlv(bytes, 0, 'CRL').value, 'CRL');
     if (!tbsElement) throw new TrustListError('structure', 'CRL without tbsCertList');
     const outer = decodeTlv(bytes, 0, 'CRL');
     const start = outer.length - outer.value.length;
-    return { crl: parsed, tbs: bytes.subarray(start, start + tbsElement.length) };
+    return {
+      crl: parsed,
+      tbs: bytes.subarray(start, start + tbsElement.length),
+      issuerName: Buffer.from(AsnConvert.serialize(parsed.tbsCertList.issuer)),
+    };
   });
-  const issuerName = Buffer.from(AsnConvert.serialize(crl.tbsCertList.issuer));
-  const issuer = issuers.find((c) => c.ca && subjectDer(c).equals(issuerName));
+  const issuer = issuers.find((c) => c.ca && nameDer(c, 'subject').equals(issuerName));
   if (!issuer) throw new TrustListError('crl-issuer', 'the CRL issuer is not a trusted CSCA');
   if (!verifyWith(crl.signatureAlgorithm.algorithm, tbs, issuer, Buffer.from(crl.signature)))
     throw new TrustListError('crl-signature', 'the CRL signature does not verify against its CSCA');
@@ -251,7 +252,8 @@ export function importCrl(der: Uint8Array, issuers: readonly X509Certificate[], 
 
 /** The revocation of `certificate` in any CRL from its issuer, if there is one. */
 export function revocationOf(certificate: X509Certificate, crls: readonly Crl[]): Revocation | undefined {
-  const issuer = issuerDer(certificate);
+  const issuer = nameDer(certificate, 'issuer');
+  if (issuer.length === 0) return undefined;
   const serial = normalizeSerial(certificate.serialNumber);
   for (const crl of crls) {
     if (!crl.issuerDer.equals(issuer)) continue;

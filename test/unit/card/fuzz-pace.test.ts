@@ -27,6 +27,8 @@ import {
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
 /** master lists and CRLs verify signatures and parse certificates (~5 ms an input): fewer in `npm test` */
 const SIGNED_RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+/** up to 20 ms an input on a loaded 2-core machine */
+const SIGNED_TIMEOUT = Math.max(60_000, SIGNED_RUNS * 20);
 const DAY = 86_400_000;
 
 function typedOnly(parse: () => unknown): void {
@@ -106,7 +108,7 @@ describe('fuzzing the PACE, CA and trust-list parsers', () => {
     );
   });
 
-  it('CSCA master lists: typed errors only', { timeout: 900_000 }, () => {
+  it('CSCA master lists: typed errors only', { timeout: SIGNED_TIMEOUT }, () => {
     fc.assert(
       fc.property(mutationsOf(masterList), (bytes) => typedOnly(() => importMasterList(bytes, anchors, now))),
       {
@@ -115,7 +117,11 @@ describe('fuzzing the PACE, CA and trust-list parsers', () => {
     );
   });
 
-  it('CRLs: typed errors only', { timeout: 900_000 }, () => {
+  it('CRLs: typed errors only', { timeout: SIGNED_TIMEOUT }, () => {
+    // found by this fuzz (23,915th input): an issuer Name the ASN.1 library parses but cannot re-encode
+    const found = Buffer.from(crl);
+    found[0] = 0xa0;
+    typedOnly(() => importCrl(found, anchors, now));
     fc.assert(
       fc.property(mutationsOf(crl), (bytes) => typedOnly(() => importCrl(bytes, anchors, now))),
       {
