@@ -18,6 +18,7 @@ import {
   parseCardAccess,
   performPace,
   scalarFromBytes,
+  SecureMessaging,
   xCoordinate,
 } from '../../../src/card/index.js';
 
@@ -216,5 +217,30 @@ describe('the chip emulator answers the G.1 transcript byte for byte', () => {
           .toUpperCase(),
       ).toBe(answer);
     expect(chip.protocols.pace).toBe(1);
+  });
+});
+
+/**
+ * An AES secure messaging exchange as JMRTD protects it (AES-256 session keys after PACE; SSC
+ * 1, 3 and 7), as logged from JMRTD and checked in a dmrtd fork's "SM protect() integration
+ * test - match JMRTD exactly" (public test suite; ICAO 9303 publishes no AES SM example).
+ */
+describe('AES secure messaging against a JMRTD-logged exchange', () => {
+  const keys = {
+    ksEnc: hex('8211A58CA9424057904E2369B077160891BDD336D31D1904F059B681F695C217'),
+    ksMac: hex('49542AEDBD0FB32B730819C0030BCB312718BBE861CBB54AEF249AF98A8F4AA9'),
+    cipher: 'aes' as const,
+  };
+  const select = { cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x0c, data: hex('A0000002471001') };
+  it.each([
+    [0n, select, '0CA4040C1D87110168DCB0BBCF666F019EBA74B3C093FB998E0850A12D9362F63DC100'],
+    [2n, select, '0CA4040C1D871101074B34C82347CFB2D6F2C382DC149FCD8E089AB538BA84F6072A00'],
+    [6n, { cla: 0x00, ins: 0xb0, p1: 0, p2: 0, le: 16 }, '0CB000000D9701108E08FB04958219AD003000'],
+  ])('SSC %i + 1', (ssc, command, protectedApdu) => {
+    const sm = new SecureMessaging({ ...keys, ssc });
+    expect(sm.wrapCommand(command).toString('hex').toUpperCase()).toBe(protectedApdu);
+    // the chip side opens what the terminal sealed
+    const chip = new SecureMessaging({ ...keys, ssc });
+    expect(chip.unwrapCommand(hex(protectedApdu))).toMatchObject({ ins: command.ins });
   });
 });
