@@ -179,6 +179,7 @@ export function createKioskRuntime(
   const sessionDevices = sessionDevicesOf(config, drivers);
   const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
+    kiosk: config.kiosk,
     settings: {
       timeouts: {
         idleMs: config.timeouts.sessionIdleMs,
