@@ -187,8 +187,54 @@ export const KioskConfigSchema = z.strictObject({
         .max(65_535)
         .default(512)
         .meta({ description: 'outbox events published and not yet acknowledged at once' }),
+      retention: z
+        .strictObject({
+          inboxMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(30 * 24 * 3600_000)
+            .meta({
+              description:
+                'applied inbound message ids kept this long (replays within a message lifetime are refused by its nonce)',
+            }),
+          auditMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(90 * 24 * 3600_000)
+            .meta({ description: 'audit rows kept this long' }),
+          auditMaxRows: z
+            .number()
+            .int()
+            .min(100)
+            .default(200_000)
+            .meta({ description: 'at most this many audit rows are kept (the oldest go first)' }),
+          pruneEveryMs: z
+            .number()
+            .int()
+            .min(1000)
+            .default(3_600_000)
+            .meta({ description: 'how often retention runs' }),
+        })
+        .default({
+          inboxMs: 30 * 24 * 3600_000,
+          auditMs: 90 * 24 * 3600_000,
+          auditMaxRows: 200_000,
+          pruneEveryMs: 3_600_000,
+        })
+        .meta({ description: 'retention bounds of inbox, audit and nonces' }),
     })
-    .default({ synchronous: 'FULL', outboxWindow: 512 })
+    .default({
+      synchronous: 'FULL',
+      outboxWindow: 512,
+      retention: {
+        inboxMs: 30 * 24 * 3600_000,
+        auditMs: 90 * 24 * 3600_000,
+        auditMaxRows: 200_000,
+        pruneEveryMs: 3_600_000,
+      },
+    })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
   fleet: z
     .strictObject({
@@ -205,11 +251,40 @@ export const KioskConfigSchema = z.strictObject({
           description: 'operations keys pinned at provisioning: only they may sign config and commands',
           restart: true,
         }),
+      registrySigningKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte Ed25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry key pinned at provisioning (base64 raw Ed25519): only it may sign manifest entries and update statuses',
+          restart: true,
+        }),
+      registrySealingKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte X25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry X25519 key pinned at provisioning: pickup secrets must be HPKE-sealed by it, update submissions are sealed to it',
+          restart: true,
+        }),
       rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
       }),
+      refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'refused inbound messages are summarised in one security.refused event per window',
+      }),
+      refusalRepliesPerWindow: z.number().int().min(0).max(10_000).default(60).meta({
+        description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
+      }),
     })
-    .default({ opsPublicKeys: [], rollbackAfterMs: 60_000 })
+    .default({
+      opsPublicKeys: [],
+      rollbackAfterMs: 60_000,
+      refusalSummaryMs: 60_000,
+      refusalRepliesPerWindow: 60,
+    })
     .meta({ description: 'central operations: signed configuration and commands' }),
   card: z
     .strictObject({

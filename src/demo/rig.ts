@@ -37,6 +37,8 @@ export interface DemoRigReady {
   enrolmentTokenFile?: string;
   /** the CSCA the rig's chips are signed under (the kiosk's `sessions.trustList`) */
   trustList?: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys?: { signing: string; sealing: string };
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -70,6 +72,8 @@ export interface DemoRig {
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys: { signing: string; sealing: string };
   /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
   citizenControl(command: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -229,6 +233,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     control,
     chips,
     trustList,
+    registryKeys: {
+      signing: registry.keys.signingPublicKey,
+      sealing: registry.keys.sealingPublicKey,
+    },
     citizenControl,
     stop: stopAll,
   };
@@ -319,6 +327,7 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
     devices: rig.devices,
     enrolmentTokenFile,
     trustList: rig.trustList,
+    registryKeys: rig.registryKeys,
   };
   process.send?.(ready);
 }

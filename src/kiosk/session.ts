@@ -71,6 +71,8 @@ export interface SessionOrchestratorOptions {
   vault: Vault;
   store: Store;
   identity: SealingIdentity;
+  /** seals a data-update submission to the registry (src/store/hpke.ts `updateSealer`) */
+  sealUpdate: (trackingCode: string, plaintext: Buffer) => Promise<string>;
   trustAnchors: readonly X509Certificate[];
   /** master lists and CRLs (card.masterLists / card.crls) */
   trustList?: TrustList;
@@ -561,12 +563,15 @@ export class SessionOrchestrator implements SessionController, Service {
     if (secrets?.kind !== 'update') return { type: 'device-fault', op, device: 'runtime' };
     const trackingCode = `U-${randomCode()}`;
     const at = this.now();
+    // sealed before it is stored: the outbox holds only ciphertext until the registry acknowledges
+    const plaintext = Buffer.from(JSON.stringify({ idNumber: secrets.idNumber, changes }));
+    const sealed = await this.options.sealUpdate(trackingCode, plaintext).finally(() => plaintext.fill(0));
     await this.options.store.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO data_updates (tracking_code, id_lookup, state, submitted_at, updated_at) VALUES (?, ?, 'submitted', ?, ?)`,
         [trackingCode, this.options.identity.lookupHash(secrets.idNumber), at, at],
       );
-      tx.emit({ type: 'update.submitted', body: { trackingCode, idNumber: secrets.idNumber, changes } });
+      tx.emit({ type: 'update.submitted', body: { trackingCode, sealed } });
     });
     await this.printReceipt(meter, 'update', trackingCode);
     return { type: 'update-submitted', op, trackingCode };

@@ -90,6 +90,21 @@ export const migrations: readonly Migration[] = [
         updated_at    INTEGER NOT NULL
       );`,
   },
+  {
+    version: 4,
+    description: 'nonces of signed inbound messages (kept until they expire); retention indexes',
+    // A nonce is remembered in the transaction that applies its message and forgotten once the
+    // message has expired (no copy of it can pass the expiry check any more). The indexes let
+    // retention prune inbox, audit and nonces by age without scanning.
+    sql: `
+      CREATE TABLE message_nonces (
+        nonce      TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX message_nonces_expiry ON message_nonces (expires_at);
+      CREATE INDEX inbox_applied_at ON inbox (applied_at);
+      CREATE INDEX audit_at ON audit (at);`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
