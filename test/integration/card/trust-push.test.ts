@@ -14,7 +14,7 @@ import {
 import { createTestPki } from '../../../src/demo/test-pki.js';
 import { type Received } from '../../helpers/mqtt-watch.js';
 import { spawnKiosk } from '../../helpers/processes.js';
-import { startFleetRig } from '../fleet/fleet-rig.js';
+import { startFleetRig, until } from '../fleet/fleet-rig.js';
 
 /**
  * Operations push the trust list (master lists, CRLs, access policy) as signed configuration over
@@ -78,9 +78,18 @@ describe('the trust list as signed configuration', () => {
     ).body;
   }
 
-  it('refuses a trust list signed by a key operations did not pin', async () => {
-    const result = await push(signConfig({ version: 1, kioskId, settings, key: rig.strangerKey }));
-    expect(result).toMatchObject({ status: 'refused', reason: 'unknown-key' });
+  it('refuses, unanswered, a trust list signed by a key operations did not pin', async () => {
+    const ledger = rig.runtime.fleet.refusals.totals;
+    const before = new Map(ledger);
+    const message = signConfig({ version: 1, kioskId, settings, key: rig.strangerKey });
+    await rig.client.publishAsync(topics.config(kioskId), JSON.stringify(message), { qos: 1 });
+    let reason: string | undefined;
+    await until(() => {
+      reason = [...ledger].find(([key, count]) => count > (before.get(key) ?? 0))?.[0];
+      return reason !== undefined;
+    });
+    expect(reason).toBe('unknown-key');
+    expect(rig.runtime.fleet.config.card.masterLists).toEqual([]);
   });
 
   it('applies a signed trust list (for the next start) and `kiosk card trust` shows it', async () => {
