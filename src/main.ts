@@ -32,6 +32,7 @@ import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
 import { ManifestRejected, Vault } from './kiosk/vault.js';
+import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -227,6 +228,7 @@ export function createKioskRuntime(
         resultMs: config.sessions.resultMs,
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
+      identifyRateLimit: config.sessions.identifyRateLimit,
       neededDevices: config.devices.cardReader
         ? ['fingerprint', 'dispenser', 'cardReader']
         : ['fingerprint', 'dispenser'],
@@ -235,6 +237,7 @@ export function createKioskRuntime(
     deviceStates: () => devices.summary(),
     isLocked: () => fleet.isLocked,
     vault,
+    fingerGuard: new FingerGuard(store, fingerGuardOptions(config)),
     store,
     identity,
     trustAnchors,

@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runDemo, runKiosk } from '../main.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
+import { registerPickupCommands } from './pickup.js';
 import { registerProvisionCommand } from './provision.js';
 import { runVaultCommand } from './vault.js';
 import { runQueueCommand } from './queue.js';
@@ -146,6 +147,7 @@ Examples:
       },
     );
   registerProvisionCommand(program);
+  registerPickupCommands(program);
   program
     .command('vault')
     .description(
