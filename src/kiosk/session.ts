@@ -316,7 +316,7 @@ export class SessionOrchestrator implements SessionController, Service {
     effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
     meter: WaitMeter,
   ): Promise<SessionEvent | undefined> {
-    const { vault, devices, identity, log } = this.options;
+    const { vault, devices, log } = this.options;
     switch (effect.kind) {
       case 'lookup-pickup':
         return this.identifyPickup(effect.op, effect.by, effect.value);
