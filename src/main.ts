@@ -33,6 +33,8 @@ import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
 import { ManifestRejected, Vault } from './kiosk/vault.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
+import { PERSONAL_EVENT_TYPES } from './link/messages.js';
+import { tightenTree } from './util/private-files.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -89,7 +91,7 @@ export function createKioskRuntime(
   log: Logger,
   extras: KioskRuntimeExtras = {},
 ): KioskRuntime {
-  mkdirSync(config.dataDir, { recursive: true });
+  tightenTree(config.dataDir); // 0700 directories, 0600 files, whatever the umask (issue 12)
   const fileConfig = extras.fileConfig ?? config;
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
@@ -100,6 +102,7 @@ export function createKioskRuntime(
     synchronous: config.store.synchronous,
     maxSizeBytes: config.store.maxSizeMb === undefined ? undefined : config.store.maxSizeMb * 1024 * 1024,
     defaultTopic: topics.events(config.kiosk.id),
+    personalEventTypes: PERSONAL_EVENT_TYPES,
     log: log.child({ room: 'store' }),
   });
   store.on((event) => {
@@ -453,6 +456,7 @@ export function exitOnSignals(stop: () => Promise<void>, log: Logger, deadlineMs
 export const EXIT_RESTART_REQUESTED = 75;
 
 export async function runKiosk(config: KioskConfig): Promise<void> {
+  process.umask(0o077); // whatever the shell's umask: files the runtime creates are its user's only
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const runtime = createKioskRuntime(await withPushedSettings(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)

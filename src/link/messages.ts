@@ -280,6 +280,8 @@ export const EVENT_TYPES = [
   'update.submitted',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */
+export const PERSONAL_EVENT_TYPES = ['update.submitted'] as const satisfies readonly EventType[];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
 
