@@ -268,6 +268,7 @@ export function createKioskRuntime(
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
     sessions,
+    hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
