@@ -285,6 +285,9 @@ export class Store implements Service {
     if (purged) await this.checkpoint(db);
     if (emitted > 0 && this.full) this.setFull(false);
     this.depth += emitted - removed;
+    // an operator tool (`kiosk pickup release`) may add events beside the runtime: recount when the
+    // tally says the queue drained, so the status never reports a depth of -1 (or hides a row)
+    if (removed > 0 && this.depth <= 0) await this.recountDepth(db);
     batch.forEach((item, index) => {
       const outcome = outcomes[index];
       if (outcome?.ok) item.resolve(outcome.value);
@@ -308,6 +311,11 @@ export class Store implements Service {
       await new Promise((done) => setTimeout(done, 20));
     }
     this.options.log.warn('store: WAL checkpoint after a purge stayed busy; retried on the next one');
+  }
+
+  private async recountDepth(db: SqliteDatabase): Promise<void> {
+    const row = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox').catch(() => undefined);
+    if (row) this.depth = row.n;
   }
 
   /** Maps SQLITE_FULL to StoreFull (and flags the store full); other errors pass through. */

@@ -42,8 +42,8 @@ export async function startCitizenWorld(kioskId: string): Promise<CitizenWorld> 
     '--log-level',
     'debug',
   ]);
-  let uiUrl = '';
-  let brokerUrl = '';
+  let uiUrl: string;
+  let brokerUrl: string;
   try {
     [, uiUrl = '', brokerUrl = ''] = await demo.waitFor(
       /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
@@ -176,18 +176,27 @@ export function upgradeWithHost(uiUrl: string, host: string): Promise<number> {
   });
 }
 
-/** Every regular file under `dir`, recursively. */
-export function filesUnder(dir: string): string[] {
+/** Every regular file and directory under `dir`, recursively. */
+function entriesUnder(dir: string): Array<{ path: string; directory: boolean }> {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return [path, ...filesUnder(path)];
-    return entry.isFile() ? [path] : [];
+    if (entry.isDirectory()) return [{ path, directory: true }, ...entriesUnder(path)];
+    return entry.isFile() ? [{ path, directory: false }] : [];
   });
+}
+
+/** Every regular file under `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
+  return entriesUnder(dir)
+    .filter((entry) => !entry.directory)
+    .map((entry) => entry.path);
 }
 
 /** Files and directories under `dir` (and `dir`) that a group or other user may read or enter. */
 export function readableByOthers(dir: string): string[] {
-  return [dir, ...filesUnder(dir)].filter((path) => (statSync(path).mode & 0o077) !== 0);
+  return [dir, ...entriesUnder(dir).map((entry) => entry.path)].filter(
+    (path) => (statSync(path).mode & 0o077) !== 0,
+  );
 }
 
 /** Every row of every table of a copy of the store (database + WAL), as text. */
