@@ -16,6 +16,12 @@ function portNumber(value: string): number {
   return port;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
+}
+
 export function buildKioskCli(): Command {
   const program = new Command('kiosk')
     .description('cccd-kiosk: the runtime of a self-service CCCD kiosk')
@@ -51,6 +57,11 @@ Examples:
     .option('--kiosk-id <id>', 'kiosk id of the demo kiosk', 'demo-0001')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option(
+      '--identify-per-minute <n>',
+      'identification attempts a minute at the touchscreen (the rate limit against ID probing)',
+      positiveInteger,
+    )
+    .option(
       '--no-kiosk',
       'run only the world around a kiosk (broker, registry, emulators) to provision against',
     )
@@ -66,6 +77,7 @@ Examples:
         kioskId: string;
         logLevel: string;
         kiosk: boolean;
+        identifyPerMinute?: number;
       }) => {
         await runDemo(options);
       },
