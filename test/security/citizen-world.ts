@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { SessionView, UiInput } from '../../src/kiosk/view.js';
-import { rigDemoControl } from '../../src/main.js';
+import { rigDemoControl } from '../../src/demo/panel.js';
 import { SqliteDatabase } from '../../src/store/index.js';
 import type { DemoCommand } from '../../src/ui/demo-control.js';
 import { processesMatching, type Spawned, spawnKiosk } from '../helpers/processes.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki } from '../../devices/card-reader/test-pki.js';
+import { createTestPki } from '../../src/demo/test-pki.js';
 import { SecureMessagingError } from '../../src/card/errors.js';
 import { parseTrustList, verifyPassiveAuthentication } from '../../src/card/pa.js';
 import { SecureMessaging } from '../../src/card/sm.js';
@@ -8,7 +8,7 @@ import { buildSod } from '../../src/card/sod.js';
 import { cccdMrzFromRecord } from '../../src/cccd/index.js';
 import type { SessionView } from '../../src/kiosk/view.js';
 import { topics } from '../../src/link/topics.js';
-import { DEMO_CITIZENS, qrOf } from '../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS, qrOf } from '../../src/demo/citizens.js';
 import { maskIdNumber } from '../../src/util/pii.js';
 import { watchTopic } from '../helpers/mqtt-watch.js';
 import { spawnKiosk } from '../helpers/processes.js';

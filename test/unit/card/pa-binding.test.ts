@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
 import { SecureMessagingError } from '../../../src/card/errors.js';
 import { parseTrustList, verifyPassiveAuthentication } from '../../../src/card/pa.js';
 import { SecureMessaging } from '../../../src/card/sm.js';
