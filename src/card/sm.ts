@@ -1,6 +1,6 @@
-import { timingSafeEqual } from 'node:crypto';
 import { aesCbcDecrypt, aesCbcEncrypt, aesCmac, aesEncryptBlock, padTo, unpadFrom } from './aes.js';
 import { type CommandApdu, type ResponseApdu, SW_SUCCESS, decodeCommand, encodeCommand } from './apdu.js';
+import { constantTimeEquals } from './compare.js';
 import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
 import { LdsError, SecureMessagingError } from './errors.js';
 import { decodeTlvList, encodeTlv } from './tlv.js';
@@ -59,9 +59,7 @@ export function smCipher(keys: SessionKeys): SmCipher {
 }
 
 /** Constant-time MAC comparison (a MAC check must not leak how many bytes matched). */
-export function macEquals(expected: Uint8Array, actual: Uint8Array): boolean {
-  return expected.length === actual.length && timingSafeEqual(expected, actual);
-}
+export const macEquals = constantTimeEquals;
 
 const DO_CRYPTOGRAM = 0x87;
 const DO_LE = 0x97;

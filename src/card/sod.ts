@@ -66,6 +66,8 @@ export interface ParsedSod {
     signature: Buffer;
     /** the DER bytes the signature covers: signedAttrs with its [0] tag replaced by SET (RFC 5652 §5.4) */
     signedBytes: Buffer;
+    /** whether the SignerInfo has signedAttrs (then the signature covers them, not the content) */
+    hasSignedAttributes: boolean;
     messageDigest?: Buffer;
     contentType?: string;
   };
@@ -200,6 +202,7 @@ export function parseSignedData(contentInfoDer: Buffer, eContentType: string): P
       signatureAlgorithm: signerInfo.signatureAlgorithm.algorithm,
       signature: toBuffer(signerInfo.signature.buffer),
       signedBytes,
+      hasSignedAttributes: signerInfo.signedAttrs !== undefined,
       messageDigest,
       contentType,
     },
@@ -214,6 +217,8 @@ export interface SodSigningInput {
   /** document signer private key (RSA or EC) and its certificate (DER) */
   signerKey: KeyObject;
   signerCertificate: Uint8Array;
+  /** test fixtures only: signedAttrs without messageDigest, the forgery issue 12 closes */
+  omitMessageDigest?: boolean;
 }
 
 function encodeAlgorithm(oid: string, withNullParameters: boolean): Buffer {
@@ -247,6 +252,7 @@ export function buildSod(input: SodSigningInput): Buffer {
       hashAlgorithm: hash,
       signerKey: input.signerKey,
       signerCertificate: input.signerCertificate,
+      ...(input.omitMessageDigest ? { omitMessageDigest: true } : {}),
     }),
   );
 }
@@ -257,6 +263,8 @@ export interface SignedDataInput {
   hashAlgorithm: HashName;
   signerKey: KeyObject;
   signerCertificate: Uint8Array;
+  /** test fixtures only: signedAttrs without messageDigest */
+  omitMessageDigest?: boolean;
 }
 
 /** ContentInfo(SignedData) with signed attributes and the signer's certificate (RFC 5652). */
@@ -269,10 +277,14 @@ export function buildSignedData(input: SignedDataInput): Buffer {
   )![0];
   const signedAttrs = [
     new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [encodeOidValue(input.eContentType)] }),
-    new Attribute({
-      attrType: OID_MESSAGE_DIGEST,
-      attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(input.content).digest()))],
-    }),
+    ...(input.omitMessageDigest
+      ? []
+      : [
+          new Attribute({
+            attrType: OID_MESSAGE_DIGEST,
+            attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(input.content).digest()))],
+          }),
+        ]),
   ];
   const signerInfo = new SignerInfo({
     version: 1,

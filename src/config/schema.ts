@@ -142,8 +142,17 @@ export const KioskConfigSchema = z.strictObject({
         .default('127.0.0.1')
         .meta({ description: 'the touchscreen UI is served on loopback only', restart: true }),
       port: z.number().int().min(0).max(65535).default(8080).meta({ restart: true }),
+      hostNames: z
+        .array(z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i))
+        .max(8)
+        .default([])
+        .meta({
+          description:
+            "names the kiosk's own browser may use for the UI besides 127.0.0.1, localhost and [::1] (Host allow-list against DNS rebinding)",
+          restart: true,
+        }),
     })
-    .default({ host: '127.0.0.1', port: 8080 }),
+    .default({ host: '127.0.0.1', port: 8080, hostNames: [] }),
   devices: DevicesSchema,
   timeouts: z
     .strictObject({
@@ -331,13 +340,29 @@ export const KioskConfigSchema = z.strictObject({
         restart: true,
       }),
       fingerAttempts: z.number().int().min(1).max(10).default(3).meta({
-        description: 'finger attempts before the citizen is referred to staff',
+        description: 'finger attempts in one session before the citizen is referred to staff',
       }),
+      fingerLockAfter: z.number().int().min(1).max(50).default(5).meta({
+        description:
+          'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
+      }),
+      identifyRateLimit: z
+        .strictObject({
+          attempts: z.number().int().min(1).max(1000).default(10),
+          windowMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+        })
+        .default({ attempts: 10, windowMs: 60_000 })
+        .meta({ description: 'identification attempts (typed IDs, scanned codes) per window, per kiosk' }),
       resultMs: z.number().int().min(2000).default(15_000).meta({
         description: 'how long receipt, referral and status screens stay before the attract screen',
       }),
     })
-    .default({ fingerAttempts: 3, resultMs: 15_000 })
+    .default({
+      fingerAttempts: 3,
+      fingerLockAfter: 5,
+      identifyRateLimit: { attempts: 10, windowMs: 60_000 },
+      resultMs: 15_000,
+    })
     .meta({ description: 'citizen sessions: card pickup and data update (src/kiosk)' }),
 });
 

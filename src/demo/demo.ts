@@ -22,6 +22,8 @@ export interface DemoOptions {
   logLevel: string;
   /** false: only the world around a kiosk (broker, registry, emulators), to provision a kiosk against */
   kiosk?: boolean;
+  /** identification attempts a minute at the touchscreen (issue 12); benches raise it */
+  identifyPerMinute?: number;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -131,7 +133,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           : {}),
         probeIntervalMs: 2000,
       },
-      ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
+      sessions: {
+        ...(started.ready.trustList ? { trustList: started.ready.trustList } : {}),
+        ...(options.identifyPerMinute
+          ? { identifyRateLimit: { attempts: options.identifyPerMinute, windowMs: 60_000 } }
+          : {}),
+      },
       ...(started.ready.registryKeys
         ? {
             fleet: {
