@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JohnnyFiveDispenser, PtyCardTransport } from '../../devices/index.js';
+import { JohnnyFiveDispenser, PcscChipStation } from '../../devices/index.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
 import { Vault } from '../kiosk/vault.js';
@@ -52,13 +52,16 @@ export async function runVaultCommand(
       return 0;
     }
     const { dispenser: dispenserConfig, cardReader } = config.devices;
-    if (!dispenserConfig || cardReader?.kind !== 'serial' || !cardReader.path || !config.sessions.trustList) {
-      process.stderr.write(
-        'vault load needs devices.dispenser, a serial devices.cardReader and sessions.trustList\n',
-      );
+    if (!dispenserConfig || !cardReader?.enabled || !config.sessions.trustList) {
+      process.stderr.write('vault load needs devices.dispenser, devices.cardReader and sessions.trustList\n');
       return 1;
     }
-    const stationPath = cardReader.path;
+    const station = new PcscChipStation({
+      cardWaitMs: cardReader.cardWaitMs,
+      ...(cardReader.reader === undefined ? {} : { reader: cardReader.reader }),
+      ...(cardReader.pcscdSocket === undefined ? {} : { pcscdSocket: cardReader.pcscdSocket }),
+    });
+    await station.start();
     const dispenser = new JohnnyFiveDispenser({
       path: dispenserConfig.path,
       baudRate: dispenserConfig.baudRate,
@@ -72,7 +75,7 @@ export async function runVaultCommand(
         vault,
         identity,
         dispenser,
-        openChipStation: () => PtyCardTransport.open(stationPath),
+        openChipStation: () => station.open(),
         trustAnchors: parseTrustList(readFileSync(config.sessions.trustList, 'utf8')),
         log,
       });
@@ -88,6 +91,7 @@ export async function runVaultCommand(
       return result.unmatched.length === 0 ? 0 : 2;
     } finally {
       await dispenser.stop();
+      await station.stop();
     }
   } finally {
     await store.stop();

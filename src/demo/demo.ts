@@ -123,9 +123,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
         printer: { path: started.ready.devices.printer, baudRate: 9600 },
         dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
-        ...(started.ready.devices.cardReader
-          ? { cardReader: { kind: 'serial' as const, path: started.ready.devices.cardReader } }
-          : {}),
+        cardReader: {
+          kind: 'pcsc' as const,
+          reader: started.ready.devices.cardReader,
+          pcscdSocket: started.ready.devices.pcscdSocket,
+        },
         probeIntervalMs: 2000,
       },
       ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),

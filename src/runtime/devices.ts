@@ -12,7 +12,7 @@ import {
   JohnnyFiveDispenser,
   KioskGpio,
   onoffBackend,
-  SerialChipStation,
+  PcscChipStation,
   SerialFingerprintSensor,
   SerialReceiptPrinter,
   SerialScanner,
@@ -56,8 +56,15 @@ export function addConfiguredDevices(
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
   const reader = config.devices.cardReader;
-  if (reader?.enabled && reader.kind === 'serial' && reader.path)
-    drivers.set('cardReader', new SerialChipStation(reader.path));
+  if (reader?.enabled)
+    drivers.set(
+      'cardReader',
+      new PcscChipStation({
+        cardWaitMs: reader.cardWaitMs,
+        ...(reader.reader === undefined ? {} : { reader: reader.reader }),
+        ...(reader.pcscdSocket === undefined ? {} : { pcscdSocket: reader.pcscdSocket }),
+      }),
+    );
   else if (reader && !reader.enabled) disabled.push('cardReader');
 }
 
@@ -71,7 +78,7 @@ export function sessionDevicesOf(config: KioskConfig, drivers: Map<string, Manag
     ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
     ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
     ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
-    ...(station instanceof SerialChipStation ? { openChipStation: () => station.open() } : {}),
+    ...(station instanceof PcscChipStation ? { openChipStation: () => station.open() } : {}),
   };
 }
 
