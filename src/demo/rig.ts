@@ -58,6 +58,8 @@ export type PluggableDevice = 'fingerprint' | 'printer' | 'dispenser' | 'cardRea
 export interface DemoRigOptions {
   dataDir: string;
   brokerPort: number;
+  /** a broker to use instead of the embedded one (the registry connects there; brokerPort unused) */
+  brokerUrl?: string;
   log: Logger;
   /** the demo kiosk: its registry stages the demo citizens' pickups for it */
   kioskId?: string;
@@ -89,11 +91,11 @@ export interface DemoRig {
 export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   const { dataDir, log } = options;
   mkdirSync(dataDir, { recursive: true });
-  const broker = new EmbeddedBroker({
-    preferredPort: options.brokerPort,
-    log: log.child({ room: 'broker' }),
-  });
-  await broker.start();
+  // the embedded broker, unless the rig joins a broker of the caller's (e.g. Mosquitto with TLS)
+  const broker = options.brokerUrl
+    ? { url: options.brokerUrl, stop: async () => undefined }
+    : new EmbeddedBroker({ preferredPort: options.brokerPort, log: log.child({ room: 'broker' }) });
+  if (broker instanceof EmbeddedBroker) await broker.start();
   const registry = new ReferenceRegistry({
     brokerUrl: broker.url,
     databaseFile: join(dataDir, 'registry.sqlite'),
