@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JohnnyFiveDispenser, PcscChipStation } from '../../devices/index.js';
+import { JohnnyFiveDispenser } from '../../devices/index.js';
+import { chipStationOf } from '../runtime/devices.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
 import { Vault } from '../kiosk/vault.js';
@@ -56,11 +57,7 @@ export async function runVaultCommand(
       process.stderr.write('vault load needs devices.dispenser, devices.cardReader and sessions.trustList\n');
       return 1;
     }
-    const station = new PcscChipStation({
-      cardWaitMs: cardReader.cardWaitMs,
-      ...(cardReader.reader === undefined ? {} : { reader: cardReader.reader }),
-      ...(cardReader.pcscdSocket === undefined ? {} : { pcscdSocket: cardReader.pcscdSocket }),
-    });
+    const station = chipStationOf(cardReader);
     await station.start();
     const dispenser = new JohnnyFiveDispenser({
       path: dispenserConfig.path,

@@ -56,15 +56,7 @@ export function addConfiguredDevices(
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
   const reader = config.devices.cardReader;
-  if (reader?.enabled)
-    drivers.set(
-      'cardReader',
-      new PcscChipStation({
-        cardWaitMs: reader.cardWaitMs,
-        ...(reader.reader === undefined ? {} : { reader: reader.reader }),
-        ...(reader.pcscdSocket === undefined ? {} : { pcscdSocket: reader.pcscdSocket }),
-      }),
-    );
+  if (reader?.enabled) drivers.set('cardReader', chipStationOf(reader));
   else if (reader && !reader.enabled) disabled.push('cardReader');
 }
 
@@ -104,6 +96,15 @@ export function createDevices(
   } else if (scannerConfig) disabled.push('scanner');
   addConfiguredDevices(config, drivers, disabled, log);
   return { drivers, disabled };
+}
+
+/** The chip station's PC/SC reader as configured (`kiosk start`, `kiosk vault load`, doctor). */
+export function chipStationOf(reader: NonNullable<KioskConfig['devices']['cardReader']>): PcscChipStation {
+  return new PcscChipStation({
+    cardWaitMs: reader.cardWaitMs,
+    ...(reader.reader === undefined ? {} : { reader: reader.reader }),
+    ...(reader.pcscdSocket === undefined ? {} : { pcscdSocket: reader.pcscdSocket }),
+  });
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */
