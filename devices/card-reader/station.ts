@@ -172,7 +172,7 @@ export class PcscChipStation extends EventEmitter<PcscChipStationEvents> {
 
   private lostContext(pcsc: PcscCardReader, why: string): void {
     if (pcsc !== this.pcsc) return;
-    this.closeContext();
+    this.closeContext(false);
     this.set('missing', `PC/SC service unavailable (${why})`);
     this.notifyWaiters();
     if (!this.running) return;
@@ -184,7 +184,13 @@ export class PcscChipStation extends EventEmitter<PcscChipStationEvents> {
     this.reconnectDelay = Math.min(this.reconnectDelay * 2, base * 8);
   }
 
-  private closeContext(): void {
+  /**
+   * Drops the PC/SC context. `release` closes it natively (its threads are cancelled and joined):
+   * right while pcscd is alive. After pcscd went away the context's threads end by themselves on
+   * their failed calls, and joining a reader thread still inside pcsc-lite from the event loop
+   * could block the whole process, so a dead context is only let go.
+   */
+  private closeContext(release = true): void {
     const pcsc = this.pcsc;
     this.pcsc = undefined;
     this.chosen = undefined;
@@ -193,6 +199,7 @@ export class PcscChipStation extends EventEmitter<PcscChipStationEvents> {
     pcsc.removeAllListeners();
     // after stop() the wrapper drops late errors instead of throwing them
     pcsc.on('error', () => undefined);
+    if (!release) return;
     try {
       pcsc.stop();
     } catch {

@@ -74,4 +74,23 @@ describe('PC/SC chip station', () => {
     await phase('receipt');
     expect(await world.runtime.vault.card(MAI.pickupId)).toEqual({ state: 'dispensed', slot: null });
   });
+
+  it('survives a pcscd restart: the reader comes back in the same runtime and the next pickup reads the chip', async () => {
+    const HUNG = DEMO_CITIZENS[2]!;
+    let wentMissing = false;
+    world.runtime.bus.on('chip-station-test', 'device.health', ({ device, state }) => {
+      if (device === 'cardReader' && state === 'missing') wentMissing = true;
+    });
+    await world.rig.chipStation.pcscd.restart();
+    await until(() => wentMissing && cardReaderHealth() === 'ok', 20_000, 'cardReader missing, then ok');
+    world.runtime.bus.off('chip-station-test');
+    await phase('attract');
+    await world.rig.citizenControl('finger', [HUNG.record.idNumber]);
+    sessions().handle({ type: 'start', flow: 'pickup' });
+    sessions().handle({ type: 'enter-id', idNumber: HUNG.record.idNumber });
+    await phase('take-card');
+    expect(await world.rig.citizenControl('take', [])).toBe('ok');
+    await phase('receipt');
+    expect(await world.runtime.vault.card(HUNG.pickupId)).toEqual({ state: 'dispensed', slot: null });
+  });
 });
