@@ -181,6 +181,7 @@ export function createKioskRuntime(
     ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
     : [];
   const sessions = new SessionOrchestrator({
+    kiosk: config.kiosk,
     settings: {
       timeouts: {
         idleMs: config.timeouts.sessionIdleMs,

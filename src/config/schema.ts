@@ -6,6 +6,7 @@
  * takes effect after a restart of the runtime (used by the fleet layer when applying pushed config).
  */
 import { z } from 'zod';
+import { PrinterProfileIdSchema } from '../../devices/printer/profiles.js';
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
 
@@ -39,7 +40,15 @@ export const DevicesSchema = z
   .strictObject({
     scanner: serialDevice(9600).optional().meta({ description: 'QR / barcode scanner (lines ending in CR)' }),
     fingerprint: serialDevice(57600).optional().meta({ description: 'R30x/ZFM fingerprint sensor' }),
-    printer: serialDevice(9600).optional().meta({ description: 'ESC/POS receipt printer' }),
+    printer: serialDevice(9600)
+      .extend({
+        profile: PrinterProfileIdSchema.default('epson-wpc1258').meta({
+          description:
+            'printer model: code page for Vietnamese (epson-wpc1258, clone-tcvn3, clone-cp1258-uncomposed) or raster-80mm / raster-58mm for any ESC/POS printer',
+        }),
+      })
+      .optional()
+      .meta({ description: 'ESC/POS receipt printer' }),
     dispenser: serialDevice(57600)
       .optional()
       .meta({ description: 'card dispenser controller board (Firmata)' }),

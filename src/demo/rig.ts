@@ -132,7 +132,12 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   // the demo citizen's finger lies on the sensor
   fingerprint.placeFinger(syntheticFinger('demo-citizen'));
   const printerPty = await emulatorPty('printer');
-  const printer = new PrinterEmulator({ path: printerPty.emulatorPath, baudRate: 9600 });
+  // each receipt's PNG under the rig's data dir, for the demo panel (panel.ts: last-receipt.png)
+  const printer = new PrinterEmulator({
+    path: printerPty.emulatorPath,
+    baudRate: 9600,
+    pngDir: join(dataDir, 'printer'),
+  });
   const dispenserPty = await emulatorPty('dispenser');
   const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
   dispenser.loadCards([0, 1, 2, 3]);

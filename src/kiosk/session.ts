@@ -31,6 +31,7 @@ import {
   type SessionState,
   viewOf,
 } from './session-machine.js';
+import { composeReceipt, type ReceiptFacts } from './receipt.js';
 import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
 
@@ -53,6 +54,8 @@ export interface SessionDevices {
 
 export interface SessionOrchestratorOptions {
   settings: SessionSettings;
+  /** printed on receipts */
+  kiosk?: { id: string; site?: string | undefined };
   devices: SessionDevices;
   /** health of every configured device, as the device manager reports it */
   deviceStates: () => Record<string, DeviceHealthState>;
@@ -385,10 +388,7 @@ export class SessionOrchestrator implements SessionController, Service {
       case 'complete': {
         await vault.complete(effect.pickupId, effect.slot);
         const receiptCode = `R-${randomCode()}`;
-        await this.printReceipt(meter, [
-          `Mã biên nhận / Receipt: ${receiptCode}`,
-          'Đã nhận thẻ CCCD / Card collected',
-        ]);
+        await this.printReceipt(meter, 'pickup', receiptCode);
         log.info({ pickupId: effect.pickupId }, 'sessions: pickup completed');
         return { type: 'completed', op: effect.op, receiptCode };
       }
@@ -547,27 +547,18 @@ export class SessionOrchestrator implements SessionController, Service {
       );
       tx.emit({ type: 'update.submitted', body: { trackingCode, idNumber: secrets.idNumber, changes } });
     });
-    await this.printReceipt(meter, [
-      `Mã theo dõi / Tracking code: ${trackingCode}`,
-      'Đã gửi yêu cầu cập nhật / Update submitted',
-    ]);
+    await this.printReceipt(meter, 'update', trackingCode);
     return { type: 'update-submitted', op, trackingCode };
   }
 
   /** Prints a receipt; a printer fault is logged and does not undo what was recorded. */
-  private async printReceipt(meter: WaitMeter, lines: string[]): Promise<void> {
+  private async printReceipt(meter: WaitMeter, kind: ReceiptFacts['kind'], reference: string): Promise<void> {
     const printer = this.options.devices.printer;
     if (!printer) return;
+    const { id: kioskId, site } = this.options.kiosk ?? { id: 'kiosk' };
+    const facts = { kind, kioskId, ...(site ? { site } : {}), at: new Date(this.now()), reference };
     try {
-      await meter.wait(
-        printer.print({
-          items: [
-            { kind: 'text', text: 'CCCD KIOSK', bold: true, align: 'center' },
-            ...lines.map((text) => ({ kind: 'text' as const, text })),
-            { kind: 'feed', lines: 2 },
-          ],
-        }),
-      );
+      await meter.wait(printer.print(composeReceipt(facts, printer.profile.columns)));
     } catch (error) {
       this.options.log.warn({ err: errorText(error) }, 'sessions: receipt not printed');
     }

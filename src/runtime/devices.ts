@@ -14,6 +14,7 @@ import {
   onoffBackend,
   PcscChipStation,
   SerialFingerprintSensor,
+  PRINTER_PROFILES,
   SerialReceiptPrinter,
   SerialScanner,
 } from '../../devices/index.js';
@@ -36,7 +37,14 @@ export function addConfiguredDevices(
     );
   else if (fingerprint) disabled.push('fingerprint');
   if (printer?.enabled)
-    drivers.set('printer', new SerialReceiptPrinter({ path: printer.path, baudRate: printer.baudRate }));
+    drivers.set(
+      'printer',
+      new SerialReceiptPrinter({
+        path: printer.path,
+        baudRate: printer.baudRate,
+        profile: PRINTER_PROFILES[printer.profile],
+      }),
+    );
   else if (printer) disabled.push('printer');
   if (dispenser?.enabled)
     drivers.set('dispenser', new JohnnyFiveDispenser({ path: dispenser.path, baudRate: dispenser.baudRate }));
