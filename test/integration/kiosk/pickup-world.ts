@@ -55,7 +55,7 @@ export function kioskConfigInput(
       fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
       printer: { path: rig.devices.printer, baudRate: 9600 },
       dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
-      cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
+      cardReader: { kind: 'pcsc', reader: rig.devices.cardReader, pcscdSocket: rig.devices.pcscdSocket },
       probeIntervalMs: 1000,
     },
     timeouts: { trayTakeMs, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
