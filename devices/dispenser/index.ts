@@ -6,4 +6,4 @@ export {
 } from './driver.js';
 export { DispenserEmulator, type InjectedFault } from './emulator.js';
 export * as dispenserProtocol from './protocol.js';
-export { MECHANICS_TIMING_MS, type MechanicsState } from './protocol.js';
+export { type CardSensors, MECHANICS_TIMING_MS, type MechanicsState } from './protocol.js';

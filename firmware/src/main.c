@@ -450,13 +450,17 @@ int main(void) {
   set_sleep_mode(SLEEP_MODE_IDLE); /* timers and the UART keep running */
   reset_pins();
   drive_motor(MOTOR_OFF);
-  dispenser_init(&dispenser, send_dispenser_event, 0, (PIND & _BV(TRAY_SENSOR_BIT)) != 0);
+  dispenser_init(&dispenser, send_dispenser_event, 0, (PIND & _BV(TRAY_SENSOR_BIT)) != 0,
+                 (PINB & _BV(STATION_CARD_SENSOR_BIT)) != 0);
   firmata_parser_init(&parser, &handlers, 0);
   sei();
   wdt_enable(WDTO_500MS);
 
   send_version(); /* Firmata: announce the protocol version and firmware on boot */
   send_firmware();
+  /* PROTOCOL.md: a (re)started board says what its card sensors see, so the host reconciles its
+     inventory with the mechanics after every reset, the watchdog's included. */
+  dispenser_report_sensors(&dispenser, DISPENSER_SEQ_UNSOLICITED);
 
   uint32_t last_sample_ms = millis();
   for (;;) {
