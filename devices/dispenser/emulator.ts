@@ -68,6 +68,8 @@ export class DispenserEmulator {
   captured = 0;
   /** writes of the LED ring (PWM on D3), newest last */
   readonly ledRing: number[] = [];
+  /** the position sensor (D7): false after a reset or a fault stopped the carriage between stops */
+  private carriageAtStop = true;
   /** cards a reset caught between two stops: no sensor sees them, staff must take them out */
   adrift = 0;
   /** how many times the board booted after a reset (the watchdog's, or `reset()`) */
@@ -109,6 +111,7 @@ export class DispenserEmulator {
     clearTimeout(this.moveTimer);
     this.moveTimer = undefined;
     const caught = this.moving?.carriesCard === true || this.state === MECH_STATE.fault;
+    if (this.moving) this.carriageAtStop = false;
     this.moving = undefined;
     if (caught) {
       this.adrift++;
@@ -136,17 +139,18 @@ export class DispenserEmulator {
   }
 
   /** What the tray (D2) and card-at-station (D9) sensors see now. */
-  private sensors(): { tray: boolean; station: boolean } {
+  private sensors(): { tray: boolean; station: boolean; atStop: boolean } {
     const moving = this.moving !== undefined;
     return {
       tray: !moving && this.state === MECH_STATE.inTray,
       station: !moving && this.state === MECH_STATE.atStation && this.stationSlot !== undefined,
+      atStop: !moving && this.carriageAtStop,
     };
   }
 
   private sensorBits(): number {
-    const { tray, station } = this.sensors();
-    return (tray ? SENSE.tray : 0) | (station ? SENSE.station : 0);
+    const { tray, station, atStop } = this.sensors();
+    return (tray ? SENSE.tray : 0) | (station ? SENSE.station : 0) | (atStop ? SENSE.atStop : 0);
   }
 
   loadCards(slots: Iterable<number>): void {
@@ -381,8 +385,10 @@ export class DispenserEmulator {
       this.moving = undefined;
       let code: number | undefined;
       if (injectedCode === undefined) {
+        this.carriageAtStop = true;
         code = move.after(); // at the stop: the sensors decide (DONE, or FAULT "no card")
       } else {
+        this.carriageAtStop = false;
         this.state = MECH_STATE.fault; // stopped short of the stop
         code = injectedCode;
       }
@@ -398,6 +404,7 @@ export class DispenserEmulator {
     this.moveTimer = undefined;
     const { seq } = this.moving;
     this.moving = undefined;
+    this.carriageAtStop = false;
     this.state = MECH_STATE.fault;
     this.sendReply(EVENT.fault, seq, code);
   }

@@ -49,17 +49,25 @@ export const EVENT = {
   state: 0x14,
   sensors: 0x15,
 } as const;
-/** SENSORS code bits: what the card sensors see (tray D2, chip station D9). */
-export const SENSE = { tray: 0x01, station: 0x02 } as const;
+/** SENSORS code bits: the card sensors (tray D2, chip station D9) and the position sensor (D7). */
+export const SENSE = { tray: 0x01, station: 0x02, atStop: 0x04 } as const;
 
-/** The card sensors as the board reports them (SENSORS, at boot and on query). */
+/** The sensors as the board reports them (SENSORS, at boot and on query). */
 export interface CardSensors {
+  /** a card lies in the tray */
   tray: boolean;
+  /** a card sits at the chip station */
   station: boolean;
+  /** the carriage stands at a stop: false after a reset caught a move half-way */
+  atStop: boolean;
 }
 
 export function decodeSensors(code: number): CardSensors {
-  return { tray: (code & SENSE.tray) !== 0, station: (code & SENSE.station) !== 0 };
+  return {
+    tray: (code & SENSE.tray) !== 0,
+    station: (code & SENSE.station) !== 0,
+    atStop: (code & SENSE.atStop) !== 0,
+  };
 }
 export const POSITION = { station: 1, tray: 2, captureBin: 3, slot: 4 } as const;
 export const FAULT = {

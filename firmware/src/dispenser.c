@@ -1,6 +1,8 @@
 #include "dispenser.h"
 
-void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, uint8_t tray, uint8_t station) {
+void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, const dispenser_inputs_t *in) {
+  const uint8_t tray = in->tray ? 1 : 0;
+  const uint8_t station = in->station ? 1 : 0;
   d->emit = emit;
   d->ctx = ctx;
   d->state = tray && station ? DISPENSER_FAULTED
@@ -13,12 +15,14 @@ void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, uint8_t t
   d->left_stop = 0;
   d->jam_clear = 0;
   d->tray = tray ? 1 : 0;
-  d->station = station ? 1 : 0;
+  d->station = station;
+  d->at_stop = in->position ? 1 : 0;
   d->started_ms = 0;
 }
 
 void dispenser_report_sensors(dispenser_t *d, uint8_t seq) {
-  const uint8_t bits = (uint8_t)((d->tray ? DISPENSER_SENSE_TRAY : 0) | (d->station ? DISPENSER_SENSE_STATION : 0));
+  const uint8_t bits = (uint8_t)((d->tray ? DISPENSER_SENSE_TRAY : 0) | (d->station ? DISPENSER_SENSE_STATION : 0) |
+                                 (d->at_stop ? DISPENSER_SENSE_AT_STOP : 0));
   d->emit(d->ctx, DISPENSER_EVENT_SENSORS, seq, bits);
 }
 
@@ -138,6 +142,7 @@ static void watch_move(dispenser_t *d, const dispenser_inputs_t *in, uint32_t no
 void dispenser_poll(dispenser_t *d, const dispenser_inputs_t *in, uint32_t now_ms) {
   const uint8_t tray = in->tray ? 1 : 0;
   d->station = in->station ? 1 : 0;
+  d->at_stop = in->position ? 1 : 0;
   if (d->state == DISPENSER_MOVING) {
     watch_move(d, in, now_ms);
     /* A card the mechanics moved into or out of the tray is told by DONE, not by SENSOR. */

@@ -119,15 +119,15 @@ export function dispenserConformance(name: string, makeRig: () => Promise<Dispen
       const { rig, dispenser } = await connect();
       rig.loadCards([8]);
       await dispenser.moveToStation(8);
-      const boots: Array<{ tray: boolean; station: boolean }> = [];
+      const boots: Array<{ tray: boolean; station: boolean; atStop: boolean }> = [];
       dispenser.on('boot', (sensors) => boots.push(sensors));
       await rig.reset();
       await until(() => boots.length === 1, 10_000);
-      expect(boots[0]).toEqual({ tray: false, station: true });
-      expect(await dispenser.sensors()).toEqual({ tray: false, station: true });
+      expect(boots[0]).toEqual({ tray: false, station: true, atStop: true });
+      expect(await dispenser.sensors()).toEqual({ tray: false, station: true, atStop: true });
       expect(await dispenser.status()).toBe('atStation'); // not "idle" with a card at the station
       await dispenser.returnToSlot(8);
-      expect(await dispenser.sensors()).toEqual({ tray: false, station: false });
+      expect(await dispenser.sensors()).toEqual({ tray: false, station: false, atStop: true });
     });
 
     it('a reset with a card in the tray, and one mid-move: the sensors tell what the board knows', async () => {
@@ -135,11 +135,11 @@ export function dispenserConformance(name: string, makeRig: () => Promise<Dispen
       rig.loadCards([9]);
       await dispenser.moveToStation(9);
       await dispenser.present();
-      const boots: Array<{ tray: boolean; station: boolean }> = [];
+      const boots: Array<{ tray: boolean; station: boolean; atStop: boolean }> = [];
       dispenser.on('boot', (sensors) => boots.push(sensors));
       await rig.reset();
       await until(() => boots.length === 1, 10_000);
-      expect(boots[0]).toEqual({ tray: true, station: false });
+      expect(boots[0]).toEqual({ tray: true, station: false, atStop: true });
       expect(await dispenser.status()).toBe('inTray');
       await dispenser.retract();
       rig.loadCards([10]);
@@ -150,7 +150,7 @@ export function dispenserConformance(name: string, makeRig: () => Promise<Dispen
       expect(await moving).toMatchObject({ fault: 'reset' });
       await until(() => boots.length === 2, 10_000);
       // the card is between two stops: no sensor sees it, the board says idle (PROTOCOL.md "Boot")
-      expect(boots[1]).toEqual({ tray: false, station: false });
+      expect(boots[1]).toEqual({ tray: false, station: false, atStop: false });
       expect(await dispenser.status()).toBe('idle');
     });
 
