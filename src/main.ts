@@ -12,6 +12,7 @@ import {
   DispenserEmulator,
   FingerprintEmulator,
   JohnnyFiveDispenser,
+  type GpioBackend,
   KioskGpio,
   onoffBackend,
   PrinterEmulator,
@@ -32,6 +33,8 @@ import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager, type ManagedDevice } from './kiosk/device-manager.js';
 import { type SessionDevices, SessionOrchestrator } from './kiosk/session.js';
 import { ManifestRejected, Vault } from './kiosk/vault.js';
+import { configuredGuardInputs, GpioGuard } from './kiosk/gpio-guard.js';
+import { withMoveJournal } from './kiosk/reconcile.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -78,6 +81,8 @@ export interface KioskRuntime {
 
 /** What only some runs add: the demo's control panel (`kiosk demo`), the file's configuration. */
 export interface KioskRuntimeExtras {
+  /** the GPIO lines (default onoff over sysfs; tests on machines without gpio-sim pass FakeGpio) */
+  gpioBackend?: () => Promise<GpioBackend>;
   demo?: DemoControl;
   /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
   fileConfig?: KioskConfig;
@@ -126,7 +131,7 @@ export function createKioskRuntime(
   } else if (scannerConfig) {
     disabled.push('scanner');
   }
-  addConfiguredDevices(config, drivers, disabled, log);
+  addConfiguredDevices(config, drivers, disabled, log, extras.gpioBackend);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
@@ -214,7 +219,7 @@ export function createKioskRuntime(
     inbound: { ...inbound, ...fleet.inbound },
     subscriptions: fleet.subscriptions,
   });
-  const sessionDevices = sessionDevicesOf(config, drivers);
+  const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
   const trustAnchors = config.sessions.trustList
     ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
     : [];
@@ -227,9 +232,12 @@ export function createKioskRuntime(
         resultMs: config.sessions.resultMs,
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
-      neededDevices: config.devices.cardReader
-        ? ['fingerprint', 'dispenser', 'cardReader']
-        : ['fingerprint', 'dispenser'],
+      neededDevices: [
+        ...(config.devices.cardReader
+          ? ['fingerprint', 'dispenser', 'cardReader']
+          : ['fingerprint', 'dispenser']),
+        ...configuredGuardInputs(config.devices.gpio),
+      ],
     },
     devices: sessionDevices,
     deviceStates: () => devices.summary(),
@@ -264,7 +272,24 @@ export function createKioskRuntime(
     sessions,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
+  const gpio = drivers.get('gpio');
+  const guard =
+    gpio instanceof KioskGpio
+      ? [
+          new GpioGuard({
+            gpio,
+            inputs: configuredGuardInputs(config.devices.gpio),
+            store,
+            bus,
+            log,
+            sessions,
+          }),
+        ]
+      : [];
+  const lifecycle: Lifecycle = new Lifecycle(
+    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui],
+    log,
+  );
 
   return {
     config,
@@ -282,6 +307,8 @@ export function createKioskRuntime(
         return Promise.reject(new Error('vault load needs the dispenser and the chip station'));
       return loadVault(slots, {
         vault,
+        store,
+        ...(gpio instanceof KioskGpio ? { doorLock: gpio } : {}),
         identity,
         dispenser,
         openChipStation,
@@ -308,6 +335,7 @@ export function addConfiguredDevices(
   drivers: Map<string, ManagedDevice>,
   disabled: string[],
   log: Logger,
+  gpioBackend: () => Promise<GpioBackend> = onoffBackend,
 ): void {
   const { fingerprint, printer, dispenser, gpio } = config.devices;
   if (fingerprint?.enabled)
@@ -330,7 +358,7 @@ export function addConfiguredDevices(
         debounceMs: gpio.debounceMs,
         ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}),
       },
-      onoffBackend,
+      gpioBackend,
       gpio.sysfsRoot,
     );
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));

@@ -29,7 +29,7 @@ import {
   UNSOLICITED_SEQ,
 } from './protocol.js';
 
-interface DispenserEvents {
+export interface DispenserEvents {
   health: [LinkHealth, string | undefined];
   /** the tray sensor (D2, reported through Firmata digital reporting): a card lies in the tray */
   tray: ['occupied' | 'empty'];

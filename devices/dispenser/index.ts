@@ -1,6 +1,7 @@
 export {
   type CardDispenser,
   type DispenserCallOptions,
+  type DispenserEvents,
   JohnnyFiveDispenser,
   type JohnnyFiveDispenserOptions,
 } from './driver.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JohnnyFiveDispenser, PtyCardTransport } from '../../devices/index.js';
+import { JohnnyFiveDispenser, KioskGpio, onoffBackend, PtyCardTransport } from '../../devices/index.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
 import { Vault } from '../kiosk/vault.js';
@@ -8,7 +8,7 @@ import { loadVault } from '../kiosk/vault-load.js';
 import { topics } from '../link/topics.js';
 import { Store } from '../store/index.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from '../store/seal.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { askRunningKiosk } from './doctor.js';
 
 /**
@@ -63,6 +63,7 @@ export async function runVaultCommand(
       path: dispenserConfig.path,
       baudRate: dispenserConfig.baudRate,
     });
+    const doorLock = await startDoorLock(config, log);
     await dispenser.start();
     try {
       const deadline = Date.now() + 10_000;
@@ -70,6 +71,8 @@ export async function runVaultCommand(
         await new Promise((done) => setTimeout(done, 50));
       const result = await loadVault(slots, {
         vault,
+        store,
+        ...(doorLock ? { doorLock } : {}),
         identity,
         dispenser,
         openChipStation: () => PtyCardTransport.open(stationPath),
@@ -88,8 +91,27 @@ export async function runVaultCommand(
       return result.unmatched.length === 0 ? 0 : 2;
     } finally {
       await dispenser.stop();
+      await doorLock?.stop();
     }
   } finally {
     await store.stop();
   }
+}
+
+/** The service door's lock for the load, when GPIO and a lock are configured; a missing one is said. */
+async function startDoorLock(config: KioskConfig, log: Logger): Promise<KioskGpio | undefined> {
+  const gpio = config.devices.gpio;
+  if (!gpio?.enabled || !gpio.doorLock) return undefined;
+  const kioskGpio = new KioskGpio(
+    { inputs: {}, leds: {}, debounceMs: gpio.debounceMs, doorLock: gpio.doorLock },
+    onoffBackend,
+    gpio.sysfsRoot,
+  );
+  await kioskGpio.start();
+  if (kioskGpio.health === 'ok') return kioskGpio;
+  log.warn(
+    { detail: kioskGpio.healthDetail },
+    'vault load: door lock not available; unlock the door by hand',
+  );
+  return undefined;
 }

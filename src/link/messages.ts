@@ -174,6 +174,23 @@ export const PickupFaultBodySchema = z.strictObject({
   card: z.enum(['in-slot', 'capture-bin', 'unknown']),
 });
 
+/**
+ * `fault.inventory`: after a board (re)connect or a restart, the card sensors and the inventory
+ * could not be reconciled; the kiosk is out of service until staff clear it (no guess is made).
+ */
+export const InventoryFaultBodySchema = z.strictObject({
+  reason: z.enum(['card-between-stops', 'unrecorded-card', 'sensors-disagree', 'several-cards-out']),
+  pickupId: z.string().min(1).max(64).optional(),
+  slot: z.number().int().min(0).max(10_000).optional(),
+  sensors: z.strictObject({ tray: z.boolean(), station: z.boolean(), atStop: z.boolean() }),
+});
+
+/** `fault.tamper`: the tamper switch tripped; the kiosk went out of service at once. */
+export const TamperFaultBodySchema = z.strictObject({
+  /** the session that was ended, if a card was out (pseudonymous) */
+  pickupId: z.string().min(1).max(64).optional(),
+});
+
 /** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
 export const VaultLoadedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
@@ -247,6 +264,8 @@ export const messageBodies = {
   'enrol.response': EnrolResponseBodySchema,
   'pickup.retracted': PickupRetractedBodySchema,
   'fault.pickup': PickupFaultBodySchema,
+  'fault.inventory': InventoryFaultBodySchema,
+  'fault.tamper': TamperFaultBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
@@ -261,6 +280,8 @@ export const EVENT_TYPES = [
   'config.result',
   'pickup.retracted',
   'fault.pickup',
+  'fault.inventory',
+  'fault.tamper',
   'vault.loaded',
   'update.submitted',
 ] as const satisfies readonly MessageType[];
