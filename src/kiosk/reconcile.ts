@@ -79,6 +79,8 @@ export class MoveJournal {
  * moves a card (sessions, recovery, `kiosk vault load`) goes through this wrapper.
  */
 export class JournaledDispenser extends EventEmitter<DispenserEvents> implements CardDispenser {
+  private lock: Promise<unknown> = Promise.resolve();
+
   constructor(
     readonly inner: CardDispenser,
     private readonly journal: MoveJournal,
@@ -125,6 +127,16 @@ export class JournaledDispenser extends EventEmitter<DispenserEvents> implements
   }
   returnToSlot(slot: number, options?: DispenserCallOptions): Promise<void> {
     return this.journaled('returnToSlot', slot, () => this.inner.returnToSlot(slot, options));
+  }
+
+  /**
+   * Runs `work` with the mechanics to itself: a reconciliation never interleaves its moves with a
+   * vault load's (or another reconciliation's) in the same process.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(work, work);
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   private async journaled(op: MoveOp, slot: number | null, move: () => Promise<void>): Promise<void> {
@@ -256,7 +268,18 @@ export type ReconcileResult =
   { kind: 'ok'; actions: ReconcileAction[] } | { kind: 'refused'; reason: InventoryFault };
 
 /** Reads the store and the board, plans, and carries the plan out; a refusal is reported once. */
-export async function reconcileMechanics(
+export function reconcileMechanics(
+  deps: ReconcileDeps,
+  options: { report: boolean } = { report: true },
+): Promise<ReconcileResult> {
+  const { dispenser } = deps;
+  if (dispenser instanceof JournaledDispenser)
+    return dispenser.exclusive(() => reconcileHoldingMechanics(deps, options));
+  return reconcileHoldingMechanics(deps, options);
+}
+
+/** `reconcileMechanics` for a caller that already holds the mechanics (`exclusive`). */
+export async function reconcileHoldingMechanics(
   deps: ReconcileDeps,
   options: { report: boolean } = { report: true },
 ): Promise<ReconcileResult> {

@@ -23,7 +23,7 @@ import {
   type InventoryFault,
   JournaledDispenser,
   MoveJournal,
-  reconcileMechanics,
+  reconcileHoldingMechanics,
   setLoadIntent,
 } from './reconcile.js';
 import { openSecrets, type Vault } from './vault.js';
@@ -68,9 +68,21 @@ export async function loadVault(
     options.dispenser instanceof JournaledDispenser
       ? options.dispenser
       : new JournaledDispenser(options.dispenser, new MoveJournal(store));
-  // a load (or a pickup) a crash interrupted is finished first, from the sensors and the records
-  const before = await reconcileMechanics({ store, vault, dispenser, journal: new MoveJournal(store), log });
-  if (before.kind === 'refused') throw new VaultLoadRefused(before.reason);
+  return dispenser.exclusive(async () => {
+    // a load (or a pickup) a crash interrupted is finished first, from the sensors and the records
+    const journal = new MoveJournal(store);
+    const before = await reconcileHoldingMechanics({ store, vault, dispenser, journal, log });
+    if (before.kind === 'refused') throw new VaultLoadRefused(before.reason);
+    return loadSlots(slots, dispenser, options);
+  });
+}
+
+async function loadSlots(
+  slots: readonly number[],
+  dispenser: JournaledDispenser,
+  options: VaultLoadOptions,
+): Promise<VaultLoadResult> {
+  const { log } = options;
   await options.doorLock?.setDoorUnlocked(true);
   try {
     const result: VaultLoadResult = { loaded: [], unmatched: [] };
