@@ -10,6 +10,4 @@ export { identifyDevice, type IdentifiedDevice, listSerialPorts, type SerialPort
 export { PtyCardTransport, PtyChipServer } from './card-reader/driver.js';
 export { ChipEmulator } from './card-reader/emulator.js';
 export { buildChipImage, type ChipImage } from './card-reader/chip-image.js';
-export { createTestPki, type TestPki } from './card-reader/test-pki.js';
-export { TRAN_THI_MAI } from './card-reader/sample-record.js';
 export { SerialChipStation } from './card-reader/station.js';

@@ -15,8 +15,8 @@ import { SecureMessaging } from '../../src/card/sm.js';
 import { type CardTransport } from '../../src/card/transport.js';
 import { buildChipImage, syntheticJpeg } from '../../devices/card-reader/chip-image.js';
 import { ChipEmulator, type ChipEmulatorOptions } from '../../devices/card-reader/emulator.js';
-import { createTestPki } from '../../devices/card-reader/test-pki.js';
-import { TRAN_THI_MAI } from '../../devices/card-reader/sample-record.js';
+import { createTestPki } from '../../src/demo/test-pki.js';
+import { TRAN_THI_MAI } from '../../src/demo/sample-record.js';
 
 const pki = createTestPki();
 const trust = parseTrustList(pki.trustListPem);

@@ -9,7 +9,7 @@
  *
  * Baseline in the same process: one store transaction (one event, fsync'd), for scale.
  */
-import { DEMO_CITIZENS } from '../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS } from '../../src/demo/citizens.js';
 import { startPickupWorld, until } from '../../test/integration/kiosk/pickup-world.js';
 
 const world = await startPickupWorld();

@@ -5,7 +5,6 @@ import { encodeDg1, encodeDg13, encodeDg14, encodeDg15, encodeDg2, encodeEfCom }
 import { type HashName, buildSod } from '../../src/card/sod.js';
 import { bacKeyFromMrz, cccdMrzFromRecord, parseCccdMrz } from '../../src/cccd/mrz.js';
 import { type CitizenRecord, dg13FromRecord } from '../../src/cccd/record.js';
-import { type TestPki } from './test-pki.js';
 
 /** Everything a chip holds: its files by FID, its BAC key and its Active Authentication key. */
 export interface ChipImage {
@@ -17,9 +16,17 @@ export interface ChipImage {
   aaHash?: HashName;
 }
 
+/**
+ * The document signer that signs a chip's EF.SOD. Any PKI will do (the demo's and the tests' is
+ * src/demo/test-pki.ts, which devices/ may not import: it must not ship).
+ */
+export interface ChipSigningPki {
+  documentSigner: { privateKey: KeyObject; der: Buffer };
+}
+
 export interface ChipImageOptions {
   record: CitizenRecord;
-  pki: TestPki;
+  pki: ChipSigningPki;
   /** face image bytes (a JPEG); a small synthetic one when absent */
   face?: Buffer;
   /** Active Authentication key type; false = no DG15 */

@@ -4,8 +4,12 @@
  */
 export { PcscCardReader, PtyCardTransport, PtyChipServer, type CardReaderEvents } from './driver.js';
 export { ChipEmulator, type ChipEmulatorOptions, type ChipStatistics } from './emulator.js';
-export { buildChipImage, syntheticJpeg, type ChipImage, type ChipImageOptions } from './chip-image.js';
-export { createTestPki, issueCertificate, type TestPki, type TestAuthority } from './test-pki.js';
+export {
+  buildChipImage,
+  syntheticJpeg,
+  type ChipImage,
+  type ChipImageOptions,
+  type ChipSigningPki,
+} from './chip-image.js';
 export { VpcdCard } from './vpcd.js';
 export * from './protocol.js';
-export { TRAN_THI_MAI } from './sample-record.js';

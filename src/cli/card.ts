@@ -10,10 +10,7 @@ import { parseQr } from '../cccd/qr.js';
 import { CccdError } from '../cccd/errors.js';
 import { maskIdNumber } from '../util/pii.js';
 import { PcscCardReader } from '../../devices/card-reader/driver.js';
-import { buildChipImage } from '../../devices/card-reader/chip-image.js';
-import { ChipEmulator } from '../../devices/card-reader/emulator.js';
-import { TRAN_THI_MAI } from '../../devices/card-reader/sample-record.js';
-import { createTestPki } from '../../devices/card-reader/test-pki.js';
+import { loadDemo } from './demo-loader.js';
 
 interface CardReadOptions {
   mrz?: string;
@@ -120,9 +117,9 @@ export function registerCardCommands(program: Command): void {
       let stop = () => {};
       let trustPem: string;
       if (options.emulate) {
-        const pki = createTestPki();
-        transport = new ChipEmulator(buildChipImage({ record: TRAN_THI_MAI, pki }));
-        trustPem = options.trust ? readFileSync(options.trust, 'utf8') : pki.trustListPem;
+        const emulated = (await loadDemo()).emulatedCard();
+        transport = emulated.chip;
+        trustPem = options.trust ? readFileSync(options.trust, 'utf8') : emulated.trustListPem;
       } else {
         if (!options.trust) throw new InvalidArgumentError('--trust <pem> is required to verify a real card');
         trustPem = readFileSync(options.trust, 'utf8');

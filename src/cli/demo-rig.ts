@@ -1,6 +1,6 @@
-/** Child process of `kiosk demo`: the broker, registry and emulators (see runDemoRigProcess). */
+/** Child process of `kiosk demo`: the broker, registry and emulators (see src/demo/rig.ts). */
 import { Command } from 'commander';
-import { runDemoRigProcess } from '../main.js';
+import { loadDemo } from './demo-loader.js';
 
 const options = new Command('demo-rig')
   .requiredOption('--data-dir <dir>')
@@ -10,7 +10,8 @@ const options = new Command('demo-rig')
   .opts<{ dataDir: string; brokerPort: string; kioskId?: string }>();
 
 try {
-  await runDemoRigProcess({
+  const demo = await loadDemo();
+  await demo.runDemoRigProcess({
     dataDir: options.dataDir,
     brokerPort: Number(options.brokerPort),
     ...(options.kioskId ? { kioskId: options.kioskId } : {}),

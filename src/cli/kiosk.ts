@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
-import { runDemo, runKiosk } from '../main.js';
+import { runKiosk } from '../main.js';
+import { DemoUnavailable, loadDemo } from './demo-loader.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
 import { registerProvisionCommand } from './provision.js';
@@ -66,7 +67,7 @@ Examples:
         logLevel: string;
         kiosk: boolean;
       }) => {
-        await runDemo(options);
+        await (await loadDemo()).runDemo(options);
       },
     );
 
@@ -175,7 +176,7 @@ Examples:
 try {
   await buildKioskCli().parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof DemoUnavailable) {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }

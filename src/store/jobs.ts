@@ -1,38 +1,21 @@
 import { type BackoffPolicy, fullJitterDelay } from '../util/backoff.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import type { Store, Transaction } from './store.js';
+import type { SqliteDatabase } from './sqlite.js';
+import type { JobInput, JobRow, JobState, Transaction } from './transaction.js';
 
-export interface JobInput {
-  kind: string;
-  payload: unknown;
-  /** higher runs first among due jobs */
-  priority?: number;
-  /** epoch ms; default now */
-  runAt?: number;
-  /** attempts before the job goes to the dead letters */
-  maxAttempts?: number;
-}
+export type { JobInput, JobRow, JobState } from './transaction.js';
 
-export type JobState = 'pending' | 'running' | 'dead';
-
-export interface JobRow {
-  id: number;
-  kind: string;
-  payload: string;
-  priority: number;
-  state: JobState;
-  run_at: number;
-  attempts: number;
-  max_attempts: number;
-  last_error: string | null;
-  created_at: number;
+/** What the job rows need of the store (kept narrow so jobs.ts does not import store.ts). */
+export interface JobDatabase {
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  read(): SqliteDatabase;
 }
 
 /** Job rows in the store: claim, finish, fail with backoff, dead letters, crash recovery. */
 export class JobStore {
   constructor(
-    private readonly store: Store,
+    private readonly store: JobDatabase,
     private readonly now: () => number,
   ) {}
 

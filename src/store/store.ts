@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, renameSync } from 'node:fs';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type JobInput, type JobRow, JobStore } from './jobs.js';
+import { JobStore } from './jobs.js';
 import { migrate } from './migrations.js';
+import type { JobInput, JobRow, OutboxEventInput, Transaction } from './transaction.js';
 import { type RunResult, type SqlParams, SqliteDatabase, sqliteCode } from './sqlite.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
@@ -27,14 +28,6 @@ export interface StoreOptions {
   forTool?: boolean;
 }
 
-/** An event to put in the outbox; `id` defaults to a fresh UUID (the registry dedupes by it). */
-export interface OutboxEventInput {
-  type: string;
-  body: unknown;
-  id?: string;
-  topic?: string;
-}
-
 export interface OutboxRow {
   seq: number;
   event_id: string;
@@ -56,22 +49,6 @@ export class StoreFull extends Error {
 /** The store is not open (not started yet, or stopped). */
 export class StoreClosed extends Error {
   override readonly name = 'StoreClosed';
-}
-
-/**
- * What a transaction may do. `emit` is buffered and written in the same transaction as the
- * caller's state change, so "changed the state but forgot the event" cannot happen: both commit
- * or neither does.
- */
-export interface Transaction {
-  run(sql: string, params?: SqlParams): Promise<RunResult>;
-  get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined>;
-  all<Row>(sql: string, params?: SqlParams): Promise<Row[]>;
-  emit(event: OutboxEventInput): string;
-  /** Records that inbound message `id` is applied; false if it already was (a redelivery). */
-  markApplied(messageId: string, kind: string): Promise<boolean>;
-  audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void>;
-  addJob(job: JobInput): Promise<number>;
 }
 
 interface Pending {
@@ -464,4 +441,4 @@ class BufferedTransaction implements Transaction {
   }
 }
 
-export type { JobInput, JobRow };
+export type { JobInput, JobRow, OutboxEventInput, Transaction };

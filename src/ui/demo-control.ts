@@ -25,7 +25,7 @@ export const DemoCommandSchema = z.discriminatedUnion('type', [
 ]);
 export type DemoCommand = z.infer<typeof DemoCommandSchema>;
 
-/** The rig's answer to `citizens` (src/main.ts, startDemoRig): fabricated demo data. */
+/** The rig's answer to `citizens` (src/demo/rig.ts, startDemoRig): fabricated demo data. */
 export const DemoCitizensSchema = z.array(
   z.object({ pickupId: z.string(), name: z.string(), qr: z.string() }).loose(),
 );
@@ -49,7 +49,7 @@ export interface DemoControl {
   run(command: DemoCommand): Promise<void>;
 }
 
-/** One line of the rig's control socket for a command (see `startRigControl` in src/main.ts). */
+/** One line of the rig's control socket for a command (see `startRigControl` in src/demo/rig.ts). */
 export function rigControlLine(command: DemoCommand): string {
   switch (command.type) {
     case 'finger':

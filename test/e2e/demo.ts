@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rigDemoControl } from '../../src/main.js';
+import { rigDemoControl } from '../../src/demo/panel.js';
 import type { DemoCommand } from '../../src/ui/demo-control.js';
 import { processesMatching, type Spawned, spawnKiosk } from '../helpers/processes.js';
 import { type KioskBrowser, openKioskBrowser } from './browser.js';

@@ -4,9 +4,9 @@ import { dg13FromRecord } from '../../../src/cccd/record.js';
 import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
 import { PcscCardReader } from '../../../devices/card-reader/driver.js';
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
 import { VpcdCard } from '../../../devices/card-reader/vpcd.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 import { type PrivatePcscd, startPcscd } from './pcscd.js';
 
 /** Real pcscd + vsmartcard's vpcd driver; the chip emulator is the virtual card; pcsclite reads it. */

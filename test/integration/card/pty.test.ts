@@ -7,8 +7,8 @@ import { dg13FromRecord } from '../../../src/cccd/record.js';
 import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
 import { PtyCardTransport, PtyChipServer } from '../../../devices/card-reader/driver.js';
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
 import { type PtyPair, createPtyPair } from '../../../devices/transport/pty.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

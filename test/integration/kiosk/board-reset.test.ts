@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_CITIZENS } from '../../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS } from '../../../src/demo/citizens.js';
 import { readLoadIntents } from '../../../src/kiosk/reconcile.js';
 import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeGpio, type GpioLine, writeFakeSysfs } from '../../../devices/index.js';
-import { DEMO_CITIZENS } from '../../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS } from '../../../src/demo/citizens.js';
 import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
 
 /**

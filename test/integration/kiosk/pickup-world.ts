@@ -7,13 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KioskConfigInput, parseConfig } from '../../../src/config/index.js';
-import {
-  createKioskRuntime,
-  type DemoRig,
-  type KioskRuntime,
-  type KioskRuntimeExtras,
-  startDemoRig,
-} from '../../../src/main.js';
+import { createKioskRuntime, type KioskRuntime, type KioskRuntimeExtras } from '../../../src/main.js';
+import { type DemoRig, startDemoRig } from '../../../src/demo/rig.js';
 import type { Logger } from '../../../src/util/log.js';
 import { quietLogger } from '../../helpers/logs.js';
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRAN_THI_MAI } from '../../../devices/index.js';
-import { DEMO_CITIZENS } from '../../../src/registry/demo-citizens.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
+import { DEMO_CITIZENS } from '../../../src/demo/citizens.js';
 import { capturingLogger } from '../../helpers/logs.js';
 import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
 

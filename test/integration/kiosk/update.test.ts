@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_CITIZENS, qrOf } from '../../../src/registry/demo-citizens.js';
+import { DEMO_CITIZENS, qrOf } from '../../../src/demo/citizens.js';
 import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
 
 /** The data update flow end to end: scanner QR → online finger check → record → edit → outbox → status. */

@@ -6,8 +6,8 @@ import { FileReader, LDS_FILES, selectApplication } from '../../../src/card/file
 import { SecureMessaging } from '../../../src/card/sm.js';
 import { type ChipImage, buildChipImage, syntheticJpeg } from '../../../devices/card-reader/chip-image.js';
 import { ChipEmulator, type ChipEmulatorOptions } from '../../../devices/card-reader/emulator.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
 
 let image: ChipImage;
 beforeAll(() => {

@@ -23,9 +23,9 @@ import { SecureMessaging } from '../../../src/card/sm.js';
 import { parseSod } from '../../../src/card/sod.js';
 import { decodeTlv, decodeTlvList, encodeTlv } from '../../../src/card/tlv.js';
 import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
-import { createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { createTestPki } from '../../../src/demo/test-pki.js';
 import { LDS_FILES } from '../../../src/card/files.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 
 const RUNS = 100_000;
 const SOD_RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);

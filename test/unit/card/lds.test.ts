@@ -10,7 +10,7 @@ import {
 } from '../../../src/card/lds.js';
 import { encodeTlv } from '../../../src/card/tlv.js';
 import { dg13FromRecord } from '../../../src/cccd/record.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 
 const utf8 = (s: string) => encodeTlv(0x0c, Buffer.from(s, 'utf8'));
 const field = (n: number, ...values: Buffer[]) =>

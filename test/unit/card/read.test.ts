@@ -9,10 +9,10 @@ import {
 import { dg13FromRecord } from '../../../src/cccd/record.js';
 import { buildChipImage, syntheticJpeg, type ChipImage } from '../../../devices/card-reader/chip-image.js';
 import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
-import { type TestPki, createTestPki } from '../../../devices/card-reader/test-pki.js';
+import { type TestPki, createTestPki } from '../../../src/demo/test-pki.js';
 import { LDS_FILES } from '../../../src/card/files.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 
 let pki: TestPki;
 let image: ChipImage;

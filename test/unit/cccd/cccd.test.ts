@@ -12,7 +12,7 @@ import {
 } from '../../../src/cccd/mrz.js';
 import { formatQr, parseQr } from '../../../src/cccd/qr.js';
 import { checkDigit, formatTd1 } from '../../../src/card/mrz.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 
 function reasonsOf(run: () => unknown): CccdReason[] {
   try {

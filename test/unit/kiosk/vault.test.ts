@@ -16,7 +16,7 @@ import {
   sealingIdentityPath,
   unseal,
 } from '../../../src/store/seal.js';
-import { TRAN_THI_MAI } from '../../../devices/card-reader/sample-record.js';
+import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 import { quietLogger } from '../../helpers/logs.js';
 
 const opened: Store[] = [];

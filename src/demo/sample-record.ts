@@ -1,4 +1,4 @@
-import { type CitizenRecord } from '../../src/cccd/record.js';
+import { type CitizenRecord } from '../cccd/record.js';
 
 /** A fabricated citizen (cccd-facts.md §1.3 / §3 worked example 1) for emulated cards and tests. */
 export const TRAN_THI_MAI: CitizenRecord = {

@@ -2,9 +2,10 @@
  * Fabricated citizens (cccd-facts.md §1.3 examples; names and addresses invented) that the demo
  * registry stages for pickup and the demo rig's vault holds chips for. Not PII: made up.
  */
-import { syntheticTemplate, TRAN_THI_MAI } from '../../devices/index.js';
+import { syntheticTemplate } from '../../devices/index.js';
+import { TRAN_THI_MAI } from './sample-record.js';
 import { cccdMrzFromRecord, type CitizenRecord, formatQr, type QrPayload } from '../cccd/index.js';
-import type { RegistryCitizen } from './citizens.js';
+import type { RegistryCitizen } from '../registry/citizens.js';
 
 export interface DemoCitizen {
   pickupId: string;

@@ -1,0 +1,174 @@
+/**
+ * `kiosk demo`: the rig in a child process (src/cli/demo-rig.ts) and a kiosk runtime wired to its
+ * emulators, exactly as `kiosk start` wires a configured kiosk.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../config/index.js';
+import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { DEMO_CITIZENS } from './citizens.js';
+import { rigDemoControl } from './panel.js';
+import type { DemoRigReady } from './rig.js';
+
+export interface DemoOptions {
+  dataDir: string;
+  uiPort: number;
+  brokerPort: number;
+  kioskId: string;
+  logLevel: string;
+  /** false: only the world around a kiosk (broker, registry, emulators), to provision a kiosk against */
+  kiosk?: boolean;
+}
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const probe = createServer();
+    probe.once('error', () => resolveFree(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolveFree(true)));
+  });
+}
+
+function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: DemoRigReady }> {
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const entry = fileURLToPath(new URL(`../cli/demo-rig.${extension}`, import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      ...process.execArgv,
+      entry,
+      '--data-dir',
+      options.dataDir,
+      '--broker-port',
+      String(options.brokerPort),
+      '--kiosk-id',
+      options.kioskId,
+    ],
+    {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+      env: { ...process.env, KIOSK_LOG_LEVEL: options.logLevel },
+    },
+  );
+  return new Promise((resolveReady, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      reject(new Error(`demo rig exited before it was ready (${code ?? signal})`)),
+    );
+    child.on('message', (message: DemoRigReady) => {
+      if (message?.type === 'ready') resolveReady({ child, ready: message });
+    });
+  });
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const log = createLogger({ level: options.logLevel, pretty: true });
+  const dataDir = resolve(options.dataDir);
+  // filled in as start-up proceeds; a signal during start-up stops whatever exists
+  const parts: { rig?: ChildProcess; runtime?: KioskRuntime } = {};
+  const stopRig = async () => {
+    const child = parts.rig;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((done) => child.once('exit', done));
+    if (child.connected) child.send({ type: 'stop' });
+    else child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((done) => setTimeout(done, 1500))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  exitOnSignals(
+    async () => {
+      await parts.runtime?.stop();
+      await stopRig();
+    },
+    log,
+    2800,
+  );
+  const started = await spawnRig({ ...options, dataDir: join(dataDir, 'rig') });
+  parts.rig = started.child;
+  started.child.on('exit', (code, signal) => {
+    if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
+  });
+  if (options.kiosk === false) {
+    const { brokerUrl, devices, enrolmentTokenFile } = started.ready;
+    process.stdout.write(
+      [
+        `cccd-kiosk demo world ready (no kiosk): broker ${brokerUrl}, pid ${process.pid}; Ctrl-C stops`,
+        `  enrolment token (one use): ${enrolmentTokenFile ?? '(none)'}`,
+        `  devices: ${Object.entries(devices)
+          .map(([name, path]) => `${name} ${path}`)
+          .join(', ')}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
+  const uiPort = options.uiPort === 0 || (await portIsFree(options.uiPort)) ? options.uiPort : 0;
+  const config = parseConfig(
+    {
+      kiosk: { id: options.kioskId, site: 'demo' },
+      mqtt: {
+        url: started.ready.brokerUrl,
+        protocolVersion: 4,
+        keepaliveSeconds: 10,
+        reconnect: { minMs: 200, maxMs: 5000 },
+      },
+      dataDir: join(dataDir, 'kiosk'),
+      ui: { host: '127.0.0.1', port: uiPort },
+      devices: {
+        scanner: { path: started.ready.devices.scanner, baudRate: 9600 },
+        fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
+        printer: { path: started.ready.devices.printer, baudRate: 9600 },
+        dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
+        ...(started.ready.devices.cardReader
+          ? { cardReader: { kind: 'serial' as const, path: started.ready.devices.cardReader } }
+          : {}),
+        probeIntervalMs: 2000,
+      },
+      ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
+      log: { level: options.logLevel, pretty: true },
+    },
+    'demo',
+  );
+  const runtime = createKioskRuntime(config, log, {
+    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
+  });
+  parts.runtime = runtime;
+  await runtime.start();
+  // `kiosk doctor --config <data dir>/kiosk.json` checks the demo's devices (through the running
+  // kiosk while it runs; see src/cli/doctor.ts). The UI port is the one actually bound.
+  const uiBound = { ...config.ui, port: Number(new URL(runtime.ui.url).port) };
+  writeFileSync(join(dataDir, 'kiosk.json'), `${JSON.stringify({ ...config, ui: uiBound }, null, 2)}\n`);
+  // "Ready" means the page shows every part up: give the link a moment to reach the broker.
+  const linkDeadline = Date.now() + 5000;
+  while (!runtime.link.connected && Date.now() < linkDeadline)
+    await new Promise((done) => setTimeout(done, 20));
+  // … and the devices: the dispenser is ok once its Firmata handshake is through.
+  const devicesReady = () =>
+    Object.values(runtime.devices.summary()).every((state) => state === 'ok' || state === 'disabled');
+  while (!devicesReady() && Date.now() < linkDeadline) await new Promise((done) => setTimeout(done, 20));
+  // The one line a newcomer waits for (issue: "prints one line with the URL when ready").
+  void loadDemoVault(runtime, DEMO_CITIZENS.length, log);
+  process.stdout.write(
+    `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,
+  );
+}
+
+/**
+ * The demo technician's `kiosk vault load`: once the registry's manifest entries have arrived (they
+ * wait for the kiosk's sealing key), identify the cards in the first `count` slots.
+ */
+async function loadDemoVault(runtime: KioskRuntime, count: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  try {
+    while ((await runtime.vault.awaitingLoad()).length < count && Date.now() < deadline)
+      await new Promise((done) => setTimeout(done, 100));
+    const result = await runtime.loadVault(Array.from({ length: count }, (_, slot) => slot));
+    log.info({ loaded: result.loaded.length, unmatched: result.unmatched }, 'demo: vault loaded');
+  } catch (error) {
+    log.error({ err: (error as Error).message }, 'demo: vault load failed');
+  }
+}

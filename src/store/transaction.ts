@@ -1,0 +1,56 @@
+/**
+ * The types shared by the store and its job rows. They live apart from store.ts and jobs.ts so
+ * that neither imports the other's module for its types (store.ts builds a JobStore; jobs.ts only
+ * needs a transaction).
+ */
+import type { RunResult, SqlParams } from './sqlite.js';
+
+/** An event to put in the outbox; `id` defaults to a fresh UUID (the registry dedupes by it). */
+export interface OutboxEventInput {
+  type: string;
+  body: unknown;
+  id?: string;
+  topic?: string;
+}
+
+/**
+ * What a transaction may do. `emit` is buffered and written in the same transaction as the
+ * caller's state change, so "changed the state but forgot the event" cannot happen: both commit
+ * or neither does.
+ */
+export interface Transaction {
+  run(sql: string, params?: SqlParams): Promise<RunResult>;
+  get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined>;
+  all<Row>(sql: string, params?: SqlParams): Promise<Row[]>;
+  emit(event: OutboxEventInput): string;
+  /** Records that inbound message `id` is applied; false if it already was (a redelivery). */
+  markApplied(messageId: string, kind: string): Promise<boolean>;
+  audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void>;
+  addJob(job: JobInput): Promise<number>;
+}
+
+export interface JobInput {
+  kind: string;
+  payload: unknown;
+  /** higher runs first among due jobs */
+  priority?: number;
+  /** epoch ms; default now */
+  runAt?: number;
+  /** attempts before the job goes to the dead letters */
+  maxAttempts?: number;
+}
+
+export type JobState = 'pending' | 'running' | 'dead';
+
+export interface JobRow {
+  id: number;
+  kind: string;
+  payload: string;
+  priority: number;
+  state: JobState;
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  created_at: number;
+}
