@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { JohnnyFiveDispenser, KioskGpio, onoffBackend, PtyCardTransport } from '../../devices/index.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
+import { readLoadIntents } from '../kiosk/reconcile.js';
 import { Vault } from '../kiosk/vault.js';
 import { loadVault } from '../kiosk/vault-load.js';
 import { topics } from '../link/topics.js';
@@ -42,12 +43,20 @@ export async function runVaultCommand(
     if (action === 'status') {
       const inventory = await vault.inventory();
       const awaiting = (await vault.awaitingLoad()).length;
+      // cards a load left in their slots without identifying them (a crash, or no staged pickup opened them)
+      const unidentified = (await readLoadIntents(store))
+        .filter((intent) => intent.phase === 'unidentified')
+        .map((intent) => intent.slot);
       process.stdout.write(
         json
-          ? `${JSON.stringify({ inventory, awaitingLoad: awaiting })}\n`
+          ? `${JSON.stringify({ inventory, awaitingLoad: awaiting, unidentifiedSlots: unidentified })}\n`
           : `${Object.entries(inventory)
               .map(([state, n]) => `${state}: ${n}`)
-              .join('\n')}\nstaged, not loaded: ${awaiting}\n`,
+              .join('\n')}\nstaged, not loaded: ${awaiting}\n${
+              unidentified.length
+                ? `load again (card not identified): slots ${unidentified.join(', ')}\n`
+                : ''
+            }`,
       );
       return 0;
     }
