@@ -11,13 +11,14 @@ import { type KioskConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
-import { Vault } from './kiosk/vault.js';
+import { manifestTransport, Vault } from './kiosk/vault.js';
 import { type GpioBackend, KioskGpio } from '../devices/index.js';
 import { configuredGuardInputs, GpioGuard } from './kiosk/gpio-guard.js';
 import { withMoveJournal } from './kiosk/reconcile.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
+import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
 import { JobRunner, Store } from './store/index.js';
@@ -156,7 +157,12 @@ export function createKioskRuntime(
   });
   // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
   const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
-  const vault = new Vault(store, identity);
+  const vault = new Vault(
+    store,
+    identity,
+    Date.now,
+    manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
+  );
   const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
@@ -186,6 +192,7 @@ export function createKioskRuntime(
     ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
     : [];
   const sessions = new SessionOrchestrator({
+    kiosk: config.kiosk,
     settings: {
       timeouts: {
         idleMs: config.timeouts.sessionIdleMs,
@@ -207,6 +214,7 @@ export function createKioskRuntime(
     vault,
     store,
     identity,
+    sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
     trustAnchors,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,

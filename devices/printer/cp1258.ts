@@ -52,7 +52,10 @@ export function encodeCp1258(text: string): Buffer {
   return Buffer.from(out);
 }
 
-/** Decodes CP1258 bytes and recomposes (NFC) so that "ê" + U+0323 reads back as "ệ". */
+/**
+ * Decodes CP1258 bytes as they are, combining marks included: whether "ê" + U+0323 reads as "ệ"
+ * depends on the printer striking the mark over the letter (paper.ts), not on the code page.
+ */
 export function decodeCp1258(bytes: Uint8Array): string {
-  return decoder.decode(bytes).normalize('NFC');
+  return decoder.decode(bytes);
 }

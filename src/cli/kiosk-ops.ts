@@ -14,6 +14,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeMessage, type Envelope, InvalidMessage, type MessageBody } from '../link/messages.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
+import { addEnrolmentCommands } from './enrolment-admin.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -188,6 +189,8 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       print(json(), { keyId }, keyId);
     });
 
+  addEnrolmentCommands(program, (value, text) => print(json(), value, text));
+
   const config = program.command('config').description('signed configuration');
   interface SignOptions {
     key: string;
@@ -302,7 +305,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       .description('send a signed command to one kiosk; --wait prints its cmd/result')
       .argument(
         '<name>',
-        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level',
+        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level, reassert-state',
       )
       .requiredOption('--key <file>', 'operations private key (ops.key)')
       .requiredOption('--kiosk <id>', 'the kiosk')
@@ -324,6 +327,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
     ) => {
       const message = signCommand({
         name,
+        kioskId: options.kiosk,
         key: loadKey(options.key),
         expiresInMs: options.expiresIn,
         ...(options.arg ? { args: options.arg } : {}),

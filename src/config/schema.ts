@@ -6,6 +6,7 @@
  * takes effect after a restart of the runtime (used by the fleet layer when applying pushed config).
  */
 import { z } from 'zod';
+import { PrinterProfileIdSchema } from '../../devices/printer/profiles.js';
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
 
@@ -39,7 +40,15 @@ export const DevicesSchema = z
   .strictObject({
     scanner: serialDevice(9600).optional().meta({ description: 'QR / barcode scanner (lines ending in CR)' }),
     fingerprint: serialDevice(57600).optional().meta({ description: 'R30x/ZFM fingerprint sensor' }),
-    printer: serialDevice(9600).optional().meta({ description: 'ESC/POS receipt printer' }),
+    printer: serialDevice(9600)
+      .extend({
+        profile: PrinterProfileIdSchema.default('epson-wpc1258').meta({
+          description:
+            'printer model: code page for Vietnamese (epson-wpc1258, clone-tcvn3, clone-cp1258-uncomposed) or raster-80mm / raster-58mm for any ESC/POS printer',
+        }),
+      })
+      .optional()
+      .meta({ description: 'ESC/POS receipt printer' }),
     dispenser: serialDevice(57600)
       .optional()
       .meta({ description: 'card dispenser controller board (Firmata)' }),
@@ -178,8 +187,54 @@ export const KioskConfigSchema = z.strictObject({
         .max(65_535)
         .default(512)
         .meta({ description: 'outbox events published and not yet acknowledged at once' }),
+      retention: z
+        .strictObject({
+          inboxMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(30 * 24 * 3600_000)
+            .meta({
+              description:
+                'applied inbound message ids kept this long (replays within a message lifetime are refused by its nonce)',
+            }),
+          auditMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(90 * 24 * 3600_000)
+            .meta({ description: 'audit rows kept this long' }),
+          auditMaxRows: z
+            .number()
+            .int()
+            .min(100)
+            .default(200_000)
+            .meta({ description: 'at most this many audit rows are kept (the oldest go first)' }),
+          pruneEveryMs: z
+            .number()
+            .int()
+            .min(1000)
+            .default(3_600_000)
+            .meta({ description: 'how often retention runs' }),
+        })
+        .default({
+          inboxMs: 30 * 24 * 3600_000,
+          auditMs: 90 * 24 * 3600_000,
+          auditMaxRows: 200_000,
+          pruneEveryMs: 3_600_000,
+        })
+        .meta({ description: 'retention bounds of inbox, audit and nonces' }),
     })
-    .default({ synchronous: 'FULL', outboxWindow: 512 })
+    .default({
+      synchronous: 'FULL',
+      outboxWindow: 512,
+      retention: {
+        inboxMs: 30 * 24 * 3600_000,
+        auditMs: 90 * 24 * 3600_000,
+        auditMaxRows: 200_000,
+        pruneEveryMs: 3_600_000,
+      },
+    })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
   fleet: z
     .strictObject({
@@ -196,11 +251,40 @@ export const KioskConfigSchema = z.strictObject({
           description: 'operations keys pinned at provisioning: only they may sign config and commands',
           restart: true,
         }),
+      registrySigningKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte Ed25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry key pinned at provisioning (base64 raw Ed25519): only it may sign manifest entries and update statuses',
+          restart: true,
+        }),
+      registrySealingKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte X25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry X25519 key pinned at provisioning: pickup secrets must be HPKE-sealed by it, update submissions are sealed to it',
+          restart: true,
+        }),
       rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
       }),
+      refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'refused inbound messages are summarised in one security.refused event per window',
+      }),
+      refusalRepliesPerWindow: z.number().int().min(0).max(10_000).default(60).meta({
+        description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
+      }),
     })
-    .default({ opsPublicKeys: [], rollbackAfterMs: 60_000 })
+    .default({
+      opsPublicKeys: [],
+      rollbackAfterMs: 60_000,
+      refusalSummaryMs: 60_000,
+      refusalRepliesPerWindow: 60,
+    })
     .meta({ description: 'central operations: signed configuration and commands' }),
   sessions: z
     .strictObject({

@@ -12,7 +12,7 @@ import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS } from './citizens.js';
 import { rigDemoControl } from './panel.js';
-import type { DemoRigReady } from './rig.js';
+import { DEMO_ENROL_KIOSK_ID, type DemoRigReady } from './rig.js';
 
 export interface DemoOptions {
   dataDir: string;
@@ -92,7 +92,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     if (code !== 0) log.error({ code, signal }, 'demo rig (broker, registry, emulators) exited');
   });
   if (options.kiosk === false) {
-    const { brokerUrl, devices, enrolmentTokenFile } = started.ready;
+    const { brokerUrl, devices, enrolmentTokenFile, registryKeys } = started.ready;
+    const registryFlags = registryKeys
+      ? ` --registry-signing-key ${registryKeys.signing} --registry-sealing-key ${registryKeys.sealing}`
+      : '';
     process.stdout.write(
       [
         `cccd-kiosk demo world ready (no kiosk): broker ${brokerUrl}, pid ${process.pid}; Ctrl-C stops`,
@@ -100,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         `  devices: ${Object.entries(devices)
           .map(([name, path]) => `${name} ${path}`)
           .join(', ')}`,
-        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id ${DEMO_ENROL_KIOSK_ID} --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})"${registryFlags} --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
         '',
       ].join('\n'),
     );
@@ -129,6 +132,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         probeIntervalMs: 2000,
       },
       ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
+      ...(started.ready.registryKeys
+        ? {
+            fleet: {
+              registrySigningKey: started.ready.registryKeys.signing,
+              registrySealingKey: started.ready.registryKeys.sealing,
+            },
+          }
+        : {}),
       log: { level: options.logLevel, pretty: true },
     },
     'demo',

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
 import {
   type DemoControl,
   DemoCitizensSchema,
@@ -36,5 +38,8 @@ export function rigDemoControl(socketPath: string): DemoControl {
     run: async (command) => {
       await ask(rigControlLine(command));
     },
+    // the rig's printer emulator writes it beside the socket (rig.ts: <rig dir>/printer)
+    lastReceiptPng: () =>
+      readFile(join(dirname(socketPath), 'printer', 'last-receipt.png')).catch(() => undefined),
   };
 }

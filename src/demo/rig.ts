@@ -37,6 +37,8 @@ export interface DemoRigReady {
   enrolmentTokenFile?: string;
   /** the CSCA the rig's chips are signed under (the kiosk's `sessions.trustList`) */
   trustList?: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys?: { signing: string; sealing: string };
 }
 
 /** The host ends of the demo's emulator ptys. */
@@ -70,6 +72,8 @@ export interface DemoRig {
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
+  /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
+  registryKeys: { signing: string; sealing: string };
   /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
   citizenControl(command: string, args: string[]): Promise<string>;
   stop(): Promise<void>;
@@ -119,7 +123,12 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   // the demo citizen's finger lies on the sensor
   fingerprint.placeFinger(syntheticFinger('demo-citizen'));
   const printerPty = await emulatorPty('printer');
-  const printer = new PrinterEmulator({ path: printerPty.emulatorPath, baudRate: 9600 });
+  // each receipt's PNG under the rig's data dir, for the demo panel (panel.ts: last-receipt.png)
+  const printer = new PrinterEmulator({
+    path: printerPty.emulatorPath,
+    baudRate: 9600,
+    pngDir: join(dataDir, 'printer'),
+  });
   const dispenserPty = await emulatorPty('dispenser');
   const dispenser = new DispenserEmulator({ path: dispenserPty.emulatorPath });
   dispenser.loadCards([0, 1, 2, 3]);
@@ -223,6 +232,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     control,
     chips,
     trustList,
+    registryKeys: {
+      signing: registry.keys.signingPublicKey,
+      sealing: registry.keys.sealingPublicKey,
+    },
     citizenControl,
     stop: stopAll,
   };
@@ -277,6 +290,9 @@ async function startRigControl(
   return server;
 }
 
+/** The kiosk id the demo registers for `kiosk provision` (its enrolment token is bound to it). */
+export const DEMO_ENROL_KIOSK_ID = 'hn-0042';
+
 /** Body of the rig child process (src/cli/demo-rig.ts). */
 export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): Promise<void> {
   const log = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info', pretty: true }).child({
@@ -298,15 +314,19 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
   });
   // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
   process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
-  // `kiosk provision` against the demo takes its one-time token from this file.
+  // `kiosk provision` against the demo takes its one-time token from this file. A token is bound
+  // to one kiosk id that operations registered: the demo registers DEMO_ENROL_KIOSK_ID.
   const enrolmentTokenFile = join(options.dataDir, 'enrolment-token');
-  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken()}\n`, { mode: 0o600 });
+  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken(DEMO_ENROL_KIOSK_ID)}\n`, {
+    mode: 0o600,
+  });
   const ready: DemoRigReady = {
     type: 'ready',
     brokerUrl: rig.brokerUrl,
     devices: rig.devices,
     enrolmentTokenFile,
     trustList: rig.trustList,
+    registryKeys: rig.registryKeys,
   };
   process.send?.(ready);
 }

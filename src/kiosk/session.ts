@@ -31,6 +31,7 @@ import {
   type SessionState,
   viewOf,
 } from './session-machine.js';
+import { composeReceipt, type ReceiptFacts } from './receipt.js';
 import { MoveJournal, readLoadIntents, reconcileMechanics } from './reconcile.js';
 import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
@@ -54,6 +55,8 @@ export interface SessionDevices {
 
 export interface SessionOrchestratorOptions {
   settings: SessionSettings;
+  /** printed on receipts */
+  kiosk?: { id: string; site?: string | undefined };
   devices: SessionDevices;
   /** health of every configured device, as the device manager reports it */
   deviceStates: () => Record<string, DeviceHealthState>;
@@ -62,6 +65,8 @@ export interface SessionOrchestratorOptions {
   vault: Vault;
   store: Store;
   identity: SealingIdentity;
+  /** seals a data-update submission to the registry (src/store/hpke.ts `updateSealer`) */
+  sealUpdate: (trackingCode: string, plaintext: Buffer) => Promise<string>;
   trustAnchors: readonly X509Certificate[];
   request?: RegistryRequest;
   requestTimeoutMs: number;
@@ -402,10 +407,7 @@ export class SessionOrchestrator implements SessionController, Service {
       case 'complete': {
         await vault.complete(effect.pickupId, effect.slot);
         const receiptCode = `R-${randomCode()}`;
-        await this.printReceipt(meter, [
-          `Mã biên nhận / Receipt: ${receiptCode}`,
-          'Đã nhận thẻ CCCD / Card collected',
-        ]);
+        await this.printReceipt(meter, 'pickup', receiptCode);
         log.info({ pickupId: effect.pickupId }, 'sessions: pickup completed');
         return { type: 'completed', op: effect.op, receiptCode };
       }
@@ -558,34 +560,28 @@ export class SessionOrchestrator implements SessionController, Service {
     if (secrets?.kind !== 'update') return { type: 'device-fault', op, device: 'runtime' };
     const trackingCode = `U-${randomCode()}`;
     const at = this.now();
+    // sealed before it is stored: the outbox holds only ciphertext until the registry acknowledges
+    const plaintext = Buffer.from(JSON.stringify({ idNumber: secrets.idNumber, changes }));
+    const sealed = await this.options.sealUpdate(trackingCode, plaintext).finally(() => plaintext.fill(0));
     await this.options.store.transaction(async (tx) => {
       await tx.run(
         `INSERT INTO data_updates (tracking_code, id_lookup, state, submitted_at, updated_at) VALUES (?, ?, 'submitted', ?, ?)`,
         [trackingCode, this.options.identity.lookupHash(secrets.idNumber), at, at],
       );
-      tx.emit({ type: 'update.submitted', body: { trackingCode, idNumber: secrets.idNumber, changes } });
+      tx.emit({ type: 'update.submitted', body: { trackingCode, sealed } });
     });
-    await this.printReceipt(meter, [
-      `Mã theo dõi / Tracking code: ${trackingCode}`,
-      'Đã gửi yêu cầu cập nhật / Update submitted',
-    ]);
+    await this.printReceipt(meter, 'update', trackingCode);
     return { type: 'update-submitted', op, trackingCode };
   }
 
   /** Prints a receipt; a printer fault is logged and does not undo what was recorded. */
-  private async printReceipt(meter: WaitMeter, lines: string[]): Promise<void> {
+  private async printReceipt(meter: WaitMeter, kind: ReceiptFacts['kind'], reference: string): Promise<void> {
     const printer = this.options.devices.printer;
     if (!printer) return;
+    const { id: kioskId, site } = this.options.kiosk ?? { id: 'kiosk' };
+    const facts = { kind, kioskId, ...(site ? { site } : {}), at: new Date(this.now()), reference };
     try {
-      await meter.wait(
-        printer.print({
-          items: [
-            { kind: 'text', text: 'CCCD KIOSK', bold: true, align: 'center' },
-            ...lines.map((text) => ({ kind: 'text' as const, text })),
-            { kind: 'feed', lines: 2 },
-          ],
-        }),
-      );
+      await meter.wait(printer.print(composeReceipt(facts, printer.profile.columns)));
     } catch (error) {
       this.options.log.warn({ err: errorText(error) }, 'sessions: receipt not printed');
     }

@@ -7,7 +7,8 @@ import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type CaFiles, EnrolmentDesk } from './enrolment.js';
+import { type CaFiles, EnrolmentDesk, type TokenPurpose } from './enrolment.js';
+import { loadOrCreateRegistryKeys, type RegistryKeys } from './keys.js';
 
 /** What arrived from one kiosk's outbox: tests and operators read it. */
 export interface EventCounts {
@@ -60,15 +61,26 @@ export class ReferenceRegistry implements Service {
       tls?: { ca: string; cert: string; key: string };
       /** answers enrolments on the bootstrap topic, signing with this CA (see enrolment.ts) */
       enrolmentCa?: CaFiles;
+      /** its signing and sealing keys (default: `<databaseFile>.keys.json`, made at first start) */
+      keys?: RegistryKeys;
     },
-  ) {}
+  ) {
+    this.keys = options.keys ?? loadOrCreateRegistryKeys(`${options.databaseFile}.keys.json`);
+  }
+
+  /** The registry's keys; kiosks pin the public halves (`fleet.registrySigningKey`/`SealingKey`). */
+  readonly keys: RegistryKeys;
 
   private enrolment: EnrolmentDesk | undefined;
 
-  /** Issues a one-time enrolment token (optionally for one kiosk id); needs `enrolmentCa`. */
-  async issueEnrolmentToken(kioskId?: string): Promise<string> {
+  /**
+   * Operations register `kioskId` and get a one-time token bound to it: `enrol` for a new kiosk,
+   * `re-enrol` to replace an enrolled kiosk's certificate and keys. Needs `enrolmentCa`.
+   */
+  async issueEnrolmentToken(kioskId: string, purpose: TokenPurpose = 'enrol'): Promise<string> {
     if (!this.enrolment) throw new Error('registry: enrolment is not configured (no enrolmentCa)');
-    return this.enrolment.issueToken(kioskId);
+    await this.enrolment.registerKiosk(kioskId);
+    return this.enrolment.issueToken(kioskId, purpose);
   }
 
   /** The X25519 sealing public key (base64) a kiosk handed over at enrolment. */
@@ -115,6 +127,7 @@ export class ReferenceRegistry implements Service {
       : {};
     this.citizensPart = await RegistryCitizens.open(db, {
       log: this.options.log,
+      keys: this.keys,
       publish: (topic, message) =>
         new Promise<void>((resolve, reject) => {
           const client = this.client;

@@ -15,6 +15,7 @@ import {
   onoffBackend,
   SerialChipStation,
   SerialFingerprintSensor,
+  PRINTER_PROFILES,
   SerialReceiptPrinter,
   SerialScanner,
 } from '../../devices/index.js';
@@ -38,7 +39,14 @@ export function addConfiguredDevices(
     );
   else if (fingerprint) disabled.push('fingerprint');
   if (printer?.enabled)
-    drivers.set('printer', new SerialReceiptPrinter({ path: printer.path, baudRate: printer.baudRate }));
+    drivers.set(
+      'printer',
+      new SerialReceiptPrinter({
+        path: printer.path,
+        baudRate: printer.baudRate,
+        profile: PRINTER_PROFILES[printer.profile],
+      }),
+    );
   else if (printer) disabled.push('printer');
   if (dispenser?.enabled)
     drivers.set('dispenser', new JohnnyFiveDispenser({ path: dispenser.path, baudRate: dispenser.baudRate }));

@@ -92,6 +92,21 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 4,
+    description: 'nonces of signed inbound messages (kept until they expire); retention indexes',
+    // A nonce is remembered in the transaction that applies its message and forgotten once the
+    // message has expired (no copy of it can pass the expiry check any more). The indexes let
+    // retention prune inbox, audit and nonces by age without scanning.
+    sql: `
+      CREATE TABLE message_nonces (
+        nonce      TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX message_nonces_expiry ON message_nonces (expires_at);
+      CREATE INDEX inbox_applied_at ON inbox (applied_at);
+      CREATE INDEX audit_at ON audit (at);`,
+  },
+  {
+    version: 5,
     description:
       'dispenser move journal and vault-load intents: what the mechanics were told before each move',
     // Written BEFORE each move (src/kiosk/reconcile.ts): after a crash or a board reset, the host

@@ -47,6 +47,8 @@ export function panelCitizen(citizen: z.infer<typeof DemoCitizensSchema>[number]
 export interface DemoControl {
   citizens(): Promise<DemoPanelCitizen[]>;
   run(command: DemoCommand): Promise<void>;
+  /** the printer emulator's PNG of the last receipt it printed, if any */
+  lastReceiptPng?(): Promise<Buffer | undefined>;
 }
 
 /** One line of the rig's control socket for a command (see `startRigControl` in src/demo/rig.ts). */

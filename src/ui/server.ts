@@ -94,6 +94,14 @@ export class UiServer implements Service {
       this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
       return;
     }
+    if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
+      demo.lastReceiptPng().then(
+        (png) =>
+          reply(png ? { status: 200, type: 'image/png', body: png } : json(404, { error: 'no receipt yet' })),
+        (error: unknown) => reply(failed(error)),
+      );
+      return;
+    }
     if (demo && method === 'GET' && path === '/demo/citizens') {
       demo.citizens().then(
         (citizens) => reply(json(200, citizens)),

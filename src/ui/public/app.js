@@ -2,7 +2,7 @@
  * WebSocket (src/kiosk/view.ts) and sends back `UiInput`s; it keeps no state of its own beyond
  * the language (Vietnamese by default, back to Vietnamese when the kiosk returns to the attract
  * screen) and what a citizen is typing. Plain DOM: no framework, nothing from the network. */
-/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout */
+/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout, setInterval */
 'use strict';
 
 const TEXT = {
@@ -787,8 +787,24 @@ function renderDemoPanel() {
         ),
       ),
       h('div', { class: 'demo-result', 'data-testid': 'demo-result' }, demoResult),
+      h('h3', {}, 'Biên nhận in gần nhất / Last printed receipt'),
+      h('img', {
+        class: 'demo-receipt',
+        'data-testid': 'demo-receipt',
+        alt: 'chưa in / nothing printed yet',
+        src: `/demo/receipt.png?t=${demoReceiptStamp}`,
+      }),
     ),
   );
+}
+/* The printer emulator's PNG of the last receipt; refreshed so a new receipt shows up. */
+let demoReceiptStamp = Date.now();
+if (document.body.hasAttribute('data-demo')) {
+  setInterval(() => {
+    demoReceiptStamp = Date.now();
+    const img = document.querySelector('[data-testid="demo-receipt"]');
+    if (img) img.setAttribute('src', `/demo/receipt.png?t=${demoReceiptStamp}`);
+  }, 3000);
 }
 if (document.body.hasAttribute('data-demo')) {
   fetch('/demo/citizens')

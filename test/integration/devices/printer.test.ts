@@ -32,6 +32,7 @@ describe('receipt printer over a real pseudo-terminal', () => {
       baudRate: 9600,
       retryMs: 100,
       timeoutMs: 800,
+      printingMs: 300,
     });
     await printer.start();
     cleanups.push(async () => {
@@ -68,6 +69,16 @@ describe('receipt printer over a real pseudo-terminal', () => {
     emulator.setStatus({ coverOpen: false, paperNearEnd: true });
     expect(await printer.status()).toEqual({ coverOpen: false, paperOut: false, paperNearEnd: true });
     expect(emulator.receipts).toHaveLength(0);
+  });
+
+  it('confirms only what the printer says it printed: paper running out mid-receipt is a fault', async () => {
+    const { emulator, printer } = await rig();
+    emulator.runOutOfPaperAfter(40);
+    await expect(printer.print(RECEIPT, { timeoutMs: 300 })).rejects.toMatchObject({ fault: 'paper-out' });
+    expect(emulator.receipts).toHaveLength(0);
+    emulator.setStatus({ paperOut: false }); // a new roll
+    await expect(printer.print(RECEIPT)).resolves.toMatchObject({ confirmed: true });
+    expect(emulator.receipts).toHaveLength(1);
   });
 
   it('times out when the printer stops answering', async () => {

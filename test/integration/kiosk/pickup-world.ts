@@ -60,6 +60,7 @@ export function kioskConfigInput(
     },
     timeouts: { trayTakeMs, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
     sessions: { trustList: rig.trustList, resultMs: 2000 },
+    fleet: { registrySigningKey: rig.registryKeys.signing, registrySealingKey: rig.registryKeys.sealing },
   };
 }
 

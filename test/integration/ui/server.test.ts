@@ -12,7 +12,7 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((server) => server.stop()));
 });
 
-async function startUi(options: { demo?: DemoCommand[] } = {}) {
+async function startUi(options: { demo?: DemoCommand[]; receiptPng?: Buffer } = {}) {
   const sessions = new ViewFeeder();
   const capture = capturingLogger();
   const demoRuns = options.demo;
@@ -31,6 +31,7 @@ async function startUi(options: { demo?: DemoCommand[] } = {}) {
             run: async (command: DemoCommand) => {
               demoRuns.push(command);
             },
+            lastReceiptPng: async () => options.receiptPng,
           },
         }
       : {}),
@@ -132,6 +133,17 @@ describe('UI server with the citizen sessions', () => {
       }),
     ).rejects.toThrow('HTTP 404');
     expect(sessions.inputs).toEqual([]);
+  });
+
+  it("in the demo, serves the printer emulator's last receipt PNG, 404 before the first", async () => {
+    const png = Buffer.from('89504e470d0a1a0a', 'hex');
+    const { url } = await startUi({ demo: [], receiptPng: png });
+    const response = await fetch(`${url}/demo/receipt.png?t=1`);
+    expect(response.headers.get('content-type')).toBe('image/png');
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(png);
+    const before = await startUi({ demo: [] });
+    expect((await fetch(`${before.url}/demo/receipt.png`)).status).toBe(404);
+    expect((await fetch(`${(await startUi()).url}/demo/receipt.png`)).status).toBe(404); // not a demo
   });
 
   it('in the demo, serves the presets and runs valid control commands only', async () => {
