@@ -55,15 +55,28 @@ export const DevicesSchema = z
     cardReader: z
       .strictObject({
         kind: z
-          .enum(['pcsc', 'serial'])
-          .meta({ description: 'PC/SC reader or serial-attached chip station' }),
-        reader: z.string().optional().meta({ description: 'PC/SC reader name (substring match)' }),
-        path: serialPath.optional(),
-        baudRate: baudRate(115200),
+          .literal('pcsc')
+          .meta({ description: 'the chip station reader speaks PC/SC (USB CCID through pcscd)' }),
+        reader: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: 'PC/SC reader name (substring match); absent: the first reader' }),
+        pcscdSocket: z.string().min(1).optional().meta({
+          description:
+            "pcscd's client socket (pcsc-lite's PCSCLITE_CSOCK_NAME); absent: the system's /run/pcscd/pcscd.comm",
+        }),
+        cardWaitMs: z
+          .number()
+          .int()
+          .positive()
+          .max(60_000)
+          .default(5000)
+          .meta({ description: 'how long a read waits for the reader to see the card at the station' }),
         enabled: z.boolean().default(true),
       })
       .optional()
-      .meta({ description: 'card reader / encoder at the chip station' }),
+      .meta({ description: "the chip reader at the dispenser's chip station" }),
     gpio: z
       .strictObject({
         enabled: z.boolean().default(true),

@@ -45,6 +45,7 @@ const SAFE_KEYS = new Set(
     'client',
     'command',
     'deadlineMs',
+    'declaredBytes',
     'depth',
     'detail',
     'device',
