@@ -11,11 +11,13 @@ declare -A needs=([socat]=socat [setpriv]=util-linux)
 needs[openssl]=openssl
 # audio guidance (issue 15): espeak-ng speaks each screen offline, in the demo and in the tests
 needs[espeak-ng]=espeak-ng
+# the chip station: the demo rig and the tests run pcscd with vsmartcard's vpcd driver, the chip
+# emulator as the virtual card (vpcd-config ships with vsmartcard-vpcd)
+needs[pcscd]=pcscd
+needs[vpcd-config]=vsmartcard-vpcd
+needs[systemd-socket-activate]=systemd   # starts that pcscd on a socket of its own
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
-  # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)
-  needs[pcscd]=pcscd
-  needs[vpcd-config]=vsmartcard-vpcd
   needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
   needs[systemd-analyze]=systemd   # deploy test: systemd-analyze verify on the unit
 fi

@@ -10,7 +10,14 @@
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { CardDispenser, FingerprintSensor, ReceiptPrinter } from '../../devices/index.js';
 import { DeviceCanceled, DeviceDisconnected, DeviceTimeout } from '../../devices/index.js';
-import { AccessControlError, type CardTransport, parseDg1, readCard } from '../card/index.js';
+import {
+  AccessControlError,
+  type AccessPolicy,
+  type CardTransport,
+  type TrustList,
+  parseDg1,
+  readCard,
+} from '../card/index.js';
 import { bacKeyFromMrz, parseCccdMrz, parseQr } from '../cccd/index.js';
 import { RequestTimeout } from '../link/link.js';
 import type { Envelope, MessageBody, MessageType } from '../link/messages.js';
@@ -31,7 +38,9 @@ import {
   type SessionState,
   viewOf,
 } from './session-machine.js';
+import { type FingerGuard, type FingerSubject } from './finger-guard.js';
 import { composeReceipt, type ReceiptFacts } from './receipt.js';
+import { MoveJournal, readLoadIntents, reconcileMechanics } from './reconcile.js';
 import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
 
@@ -62,11 +71,17 @@ export interface SessionOrchestratorOptions {
   /** whether operations have locked the kiosk (fleet `lock` command; survives restarts) */
   isLocked: () => boolean;
   vault: Vault;
+  /** failed fingers per pickup, persisted (issue 12) */
+  fingerGuard: FingerGuard;
   store: Store;
   identity: SealingIdentity;
   /** seals a data-update submission to the registry (src/store/hpke.ts `updateSealer`) */
   sealUpdate: (trackingCode: string, plaintext: Buffer) => Promise<string>;
   trustAnchors: readonly X509Certificate[];
+  /** master lists and CRLs (card.masterLists / card.crls) */
+  trustList?: TrustList;
+  /** chip access policy (card.accessPolicy); PACE-CAN is always tried first when the chip offers it */
+  accessPolicy?: AccessPolicy;
   request?: RegistryRequest;
   requestTimeoutMs: number;
   bus: EventBus<RuntimeEvents>;
@@ -74,7 +89,14 @@ export interface SessionOrchestratorOptions {
   now?: () => number;
 }
 
-type Secrets = { kind: 'pickup'; pickup: PickupSecrets } | { kind: 'update'; idNumber: string };
+type Secrets =
+  | { kind: 'pickup'; pickup: PickupSecrets; subject: FingerSubject }
+  /** no card waits for what was typed or scanned: a finger step that never matches (issue 12) */
+  | { kind: 'decoy'; template: Buffer; subject: FingerSubject }
+  | { kind: 'update'; idNumber: string };
+
+/** A template of the sensor's size that matches no finger (the decoy's). */
+const DECOY_TEMPLATE_BYTES = 512;
 
 export class SessionOrchestrator implements SessionController, Service {
   readonly name = 'sessions';
@@ -89,6 +111,11 @@ export class SessionOrchestrator implements SessionController, Service {
   private readonly detach: Array<() => void> = [];
   private running = false;
   private recovering = false;
+  /** the dispenser board reset; no moves until the inventory is reconciled with its sensors */
+  private boardReset = false;
+  /** a `fault.inventory` was reported and nothing has been reconciled since */
+  private inventoryRefused = false;
+  private readonly journal: MoveJournal;
   /**
    * The kiosk's own time per step since the last reset: reducer runs and effects minus the time
    * spent waiting on devices (serial exchanges, mechanics, the chip's answers) and the link.
@@ -98,6 +125,7 @@ export class SessionOrchestrator implements SessionController, Service {
   constructor(private readonly options: SessionOrchestratorOptions) {
     this.now = options.now ?? Date.now;
     this.view = viewOf(this.state, this.seq);
+    this.journal = new MoveJournal(options.store);
   }
 
   // ---- SessionController ------------------------------------------------------------------------
@@ -126,9 +154,11 @@ export class SessionOrchestrator implements SessionController, Service {
     const { bus, devices } = this.options;
     this.running = true;
     bus.on('sessions', 'device.health', ({ device, state }) => {
-      this.dispatch({ type: 'device', device, present: state === 'ok' });
-      // a card left adrift (failed park, or found after a restart) is recovered once the dispenser is back
-      if (device === 'dispenser' && state === 'ok' && this.state.cardAdrift) void this.recover();
+      // while a reset board is being reconciled, the dispenser counts as missing (no new session)
+      const present = state === 'ok' && !(device === 'dispenser' && this.boardReset);
+      this.dispatch({ type: 'device', device, present });
+      // every board (re)connect: the inventory is checked against the board's sensors
+      if (device === 'dispenser' && state === 'ok') void this.recover();
     });
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
@@ -141,6 +171,9 @@ export class SessionOrchestrator implements SessionController, Service {
     const onTaken = () => this.dispatch({ type: 'taken' });
     devices.dispenser?.on('taken', onTaken);
     this.detach.push(() => devices.dispenser?.off('taken', onTaken));
+    const onBoot = () => this.onBoardReset();
+    devices.dispenser?.on('boot', onBoot);
+    this.detach.push(() => devices.dispenser?.off('boot', onBoot));
     const states = this.options.deviceStates();
     for (const device of this.options.settings.neededDevices)
       this.dispatch({
@@ -148,11 +181,13 @@ export class SessionOrchestrator implements SessionController, Service {
         device,
         present: states[device] === 'ok',
       });
-    if ((await this.options.vault.inTransit()).length > 0) {
-      // no session until the card found between slot and tray after a restart is safe again
+    if (
+      (await this.options.vault.inTransit()).length > 0 ||
+      (await readLoadIntents(this.options.store)).length > 0
+    )
+      // no session until the card found outside its slot after a restart is safe again
       this.state = { ...this.state, cardAdrift: true };
-      if (this.options.deviceStates().dispenser === 'ok') void this.recover();
-    }
+    if (this.options.deviceStates().dispenser === 'ok') void this.recover();
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
     this.dispatch({ type: 'lock', locked: this.options.isLocked() });
   }
@@ -176,64 +211,65 @@ export class SessionOrchestrator implements SessionController, Service {
   }
 
   /**
-   * After a restart: a card the inventory shows between slot and citizen is brought to safety by
-   * asking the dispenser where it physically is. At the station → back to its slot; in the tray
-   * or the mechanics in fault → capture bin (`pickup.retracted`). Idle with the card recorded in
-   * the tray → the citizen took it before the crash: `pickup.completed` (retract is only ever
-   * ours, and its capture is committed right after it).
+   * On every board (re)connect, board reset and restart: the inventory (store + move journal) is
+   * reconciled with the board's sensors (src/kiosk/reconcile.ts). Only between sessions: a session
+   * in progress is ended first (a reset ends it through `onBoardReset`). Where the two cannot be
+   * reconciled the kiosk stays out of service and `fault.inventory` is reported (once per process).
    */
   async recover(): Promise<void> {
-    if (this.recovering) return;
+    const dispenser = this.options.devices.dispenser;
+    if (this.recovering || !dispenser || !this.running) return;
+    if (this.state.phase !== 'attract' && this.state.phase !== 'out-of-service') return;
     this.recovering = true;
     try {
-      await this.recoverCards();
+      await this.reconcileBoard(dispenser);
     } finally {
       this.recovering = false;
     }
   }
 
-  private async recoverCards(): Promise<void> {
-    const { vault, devices, log } = this.options;
-    const adrift = await vault.inTransit();
-    const dispenser = devices.dispenser;
-    if (adrift.length === 0 || !dispenser) {
-      if (adrift.length === 0 && this.state.cardAdrift && this.state.phase === 'out-of-service')
-        this.dispatch({ type: 'vault-safe' });
-      return;
-    }
+  private async reconcileBoard(dispenser: CardDispenser): Promise<void> {
+    const { vault, store, log } = this.options;
     try {
-      for (const card of adrift) {
-        let mechanics = await dispenser.status();
-        // a move the board began before the crash finishes (or faults) on its own within its limit
-        for (let polls = 0; mechanics === 'moving' && polls < 50; polls++) {
-          await new Promise((done) => setTimeout(done, 100));
-          mechanics = await dispenser.status();
-        }
-        if (mechanics === 'atStation') {
-          await dispenser.returnToSlot(card.slot);
-          await vault.markBackInSlot(card.pickupId);
-        } else if (mechanics === 'inTray' || mechanics === 'fault') {
-          await dispenser.retract();
-          await vault.capture(card.pickupId, card.slot, 'recovered-after-restart');
-        } else if (card.state === 'in-tray') {
-          await vault.complete(card.pickupId, card.slot);
-        } else {
-          await vault.markBackInSlot(card.pickupId); // the move to the station never happened
-        }
-        log.warn(
-          { pickupId: card.pickupId, was: card.state, mechanics },
-          'sessions: card recovered after restart',
-        );
+      const result = await reconcileMechanics(
+        { store, vault, dispenser, journal: this.journal, log },
+        {
+          report: !this.inventoryRefused,
+        },
+      );
+      if (result.kind === 'refused') {
+        this.inventoryRefused = true;
+        this.state = { ...this.state, cardAdrift: true };
+        this.dispatch({ type: 'store', acceptsNewSessions: store.acceptsNewSessions });
+        return;
       }
-      this.dispatch({ type: 'vault-safe' });
+      this.inventoryRefused = false;
+      if (this.boardReset) {
+        this.boardReset = false;
+        this.dispatch({ type: 'device', device: 'dispenser', present: dispenser.health === 'ok' });
+      }
+      if (this.state.cardAdrift) this.dispatch({ type: 'vault-safe' });
     } catch (error) {
       log.error(
         { err: errorText(error) },
-        'sessions: recovery of a card failed; out of service until it is cleared',
+        'sessions: reconciling the inventory with the board failed; out of service until it is cleared',
       );
       this.state = { ...this.state, cardAdrift: true };
-      this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
+      this.dispatch({ type: 'store', acceptsNewSessions: store.acceptsNewSessions });
     }
+  }
+
+  /**
+   * The board reset while connected (its watchdog): whatever it was doing is lost, so the session
+   * ends without moving anything (the park is skipped: the board's idea of the card is gone), and
+   * the reconciliation decides where the card is from the sensors and the journal.
+   */
+  private onBoardReset(): void {
+    this.options.log.warn({ phase: this.state.phase }, 'sessions: the dispenser board reset');
+    this.boardReset = true;
+    this.dispatch({ type: 'device', device: 'dispenser', present: false });
+    // the session's park (if any) returns at once; reconcile once the session is over
+    setImmediate(() => void this.recover());
   }
 
   // ---- the loop -----------------------------------------------------------------------------------
@@ -246,6 +282,8 @@ export class SessionOrchestrator implements SessionController, Service {
     this.state = state;
     for (const effect of effects) this.execute(effect);
     if (changed) this.publish();
+    if (this.boardReset && (state.phase === 'attract' || state.phase === 'out-of-service'))
+      void this.recover();
     this.addOwnTime('reduce', performance.now() - started);
   }
 
@@ -311,36 +349,12 @@ export class SessionOrchestrator implements SessionController, Service {
     effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
     meter: WaitMeter,
   ): Promise<SessionEvent | undefined> {
-    const { vault, devices, identity, log } = this.options;
+    const { vault, devices, log } = this.options;
     switch (effect.kind) {
-      case 'lookup-pickup': {
-        const found = await vault.findReady(effect.by, effect.value);
-        if (!found) return { type: 'lookup-result', op: effect.op };
-        const pickup = openSecrets(found.sealed, identity);
-        this.secrets = { kind: 'pickup', pickup };
-        return {
-          type: 'lookup-result',
-          op: effect.op,
-          found: { pickupId: found.pickupId, slot: found.slot, maskedId: maskIdNumber(pickup.idNumber) },
-        };
-      }
-      case 'verify-finger': {
-        const sensor = devices.fingerprint;
-        const secrets = this.secrets;
-        if (!sensor || secrets?.kind !== 'pickup')
-          return { type: 'device-fault', op: effect.op, device: 'fingerprint' };
-        try {
-          const result = await meter.wait(
-            sensor.verifyFinger(Buffer.from(secrets.pickup.fingerTemplate, 'base64'), {
-              timeoutMs: effect.timeoutMs,
-              signal: this.abort.signal,
-            }),
-          );
-          return { type: 'finger-result', op: effect.op, result: result.matched ? 'matched' : 'no-match' };
-        } catch (error) {
-          return this.fingerError(error, effect.op);
-        }
-      }
+      case 'lookup-pickup':
+        return this.identifyPickup(effect.op, effect.by, effect.value);
+      case 'verify-finger':
+        return this.verifyPickupFinger(effect.op, effect.timeoutMs, meter);
       case 'verify-finger-online': {
         const sensor = devices.fingerprint;
         const secrets = this.secrets;
@@ -429,6 +443,68 @@ export class SessionOrchestrator implements SessionController, Service {
     }
   }
 
+  /**
+   * Issue 12: a typed ID or a scanned code with no card waiting leads to the same finger step as
+   * one with a card — a decoy whose template matches no finger, failing and counting like a real
+   * one — so the touchscreen never tells whether a card waits before a finger matched. The masked
+   * ID shown is the one typed (never one from the staged secrets), so both look alike there too.
+   */
+  private async identifyPickup(op: number, by: 'id' | 'code', value: string): Promise<SessionEvent> {
+    const { vault, identity, fingerGuard } = this.options;
+    const found = await vault.findReady(by, value);
+    const maskedId = by === 'id' ? maskIdNumber(value) : undefined;
+    if (found) {
+      const pickup = openSecrets(found.sealed, identity);
+      const subject: FingerSubject = { kind: 'pickup', pickupId: found.pickupId };
+      this.secrets = { kind: 'pickup', pickup, subject };
+      return {
+        type: 'lookup-result',
+        op,
+        found: { pickupId: found.pickupId, slot: found.slot, ...(maskedId ? { maskedId } : {}) },
+        attemptsLeft: await fingerGuard.attemptsLeft(subject),
+      };
+    }
+    const subject: FingerSubject = { kind: 'decoy', lookup: identity.lookupHash(`${by}:${value}`) };
+    this.secrets = { kind: 'decoy', template: randomBytes(DECOY_TEMPLATE_BYTES), subject };
+    return {
+      type: 'lookup-result',
+      op,
+      ...(maskedId ? { maskedId } : {}),
+      attemptsLeft: await fingerGuard.attemptsLeft(subject),
+    };
+  }
+
+  /**
+   * One finger attempt of a pickup on the sensor. A miss is committed to the failed-finger count
+   * before the citizen sees it, so neither a new session nor a restart (nor a kill) wipes it.
+   */
+  private async verifyPickupFinger(
+    op: number,
+    timeoutMs: number,
+    meter: WaitMeter,
+  ): Promise<SessionEvent | undefined> {
+    const sensor = this.options.devices.fingerprint;
+    const secrets = this.secrets;
+    if (!sensor || (secrets?.kind !== 'pickup' && secrets?.kind !== 'decoy'))
+      return { type: 'device-fault', op, device: 'fingerprint' };
+    const template =
+      secrets.kind === 'pickup' ? Buffer.from(secrets.pickup.fingerTemplate, 'base64') : secrets.template;
+    let outcome: SessionEvent | undefined;
+    try {
+      const result = await meter.wait(
+        sensor.verifyFinger(template, { timeoutMs, signal: this.abort.signal }),
+      );
+      // a decoy never matches, whatever the sensor says
+      const matched = result.matched && secrets.kind === 'pickup';
+      outcome = { type: 'finger-result', op, result: matched ? 'matched' : 'no-match' };
+    } catch (error) {
+      outcome = this.fingerError(error, op);
+    }
+    if (outcome?.type === 'finger-result' && outcome.result === 'no-match')
+      await this.options.fingerGuard.recordFailure(secrets.subject);
+    return outcome;
+  }
+
   private fingerError(error: unknown, op: number): SessionEvent | undefined {
     // No finger within the attempt: the session's own finger timer ends it. Canceled: purged.
     if (error instanceof DeviceTimeout || error instanceof DeviceCanceled) return undefined;
@@ -470,9 +546,17 @@ export class SessionOrchestrator implements SessionController, Service {
     let transport: CardTransport | undefined;
     try {
       transport = meter.transport(await meter.wait(devices.openChipStation()));
+      // PACE with the CAN (the last six digits of the ID number, cccd-facts.md §4.1); the MRZ
+      // stays the BAC key for chips without PACE.
       const result = await readCard(transport, {
-        access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
+        access: {
+          kind: 'can',
+          can: staged.mrz.optionalData1.slice(6, 12),
+          bacKey: bacKeyFromMrz(staged.mrz),
+        },
+        accessPolicy: this.options.accessPolicy ?? 'prefer-pace',
         trustAnchors: this.options.trustAnchors,
+        ...(this.options.trustList ? { trustList: this.options.trustList } : {}),
         dataGroups: [1, 14, 15],
         log,
       });
@@ -484,7 +568,9 @@ export class SessionOrchestrator implements SessionController, Service {
         op,
         dg1Matches,
         passiveAuth: result.passive.passed,
-        activeAuth: result.active.status === 'passed',
+        // "chip authentic" = PA ∧ (CA ∨ AA), a CA/AA verdict counting only with its DG14/DG15
+        // bound by a PA-verified SOD (src/card/authenticity.ts)
+        activeAuth: result.authenticity.caBound || result.authenticity.aaBound,
       };
     } catch (error) {
       // BAC refused with the staged key: the chip is not this citizen's card
@@ -502,6 +588,7 @@ export class SessionOrchestrator implements SessionController, Service {
     const { devices, vault, log } = this.options;
     const dispenser = devices.dispenser;
     if (!dispenser) return false;
+    if (this.boardReset) return false; // the reconciliation after the reset brings the card to safety
     let where: 'in-slot' | 'capture-bin' | 'unknown' = 'unknown';
     if (effect.to === 'slot') {
       try {

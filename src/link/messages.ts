@@ -220,6 +220,34 @@ export const PickupFaultBodySchema = z.strictObject({
   card: z.enum(['in-slot', 'capture-bin', 'unknown']),
 });
 
+/** `pickup.locked`: too many failed fingers for a pickup (over all its sessions); staff must release it. */
+export const PickupLockedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  failures: z.number().int().min(1).max(1000),
+});
+
+/** `pickup.released`: staff released a locked pickup (`kiosk pickup release`); its count starts afresh. */
+export const PickupReleasedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+});
+
+/**
+ * `fault.inventory`: after a board (re)connect or a restart, the card sensors and the inventory
+ * could not be reconciled; the kiosk is out of service until staff clear it (no guess is made).
+ */
+export const InventoryFaultBodySchema = z.strictObject({
+  reason: z.enum(['card-between-stops', 'unrecorded-card', 'sensors-disagree', 'several-cards-out']),
+  pickupId: z.string().min(1).max(64).optional(),
+  slot: z.number().int().min(0).max(10_000).optional(),
+  sensors: z.strictObject({ tray: z.boolean(), station: z.boolean(), atStop: z.boolean() }),
+});
+
+/** `fault.tamper`: the tamper switch tripped; the kiosk went out of service at once. */
+export const TamperFaultBodySchema = z.strictObject({
+  /** the session that was ended, if a card was out (pseudonymous) */
+  pickupId: z.string().min(1).max(64).optional(),
+});
+
 /** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
 export const VaultLoadedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
@@ -305,6 +333,10 @@ export const messageBodies = {
   'enrol.response': EnrolResponseBodySchema,
   'pickup.retracted': PickupRetractedBodySchema,
   'fault.pickup': PickupFaultBodySchema,
+  'pickup.locked': PickupLockedBodySchema,
+  'pickup.released': PickupReleasedBodySchema,
+  'fault.inventory': InventoryFaultBodySchema,
+  'fault.tamper': TamperFaultBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
@@ -320,11 +352,17 @@ export const EVENT_TYPES = [
   'config.result',
   'pickup.retracted',
   'fault.pickup',
+  'pickup.locked',
+  'pickup.released',
+  'fault.inventory',
+  'fault.tamper',
   'vault.loaded',
   'update.submitted',
   'security.refused',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */
+export const PERSONAL_EVENT_TYPES = ['update.submitted'] as const satisfies readonly EventType[];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
 

@@ -9,10 +9,11 @@ import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Logger } from '../util/log.js';
 import {
+  type GpioBackend,
   JohnnyFiveDispenser,
   KioskGpio,
   onoffBackend,
-  SerialChipStation,
+  PcscChipStation,
   SerialFingerprintSensor,
   PRINTER_PROFILES,
   SerialReceiptPrinter,
@@ -28,6 +29,7 @@ export function addConfiguredDevices(
   drivers: Map<string, ManagedDevice>,
   disabled: string[],
   log: Logger,
+  gpioBackend: () => Promise<GpioBackend> = onoffBackend,
 ): void {
   const { fingerprint, printer, dispenser, gpio } = config.devices;
   if (fingerprint?.enabled)
@@ -57,15 +59,14 @@ export function addConfiguredDevices(
         debounceMs: gpio.debounceMs,
         ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}),
       },
-      onoffBackend,
+      gpioBackend,
       gpio.sysfsRoot,
     );
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
   const reader = config.devices.cardReader;
-  if (reader?.enabled && reader.kind === 'serial' && reader.path)
-    drivers.set('cardReader', new SerialChipStation(reader.path));
+  if (reader?.enabled) drivers.set('cardReader', chipStationOf(reader));
   else if (reader && !reader.enabled) disabled.push('cardReader');
 }
 
@@ -79,7 +80,7 @@ export function sessionDevicesOf(config: KioskConfig, drivers: Map<string, Manag
     ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
     ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
     ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
-    ...(station instanceof SerialChipStation ? { openChipStation: () => station.open() } : {}),
+    ...(station instanceof PcscChipStation ? { openChipStation: () => station.open() } : {}),
   };
 }
 
@@ -91,6 +92,7 @@ export function createDevices(
   config: KioskConfig,
   log: Logger,
   bus?: EventBus<RuntimeEvents>,
+  gpioBackend?: () => Promise<GpioBackend>,
 ): { drivers: Map<string, ManagedDevice>; disabled: string[] } {
   const drivers = new Map<string, ManagedDevice>();
   const disabled: string[] = [];
@@ -103,8 +105,17 @@ export function createDevices(
     );
     drivers.set('scanner', scanner);
   } else if (scannerConfig) disabled.push('scanner');
-  addConfiguredDevices(config, drivers, disabled, log);
+  addConfiguredDevices(config, drivers, disabled, log, gpioBackend);
   return { drivers, disabled };
+}
+
+/** The chip station's PC/SC reader as configured (`kiosk start`, `kiosk vault load`, doctor). */
+export function chipStationOf(reader: NonNullable<KioskConfig['devices']['cardReader']>): PcscChipStation {
+  return new PcscChipStation({
+    cardWaitMs: reader.cardWaitMs,
+    ...(reader.reader === undefined ? {} : { reader: reader.reader }),
+    ...(reader.pcscdSocket === undefined ? {} : { pcscdSocket: reader.pcscdSocket }),
+  });
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */

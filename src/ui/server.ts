@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SessionController } from '../kiosk/view.js';
 import type { Health, HealthState, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
 import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-control.js';
 import { appPage, loadAssets, type StaticAsset } from './app-page.js';
+import { allowedHosts, hostAllowed } from './host-check.js';
 import { SessionSocket } from './session-socket.js';
 import { type SpeechConfig, SpeechService } from './speech/service.js';
 import { speechReply } from './speech/route.js';
@@ -29,6 +31,8 @@ export interface UiServerOptions {
   demo?: DemoControl;
   /** audio guidance (with `sessions`): espeak-ng speaks each screen, served at `/speech/…` */
   speech?: SpeechConfig;
+  /** names accepted in the Host header besides 127.0.0.1, localhost and [::1] (`ui.hostNames`) */
+  hostNames?: readonly string[];
 }
 
 /** The largest request body the server reads (the demo panel's commands). */
@@ -46,9 +50,11 @@ export class UiServer implements Service {
   private socket: SessionSocket | undefined;
   private readonly assets: Map<string, StaticAsset>;
   private readonly speech: SpeechService | undefined;
+  private readonly hosts: ReadonlySet<string>;
 
   constructor(private readonly options: UiServerOptions) {
     this.assets = options.sessions ? loadAssets() : new Map();
+    this.hosts = allowedHosts(options.hostNames);
     if (options.sessions && options.speech)
       this.speech = new SpeechService(options.speech, options.log.child({ part: 'speech' }));
   }
@@ -66,7 +72,10 @@ export class UiServer implements Service {
       const socket = new SessionSocket(this.options.sessions, this.options.log);
       socket.start();
       this.socket = socket;
-      server.on('upgrade', (request, stream, head) => socket.upgrade(request, stream, head));
+      server.on('upgrade', (request, stream, head) => {
+        if (this.foreignHost(request)) return refuseUpgrade(stream);
+        socket.upgrade(request, stream, head);
+      });
     } else {
       server.on('upgrade', (_request, stream) => stream.destroy());
     }
@@ -98,6 +107,7 @@ export class UiServer implements Service {
       this.options.log.error({ err: error, path }, 'ui: request failed');
       return json(500, { error: 'internal error' });
     };
+    if (this.foreignHost(request)) return reply(json(421, { error: 'unknown host' }));
     const speech = this.speech;
     if (speech && method === 'GET' && path.startsWith('/speech/')) {
       // the query (a code to spell) is never logged: `failed` names the path only
@@ -137,6 +147,16 @@ export class UiServer implements Service {
     } catch (error) {
       reply(failed(error));
     }
+  }
+
+  /** A Host header that is not one of the kiosk's own names (DNS rebinding): every route refuses it. */
+  private foreignHost(request: IncomingMessage): boolean {
+    if (hostAllowed(request.headers.host, this.hosts)) return false;
+    this.options.log.warn(
+      { path: (request.url ?? '/').split('?')[0] },
+      'ui: request for a foreign host refused',
+    );
+    return true;
   }
 
   /** Runs one control-panel command on the demo rig; 400 for anything that is not one. */
@@ -240,6 +260,10 @@ const STATUS_PAGE_CSP =
  */
 const APP_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function refuseUpgrade(stream: Duplex): void {
+  stream.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}
 
 function json(status: number, body: unknown): Reply {
   return { status, type: 'application/json', body: JSON.stringify(body) };

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KioskConfigInput, parseConfig } from '../../../src/config/index.js';
-import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
+import { createKioskRuntime, type KioskRuntime, type KioskRuntimeExtras } from '../../../src/main.js';
 import { type DemoRig, startDemoRig } from '../../../src/demo/rig.js';
 import type { Logger } from '../../../src/util/log.js';
 import { quietLogger } from '../../helpers/logs.js';
@@ -55,17 +55,29 @@ export function kioskConfigInput(
       fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
       printer: { path: rig.devices.printer, baudRate: 9600 },
       dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
-      cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
+      cardReader: { kind: 'pcsc', reader: rig.devices.cardReader, pcscdSocket: rig.devices.pcscdSocket },
       probeIntervalMs: 1000,
     },
     timeouts: { trayTakeMs, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
-    sessions: { trustList: rig.trustList, resultMs: 2000 },
+    // many sessions in a row from one test: the ID rate limit (issue 12) is tested on its own
+    sessions: {
+      trustList: rig.trustList,
+      resultMs: 2000,
+      identifyRateLimit: { attempts: 1000, windowMs: 60_000 },
+    },
     fleet: { registrySigningKey: rig.registryKeys.signing, registrySealingKey: rig.registryKeys.sealing },
   };
 }
 
 export async function startPickupWorld(
-  options: { log?: Logger; rigLog?: Logger; trayTakeMs?: number } = {},
+  options: {
+    log?: Logger;
+    rigLog?: Logger;
+    trayTakeMs?: number;
+    /** changes to the kiosk's configuration (e.g. GPIO) before it is parsed */
+    configure?: (input: KioskConfigInput) => void;
+    extras?: KioskRuntimeExtras;
+  } = {},
 ): Promise<PickupWorld> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pickup-'));
   const rig = await startDemoRig({
@@ -74,11 +86,10 @@ export async function startPickupWorld(
     log: options.rigLog ?? quietLogger(),
     kioskId: KIOSK_ID,
   });
-  const config = parseConfig(
-    kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs),
-    'test',
-  );
-  const runtime = createKioskRuntime(config, options.log ?? quietLogger());
+  const input = kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs);
+  options.configure?.(input);
+  const config = parseConfig(input, 'test');
+  const runtime = createKioskRuntime(config, options.log ?? quietLogger(), options.extras);
   await runtime.start();
   await until(
     () => Object.values(runtime.devices.summary()).every((state) => state === 'ok'),

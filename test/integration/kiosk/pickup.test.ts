@@ -94,7 +94,9 @@ describe('pickup sessions against the emulated kiosk', () => {
       await phase('finger');
       await new Promise((resolve) => setTimeout(resolve, 1200));
       off();
-      expect(screens.filter((screen) => !screen.startsWith('identify'))).toEqual(['finger:3']);
+      // the three misses of the test above are counted for Anh's pickup across sessions (issue 12):
+      // 2 of the 5 before the lock are left; cancelled reads and no finger count nothing
+      expect(screens.filter((screen) => !screen.startsWith('identify'))).toEqual(['finger:2']);
       expect(world.rig.dispenser.mechanicsState).toBe(0);
       sessions().handle({ type: 'cancel' });
       await phase('attract');
@@ -145,6 +147,12 @@ describe('pickup sessions against the emulated kiosk', () => {
     expect((await registryEvents('pickup.completed'))[0]?.body).toEqual({ pickupId: MAI.pickupId, slot: 0 });
     expect(await world.rig.registry.citizens.pickupState(MAI.pickupId)).toBe('completed');
     await until(() => world.rig.printer.receipts.length === printed + 1, 5000, 'receipt');
+    // The vault's chips are PACE-only (issue 16): the pickup opened this one with PACE-CAN, ran
+    // Chip Authentication, and never tried BAC.
+    const chip = world.rig.chips.get(0)!.protocols;
+    expect(chip.bac).toBe(0);
+    expect(chip.pace).toBeGreaterThan(0);
+    expect(chip.chipAuthentication).toBeGreaterThan(0); // the vault load before reads DG1 only, without CA
 
     // Item 5: the citizen's ID number and name appear nowhere in clear: not in any log line, not
     // in the kiosk's SQLite files (database, WAL), not in its identity directory.

@@ -28,8 +28,11 @@ describe('configuration schema', () => {
     expect(config.ui).toEqual({
       host: '127.0.0.1',
       port: 8080,
+      hostNames: [],
       speech: { enabled: true, volume: 100, wordsPerMinute: 150 },
     });
+    expect(config.sessions).toMatchObject({ fingerAttempts: 3, fingerLockAfter: 5 });
+    expect(config.sessions.identifyRateLimit).toEqual({ attempts: 10, windowMs: 60_000 });
     expect(config.mqtt.protocolVersion).toBe(5);
     expect(config.timeouts.shutdownMs).toBe(2500);
     expect(config.log.sensitive).toBe(false);
