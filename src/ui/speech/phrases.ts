@@ -109,6 +109,10 @@ const MESSAGE_CLIPS: Record<string, Spoken> = {
     vi: 'Số định danh chưa đúng. Số định danh có mười hai chữ số.',
     en: 'That ID number is not valid. It has twelve digits.',
   },
+  'identify.rate-limited': {
+    vi: 'Quá nhiều lần thử. Vui lòng đợi một lát hoặc liên hệ nhân viên.',
+    en: 'Too many attempts. Please wait a moment or ask staff.',
+  },
   'identify.unknown-code': {
     vi: 'Mã QR này không dùng được ở đây.',
     en: 'This QR code cannot be used here.',
