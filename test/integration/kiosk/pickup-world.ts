@@ -49,7 +49,10 @@ export function kioskConfigInput(
       reconnect: { minMs: 200, maxMs: 1000 },
     },
     dataDir,
-    ui: { host: '127.0.0.1', port: 0 },
+    // no speech here: these tests drive sessions, not the page, and espeak-ng rendering every clip
+    // in the background would compete with them (and with bench:session's kiosk time) for the CPU;
+    // the demo, the e2e run and test/integration/ui/speech.test.ts speak
+    ui: { host: '127.0.0.1', port: 0, speech: { enabled: false } },
     devices: {
       scanner: { path: rig.devices.scanner, baudRate: 9600 },
       fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
