@@ -65,6 +65,12 @@ export interface DemoRigOptions {
   log: Logger;
   /** the demo kiosk: its registry stages the demo citizens' pickups for it */
   kioskId?: string;
+  /**
+   * where the rig's pcscd lives (its socket is `<dir>/pcscd.comm`); absent: `<dataDir>/pcscd`.
+   * pcsc-lite reads its socket's name once per process, so rigs started one after another for
+   * kiosks in one process must share this directory.
+   */
+  pcscdDir?: string;
 }
 
 export interface DemoRig {
@@ -157,7 +163,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     ]),
   );
   station.virtual = await VirtualChipStation.start(
-    join(dataDir, 'pcscd'),
+    options.pcscdDir ?? join(dataDir, 'pcscd'),
     dispenser,
     chips,
     log.child({ room: 'chip-station' }),
