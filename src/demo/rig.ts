@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './citizens.js';
 import { VirtualChipStation } from './chip-station.js';
 import { VPCD_READER_NAME } from './pcscd.js';
-import { createTestPki } from './test-pki.js';
+import { createTestPki, type TestPki } from './test-pki.js';
 
 /**
  * The demo's "world around the kiosk": embedded broker, reference registry and device emulators
@@ -91,6 +91,8 @@ export interface DemoRig {
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
+  /** the test PKI the vault's chips are signed with (its CSCA is `trustList`) */
+  pki: TestPki;
   /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
   registryKeys: { signing: string; sealing: string };
   /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
@@ -247,6 +249,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     chipStation,
     chips,
     trustList,
+    pki,
     registryKeys: {
       signing: registry.keys.signingPublicKey,
       sealing: registry.keys.sealingPublicKey,
