@@ -14,6 +14,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { decodeMessage, type Envelope, InvalidMessage, type MessageBody } from '../link/messages.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
+import { addEnrolmentCommands } from './enrolment-admin.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -187,6 +188,8 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       const keyId = keyIdOf(createPublicKey(loadKey(file)));
       print(json(), { keyId }, keyId);
     });
+
+  addEnrolmentCommands(program, (value, text) => print(json(), value, text));
 
   const config = program.command('config').description('signed configuration');
   interface SignOptions {

@@ -27,9 +27,9 @@ import mqtt from 'mqtt';
 import { type KioskConfig, parseConfig } from '../config/index.js';
 import { decodeMessage, type EnrolResponseBody, envelope, InvalidMessage } from '../link/messages.js';
 import { topics } from '../link/topics.js';
+import { describeKioskIdProblem, kioskIdProblem } from '../registry/kiosk-id.js';
 
 const run = promisify(execFile);
-const KIOSK_ID = /^[a-z0-9][a-z0-9-]{2,62}$/;
 const OPS_KEY = /^[A-Za-z0-9+/]{43}=$/;
 
 export interface ProvisionOptions {
@@ -276,6 +276,24 @@ export async function enrol(options: {
 
 const DEVICE_BAUD = { fingerprint: 57600, dispenser: 57600, printer: 9600 } as const;
 
+/** What the technician is told for each refusal: what happened and what to do. */
+function enrolmentAdvice(error: EnrolmentRefused): string {
+  switch (error.reason) {
+    case 'token-used':
+      return 'this enrolment token has already been used (tokens work once); ask operations for a new token';
+    case 'token-unknown':
+      return 'the registry does not know this enrolment token; check it was typed correctly';
+    case 'token-other-kiosk':
+      return 'this enrolment token was issued for another kiosk id; check --kiosk-id or ask operations';
+    case 're-enrolment-required':
+      return 'this kiosk id is already enrolled; replacing its certificate and keys needs a re-enrolment token from operations (kiosk-ops enrol token <id> --re-enrol)';
+    case 'kiosk-id-refused':
+      return `the registry refused this kiosk id${error.message.includes(': ') ? ` (${error.message.slice(error.message.indexOf(': ') + 2)})` : ''}`;
+    default:
+      return error.message;
+  }
+}
+
 /** Runs every step, reporting each as it finishes. Resolves with the written configuration. */
 export async function provisionKiosk(
   options: ProvisionOptions,
@@ -286,19 +304,14 @@ export async function provisionKiosk(
     try {
       detail = await work();
     } catch (error) {
-      const message =
-        error instanceof EnrolmentRefused && error.reason === 'token-used'
-          ? 'this enrolment token has already been used (tokens work once); ask operations for a new token'
-          : error instanceof EnrolmentRefused && error.reason === 'token-unknown'
-            ? 'the registry does not know this enrolment token; check it was typed correctly'
-            : (error as Error).message;
+      const message = error instanceof EnrolmentRefused ? enrolmentAdvice(error) : (error as Error).message;
       report({ step: name, ok: false, detail: message });
       throw new ProvisionFailed(`${name}: ${message}`, { cause: error });
     }
     report({ step: name, ok: true, detail });
   };
-  if (!KIOSK_ID.test(options.kioskId))
-    throw new InvalidArgumentError('kiosk id: expected 3–63 lowercase letters, digits or dashes');
+  const idProblem = kioskIdProblem(options.kioskId);
+  if (idProblem) throw new InvalidArgumentError(`kiosk id: ${describeKioskIdProblem(idProblem)}`);
   for (const key of options.opsKeys)
     if (!OPS_KEY.test(key) || Buffer.from(key, 'base64').length !== 32)
       throw new InvalidArgumentError(`--ops-key ${key}: expected a base64 raw 32-byte Ed25519 public key`);

@@ -12,7 +12,7 @@ import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS } from './citizens.js';
 import { rigDemoControl } from './panel.js';
-import type { DemoRigReady } from './rig.js';
+import { DEMO_ENROL_KIOSK_ID, type DemoRigReady } from './rig.js';
 
 export interface DemoOptions {
   dataDir: string;
@@ -100,7 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         `  devices: ${Object.entries(devices)
           .map(([name, path]) => `${name} ${path}`)
           .join(', ')}`,
-        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id <id> --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
+        `  provision: kiosk provision --non-interactive --config <file> --kiosk-id ${DEMO_ENROL_KIOSK_ID} --broker ${brokerUrl} --mqtt-version 4 --token "$(cat ${enrolmentTokenFile ?? '<token file>'})" --scanner ${devices.scanner} --ports ${devices.fingerprint} ${devices.printer} ${devices.dispenser}`,
         '',
       ].join('\n'),
     );

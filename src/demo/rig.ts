@@ -282,6 +282,9 @@ async function startRigControl(
   return server;
 }
 
+/** The kiosk id the demo registers for `kiosk provision` (its enrolment token is bound to it). */
+export const DEMO_ENROL_KIOSK_ID = 'hn-0042';
+
 /** Body of the rig child process (src/cli/demo-rig.ts). */
 export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): Promise<void> {
   const log = createLogger({ level: process.env.KIOSK_LOG_LEVEL ?? 'info', pretty: true }).child({
@@ -303,9 +306,12 @@ export async function runDemoRigProcess(options: Omit<DemoRigOptions, 'log'>): P
   });
   // The parent died (even by SIGKILL): give the broker a moment to deliver the last will, then go.
   process.on('disconnect', () => setTimeout(() => void stop(0), 1500));
-  // `kiosk provision` against the demo takes its one-time token from this file.
+  // `kiosk provision` against the demo takes its one-time token from this file. A token is bound
+  // to one kiosk id that operations registered: the demo registers DEMO_ENROL_KIOSK_ID.
   const enrolmentTokenFile = join(options.dataDir, 'enrolment-token');
-  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken()}\n`, { mode: 0o600 });
+  writeFileSync(enrolmentTokenFile, `${await rig.registry.issueEnrolmentToken(DEMO_ENROL_KIOSK_ID)}\n`, {
+    mode: 0o600,
+  });
   const ready: DemoRigReady = {
     type: 'ready',
     brokerUrl: rig.brokerUrl,

@@ -18,6 +18,7 @@ import {
   type StatusBody,
 } from './messages.js';
 import { OutboxPump } from './outbox-pump.js';
+import { guardPacketSize, MAX_PACKET_BYTES } from './packet-size.js';
 import { topics } from './topics.js';
 
 export interface KioskLinkOptions {
@@ -120,13 +121,22 @@ export class KioskLink implements Service {
         retain: true,
       },
     };
-    if (protocolVersion === 5) clientOptions.properties = { sessionExpiryInterval: SESSION_EXPIRY_SECONDS };
+    // MQTT 5: the broker is told our cap and never sends past it; 3.1.1: guardPacketSize below
+    if (protocolVersion === 5)
+      clientOptions.properties = {
+        sessionExpiryInterval: SESSION_EXPIRY_SECONDS,
+        maximumPacketSize: MAX_PACKET_BYTES,
+      };
     if (tls) {
       const [ca, cert, key] = await Promise.all([readFile(tls.ca), readFile(tls.cert), readFile(tls.key)]);
       Object.assign(clientOptions, { ca, cert, key, rejectUnauthorized: true });
     }
     const client = mqtt.connect(url, clientOptions);
     this.client = client;
+    guardPacketSize(client, MAX_PACKET_BYTES, (declaredBytes) => {
+      this.lastError = `packet of ${declaredBytes} bytes refused (limit ${MAX_PACKET_BYTES})`;
+      this.options.log.warn({ declaredBytes }, 'link: oversized packet from the broker, connection closed');
+    });
     // PUBACK of an inbound QoS 1 message goes out only after it is handled (recorded in the inbox).
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
       this.onInbound(packet.topic, toBuffer(packet.payload)).then(

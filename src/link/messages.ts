@@ -141,7 +141,16 @@ export const EnrolRequestBodySchema = z.strictObject({
 });
 
 /** Why an enrolment was refused; each tells the technician what to do. */
-export const ENROL_REFUSALS = ['token-unknown', 'token-used', 'token-other-kiosk', 'bad-request'] as const;
+export const ENROL_REFUSALS = [
+  'token-unknown',
+  'token-used',
+  'token-other-kiosk',
+  'bad-request',
+  // a reserved or malformed kiosk id (src/registry/kiosk-id.ts)
+  'kiosk-id-refused',
+  // the kiosk is enrolled: only operations' re-enrolment token replaces its certificate and keys
+  're-enrolment-required',
+] as const;
 
 /** `enrol.response`: the signed client certificate and the CA to trust, or the refusal. */
 export const EnrolResponseBodySchema = z.discriminatedUnion('status', [

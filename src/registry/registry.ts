@@ -7,7 +7,7 @@ import { parseKioskTopic, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type CaFiles, EnrolmentDesk } from './enrolment.js';
+import { type CaFiles, EnrolmentDesk, type TokenPurpose } from './enrolment.js';
 
 /** What arrived from one kiosk's outbox: tests and operators read it. */
 export interface EventCounts {
@@ -65,10 +65,14 @@ export class ReferenceRegistry implements Service {
 
   private enrolment: EnrolmentDesk | undefined;
 
-  /** Issues a one-time enrolment token (optionally for one kiosk id); needs `enrolmentCa`. */
-  async issueEnrolmentToken(kioskId?: string): Promise<string> {
+  /**
+   * Operations register `kioskId` and get a one-time token bound to it: `enrol` for a new kiosk,
+   * `re-enrol` to replace an enrolled kiosk's certificate and keys. Needs `enrolmentCa`.
+   */
+  async issueEnrolmentToken(kioskId: string, purpose: TokenPurpose = 'enrol'): Promise<string> {
     if (!this.enrolment) throw new Error('registry: enrolment is not configured (no enrolmentCa)');
-    return this.enrolment.issueToken(kioskId);
+    await this.enrolment.registerKiosk(kioskId);
+    return this.enrolment.issueToken(kioskId, purpose);
   }
 
   /** The X25519 sealing public key (base64) a kiosk handed over at enrolment. */

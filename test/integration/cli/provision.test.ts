@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../../src/config/index.js';
+import { DEMO_ENROL_KIOSK_ID } from '../../../src/demo/rig.js';
 import { KIOSK_CLI, ROOT, type Spawned, spawnKiosk } from '../../helpers/processes.js';
 
 describe('kiosk provision against the demo', () => {
@@ -66,6 +67,7 @@ describe('kiosk provision against the demo', () => {
     const tokenFile = join(dir, 'demo', 'rig', 'enrolment-token');
     expect(statSync(tokenFile).mode & 0o077).toBe(0);
     const token = readFileSync(tokenFile, 'utf8').trim();
+    expect(DEMO_ENROL_KIOSK_ID).toBe('hn-0042');
     const configDir = join(dir, 'hn-0042');
     const first = await provision('hn-0042', token, configDir);
     expect(first.code, first.output).toBe(0);
@@ -141,10 +143,11 @@ describe('kiosk provision against the demo', () => {
       Buffer.alloc(32, 8).toString('base64'),
     ]);
 
-    // the token worked once: another kiosk is refused with a clear message
+    // the token is bound to the id operations registered (the demo's hn-0042): another kiosk is
+    // refused with a clear message
     const other = await provision('hn-0043', token, join(dir, 'hn-0043'));
     expect(other.code).toBe(1);
-    expect(other.output).toMatch(/^✗ enrolment +this enrolment token has already been used/m);
+    expect(other.output).toMatch(/^✗ enrolment +this enrolment token was issued for another kiosk id/m);
     expect(existsSync(join(dir, 'hn-0043', 'kiosk.json'))).toBe(false);
   });
 });

@@ -3,8 +3,7 @@
  * only paths, ports, persistence and the log destination templated for the test), a test CA made
  * here with openssl, kiosks provisioned by `provisionKiosk` over the bootstrap listener.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -16,73 +15,22 @@ import {
   provisionKiosk,
 } from '../../../src/cli/provision.js';
 import { loadConfigFile } from '../../../src/config/index.js';
-import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
-import { ensureTestCa, signClientCertificate } from '../../../src/registry/enrolment.js';
+import { createKioskRuntime } from '../../../src/main.js';
+import { ensureTestCa } from '../../../src/registry/enrolment.js';
 import { ReferenceRegistry } from '../../../src/registry/registry.js';
 import { quietLogger } from '../../helpers/logs.js';
-import { freePort, waitForPort } from '../../helpers/mosquitto.js';
-import { ROOT } from '../../helpers/processes.js';
+import { clientCertificate, type DeployBrokers, startDeployBrokers } from './deploy-brokers.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const openssl = (dir: string, ...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A new EC P-256 key `<name>.key` with its request `<name>.csr` (subject CN=`cn`), or with
- * `signedBy` a certificate `<name>.pem` issued at once by that CA (OpenSSL 3 `req -x509 -CA`). */
-function ecKey(dir: string, name: string, cn: string, signedBy?: { extensions: string[] }): void {
-  openssl(
-    dir,
-    'req',
-    ...(signedBy ? ['-x509', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-days', '1'] : []),
-    ...(signedBy?.extensions.flatMap((extension) => ['-addext', extension]) ?? []),
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${cn}`,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    signedBy ? `${name}.pem` : `${name}.csr`,
-  );
-}
-
-/** The server certificate for 127.0.0.1, signed by the test CA. */
-function serverCertificate(dir: string): void {
-  ecKey(dir, 'server', '127.0.0.1', {
-    extensions: ['subjectAltName=IP:127.0.0.1', 'extendedKeyUsage=serverAuth', 'basicConstraints=CA:FALSE'],
-  });
-}
-
-/** A client key + certificate with CN=`name`, signed (as the registry signs kiosks) by the CA in `caDir`. */
-async function clientCertificate(
-  caDir: string,
-  dir: string,
-  name: string,
-): Promise<{ cert: string; key: string }> {
-  const key = join(dir, `${name}.key`);
-  ecKey(dir, name, name);
-  const signed = await signClientCertificate(
-    { cert: join(caDir, 'ca.pem'), key: join(caDir, 'ca.key') },
-    readFileSync(join(dir, `${name}.csr`), 'utf8'),
-    name,
-  );
-  const cert = join(dir, `${name}.pem`);
-  writeFileSync(cert, signed.certificate);
-  return { cert, key };
-}
 
 describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment', () => {
   let dir: string;
-  let mosquitto: ChildProcess | undefined;
-  let stderr = '';
+  let brokers: DeployBrokers;
   let kioskPort: number;
+  let servicePort: number;
   let bootstrapPort: number;
   let registry: ReferenceRegistry;
   const clients: MqttClient[] = [];
-  const runtimes: KioskRuntime[] = [];
   const provisioned = new Map<string, string>();
   const steps: ProvisionStep[] = [];
 
@@ -91,7 +39,7 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
     kioskId,
     brokerUrl: `mqtts://127.0.0.1:${kioskPort}`,
     bootstrapUrl: `mqtts://127.0.0.1:${bootstrapPort}`,
-    brokerCa: join(dir, 'ca.pem'),
+    brokerCa: brokers.serverCa,
     protocolVersion: 5,
     token,
     dataDir: join(dir, kioskId, 'data'),
@@ -104,7 +52,7 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
       reconnectPeriod: 0,
       connectTimeout: 5000,
       rejectUnauthorized: true,
-      ca: readFileSync(join(dir, 'ca.pem')),
+      ca: readFileSync(brokers.serverCa),
       ...options,
     });
     clients.push(client);
@@ -115,13 +63,17 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
     });
   }
 
-  const asIdentity = (name: 'registry' | 'ops', protocolVersion: 4 | 5 = 5) =>
-    connect(kioskPort, {
+  /** A service on the service listener; `registry` is a second registry worker (the running
+   * registry holds the `registry` identity, and the client id is the certificate's name). */
+  const asIdentity = (name: 'registry' | 'ops', protocolVersion: 4 | 5 = 5) => {
+    const identity = brokers.identity(name === 'registry' ? 'registry-2' : 'ops');
+    return connect(servicePort, {
       clientId: `test-${name}-${Math.random().toString(16).slice(2, 8)}`,
       protocolVersion,
-      cert: readFileSync(join(dir, `${name}.pem`)),
-      key: readFileSync(join(dir, `${name}.key`)),
+      cert: readFileSync(identity.cert),
+      key: readFileSync(identity.key),
     });
+  };
 
   /**
    * Mosquitto's acl_file checks read access when it delivers, not at SUBSCRIBE (its default
@@ -162,47 +114,19 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deploy-broker-'));
-    await ensureTestCa(dir);
-    serverCertificate(dir);
-    const registryIdentity = await clientCertificate(dir, dir, 'registry');
-    await clientCertificate(dir, dir, 'ops');
-    kioskPort = await freePort();
-    bootstrapPort = await freePort();
-    const config = readFileSync(join(ROOT, 'deploy/mosquitto/cccd-kiosk.conf'), 'utf8')
-      .replaceAll('/etc/mosquitto/cccd/', `${dir}/`)
-      .replace('listener 8883', `listener ${kioskPort} 127.0.0.1`)
-      .replace('listener 8884', `listener ${bootstrapPort} 127.0.0.1`)
-      .replace('persistence true', 'persistence false')
-      .replace('log_dest syslog', 'log_dest stderr');
-    expect(config).not.toContain('/etc/mosquitto/cccd');
-    writeFileSync(join(dir, 'mosquitto.conf'), config);
-    for (const acl of ['kiosk.acl', 'bootstrap.acl'])
-      copyFileSync(join(ROOT, 'deploy/mosquitto', acl), join(dir, acl));
-    // Mosquitto started as root reads its files as the mosquitto user.
-    chmodSync(dir, 0o755);
-    for (const file of readdirSync(dir)) chmodSync(join(dir, file), 0o644);
-    const broker = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'mosquitto.conf')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    mosquitto = broker;
-    broker.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    const exited = () => (broker.exitCode !== null ? `mosquitto exited: ${stderr}` : undefined);
-    await waitForPort(kioskPort, 5000, exited);
-    await waitForPort(bootstrapPort, 5000, exited);
-
+    brokers = await startDeployBrokers(dir);
+    ({ kioskPort, servicePort, bootstrapPort } = brokers);
     registry = new ReferenceRegistry({
-      brokerUrl: `mqtts://127.0.0.1:${kioskPort}`,
+      brokerUrl: `mqtts://127.0.0.1:${servicePort}`,
       databaseFile: join(dir, 'registry.sqlite'),
       log: quietLogger(),
       protocolVersion: 5,
-      tls: { ca: join(dir, 'ca.pem'), ...registryIdentity },
-      enrolmentCa: { cert: join(dir, 'ca.pem'), key: join(dir, 'ca.key') },
+      tls: { ca: brokers.serverCa, ...brokers.identity('registry') },
+      enrolmentCa: brokers.kioskCa,
     });
     await registry.start();
     for (const kioskId of ['kiosk-a', 'kiosk-b']) {
-      const token = await registry.issueEnrolmentToken(kioskId === 'kiosk-a' ? undefined : kioskId);
+      const token = await registry.issueEnrolmentToken(kioskId);
       provisioned.set(kioskId, token);
       await provisionKiosk(provisionOptions(kioskId, token), (step) => steps.push(step));
     }
@@ -210,9 +134,8 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
 
   afterAll(async () => {
     for (const client of clients) client.end(true);
-    await Promise.all(runtimes.map((runtime) => runtime.stop()));
     await registry?.stop();
-    mosquitto?.kill('SIGTERM');
+    brokers?.stop();
   });
 
   it('provisioning enrols over the bootstrap listener and every step passes', async () => {
@@ -226,13 +149,17 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
     const config = await loadConfigFile(join(dir, 'kiosk-a', 'etc', 'kiosk.json'));
     expect(config.mqtt.tls?.cert).toBe(join(dir, 'kiosk-a', 'etc', 'tls', 'kiosk.pem'));
     const runtime = createKioskRuntime({ ...config, ui: { ...config.ui, port: 0 } }, quietLogger());
-    runtimes.push(runtime);
     await runtime.start();
-    const deadline = Date.now() + 15_000;
-    const online = async () => (await registry.kiosks()).some((k) => k.kioskId === 'kiosk-a' && k.online);
-    while (!(await online()) && Date.now() < deadline) await sleep(100);
-    expect(runtime.link.connected).toBe(true);
-    expect(await online()).toBe(true);
+    try {
+      const deadline = Date.now() + 15_000;
+      const online = async () => (await registry.kiosks()).some((k) => k.kioskId === 'kiosk-a' && k.online);
+      while (!(await online()) && Date.now() < deadline) await sleep(100);
+      expect(runtime.link.connected).toBe(true);
+      expect(await online()).toBe(true);
+    } finally {
+      // the tests below connect with kiosk-a's certificate, hence kiosk-a's client id
+      await runtime.stop();
+    }
   });
 
   it('MQTT 5: kiosk A is refused publishing to kiosk B (PUBACK 0x87) and never receives its topics', async () => {
@@ -293,11 +220,31 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
     expect(manifests).toEqual([['cccd/v1/kiosk/kiosk-a/manifest', 'allowed']]);
   });
 
+  it('each listener trusts its own CA only: a service certificate is refused on the kiosk listener, a kiosk one on the service listener', async () => {
+    const registryIdentity = brokers.identity('registry-2');
+    await expect(
+      connect(kioskPort, {
+        clientId: 'service-on-kiosk-listener',
+        protocolVersion: 5,
+        cert: readFileSync(registryIdentity.cert),
+        key: readFileSync(registryIdentity.key),
+      }),
+    ).rejects.toThrow();
+    const tls = join(dir, 'kiosk-b', 'etc', 'tls');
+    await expect(
+      connect(servicePort, {
+        clientId: 'kiosk-on-service-listener',
+        protocolVersion: 5,
+        cert: readFileSync(join(tls, 'kiosk.pem')),
+        key: readFileSync(join(tls, 'kiosk.key')),
+      }),
+    ).rejects.toThrow();
+  });
+
   it('refuses a client without a certificate and one whose certificate is from another CA', async () => {
     await expect(connect(kioskPort, { clientId: 'no-cert', protocolVersion: 5 })).rejects.toThrow();
     const rogueDir = mkdtempSync(join(tmpdir(), 'rogue-ca-'));
-    await ensureTestCa(rogueDir, 'rogue CA');
-    const rogue = await clientCertificate(rogueDir, rogueDir, 'kiosk-b');
+    const rogue = await clientCertificate(await ensureTestCa(rogueDir, 'rogue CA'), rogueDir, 'kiosk-b');
     await expect(
       connect(kioskPort, {
         clientId: 'rogue',
@@ -331,7 +278,7 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
     expect(denied?.code).toBe(0x87);
   });
 
-  it('a used token is refused with a clear message; re-running for an enrolled kiosk needs none', async () => {
+  it('a token bound to another kiosk id is refused with a clear message; re-running for an enrolled kiosk needs none', async () => {
     const rerun: ProvisionStep[] = [];
     await expect(
       provisionKiosk(provisionOptions('kiosk-c', provisioned.get('kiosk-a') ?? ''), (step) =>
@@ -339,7 +286,7 @@ describe('Mosquitto from deploy/: mutual TLS, per-kiosk ACL, bootstrap enrolment
       ),
     ).rejects.toBeInstanceOf(ProvisionFailed);
     expect(rerun.at(-1)).toMatchObject({ step: 'enrolment', ok: false });
-    expect(rerun.at(-1)?.detail).toMatch(/already been used/);
+    expect(rerun.at(-1)?.detail).toMatch(/issued for another kiosk id/);
 
     const key = readFileSync(join(dir, 'kiosk-b', 'etc', 'tls', 'kiosk.key'), 'utf8');
     const again: ProvisionStep[] = [];

@@ -52,6 +52,13 @@ describe('deploy/systemd units', () => {
     expect(code).toBe(0);
   });
 
+  it('the enrolment broker unit verifies cleanly and runs cccd-enrol.conf, not the fleet broker', () => {
+    const { code, output, text } = verify('mosquitto-enrol.service');
+    expect(output).toBe('');
+    expect(code).toBe(0);
+    expect(text.split('\n')).toContain('ExecStart=/usr/sbin/mosquitto -c /etc/mosquitto/cccd-enrol.conf');
+  });
+
   it('verify is a real check: a misspelt key or a missing binary is reported', () => {
     expect(
       verify('cccd-kiosk.service', (text) => text.replace('WatchdogSec=', 'WatchdocSec=')).output,
