@@ -384,7 +384,7 @@ function keypad() {
     class: 'id-entry',
     'data-testid': 'id-entry',
     'aria-live': 'polite',
-    'aria-label': t('field.id'),
+    'aria-labelledby': 'id-entry-label',
   });
   const submit = h(
     'button',
@@ -423,7 +423,6 @@ function keypad() {
   return h(
     'div',
     { class: 'keypad-box' },
-    h('label', { class: 'field-label' }, t('field.id')),
     entry,
     h('div', { class: 'keypad' }, keys, deleteOne, zero, submit),
   );
@@ -521,7 +520,10 @@ function keyboard(input, layout, onChange) {
         { key: 'backspace', aria: t('kb.backspace'), class: 'wide' },
       ),
     ];
-    box.replaceChildren(...rows, h('div', { class: 'kb-row' }, controls));
+    // digits and codes have no shift, Telex or space: ⌫ ends the last row instead of a row of its own
+    if (layout === 'code' || layout === 'phone') rows.at(-1).append(...controls.filter(Boolean));
+    else rows.push(h('div', { class: 'kb-row' }, controls));
+    box.replaceChildren(...rows);
   }
   redraw();
   return box;
@@ -772,8 +774,7 @@ const SCREENS = {
   ],
   'status-lookup': () => [
     h('h1', {}, t('status-lookup.title')),
-    message(),
-    h('p', { class: 'hint' }, t('status-lookup.hint')),
+    message() ?? h('p', { class: 'hint' }, t('status-lookup.hint')),
     ...statusLookup(),
   ],
   identify: () => [
@@ -783,13 +784,13 @@ const SCREENS = {
       'div',
       { class: 'identify' },
       h('div', {}, picture('qr'), h('p', { class: 'hint' }, t('identify.hint'))),
-      h('div', {}, h('p', { class: 'or' }, t('identify.or')), keypad()),
+      h('div', {}, h('p', { class: 'or', id: 'id-entry-label' }, t('identify.or')), keypad()),
     ),
     h('div', { class: 'actions' }, cancelButton()),
   ],
   finger: () => [
     h('h1', {}, t('finger.title')),
-    picture('finger'),
+    picture('finger', Boolean(view.messageKey)),
     message(),
     view.maskedId ? h('div', { class: 'masked', 'data-testid': 'masked-id' }, view.maskedId) : null,
     view.attemptsLeft !== undefined
