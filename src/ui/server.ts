@@ -97,7 +97,12 @@ export class UiServer implements Service {
     if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
       demo.lastReceiptPng().then(
         (png) =>
-          reply(png ? { status: 200, type: 'image/png', body: png } : json(404, { error: 'no receipt yet' })),
+          // nothing printed yet: 204, not 404, so the page's refresh of the image logs no error
+          reply(
+            png
+              ? { status: 200, type: 'image/png', body: png }
+              : { status: 204, type: 'image/png', body: '' },
+          ),
         (error: unknown) => reply(failed(error)),
       );
       return;

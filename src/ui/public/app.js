@@ -1127,8 +1127,10 @@ function focusables() {
 }
 function focusFirst() {
   const items = focusables();
-  if (items.includes(document.activeElement)) return;
   const main = document.getElementById('screen');
+  // a focus kept on the screen stays; one left in the header by a screen without buttons moves on
+  const kept = items.includes(document.activeElement);
+  if (kept && (main.contains(document.activeElement) || !main.querySelector('button, input, select'))) return;
   const preferred =
     main.querySelector('.actions button.big:not(.quiet):not([hidden])') ??
     main.querySelector('.keypad button, .kb button') ??

@@ -68,7 +68,7 @@ describe('UI server with the citizen sessions', () => {
     expect(csp).toContain("connect-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
     const html = await app.text();
-    expect(html).toContain('<script src="/app.js"');
+    expect(html).toContain('<script type="module" src="/app.js"');
     expect(html).not.toContain('demo-panel'); // no control panel outside the demo
     expect((await fetch(`${url}/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${url}/app.css`)).status).toBe(200);
@@ -135,14 +135,14 @@ describe('UI server with the citizen sessions', () => {
     expect(sessions.inputs).toEqual([]);
   });
 
-  it("in the demo, serves the printer emulator's last receipt PNG, 404 before the first", async () => {
+  it("in the demo, serves the printer emulator's last receipt PNG, 204 (no content) before the first", async () => {
     const png = Buffer.from('89504e470d0a1a0a', 'hex');
     const { url } = await startUi({ demo: [], receiptPng: png });
     const response = await fetch(`${url}/demo/receipt.png?t=1`);
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(png);
     const before = await startUi({ demo: [] });
-    expect((await fetch(`${before.url}/demo/receipt.png`)).status).toBe(404);
+    expect((await fetch(`${before.url}/demo/receipt.png`)).status).toBe(204);
     expect((await fetch(`${(await startUi()).url}/demo/receipt.png`)).status).toBe(404); // not a demo
   });
 
