@@ -258,6 +258,32 @@ describe('citizen flows in the browser (kiosk demo, emulated devices)', () => {
     await running.rig({ type: 'replug', device: 'printer' });
   });
 
+  it('the demo panel shows the IDs to type, and folds beside the kiosk screen, never over it', async () => {
+    expect(await page.textContent('[data-testid="demo-id-0"]')).toMatch(/\d{3} \d{3} \d{3} \d{3}$/);
+    const overlaps = async () =>
+      page.evaluate(() => {
+        const doc = (
+          globalThis as unknown as {
+            document: {
+              querySelector(s: string): { getBoundingClientRect(): { left: number; right: number } };
+            };
+          }
+        ).document;
+        const panel = doc.querySelector('#demo-panel').getBoundingClientRect();
+        const kiosk = [doc.querySelector('#screen'), doc.querySelector('header.top')].map((element) =>
+          element.getBoundingClientRect(),
+        );
+        return kiosk.some((box) => box.right > panel.left);
+      });
+    expect(await overlaps()).toBe(false);
+    await page.click('[data-testid="demo-toggle"]');
+    await page.waitForSelector('#demo-panel.collapsed');
+    expect(await overlaps()).toBe(false);
+    await screenshotBothLanguages(page, 'demo-panel', 0);
+    await page.click('[data-testid="demo-toggle"]');
+    await page.waitForSelector('#demo-panel:not(.collapsed)');
+  });
+
   it('a needed device unplugged: out-of-service with the device named; replugged: attract again', async () => {
     await page.click('[data-testid="demo-unplug-dispenser"]');
     await waitForScreen(page, 'out-of-service', 20_000);
