@@ -188,6 +188,7 @@ describe('pickup sessions against the emulated kiosk', () => {
       slot: 1,
       reason: 'not-taken',
     });
+    await backToAttract();
   });
 
   it('a device unplugged mid-session → card to the capture bin, out of service; back when replugged', async () => {
