@@ -305,7 +305,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       .description('send a signed command to one kiosk; --wait prints its cmd/result')
       .argument(
         '<name>',
-        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level',
+        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level, reassert-state',
       )
       .requiredOption('--key <file>', 'operations private key (ops.key)')
       .requiredOption('--kiosk <id>', 'the kiosk')
@@ -327,6 +327,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
     ) => {
       const message = signCommand({
         name,
+        kioskId: options.kiosk,
         key: loadKey(options.key),
         expiresInMs: options.expiresIn,
         ...(options.arg ? { args: options.arg } : {}),

@@ -49,6 +49,8 @@ export interface ProvisionOptions {
   dataDir: string;
   /** base64 raw 32-byte Ed25519 public keys of operations */
   opsKeys: string[];
+  /** the registry's pinned keys: Ed25519 (signs manifests, statuses), X25519 (HPKE sealing), base64 */
+  registryKeys?: { signing: string; sealing: string };
   /** the scanner only speaks when it scans, so no probe finds it: its port is given */
   scannerPath?: string;
   /** identify only these ports (default: every serial port the system lists) */
@@ -413,7 +415,20 @@ export async function provisionKiosk(
       },
       dataDir: resolve(options.dataDir),
       devices,
-      ...(options.opsKeys.length > 0 ? { fleet: { ...previousFleet, opsPublicKeys: options.opsKeys } } : {}),
+      ...(options.opsKeys.length > 0 || options.registryKeys
+        ? {
+            fleet: {
+              ...previousFleet,
+              ...(options.opsKeys.length > 0 ? { opsPublicKeys: options.opsKeys } : {}),
+              ...(options.registryKeys
+                ? {
+                    registrySigningKey: options.registryKeys.signing,
+                    registrySealingKey: options.registryKeys.sealing,
+                  }
+                : {}),
+            },
+          }
+        : {}),
     };
     if (!isTlsUrl(options.brokerUrl)) delete (next.mqtt as Record<string, unknown>).tls;
     config = parseConfig(next, options.configFile);
@@ -453,6 +468,8 @@ interface ProvisionFlags {
   token?: string;
   dataDir: string;
   opsKey: string[];
+  registrySigningKey?: string;
+  registrySealingKey?: string;
   scanner?: string;
   /** `--ports` alone: probe no port */
   ports?: string[] | true;
@@ -520,6 +537,8 @@ export function registerProvisionCommand(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option('--registry-signing-key <base64>', "the registry's Ed25519 public key (raw 32 bytes, base64)")
+    .option('--registry-sealing-key <base64>', "the registry's X25519 public key (raw 32 bytes, base64)")
     .option('--scanner <path>', 'QR scanner port (a scanner only speaks when it scans: it cannot be probed)')
     .option('--ports [path...]', 'identify only these serial ports; alone: none (default: every port found)')
     .option('--non-interactive', 'never prompt: take everything from flags')
@@ -551,6 +570,9 @@ Re-running is safe: keys are kept and a kiosk that holds a good certificate need
             ...(flags.token ? { token: flags.token } : {}),
             dataDir: flags.dataDir,
             opsKeys: flags.opsKey,
+            ...(flags.registrySigningKey && flags.registrySealingKey
+              ? { registryKeys: { signing: flags.registrySigningKey, sealing: flags.registrySealingKey } }
+              : {}),
             ...(flags.scanner ? { scannerPath: flags.scanner } : {}),
             ...(flags.ports ? { ports: flags.ports === true ? [] : flags.ports } : {}),
           },

@@ -55,15 +55,28 @@ export const DevicesSchema = z
     cardReader: z
       .strictObject({
         kind: z
-          .enum(['pcsc', 'serial'])
-          .meta({ description: 'PC/SC reader or serial-attached chip station' }),
-        reader: z.string().optional().meta({ description: 'PC/SC reader name (substring match)' }),
-        path: serialPath.optional(),
-        baudRate: baudRate(115200),
+          .literal('pcsc')
+          .meta({ description: 'the chip station reader speaks PC/SC (USB CCID through pcscd)' }),
+        reader: z
+          .string()
+          .min(1)
+          .optional()
+          .meta({ description: 'PC/SC reader name (substring match); absent: the first reader' }),
+        pcscdSocket: z.string().min(1).optional().meta({
+          description:
+            "pcscd's client socket (pcsc-lite's PCSCLITE_CSOCK_NAME); absent: the system's /run/pcscd/pcscd.comm",
+        }),
+        cardWaitMs: z
+          .number()
+          .int()
+          .positive()
+          .max(60_000)
+          .default(5000)
+          .meta({ description: 'how long a read waits for the reader to see the card at the station' }),
         enabled: z.boolean().default(true),
       })
       .optional()
-      .meta({ description: 'card reader / encoder at the chip station' }),
+      .meta({ description: "the chip reader at the dispenser's chip station" }),
     gpio: z
       .strictObject({
         enabled: z.boolean().default(true),
@@ -142,8 +155,17 @@ export const KioskConfigSchema = z.strictObject({
         .default('127.0.0.1')
         .meta({ description: 'the touchscreen UI is served on loopback only', restart: true }),
       port: z.number().int().min(0).max(65535).default(8080).meta({ restart: true }),
+      hostNames: z
+        .array(z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/i))
+        .max(8)
+        .default([])
+        .meta({
+          description:
+            "names the kiosk's own browser may use for the UI besides 127.0.0.1, localhost and [::1] (Host allow-list against DNS rebinding)",
+          restart: true,
+        }),
     })
-    .default({ host: '127.0.0.1', port: 8080 }),
+    .default({ host: '127.0.0.1', port: 8080, hostNames: [] }),
   devices: DevicesSchema,
   timeouts: z
     .strictObject({
@@ -187,8 +209,54 @@ export const KioskConfigSchema = z.strictObject({
         .max(65_535)
         .default(512)
         .meta({ description: 'outbox events published and not yet acknowledged at once' }),
+      retention: z
+        .strictObject({
+          inboxMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(30 * 24 * 3600_000)
+            .meta({
+              description:
+                'applied inbound message ids kept this long (replays within a message lifetime are refused by its nonce)',
+            }),
+          auditMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(90 * 24 * 3600_000)
+            .meta({ description: 'audit rows kept this long' }),
+          auditMaxRows: z
+            .number()
+            .int()
+            .min(100)
+            .default(200_000)
+            .meta({ description: 'at most this many audit rows are kept (the oldest go first)' }),
+          pruneEveryMs: z
+            .number()
+            .int()
+            .min(1000)
+            .default(3_600_000)
+            .meta({ description: 'how often retention runs' }),
+        })
+        .default({
+          inboxMs: 30 * 24 * 3600_000,
+          auditMs: 90 * 24 * 3600_000,
+          auditMaxRows: 200_000,
+          pruneEveryMs: 3_600_000,
+        })
+        .meta({ description: 'retention bounds of inbox, audit and nonces' }),
     })
-    .default({ synchronous: 'FULL', outboxWindow: 512 })
+    .default({
+      synchronous: 'FULL',
+      outboxWindow: 512,
+      retention: {
+        inboxMs: 30 * 24 * 3600_000,
+        auditMs: 90 * 24 * 3600_000,
+        auditMaxRows: 200_000,
+        pruneEveryMs: 3_600_000,
+      },
+    })
     .meta({ description: 'the durable local store (SQLite, WAL)' }),
   fleet: z
     .strictObject({
@@ -205,11 +273,40 @@ export const KioskConfigSchema = z.strictObject({
           description: 'operations keys pinned at provisioning: only they may sign config and commands',
           restart: true,
         }),
+      registrySigningKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte Ed25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry key pinned at provisioning (base64 raw Ed25519): only it may sign manifest entries and update statuses',
+          restart: true,
+        }),
+      registrySealingKey: z
+        .string()
+        .regex(/^[A-Za-z0-9+/]{43}=$/, 'expected a base64 raw 32-byte X25519 public key')
+        .optional()
+        .meta({
+          description:
+            'the registry X25519 key pinned at provisioning: pickup secrets must be HPKE-sealed by it, update submissions are sealed to it',
+          restart: true,
+        }),
       rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
       }),
+      refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'refused inbound messages are summarised in one security.refused event per window',
+      }),
+      refusalRepliesPerWindow: z.number().int().min(0).max(10_000).default(60).meta({
+        description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
+      }),
     })
-    .default({ opsPublicKeys: [], rollbackAfterMs: 60_000 })
+    .default({
+      opsPublicKeys: [],
+      rollbackAfterMs: 60_000,
+      refusalSummaryMs: 60_000,
+      refusalRepliesPerWindow: 60,
+    })
     .meta({ description: 'central operations: signed configuration and commands' }),
   sessions: z
     .strictObject({
@@ -219,13 +316,29 @@ export const KioskConfigSchema = z.strictObject({
         restart: true,
       }),
       fingerAttempts: z.number().int().min(1).max(10).default(3).meta({
-        description: 'finger attempts before the citizen is referred to staff',
+        description: 'finger attempts in one session before the citizen is referred to staff',
       }),
+      fingerLockAfter: z.number().int().min(1).max(50).default(5).meta({
+        description:
+          'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
+      }),
+      identifyRateLimit: z
+        .strictObject({
+          attempts: z.number().int().min(1).max(1000).default(10),
+          windowMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+        })
+        .default({ attempts: 10, windowMs: 60_000 })
+        .meta({ description: 'identification attempts (typed IDs, scanned codes) per window, per kiosk' }),
       resultMs: z.number().int().min(2000).default(15_000).meta({
         description: 'how long receipt, referral and status screens stay before the attract screen',
       }),
     })
-    .default({ fingerAttempts: 3, resultMs: 15_000 })
+    .default({
+      fingerAttempts: 3,
+      fingerLockAfter: 5,
+      identifyRateLimit: { attempts: 10, windowMs: 60_000 },
+      resultMs: 15_000,
+    })
     .meta({ description: 'citizen sessions: card pickup and data update (src/kiosk)' }),
 });
 

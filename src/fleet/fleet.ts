@@ -7,12 +7,18 @@
  * validated by the one config schema, applied, watched for `rollbackAfterMs` and rolled back if the
  * kiosk turns unhealthy. Every outcome is a `config.result` event in the outbox.
  *
- * Commands arrive through the link's inbound router (the inbox dedupes by message id); their
- * nonces are remembered here until they expire, so a re-signed copy cannot run twice either.
+ * Commands, manifest entries and update statuses arrive through the link's inbound router, which
+ * asks this room's guard (the MessageGate, gate.ts) before anything is stored. Every refusal of an
+ * unverified message is only counted (RefusalLedger: one `security.refused` summary per window).
  * Effects that live in other rooms travel on the bus.
+ *
+ * Security state survives a wiped store: versions, lock and the store's id are mirrored in a file
+ * beside the keys (state-file.ts). A store that is not the one the file names is reported
+ * (`fault.storage` store-replaced), and the kiosk stays out of service until operations send
+ * `reassert-state`; configs that arrive meanwhile wait for it.
  */
 import type { KioskConfig } from '../config/schema.js';
-import type { InboundHandlers } from '../link/inbound.js';
+import type { InboundGuard, InboundHandlers, InboundMessage } from '../link/inbound.js';
 import {
   decodeMessage,
   type Envelope,
@@ -34,10 +40,19 @@ import {
   requiresRestart,
   type Settings,
 } from './settings.js';
-import { pinKeys, type PinnedKeys, SignatureRefused, verifyEnvelope } from './signing.js';
+import { GateRefused, MAX_LIFETIME_MS, MessageGate, rememberNonce } from './gate.js';
+import { RefusalLedger } from './refusals.js';
+import { pinKeys } from './signing.js';
+import {
+  newSecurityState,
+  readSecurityState,
+  type SecurityState,
+  securityStatePath,
+  writeSecurityState,
+} from './state-file.js';
 
 /** Commands may not be valid further ahead than this: it bounds how long nonces are kept. */
-export const MAX_COMMAND_LIFETIME_MS = 24 * 3600_000;
+export const MAX_COMMAND_LIFETIME_MS = MAX_LIFETIME_MS['command.request'];
 /** Upper bound of the diagnostics bundle (JSON bytes): it travels in one MQTT message. */
 export const MAX_DIAGNOSTICS_BYTES = 16 * 1024;
 
@@ -100,7 +115,13 @@ class Refused extends Error {
 
 export class FleetService implements Service {
   readonly name = 'fleet';
-  private readonly keys: PinnedKeys;
+  private readonly gate: MessageGate;
+  readonly refusals: RefusalLedger;
+  private readonly stateFile: string;
+  private security: SecurityState = newSecurityState();
+  /** configs that arrived while the store was lost: handled once the state is re-established */
+  private readonly heldConfigs = new Map<ConfigSource, { payload: Buffer; topic: string }>();
+  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly applied: Partial<Record<ConfigSource, AppliedConfig>> = {};
   /** highest version seen per source, applied or rolled back: versions only move forward */
   private readonly versions: Record<ConfigSource, number> = { fleet: 0, kiosk: 0 };
@@ -115,7 +136,24 @@ export class FleetService implements Service {
   readonly counts = { configApplied: 0, configRefused: 0, rolledBack: 0, commandsRun: 0, commandsRefused: 0 };
 
   constructor(private readonly options: FleetServiceOptions) {
-    this.keys = pinKeys(options.baseConfig.fleet.opsPublicKeys);
+    const { fleet } = options.baseConfig;
+    this.gate = new MessageGate({
+      kioskId: options.kioskId,
+      keys: {
+        ops: pinKeys(fleet.opsPublicKeys),
+        registry: pinKeys(fleet.registrySigningKey ? [fleet.registrySigningKey] : []),
+      },
+      notBefore: () => this.security.notBefore,
+      now: () => this.now(),
+    });
+    this.refusals = new RefusalLedger({
+      store: options.store,
+      log: options.log,
+      windowMs: fleet.refusalSummaryMs,
+      repliesPerWindow: fleet.refusalRepliesPerWindow,
+      now: () => this.now(),
+    });
+    this.stateFile = securityStatePath(options.baseConfig.dataDir);
     this.effective = options.baseConfig;
   }
 
@@ -128,8 +166,14 @@ export class FleetService implements Service {
     return this.effective;
   }
 
+  /** Locked by operations, or out of service because the store was lost. */
   get isLocked(): boolean {
-    return this.locked;
+    return this.locked || this.security.storeLost;
+  }
+
+  /** True while the kiosk waits for operations to re-establish its state after a lost store. */
+  get storeLost(): boolean {
+    return this.security.storeLost;
   }
 
   /** Subscriptions the link makes for pushed configuration (retained, QoS 1). */
@@ -141,32 +185,74 @@ export class FleetService implements Service {
     ];
   }
 
-  /** Handlers for the link's inbound router (commands). */
-  get inbound(): Pick<InboundHandlers, 'command' | 'commandNotApplied'> {
-    return {
-      command: (message, tx) => this.onCommand(message, tx),
-      commandNotApplied: (message, reason) => this.answer(message, this.refusal(message, reason)),
-    };
+  /** Handlers for the link's inbound router: the guard of every gated message, and commands. */
+  get inbound(): Pick<InboundHandlers, 'command' | 'guard'> {
+    return { command: (message, tx) => this.onCommand(message, tx), guard: this.guard };
+  }
+
+  private readonly guard: InboundGuard = {
+    admit: (message) => this.admit(message),
+    remember: (message, tx) => rememberNonce(tx, message, this.now()),
+    refused: (leaf, reason, message, payload) => this.onRefused(leaf, reason, message, payload),
+  };
+
+  private admit(message: InboundMessage): RefusalReason | undefined {
+    try {
+      this.gate.check(message);
+    } catch (error) {
+      if (error instanceof GateRefused) return error.reason;
+      throw error;
+    }
+    // while the store is lost only the command that re-establishes the state runs
+    if (this.security.storeLost && message.type === 'command.request') {
+      const name = (message.body as MessageBody<'command.request'>).name;
+      if (name !== 'reassert-state' && name !== 'collect-diagnostics') return 'state-lost';
+    }
+    return undefined;
+  }
+
+  /** Counted (never stored one by one); a command gets a `cmd/result` while the reply budget lasts. */
+  private async onRefused(
+    leaf: string,
+    reason: RefusalReason,
+    message: InboundMessage | undefined,
+    payload: Buffer,
+  ): Promise<void> {
+    this.refusals.note(reason, leaf);
+    if (leaf !== 'cmd' || !this.refusals.mayReply()) return;
+    const command = message?.type === 'command.request' ? (message as CommandMessage) : undefined;
+    const name = command?.body.name ?? '(unreadable)';
+    const correlationId = command ? (command.correlationId ?? command.id) : correlationOf(payload);
+    this.counts.commandsRefused++;
+    await this.publishResult(
+      {
+        name,
+        status: 'refused',
+        reason,
+        ...(reason === 'malformed' ? { detail: 'not a valid command' } : {}),
+      },
+      correlationId,
+    );
   }
 
   async start(): Promise<void> {
-    await this.options.store.transaction(async (tx) => {
+    const stored = await this.options.store.transaction(async (tx) => {
       await tx.run(
         'CREATE TABLE IF NOT EXISTS fleet_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID',
       );
-      await tx.run(
-        'CREATE TABLE IF NOT EXISTS fleet_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID',
-      );
-      const rows = await tx.all<{ key: string; value: string }>('SELECT key, value FROM fleet_state');
-      for (const row of rows) {
-        const value: unknown = JSON.parse(row.value);
-        if (row.key === 'locked') this.locked = value === true;
-        if (row.key === 'version.fleet' || row.key === 'version.kiosk')
-          this.versions[row.key.slice(8) as ConfigSource] = Number(value);
-        if (row.key === 'applied.fleet' || row.key === 'applied.kiosk')
-          this.applied[row.key.slice(8) as ConfigSource] = value as AppliedConfig;
-      }
+      return tx.all<{ key: string; value: string }>('SELECT key, value FROM fleet_state');
     });
+    let storeId: string | undefined;
+    for (const row of stored) {
+      const value: unknown = JSON.parse(row.value);
+      if (row.key === 'store.id') storeId = String(value);
+      if (row.key === 'locked') this.locked = value === true;
+      if (row.key === 'version.fleet' || row.key === 'version.kiosk')
+        this.versions[row.key.slice(8) as ConfigSource] = Number(value);
+      if (row.key === 'applied.fleet' || row.key === 'applied.kiosk')
+        this.applied[row.key.slice(8) as ConfigSource] = value as AppliedConfig;
+    }
+    await this.reconcileSecurityState(storeId);
     try {
       this.effective = this.layered(this.applied);
     } catch (error) {
@@ -178,11 +264,95 @@ export class FleetService implements Service {
       );
     }
     this.started = true;
-    if (this.locked) this.options.bus.emit('fleet.lock', { locked: true, by: 'stored state' });
+    this.refusals.start();
+    await this.prune();
+    this.pruneTimer = setInterval(
+      () => void this.prune().catch(() => undefined),
+      this.options.baseConfig.store.retention.pruneEveryMs,
+    );
+    this.pruneTimer.unref();
+    if (this.isLocked)
+      this.options.bus.emit('fleet.lock', {
+        locked: true,
+        by: this.security.storeLost ? 'store lost' : 'stored state',
+      });
+  }
+
+  /**
+   * Compares the store with the security state file beside the keys. Same store: both are merged
+   * upwards. No file yet: this store starts the record. Another or an empty store: the store was
+   * lost — the file's versions and lock stay in force, nonces of before are unknown (messages
+   * issued before now are refused), `fault.storage` is reported and the kiosk stays out of service.
+   */
+  private async reconcileSecurityState(storeId: string | undefined): Promise<void> {
+    const recorded = readSecurityState(this.stateFile);
+    if (recorded && recorded.storeId !== storeId) {
+      this.security = { ...recorded, storeLost: true, notBefore: Math.max(recorded.notBefore, this.now()) };
+      this.versions.fleet = recorded.versions.fleet;
+      this.versions.kiosk = recorded.versions.kiosk;
+      this.locked = recorded.locked;
+      writeSecurityState(this.stateFile, this.security);
+      await this.options.store.transaction(async (tx) => {
+        await tx.audit('runtime', 'store.replaced', { expected: 'security state of another store' });
+        tx.emit({
+          type: 'fault.storage',
+          body: { fault: 'store-replaced', detail: 'store empty or replaced; waiting for operations' },
+        });
+      });
+      this.options.log.error(
+        { versions: recorded.versions, locked: recorded.locked },
+        'fleet: the store is empty or replaced: out of service until operations re-establish the state',
+      );
+      return;
+    }
+    const base = recorded ?? { ...newSecurityState(), ...(storeId ? { storeId } : {}) };
+    this.versions.fleet = Math.max(this.versions.fleet, base.versions.fleet);
+    this.versions.kiosk = Math.max(this.versions.kiosk, base.versions.kiosk);
+    this.security = base;
+    if (base.storeLost) this.locked = base.locked;
+    if (!storeId) await this.options.store.transaction((tx) => this.saveState(tx, 'store.id', base.storeId));
+    this.persistSecurity();
+  }
+
+  /** Mirrors the in-memory security state to the file beside the keys (after the store committed). */
+  private persistSecurity(): void {
+    this.security = {
+      ...this.security,
+      versions: { ...this.versions },
+      configIds: {
+        ...this.security.configIds,
+        ...(this.applied.fleet?.version === this.versions.fleet
+          ? { fleet: this.applied.fleet.configId }
+          : {}),
+        ...(this.applied.kiosk?.version === this.versions.kiosk
+          ? { kiosk: this.applied.kiosk.configId }
+          : {}),
+      },
+      locked: this.locked,
+    };
+    writeSecurityState(this.stateFile, this.security);
+  }
+
+  /** Retention: inbox ids, audit rows and expired nonces beyond their bounds are deleted. */
+  async prune(): Promise<{ inbox: number; audit: number; nonces: number }> {
+    const { inboxMs, auditMs, auditMaxRows } = this.options.baseConfig.store.retention;
+    const now = this.now();
+    return this.options.store.transaction(async (tx) => {
+      const inbox = await tx.run('DELETE FROM inbox WHERE applied_at < ?', [now - inboxMs]);
+      const old = await tx.run('DELETE FROM audit WHERE at < ?', [now - auditMs]);
+      const excess = await tx.run('DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?', [
+        auditMaxRows,
+      ]);
+      const nonces = await tx.run('DELETE FROM message_nonces WHERE expires_at < ?', [now]);
+      return { inbox: inbox.changes, audit: old.changes + excess.changes, nonces: nonces.changes };
+    });
   }
 
   async stop(): Promise<void> {
     this.started = false;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = undefined;
+    await this.refusals.stop().catch(() => undefined);
     if (this.watch) clearTimeout(this.watch.timer);
     this.watch = undefined;
     await this.configQueue;
@@ -190,6 +360,12 @@ export class FleetService implements Service {
 
   health(): Health {
     if (!this.started) return { state: 'stopped' };
+    if (this.security.storeLost)
+      return {
+        state: 'degraded',
+        detail:
+          'fault.storage: store empty or replaced; out of service until operations re-establish its state',
+      };
     return {
       state: 'up',
       detail: `config v${this.versions.fleet}/${this.versions.kiosk}${this.locked ? ', locked' : ''}${this.watch ? ', watching' : ''}`,
@@ -222,24 +398,36 @@ export class FleetService implements Service {
     let message: Envelope<MessageBody<'config.push'>>;
     try {
       message = decodeMessage(payload, 'config.push');
+      this.checkConfig(message, source, topic);
     } catch (error) {
-      if (!(error instanceof InvalidMessage)) throw error;
-      this.options.log.warn({ source, reason: error.reason }, 'fleet: invalid config message rejected');
-      return;
+      if (error instanceof InvalidMessage) return this.refusals.note('malformed', 'config');
+      if (error instanceof Refused) return this.refusals.note(error.reason, 'config');
+      throw error;
     }
     const { version } = message.body;
     // the retained config comes again on every connect: one already decided on is not news
     if (this.applied[source]?.configId === message.id || this.lastDecided[source] === message.id) return;
+    if (this.security.storeLost) {
+      // decided once operations re-established the high-water mark (the retained one may be it)
+      this.heldConfigs.set(source, { payload, topic });
+      return;
+    }
     this.lastDecided[source] = message.id;
+    // the same config as the high-water mark, lost with a wiped store: it may be applied again
+    const reapply =
+      version === this.versions[source] &&
+      this.security.configIds[source] === message.id &&
+      this.applied[source]?.configId !== message.id;
     try {
-      this.checkConfig(message, source, topic);
-      // the store's inbox remembers every config id seen: a replayed message is told from a downgrade
-      const fresh = await this.options.store.transaction((tx) => tx.markApplied(message.id, 'config.push'));
+      const fresh = await this.options.store.transaction(async (tx) =>
+        (await rememberNonce(tx, message, this.now())) ? tx.markApplied(message.id, 'config.push') : false,
+      );
       if (!fresh) throw new Refused('replayed');
-      if (version <= this.versions[source])
+      if (version <= this.versions[source] && !reapply)
         throw new Refused('not-newer', `version ${version} ≤ ${this.versions[source]}`);
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
+      if (error.reason === 'replayed') return this.refusals.note('replayed', 'config');
       await this.reportConfig(
         { version, configId: message.id, status: 'refused', reason: error.reason, detail: error.detail },
         'warn',
@@ -280,6 +468,7 @@ export class FleetService implements Service {
     this.versions[source] = version;
     this.applied[source] = candidate;
     this.effective = after;
+    this.persistSecurity();
     this.counts.configApplied++;
     this.options.log.info(
       { source, version, changed: changed.length, restartRequired },
@@ -291,18 +480,22 @@ export class FleetService implements Service {
       this.options.log.warn({ version }, 'fleet: kiosk was unhealthy before this config; no rollback watch');
   }
 
+  /** Authentic, for this kiosk (or the fleet on `fleet/config`), current; throws Refused. */
   private checkConfig(
     message: Envelope<MessageBody<'config.push'>>,
     source: ConfigSource,
     topic: string,
   ): void {
-    this.checkSignedAndCurrent(message);
+    try {
+      this.gate.check({ ...message, type: 'config.push' }, { fleetWide: source === 'fleet' });
+    } catch (error) {
+      if (error instanceof GateRefused) throw new Refused(error.reason, error.detail);
+      throw error;
+    }
     const target = message.body.kioskId;
     if (source === 'kiosk' && parseKioskTopic(topic)?.kioskId !== this.options.kioskId)
       throw new Refused('other-kiosk');
     if (target !== undefined && target !== this.options.kioskId) throw new Refused('other-kiosk');
-    if (source === 'kiosk' && target === undefined)
-      throw new Refused('invalid', 'a kiosk config must name its kiosk');
   }
 
   private watchHealth(
@@ -400,18 +593,13 @@ export class FleetService implements Service {
     return { name: message.body.name, status: 'refused', reason, ...(detail ? { detail } : {}) };
   }
 
-  /** Runs inside the inbox transaction that records the command's id as applied. */
+  /**
+   * Runs inside the transaction that records the command's id and nonce, after the gate admitted
+   * it (signature, target, times, nonce are checked before anything is stored).
+   */
   private async onCommand(message: CommandMessage, tx: Transaction): Promise<void> {
     let result: CommandResult;
     try {
-      this.checkCommand(message);
-      const expiresAt = Date.parse(message.expiresAt ?? '');
-      await tx.run('DELETE FROM fleet_nonces WHERE expires_at < ?', [this.now()]);
-      const fresh = await tx.run('INSERT OR IGNORE INTO fleet_nonces (nonce, expires_at) VALUES (?, ?)', [
-        message.body.nonce,
-        expiresAt,
-      ]);
-      if (fresh.changes !== 1) throw new Refused('replayed', 'nonce already used');
       await tx.audit(`ops:${message.keyId ?? '?'}`, `command.${message.body.name}`);
       result = await this.run(message, tx);
       this.counts.commandsRun++;
@@ -420,29 +608,45 @@ export class FleetService implements Service {
       result = this.refusal(message, error.reason, error.detail);
     }
     void this.answer(message, result);
+    if (result.status === 'ok' && message.body.name === 'reassert-state')
+      // after this transaction committed: the held configs are decided against the new high-water
+      setTimeout(() => this.releaseHeldConfigs(), 0);
     if (result.status === 'ok' && message.body.name === 'restart')
       // after the answer is out and this transaction has committed: stopping waits for the store
       setTimeout(() => this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }), 50);
   }
 
-  /** Signed by a pinned key and not expired (every operations message must carry `expiresAt`). */
-  private checkSignedAndCurrent(message: Envelope): number {
-    try {
-      verifyEnvelope(message, this.keys);
-    } catch (error) {
-      if (error instanceof SignatureRefused) throw new Refused(error.reason);
-      throw error;
-    }
-    if (!message.expiresAt) throw new Refused('invalid', `${message.type} without expiresAt`);
-    const expiresAt = Date.parse(message.expiresAt);
-    if (expiresAt <= this.now()) throw new Refused('expired');
-    return expiresAt;
+  /**
+   * `reassert-state`: operations re-establish the security state they hold (their signed record of
+   * this kiosk's config versions and lock). Versions only move up; the lock is theirs to say.
+   */
+  private async reassertState(message: CommandMessage, tx: Transaction): Promise<Record<string, unknown>> {
+    const args = message.body.args ?? {};
+    const number = (value: unknown) =>
+      typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+    const fleetVersion = number(args.fleetVersion);
+    const kioskVersion = number(args.kioskVersion);
+    if (fleetVersion === undefined || kioskVersion === undefined || typeof args.locked !== 'boolean')
+      throw new Refused('invalid', 'args: fleetVersion, kioskVersion (integers ≥ 0), locked (boolean)');
+    this.versions.fleet = Math.max(this.versions.fleet, fleetVersion);
+    this.versions.kiosk = Math.max(this.versions.kiosk, kioskVersion);
+    this.locked = args.locked;
+    await this.saveState(tx, 'version.fleet', this.versions.fleet);
+    await this.saveState(tx, 'version.kiosk', this.versions.kiosk);
+    await this.saveState(tx, 'locked', this.locked);
+    await this.saveState(tx, 'store.id', this.security.storeId);
+    const wasLost = this.security.storeLost;
+    this.security = { ...this.security, storeLost: false };
+    this.persistSecurity();
+    this.options.bus.emit('fleet.lock', { locked: this.locked, by: `ops:${message.keyId ?? '?'}` });
+    if (wasLost)
+      this.options.log.warn({ versions: this.versions }, 'fleet: state re-established by operations');
+    return { versions: { ...this.versions }, locked: this.locked, wasLost };
   }
 
-  private checkCommand(message: CommandMessage): void {
-    const expiresAt = this.checkSignedAndCurrent(message);
-    if (expiresAt > this.now() + MAX_COMMAND_LIFETIME_MS)
-      throw new Refused('invalid', `expiresAt more than ${MAX_COMMAND_LIFETIME_MS / 3600_000} h ahead`);
+  private releaseHeldConfigs(): void {
+    for (const { payload, topic } of this.heldConfigs.values()) void this.onConfig(payload, topic);
+    this.heldConfigs.clear();
   }
 
   /** The operations table of commands (STYLE.md practice 6). */
@@ -460,8 +664,12 @@ export class FleetService implements Service {
         this.locked = name === 'lock';
         await this.saveState(tx, 'locked', this.locked);
         this.options.bus.emit('fleet.lock', { locked: this.locked, by });
+        // after this transaction commits (the file must never be behind the store for long)
+        setTimeout(() => this.persistSecurity(), 0);
         return ok({ locked: this.locked });
       }
+      case 'reassert-state':
+        return ok(await this.reassertState(message, tx));
       case 'restart':
         return ok({ restartingInMs: 50 });
       case 'purge-sessions':
@@ -487,7 +695,13 @@ export class FleetService implements Service {
   private diagnosticsBundle(): Record<string, unknown> {
     const bundle = {
       ...this.options.diagnostics(),
-      fleet: { configVersions: this.configVersions, locked: this.locked, counts: { ...this.counts } },
+      fleet: {
+        configVersions: this.configVersions,
+        locked: this.locked,
+        storeLost: this.security.storeLost,
+        counts: { ...this.counts },
+        refusals: Object.fromEntries(this.refusals.totals),
+      },
     };
     const size = Buffer.byteLength(JSON.stringify(bundle));
     if (size <= MAX_DIAGNOSTICS_BYTES) return bundle;
@@ -495,8 +709,12 @@ export class FleetService implements Service {
   }
 
   private answer(message: CommandMessage, body: CommandResult): Promise<void> {
+    return this.publishResult(body, message.correlationId ?? message.id);
+  }
+
+  private publishResult(body: CommandResult, correlationId: string | undefined): Promise<void> {
     const reply = envelope('command.result', this.options.kioskId, body, {
-      ...(message.correlationId ? { correlationId: message.correlationId } : { correlationId: message.id }),
+      ...(correlationId ? { correlationId } : {}),
     });
     // Not awaited: mqtt.js handles incoming packets one at a time, so the PUBACK of this answer
     // cannot arrive while the command's own message is still being handled.
@@ -510,4 +728,10 @@ export class FleetService implements Service {
       );
     return Promise.resolve();
   }
+}
+
+/** The correlation id of an undecodable command, when its text still shows one (for the refusal). */
+function correlationOf(payload: Buffer): string | undefined {
+  const match = /"correlationId"\s*:\s*"([A-Za-z0-9_.:-]{1,64})"/.exec(payload.subarray(0, 4096).toString());
+  return match?.[1];
 }

@@ -3,7 +3,7 @@
  * envelopes. Used by `kiosk-ops`, and by tests and the fleet bench as the operations centre.
  */
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { type Envelope, envelope, type MessageBody } from '../link/messages.js';
+import { type Envelope, envelope, type MessageBody, WHOLE_FLEET } from '../link/messages.js';
 import { signEnvelope } from './signing.js';
 
 /** The `from` of messages signed by operations. */
@@ -12,7 +12,7 @@ export const OPS_SENDER = 'ops';
 export interface SignConfigOptions {
   version: number;
   settings: Record<string, unknown>;
-  /** the one kiosk this config is for; absent for the fleet */
+  /** the one kiosk this config is for; absent for the fleet (`to: '*'`, on `fleet/config` only) */
   kioskId?: string;
   /** how long the config may still be applied (default 7 days: a kiosk may be offline a while) */
   expiresInMs?: number;
@@ -31,6 +31,8 @@ export function signConfig(options: SignConfigOptions): Envelope<MessageBody<'co
     envelope('config.push', OPS_SENDER, body, {
       ts: new Date(now).toISOString(),
       expiresAt: new Date(now + (options.expiresInMs ?? 7 * 24 * 3600_000)).toISOString(),
+      to: options.kioskId ?? WHOLE_FLEET,
+      nonce: randomBytes(16).toString('base64url'),
     }),
     options.key,
   );
@@ -38,6 +40,8 @@ export function signConfig(options: SignConfigOptions): Envelope<MessageBody<'co
 
 export interface SignCommandOptions {
   name: string;
+  /** the kiosk (or explicit list of kiosks) the command is for: every other kiosk refuses it */
+  kioskId: string | string[];
   args?: Record<string, string | number | boolean>;
   /** default 5 minutes */
   expiresInMs?: number;
@@ -48,9 +52,10 @@ export interface SignCommandOptions {
 
 export function signCommand(options: SignCommandOptions): Envelope<MessageBody<'command.request'>> {
   const now = options.now ?? Date.now();
+  const nonce = randomBytes(16).toString('hex');
   const body: MessageBody<'command.request'> = {
     name: options.name,
-    nonce: randomBytes(16).toString('hex'),
+    nonce,
     ...(options.args ? { args: options.args } : {}),
   };
   return signEnvelope(
@@ -58,6 +63,8 @@ export function signCommand(options: SignCommandOptions): Envelope<MessageBody<'
       ts: new Date(now).toISOString(),
       expiresAt: new Date(now + (options.expiresInMs ?? 5 * 60_000)).toISOString(),
       correlationId: options.correlationId ?? randomUUID(),
+      to: options.kioskId,
+      nonce,
     }),
     options.key,
   );

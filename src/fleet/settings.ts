@@ -9,7 +9,12 @@ import { type KioskConfig, KioskConfigSchema } from '../config/schema.js';
 export type Settings = Record<string, unknown>;
 
 /** Settings operations may not push: the kiosk's identity and the keys that authorise pushes. */
-const NOT_PUSHABLE = ['kiosk.id', 'fleet.opsPublicKeys'] as const;
+const NOT_PUSHABLE = [
+  'kiosk.id',
+  'fleet.opsPublicKeys',
+  'fleet.registrySigningKey',
+  'fleet.registrySealingKey',
+] as const;
 
 /** Pushed settings that fail the schema or touch a setting only provisioning may set. */
 export class InvalidSettings extends Error {

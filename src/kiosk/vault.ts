@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import type { Store, Transaction } from '../store/index.js';
-import { type SealingIdentity, unseal } from '../store/seal.js';
+import { hpkeOpen, manifestInfo } from '../store/hpke.js';
+import { seal, type SealingIdentity, unseal } from '../store/seal.js';
 import type { Health, Service } from '../util/lifecycle.js';
 
 /** What the registry seals for one pickup (never stored or logged in clear). */
@@ -51,6 +52,34 @@ export function openSecrets(sealed: string, identity: SealingIdentity): PickupSe
   return parsed.data;
 }
 
+/**
+ * How pickup secrets travel from the registry: HPKE (RFC 9180, auth mode) from the pinned registry
+ * X25519 key, bound to this kiosk and the pickup (src/store/hpke.ts). Opened at staging and sealed
+ * again at rest to the kiosk's own key.
+ */
+export interface ManifestTransport {
+  kioskId: string;
+  /** raw 32-byte X25519 key of the registry; absent: no stage is accepted */
+  registrySealingKey: Buffer | undefined;
+}
+
+/** The transport of a kiosk whose config pins `registrySealingKey` (base64), if it does. */
+export function manifestTransport(
+  kioskId: string,
+  registrySealingKey: string | undefined,
+): ManifestTransport {
+  return {
+    kioskId,
+    registrySealingKey: registrySealingKey ? Buffer.from(registrySealingKey, 'base64') : undefined,
+  };
+}
+
+/** What became of a manifest entry. */
+export type ManifestOutcome = 'staged' | 'withdrawn' | 'refused';
+
+/** Card states in which the card is physically in the vault (slot, station, tray). */
+const IN_VAULT: readonly CardState[] = ['in-slot', 'at-station', 'in-tray'];
+
 interface CardRow {
   pickup_id: string;
   state: CardState;
@@ -64,6 +93,8 @@ export class Vault implements Service {
     private readonly store: Store,
     private readonly identity: SealingIdentity,
     private readonly now: () => number = Date.now,
+    /** absent only in unit tests that hand the vault boxes already sealed to the kiosk */
+    private readonly transport?: ManifestTransport,
   ) {}
 
   /** The vault has nothing to open or close: its tables live in the store. */
@@ -75,24 +106,70 @@ export class Vault implements Service {
     return { state: 'up' };
   }
 
-  /** Applies a `manifest.entry` inside the inbound transaction (dedupe is the inbox's). */
+  /**
+   * Applies a `manifest.entry` (already verified by the gate) inside the inbound transaction.
+   * A stage never replaces the secrets of a pickup that is staged or whose card is in the vault:
+   * the registry must withdraw it first. Such a stage is refused and audited as refused.
+   */
   async applyManifest(
     tx: Transaction,
     entry: { pickupId: string; action: 'stage' | 'withdraw'; sealed?: string },
-  ): Promise<void> {
+  ): Promise<ManifestOutcome> {
     if (entry.action === 'withdraw') {
       await tx.run(`UPDATE vault_manifest SET state = 'withdrawn' WHERE pickup_id = ?`, [entry.pickupId]);
+      await purgeSecrets(tx, entry.pickupId);
       await tx.audit('registry', 'vault.withdrawn', { pickupId: entry.pickupId });
-      return;
+      return 'withdrawn';
     }
     if (!entry.sealed) throw new ManifestRejected('a staged pickup needs its sealed secrets');
-    const secrets = openSecrets(entry.sealed, this.identity);
+    const existing = await tx.get<{ manifest: string; card: CardState | null }>(
+      `SELECT m.state AS manifest, c.state AS card FROM vault_manifest m LEFT JOIN vault_cards c USING (pickup_id)
+         WHERE m.pickup_id = ?`,
+      [entry.pickupId],
+    );
+    const conflict =
+      existing?.manifest === 'staged'
+        ? 'already-staged'
+        : existing?.card && IN_VAULT.includes(existing.card)
+          ? 'card-in-vault'
+          : undefined;
+    if (conflict) {
+      await tx.audit('registry', 'vault.stage-refused', { pickupId: entry.pickupId, reason: conflict });
+      return 'refused';
+    }
+    const atRest = await this.sealAtRest(entry.pickupId, entry.sealed);
+    const secrets = openSecrets(atRest, this.identity);
     await tx.run(
       `INSERT INTO vault_manifest (pickup_id, id_lookup, sealed, state, staged_at) VALUES (?, ?, ?, 'staged', ?)
        ON CONFLICT (pickup_id) DO UPDATE SET id_lookup = excluded.id_lookup, sealed = excluded.sealed, state = 'staged'`,
-      [entry.pickupId, this.identity.lookupHash(secrets.idNumber), entry.sealed, this.now()],
+      [entry.pickupId, this.identity.lookupHash(secrets.idNumber), atRest, this.now()],
     );
     await tx.audit('registry', 'vault.staged', { pickupId: entry.pickupId });
+    return 'staged';
+  }
+
+  /** The registry's HPKE box → the same secrets sealed to this kiosk's own key for storage. */
+  private async sealAtRest(pickupId: string, box: string): Promise<string> {
+    if (!this.transport) return box;
+    const { kioskId, registrySealingKey } = this.transport;
+    if (!registrySealingKey) throw new ManifestRejected('no registry sealing key is pinned');
+    let plaintext: Buffer;
+    try {
+      plaintext = await hpkeOpen(box, {
+        recipient: this.identity.privateKey,
+        sender: registrySealingKey,
+        info: manifestInfo(kioskId, pickupId),
+      });
+    } catch (error) {
+      throw new ManifestRejected('pickup secrets are not sealed by the registry for this kiosk and pickup', {
+        cause: error,
+      });
+    }
+    try {
+      return seal(plaintext, this.identity.publicKey);
+    } finally {
+      plaintext.fill(0);
+    }
   }
 
   /** Staged pickups whose card is not loaded yet (what `kiosk vault load` matches chips against). */
@@ -121,6 +198,7 @@ export class Vault implements Service {
   async withdrawCard(pickupId: string): Promise<void> {
     await this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-slot'], 'withdrawn', null);
+      await purgeSecrets(tx, pickupId);
       await tx.audit('technician', 'vault.card-withdrawn', { pickupId });
     });
   }
@@ -197,6 +275,7 @@ export class Vault implements Service {
   complete(pickupId: string, slot: number): Promise<void> {
     return this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-tray'], 'dispensed', null);
+      await purgeSecrets(tx, pickupId);
       tx.emit({ type: 'pickup.completed', body: { pickupId, slot } });
     });
   }
@@ -209,6 +288,7 @@ export class Vault implements Service {
   ): Promise<void> {
     return this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-tray', 'at-station'], 'captured', null);
+      await purgeSecrets(tx, pickupId);
       tx.emit({ type: 'pickup.retracted', body: { pickupId, slot, reason } });
     });
   }
@@ -239,4 +319,14 @@ export class Vault implements Service {
     );
     if (result.changes !== 1) throw new InventoryConflict(`card of ${pickupId} is not ${from.join(' or ')}`);
   }
+}
+
+/**
+ * Drops the sealed secrets (MRZ, finger template) of a pickup whose card has left the vault or was
+ * withdrawn: nothing needs them again, and a kiosk key stolen later must not open them (issue 12).
+ * The row stays, for the pickup's state; the keyed ID hash stays, for the dedupe of a re-stage.
+ */
+async function purgeSecrets(tx: Transaction, pickupId: string): Promise<void> {
+  await tx.run(`UPDATE vault_manifest SET sealed = '' WHERE pickup_id = ?`, [pickupId]);
+  tx.purged();
 }

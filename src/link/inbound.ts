@@ -6,6 +6,7 @@ import {
   InvalidMessage,
   type MessageBody,
   type MessageType,
+  type RefusalReason,
 } from './messages.js';
 import { parseKioskTopic } from './topics.js';
 
@@ -15,17 +16,34 @@ export type InboundHandler<T extends MessageType> = (
   tx: Transaction,
 ) => Promise<void>;
 
+/** An inbound message of one of the gated types (manifest, update status, command). */
+export type InboundMessage = Envelope<MessageBody<InboundType>> & { type: InboundType };
+type InboundType = 'manifest.entry' | 'command.request' | 'update.status';
+
+/**
+ * Decides, BEFORE anything of a message is stored, whether it may be applied (signature, target,
+ * times, nonce: the fleet room's MessageGate), remembers its nonce in the applying transaction, and
+ * hears of every refusal (counted and summarised there, never stored one by one).
+ */
+export interface InboundGuard {
+  /** undefined: admitted; otherwise why it is refused */
+  admit(message: InboundMessage): RefusalReason | undefined;
+  /** records the nonce in `tx`; false when it is already known (a replay or a redelivery) */
+  remember(message: InboundMessage, tx: Transaction): Promise<boolean>;
+  /** a refused message (undefined when it could not even be decoded) on topic leaf `leaf` */
+  refused(
+    leaf: string,
+    reason: RefusalReason,
+    message: InboundMessage | undefined,
+    payload: Buffer,
+  ): Promise<void>;
+}
+
 export interface InboundHandlers {
+  /** without a guard every gated message is refused: nothing unverified is ever applied */
+  guard?: InboundGuard;
   manifest?: InboundHandler<'manifest.entry'>;
   command?: InboundHandler<'command.request'>;
-  /**
-   * A command that is not applied because it expired or was already applied (a replay or a
-   * redelivery): the fleet layer answers it on `cmd/result` so the caller learns why.
-   */
-  commandNotApplied?: (
-    message: Envelope<MessageBody<'command.request'>>,
-    reason: 'expired' | 'replayed',
-  ) => Promise<void>;
   updateStatus?: InboundHandler<'update.status'>;
 }
 
@@ -39,9 +57,10 @@ const LEAF_TYPES = {
 } as const satisfies Record<string, readonly MessageType[]>;
 
 /**
- * Commands and manifest entries arrive at least once (QoS 1). Each carries an id; the inbox table
- * remembers applied ids in the same transaction as the change they cause, so a redelivery is
- * acknowledged and not applied twice — even across a crash between applying and PUBACK.
+ * Commands, manifest entries and update statuses arrive at least once (QoS 1). Each is checked by
+ * the guard before anything is written; an admitted one is applied in one transaction with its id
+ * in the inbox and its nonce, so a redelivery is acknowledged and not applied twice — even across a
+ * crash between applying and PUBACK. A refused one leaves no row.
  */
 export class InboundRouter {
   readonly counts: Record<InboundOutcome, number> = { applied: 0, duplicate: 0, rejected: 0, ignored: 0 };
@@ -61,29 +80,25 @@ export class InboundRouter {
     if (parsed?.kioskId !== this.options.kioskId) return 'ignored';
     const leaf = parsed.leaf;
     if (leaf !== 'manifest' && leaf !== 'cmd' && leaf !== 'updates') return 'ignored';
-    let message: Envelope<MessageBody<'manifest.entry' | 'command.request' | 'update.status'>> & {
-      type: 'manifest.entry' | 'command.request' | 'update.status';
-    };
+    const { handlers } = this.options;
+    const guard = handlers.guard;
+    let message: InboundMessage;
     try {
       message = decodeOneOf(payload, LEAF_TYPES[leaf]);
     } catch (error) {
       if (!(error instanceof InvalidMessage)) throw error;
-      this.options.log.warn({ topic: leaf, reason: error.reason }, 'link: invalid inbound message rejected');
+      await guard?.refused(leaf, 'malformed', undefined, payload);
       return 'rejected';
     }
-    if (message.expiresAt && Date.parse(message.expiresAt) < Date.now()) {
-      this.options.log.warn({ topic: leaf, id: message.id }, 'link: expired inbound message rejected');
-      if (message.type === 'command.request')
-        await this.options.handlers.commandNotApplied?.(
-          message as Envelope<MessageBody<'command.request'>>,
-          'expired',
-        );
+    const refusal = guard ? guard.admit(message) : 'unsigned';
+    if (refusal !== undefined) {
+      await guard?.refused(leaf, refusal, message, payload);
       return 'rejected';
     }
     const store = this.options.store;
-    if (!store) return 'ignored';
-    const { handlers } = this.options;
+    if (!store || !guard) return 'ignored';
     const outcome: InboundOutcome = await store.transaction(async (tx) => {
+      if (!(await guard.remember(message, tx))) return 'duplicate';
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
         await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx);
@@ -92,8 +107,7 @@ export class InboundRouter {
       else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx);
       return 'applied';
     });
-    if (outcome === 'duplicate' && message.type === 'command.request')
-      await handlers.commandNotApplied?.(message as Envelope<MessageBody<'command.request'>>, 'replayed');
+    if (outcome === 'duplicate') await guard.refused(leaf, 'replayed', message, payload);
     return outcome;
   }
 }

@@ -8,6 +8,15 @@ import { z } from 'zod';
 
 /** Upper bound of any payload we accept; larger ones are rejected before JSON parsing. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
+/**
+ * Deepest nesting of arrays and objects we accept. Checked on the raw text before JSON parsing, so
+ * no later step (schema, RFC 8785 canonicalisation for the signature) ever recurses deeper.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+const KIOSK_ID = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/);
+/** `to` of a signed message sent to the whole fleet (only `config.push` on `fleet/config`). */
+export const WHOLE_FLEET = '*';
 
 export const EnvelopeSchema = z.strictObject({
   id: z.string().min(8).max(64),
@@ -28,6 +37,16 @@ export const EnvelopeSchema = z.strictObject({
     .optional(),
   /** position of an outbox event in its kiosk's outbox: lets the registry check order and gaps */
   seq: z.number().int().positive().optional(),
+  /**
+   * the kiosk (or explicit list of kiosks) a signed message is for; `*` only on `fleet/config`.
+   * Signed with the rest, so a message signed for one kiosk is refused by every other.
+   */
+  to: z.union([KIOSK_ID, z.array(KIOSK_ID).min(1).max(1000), z.literal(WHOLE_FLEET)]).optional(),
+  /** one-time value of a signed message: remembered by the kiosk until the message expires */
+  nonce: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,64}$/)
+    .optional(),
 });
 export type Envelope<Body = unknown> = Omit<z.infer<typeof EnvelopeSchema>, 'body'> & { body: Body };
 
@@ -49,7 +68,11 @@ export type StatusBody = z.infer<typeof StatusBodySchema>;
 
 /** `fault.storage`: the store found a corrupt file (moved aside) or ran out of space. */
 export const StorageFaultBodySchema = z.strictObject({
-  fault: z.enum(['corrupt-database', 'disk-full']),
+  /**
+   * `store-replaced`: the database is empty or not the one the kiosk's security state (kept beside
+   * its keys) names: the kiosk stays out of service until operations re-establish its state.
+   */
+  fault: z.enum(['corrupt-database', 'disk-full', 'store-replaced']),
   detail: z.string().max(500).optional(),
 });
 
@@ -74,7 +97,7 @@ export const CommandBodySchema = z.strictObject({
   nonce: z.string().min(8).max(64),
 });
 
-/** Why the fleet layer refused a configuration or a command (safe to log, no payload content). */
+/** Why the kiosk refused an inbound message (safe to log, no payload content). */
 export const RefusalReasonSchema = z.enum([
   'unsigned',
   'unknown-key',
@@ -85,6 +108,10 @@ export const RefusalReasonSchema = z.enum([
   'replayed',
   'invalid',
   'unknown-command',
+  /** not JSON, too large, too deep, lone surrogates, or not the schema of its topic */
+  'malformed',
+  /** the kiosk's store was lost: it waits for operations to re-establish its security state */
+  'state-lost',
 ]);
 export type RefusalReason = z.infer<typeof RefusalReasonSchema>;
 
@@ -121,6 +148,16 @@ export const CommandResultBodySchema = z.strictObject({
   detail: z.string().max(500).optional(),
   /** command output, e.g. the diagnostics bundle (bounded, PII-free) */
   data: z.record(z.string(), z.unknown()).optional(),
+});
+
+/**
+ * `security.refused`: one summary per window of the inbound messages the kiosk refused, counted by
+ * reason (refusals are not stored one by one: forged messages must not fill the disk).
+ */
+export const SecurityRefusedBodySchema = z.strictObject({
+  from: z.iso.datetime({ offset: true }),
+  until: z.iso.datetime({ offset: true }),
+  counts: z.record(RefusalReasonSchema, z.number().int().min(1)),
 });
 
 /** `registry.ping` request and its `registry.pong` answer: proves the request/response path. */
@@ -183,6 +220,17 @@ export const PickupFaultBodySchema = z.strictObject({
   card: z.enum(['in-slot', 'capture-bin', 'unknown']),
 });
 
+/** `pickup.locked`: too many failed fingers for a pickup (over all its sessions); staff must release it. */
+export const PickupLockedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  failures: z.number().int().min(1).max(1000),
+});
+
+/** `pickup.released`: staff released a locked pickup (`kiosk vault release`); its count starts afresh. */
+export const PickupReleasedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+});
+
 /** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
 export const VaultLoadedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
@@ -226,11 +274,23 @@ export const FingerVerifiedBodySchema = z.strictObject({
   gazetteer: GazetteerSchema.optional(),
 });
 
-/** `update.submitted`: a citizen's data update, sent from the outbox (tracking code names it). */
-export const UpdateSubmittedBodySchema = z.strictObject({
-  trackingCode: z.string().min(4).max(32),
+/**
+ * What a kiosk seals to the registry for one data update (the plaintext of `update.submitted`'s
+ * `sealed`): the citizen's ID number and the changes.
+ */
+export const UpdateSubmissionSchema = z.strictObject({
   idNumber: z.string().regex(/^\d{12}$/),
   changes: ContactRecordSchema,
+});
+
+/**
+ * `update.submitted`: a citizen's data update, sent from the outbox (tracking code names it). The
+ * citizen's data is HPKE-sealed (auth mode, the kiosk's key) to the registry's pinned key, bound to
+ * the kiosk and the tracking code (src/store/hpke.ts): the outbox holds only ciphertext.
+ */
+export const UpdateSubmittedBodySchema = z.strictObject({
+  trackingCode: z.string().min(4).max(32),
+  sealed: z.string().min(1).max(16_384),
 });
 
 /** `update.status`: the registry's decision on an update (inbound, on the kiosk's `updates` topic). */
@@ -256,11 +316,14 @@ export const messageBodies = {
   'enrol.response': EnrolResponseBodySchema,
   'pickup.retracted': PickupRetractedBodySchema,
   'fault.pickup': PickupFaultBodySchema,
+  'pickup.locked': PickupLockedBodySchema,
+  'pickup.released': PickupReleasedBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
   'update.submitted': UpdateSubmittedBodySchema,
   'update.status': UpdateStatusBodySchema,
+  'security.refused': SecurityRefusedBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
@@ -270,10 +333,15 @@ export const EVENT_TYPES = [
   'config.result',
   'pickup.retracted',
   'fault.pickup',
+  'pickup.locked',
+  'pickup.released',
   'vault.loaded',
   'update.submitted',
+  'security.refused',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */
+export const PERSONAL_EVENT_TYPES = ['update.submitted'] as const satisfies readonly EventType[];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
 
@@ -281,7 +349,9 @@ export function envelope<T extends MessageType>(
   type: T,
   from: string,
   body: MessageBody<T>,
-  extra: Partial<Pick<Envelope, 'correlationId' | 'replyTo' | 'expiresAt' | 'id' | 'ts'>> = {},
+  extra: Partial<
+    Pick<Envelope, 'correlationId' | 'replyTo' | 'expiresAt' | 'id' | 'ts' | 'to' | 'nonce'>
+  > = {},
 ): Envelope<MessageBody<T>> {
   return {
     id: extra.id ?? randomUUID(),
@@ -317,12 +387,16 @@ export function decodeOneOf<T extends MessageType>(
   const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   if (size > MAX_PAYLOAD_BYTES)
     throw new InvalidMessage(`payload of ${size} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  const text = payload.toString();
+  const depth = nestingDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw new InvalidMessage(`JSON nested deeper than ${MAX_JSON_DEPTH}`);
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString());
+    json = JSON.parse(text);
   } catch {
     throw new InvalidMessage('payload is not JSON');
   }
+  if (!wellFormed(json)) throw new InvalidMessage('a string holds a lone UTF-16 surrogate');
   const outer = EnvelopeSchema.safeParse(json);
   if (!outer.success) throw new InvalidMessage(`envelope: ${summarise(outer.error)}`);
   const type = outer.data.type as T;
@@ -341,4 +415,40 @@ function summarise(error: z.ZodError): string {
     .slice(0, 5)
     .map((issue) => `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`)
     .join('; ');
+}
+
+/**
+ * Deepest nesting of `[`/`{` in JSON text, ignoring brackets inside strings. Linear, no recursion:
+ * runs before `JSON.parse` so a 100,000-deep payload is refused without building it.
+ */
+export function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/** In `u` mode a surrogate pair is one code point, so only a lone surrogate matches. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * True when every key and string is well-formed UTF-16 (no lone surrogate, which RFC 8785 cannot
+ * canonicalise). Bounded by MAX_JSON_DEPTH, checked before.
+ */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return !LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value !== null && typeof value === 'object')
+    return Object.entries(value).every(([key, inner]) => !LONE_SURROGATE.test(key) && wellFormed(inner));
+  return true;
 }

@@ -10,10 +10,15 @@ import {
   type Envelope,
   envelope,
   type MessageBody,
+  UpdateSubmissionSchema,
   UpdateSubmittedBodySchema,
 } from '../link/messages.js';
+import { randomBytes } from 'node:crypto';
+import { signEnvelope } from '../fleet/signing.js';
 import { topics } from '../link/topics.js';
-import { publicKeyFromRaw, seal } from '../store/seal.js';
+import { hpkeOpen, hpkeSeal, manifestInfo, updateInfo } from '../store/hpke.js';
+import { publicKeyFromRaw } from '../store/seal.js';
+import type { RegistryKeys } from './keys.js';
 import type { SqliteDatabase } from '../store/sqlite.js';
 import type { Logger } from '../util/log.js';
 import { SAMPLE_GAZETTEER } from './gazetteer-sample.js';
@@ -35,15 +40,18 @@ const IDENTITY_BYTES = 32;
 
 type Publish = (topic: string, message: Envelope) => Promise<void>;
 
+/** How long a manifest entry or update status may still be applied (the kiosk's bound is 7 days). */
+const MESSAGE_LIFETIME_MS = 7 * 24 * 3600_000;
+
 export class RegistryCitizens {
   private constructor(
     private readonly db: SqliteDatabase,
-    private readonly options: { log: Logger; publish: Publish },
+    private readonly options: { log: Logger; publish: Publish; keys: RegistryKeys },
   ) {}
 
   static async open(
     db: SqliteDatabase,
-    options: { log: Logger; publish: Publish },
+    options: { log: Logger; publish: Publish; keys: RegistryKeys },
   ): Promise<RegistryCitizens> {
     await db.exec(`
       CREATE TABLE IF NOT EXISTS citizens (
@@ -127,7 +135,25 @@ export class RegistryCitizens {
   async withdrawPickup(kioskId: string, pickupId: string): Promise<void> {
     await this.options.publish(
       topics.manifest(kioskId),
-      envelope('manifest.entry', 'registry', { pickupId, action: 'withdraw' }),
+      this.signedFor(kioskId, 'manifest.entry', { pickupId, action: 'withdraw' }),
+    );
+  }
+
+  /** Signed by the registry key, bound to one kiosk, with a nonce, an issue time and an expiry. */
+  private signedFor<T extends 'manifest.entry' | 'update.status'>(
+    kioskId: string,
+    type: T,
+    body: MessageBody<T>,
+  ): Envelope<MessageBody<T>> {
+    const now = Date.now();
+    return signEnvelope(
+      envelope(type, 'registry', body, {
+        ts: new Date(now).toISOString(),
+        expiresAt: new Date(now + MESSAGE_LIFETIME_MS).toISOString(),
+        to: kioskId,
+        nonce: randomBytes(16).toString('base64url'),
+      }),
+      this.options.keys.signing,
     );
   }
 
@@ -147,13 +173,15 @@ export class RegistryCitizens {
       mrzLines: citizen.mrz.split('\n'),
       fingerTemplate: Buffer.from(citizen.finger_template).toString('base64'),
     };
-    const sealed = seal(
-      Buffer.from(JSON.stringify(secrets)),
-      publicKeyFromRaw(Buffer.from(publicKey, 'base64')),
-    );
+    // HPKE auth mode from the registry's key, bound to this kiosk and pickup (src/store/hpke.ts)
+    const sealed = await hpkeSeal(Buffer.from(JSON.stringify(secrets)), {
+      recipient: Buffer.from(publicKey, 'base64'),
+      sender: this.options.keys.sealing,
+      info: manifestInfo(kioskId, pickupId),
+    });
     await this.options.publish(
       topics.manifest(kioskId),
-      envelope('manifest.entry', 'registry', { pickupId, action: 'stage', sealed }),
+      this.signedFor(kioskId, 'manifest.entry', { pickupId, action: 'stage', sealed }),
     );
     await this.db.run(`UPDATE pickups SET state = 'staged' WHERE pickup_id = ?`, [pickupId]);
     this.options.log.info({ kioskId, pickupId }, 'registry: pickup staged');
@@ -186,13 +214,29 @@ export class RegistryCitizens {
       return;
     }
     if (type === 'update.submitted') {
-      const update = UpdateSubmittedBodySchema.parse(body);
+      const { trackingCode, sealed } = UpdateSubmittedBodySchema.parse(body);
+      const update = await this.openSubmission(kioskId, trackingCode, sealed);
       await this.db.run(
         `INSERT OR IGNORE INTO updates (tracking_code, kiosk_id, id_number, changes, state) VALUES (?, ?, ?, ?, 'received')`,
-        [update.trackingCode, kioskId, update.idNumber, JSON.stringify(update.changes)],
+        [trackingCode, kioskId, update.idNumber, JSON.stringify(update.changes)],
       );
-      await this.setUpdateStatus(kioskId, update.trackingCode, 'received');
+      await this.setUpdateStatus(kioskId, trackingCode, 'received');
     }
+  }
+
+  /** Opens an update sealed to the registry by the kiosk whose sealing key it knows (HPKE auth mode). */
+  private async openSubmission(kioskId: string, trackingCode: string, sealed: string) {
+    const key = await this.db.get<{ public_key: string }>(
+      'SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?',
+      [kioskId],
+    );
+    if (!key) throw new Error(`no sealing key known for kiosk ${kioskId}`);
+    const plaintext = await hpkeOpen(sealed, {
+      recipient: this.options.keys.sealing,
+      sender: Buffer.from(key.public_key, 'base64'),
+      info: updateInfo(kioskId, trackingCode),
+    });
+    return UpdateSubmissionSchema.parse(JSON.parse(plaintext.toString('utf8')));
   }
 
   /** Decides on an update and tells the kiosk (`update.status`, QoS 1, deduped by the kiosk's inbox). */
@@ -205,7 +249,7 @@ export class RegistryCitizens {
     await this.db.run('UPDATE updates SET state = ? WHERE tracking_code = ?', [state, trackingCode]);
     await this.options.publish(
       topics.updates(kioskId),
-      envelope('update.status', 'registry', { trackingCode, state, ...(note ? { note } : {}) }),
+      this.signedFor(kioskId, 'update.status', { trackingCode, state, ...(note ? { note } : {}) }),
     );
   }
 

@@ -8,6 +8,7 @@ import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
 import { type CaFiles, EnrolmentDesk, type TokenPurpose } from './enrolment.js';
+import { loadOrCreateRegistryKeys, type RegistryKeys } from './keys.js';
 
 /** What arrived from one kiosk's outbox: tests and operators read it. */
 export interface EventCounts {
@@ -60,8 +61,15 @@ export class ReferenceRegistry implements Service {
       tls?: { ca: string; cert: string; key: string };
       /** answers enrolments on the bootstrap topic, signing with this CA (see enrolment.ts) */
       enrolmentCa?: CaFiles;
+      /** its signing and sealing keys (default: `<databaseFile>.keys.json`, made at first start) */
+      keys?: RegistryKeys;
     },
-  ) {}
+  ) {
+    this.keys = options.keys ?? loadOrCreateRegistryKeys(`${options.databaseFile}.keys.json`);
+  }
+
+  /** The registry's keys; kiosks pin the public halves (`fleet.registrySigningKey`/`SealingKey`). */
+  readonly keys: RegistryKeys;
 
   private enrolment: EnrolmentDesk | undefined;
 
@@ -119,6 +127,7 @@ export class ReferenceRegistry implements Service {
       : {};
     this.citizensPart = await RegistryCitizens.open(db, {
       log: this.options.log,
+      keys: this.keys,
       publish: (topic, message) =>
         new Promise<void>((resolve, reject) => {
           const client = this.client;

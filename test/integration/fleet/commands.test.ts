@@ -64,7 +64,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     'runs %s once, answers with the correlationId, and refuses its replay',
     async (name, event, data) => {
       const before = seen[event]?.length ?? 0;
-      const command = signCommand({ name, key: rig.opsKey });
+      const command = signCommand({ kioskId, name, key: rig.opsKey });
       const answer = await send(command);
       expect(answer.type).toBe('command.result');
       expect(answer.correlationId).toBe(command.correlationId);
@@ -77,27 +77,29 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
   );
 
   it('remembers the lock across a restart of the kiosk', async () => {
-    expect((await send(signCommand({ name: 'lock', key: rig.opsKey }))).body.status).toBe('ok');
+    expect((await send(signCommand({ kioskId, name: 'lock', key: rig.opsKey }))).body.status).toBe('ok');
     await rig.restart();
     listen();
     expect(rig.runtime.fleet.isLocked).toBe(true);
-    expect((await send(signCommand({ name: 'unlock', key: rig.opsKey }))).body.status).toBe('ok');
+    expect((await send(signCommand({ kioskId, name: 'unlock', key: rig.opsKey }))).body.status).toBe('ok');
     expect(rig.runtime.fleet.isLocked).toBe(false);
   });
 
   it('sets the log level', async () => {
     const answer = await send(
-      signCommand({ name: 'set-log-level', args: { level: 'error' }, key: rig.opsKey }),
+      signCommand({ kioskId, name: 'set-log-level', args: { level: 'error' }, key: rig.opsKey }),
     );
     expect(answer.body).toMatchObject({ status: 'ok', data: { level: 'error' } });
-    const diagnostics = await send(signCommand({ name: 'collect-diagnostics', key: rig.opsKey }));
+    const diagnostics = await send(signCommand({ kioskId, name: 'collect-diagnostics', key: rig.opsKey }));
     expect(diagnostics.body.data?.logLevel).toBe('error');
-    const bad = await send(signCommand({ name: 'set-log-level', args: { level: 'loud' }, key: rig.opsKey }));
+    const bad = await send(
+      signCommand({ kioskId, name: 'set-log-level', args: { level: 'loud' }, key: rig.opsKey }),
+    );
     expect(bad.body).toMatchObject({ status: 'refused', reason: 'invalid' });
   });
 
   it('collects a bounded, PII-free diagnostics bundle', async () => {
-    const answer = await send(signCommand({ name: 'collect-diagnostics', key: rig.opsKey }));
+    const answer = await send(signCommand({ kioskId, name: 'collect-diagnostics', key: rig.opsKey }));
     expect(answer.body.status).toBe('ok');
     const data = answer.body.data ?? {};
     expect(data).toMatchObject({ kioskId, devices: { scanner: 'ok' }, fleet: { locked: false } });
@@ -127,6 +129,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
   it('refuses an expired command without running it', async () => {
     const before = seen['fleet.lock']?.length ?? 0;
     const command = signCommand({
+      kioskId,
       name: 'lock',
       key: rig.opsKey,
       now: Date.now() - 120_000,
@@ -138,19 +141,19 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
 
   it('refuses a re-signed copy with a used nonce, an unknown key, a forged and an unknown command', async () => {
     const before = seen['fleet.lock']?.length ?? 0;
-    const first = signCommand({ name: 'lock', key: rig.opsKey });
+    const first = signCommand({ kioskId, name: 'lock', key: rig.opsKey });
     expect((await send(first)).body.status).toBe('ok');
     const copy = signEnvelope(
       { ...first, id: `${first.id}-copy`, correlationId: 'copy', sig: undefined },
       rig.opsKey,
     );
     expect((await send(copy)).body).toMatchObject({ status: 'refused', reason: 'replayed' });
-    const stranger = signCommand({ name: 'lock', key: rig.strangerKey });
+    const stranger = signCommand({ kioskId, name: 'lock', key: rig.strangerKey });
     expect((await send(stranger)).body).toMatchObject({ status: 'refused', reason: 'unknown-key' });
-    const forged = { ...signCommand({ name: 'unlock', key: rig.opsKey }) };
+    const forged = { ...signCommand({ kioskId, name: 'unlock', key: rig.opsKey }) };
     forged.body = { ...forged.body, name: 'purge-sessions' };
     expect((await send(forged)).body).toMatchObject({ status: 'refused', reason: 'bad-signature' });
-    const unknown = signCommand({ name: 'self-destruct', key: rig.opsKey });
+    const unknown = signCommand({ kioskId, name: 'self-destruct', key: rig.opsKey });
     expect((await send(unknown)).body).toMatchObject({ status: 'refused', reason: 'unknown-command' });
     expect((seen['fleet.lock']?.length ?? 0) - before).toBe(1);
   });
@@ -180,7 +183,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
       }),
     );
     await until(async () => /link: connected/.test(kiosk.output()), 15_000);
-    const command = signCommand({ name: 'restart', key: rig.opsKey });
+    const command = signCommand({ kioskId: id, name: 'restart', key: rig.opsKey });
     await watch.publishAsync(topics.cmd(id), JSON.stringify(command), { qos: 1 });
     const answer = JSON.parse(await answered) as Envelope<CommandResult>;
     expect(answer).toMatchObject({

@@ -83,5 +83,8 @@ describe('data update session', () => {
       (event) => event.type === 'update.submitted',
     );
     expect(submitted).toHaveLength(1); // the first test's only
+    // issue 12: what left the outbox is ciphertext sealed to the registry (HPKE), no ID number or changes
+    expect(Object.keys(submitted[0]?.body as object).sort()).toEqual(['sealed', 'trackingCode']);
+    expect(JSON.stringify(submitted)).not.toContain(MAI.record.idNumber);
   });
 });

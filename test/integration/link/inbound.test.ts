@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
+import { generateOpsKeyPair, privateKeyFromPem, signCommand } from '../../../src/fleet/index.js';
 import { RequestTimeout } from '../../../src/link/link.js';
 import { envelope } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
@@ -30,6 +31,7 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
   let registry: ReferenceRegistry;
   let ops: mqtt.MqttClient;
   const kioskId = `inbound-${broker.protocolVersion}-${process.pid}`;
+  const opsKeys = generateOpsKeyPair();
 
   beforeAll(async () => {
     running = await broker.start();
@@ -51,6 +53,7 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
           },
           dataDir: join(dir, 'kiosk'),
           ui: { port: 0 },
+          fleet: { opsPublicKeys: [opsKeys.publicKey] },
         },
         'test',
       ),
@@ -93,17 +96,19 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
   });
 
   it('rejects a request nobody answers with RequestTimeout', async () => {
-    const began = Date.now();
     const error = await runtime.link
       .request('nobody-home', 'registry.ping', {}, 'registry.pong', 400)
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RequestTimeout);
-    expect(Date.now() - began).toBeGreaterThanOrEqual(390);
   });
 
   it('applies a redelivered command once and acknowledges both deliveries', async () => {
     const before = { ...runtime.link.inbound.counts };
-    const command = envelope('command.request', 'ops', { name: 'self-test', nonce: 'nonce-0001' });
+    const command = signCommand({
+      kioskId,
+      name: 'collect-diagnostics',
+      key: privateKeyFromPem(opsKeys.privateKeyPem),
+    });
     await ops.publishAsync(topics.cmd(kioskId), JSON.stringify(command), { qos: 1 });
     await ops.publishAsync(topics.cmd(kioskId), JSON.stringify(command), { qos: 1 });
     await until(() => runtime.link.inbound.counts.duplicate > before.duplicate, 5000);
@@ -152,6 +157,9 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
       }
     })();
     const inboundBefore = Object.values(runtime.link.inbound.counts).reduce((a, b) => a + b, 0);
+    const inboxRows = async () =>
+      (await runtime.store.read().get<{ n: number }>('SELECT COUNT(*) AS n FROM inbox'))?.n ?? -1;
+    const inboxBefore = await inboxRows();
     for (const topic of [topics.manifest(kioskId), topics.cmd(kioskId), topics.responses(kioskId)]) {
       for (let start = 0; start < samples.length; start += 500) {
         await Promise.all(
@@ -174,6 +182,8 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
     );
     expect(runtime.link.connected).toBe(true);
     expect(runtime.link.inbound.counts.rejected).toBeGreaterThan(samples.length);
+    // none of them was signed: none left a row (issue 12: unverified messages leave no rows)
+    expect(await inboxRows()).toBe(inboxBefore);
     expect(runtime.health().store?.state).toBe('up');
     expect(produced).toBeGreaterThan(0);
   });
