@@ -182,6 +182,8 @@ describe('citizen flows in the browser (kiosk demo, emulated devices)', () => {
     await page.click('[data-testid="lang"]'); // this citizen reads English
     await panel('demo-scan-pickup-2');
     await waitForScreen(page, 'finger', 30_000);
+    // (this pickup's earlier misses count: issue 12 persists them across sessions)
+    const attemptsBefore = await page.textContent('[data-testid="attempts"]');
     // no finger: before the attempt's time ends, the kiosk asks
     await page.waitForSelector('[data-testid="more-time-yes"]', { timeout: 40_000 });
     expect(await page.textContent('#more-time h2')).toBe('Need more time?');
@@ -201,7 +203,7 @@ describe('citizen flows in the browser (kiosk demo, emulated devices)', () => {
       return Number(seconds) > 15;
     });
     await shotAsShown('more-time', 1);
-    expect(await page.textContent('[data-testid="attempts"]')).toContain('3'); // no attempt used
+    expect(await page.textContent('[data-testid="attempts"]')).toBe(attemptsBefore); // no attempt used
     await panel(`demo-finger-2`);
     await waitForScreen(page, 'take-card', 30_000);
     // the card is left in the tray, and nobody answers "need more time?"
