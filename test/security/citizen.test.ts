@@ -219,9 +219,9 @@ describe('citizen-side attacks on a running kiosk', () => {
         : `3rd session offered ${fingerSteps(third)} finger steps; pickup.locked ${locked ? '' : 'not '}sent`,
     });
     expect(fingerSteps(first)).toBeGreaterThan(0);
-    expect(second.filter((entry) => entry.startsWith('finger|')).map((entry) => entry.split('|')[1])).toEqual(
-      ['2', '1'],
-    );
+    // the attempts the second session offered (a miss, then "lift your finger", share a count)
+    const offered = second.filter((entry) => entry.startsWith('finger|')).map((entry) => entry.split('|')[1]);
+    expect([...new Set(offered)]).toEqual(['2', '1']);
     expect(eventsOfType('pickup.locked').map((event) => event.body)).toEqual([
       { pickupId: ANH.pickupId, failures: 5 },
     ]);
