@@ -5,7 +5,6 @@
  * (runtime/devices.ts), the inbound handlers (runtime/inbound.ts), signal handling
  * (runtime/process.ts). The demo (src/demo) is not part of the runtime and does not ship.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
@@ -15,8 +14,11 @@ import { manifestTransport, Vault } from './kiosk/vault.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { PERSONAL_EVENT_TYPES } from './link/messages.js';
 import { tightenTree } from './util/private-files.js';
+import { type GpioBackend, KioskGpio } from '../devices/index.js';
+import { configuredGuardInputs, GpioGuard } from './kiosk/gpio-guard.js';
+import { withMoveJournal } from './kiosk/reconcile.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
-import { parseTrustList } from './card/pa.js';
+import { loadCardTrustFailClosed } from './kiosk/card-trust.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
@@ -57,6 +59,8 @@ export interface KioskRuntime {
 
 /** What only some runs add: the demo's control panel (`kiosk demo`), the file's configuration. */
 export interface KioskRuntimeExtras {
+  /** the GPIO lines (default onoff over sysfs; tests on machines without gpio-sim pass FakeGpio) */
+  gpioBackend?: () => Promise<GpioBackend>;
   demo?: DemoControl;
   /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
   fileConfig?: KioskConfig;
@@ -93,7 +97,7 @@ export function createKioskRuntime(
     log: log.child({ room: 'jobs' }),
   });
 
-  const { drivers, disabled } = createDevices(config, log, bus);
+  const { drivers, disabled } = createDevices(config, log, bus, extras.gpioBackend);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
@@ -186,10 +190,8 @@ export function createKioskRuntime(
     inbound: { ...inbound, ...fleet.inbound },
     subscriptions: fleet.subscriptions,
   });
-  const sessionDevices = sessionDevicesOf(config, drivers);
-  const trustAnchors = config.sessions.trustList
-    ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
-    : [];
+  const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
+  const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
     kiosk: config.kiosk,
     settings: {
@@ -201,9 +203,12 @@ export function createKioskRuntime(
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
       identifyRateLimit: config.sessions.identifyRateLimit,
-      neededDevices: config.devices.cardReader
-        ? ['fingerprint', 'dispenser', 'cardReader']
-        : ['fingerprint', 'dispenser'],
+      neededDevices: [
+        ...(config.devices.cardReader
+          ? ['fingerprint', 'dispenser', 'cardReader']
+          : ['fingerprint', 'dispenser']),
+        ...configuredGuardInputs(config.devices.gpio),
+      ],
     },
     devices: sessionDevices,
     deviceStates: () => devices.summary(),
@@ -214,6 +219,8 @@ export function createKioskRuntime(
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
     trustAnchors,
+    trustList,
+    accessPolicy: config.card.accessPolicy,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,
     bus,
@@ -241,7 +248,24 @@ export function createKioskRuntime(
     hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
+  const gpio = drivers.get('gpio');
+  const guard =
+    gpio instanceof KioskGpio
+      ? [
+          new GpioGuard({
+            gpio,
+            inputs: configuredGuardInputs(config.devices.gpio),
+            store,
+            bus,
+            log,
+            sessions,
+          }),
+        ]
+      : [];
+  const lifecycle: Lifecycle = new Lifecycle(
+    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui],
+    log,
+  );
 
   return {
     config,
@@ -259,6 +283,8 @@ export function createKioskRuntime(
         return Promise.reject(new Error('vault load needs the dispenser and the chip station'));
       return loadVault(slots, {
         vault,
+        store,
+        ...(gpio instanceof KioskGpio ? { doorLock: gpio } : {}),
         identity,
         dispenser,
         openChipStation,
