@@ -103,3 +103,17 @@ export async function screenshotBothLanguages(page: Page, flow: string, index: n
   await page.waitForSelector('body[data-lang="vi"]');
   return files;
 }
+
+/**
+ * Types `text` on the touchscreen's own keyboard (src/ui/public/app.js), key by key, as a citizen
+ * does: capitals with the shift key, a space with the space bar. With Telex on, "Lee" gives "Lê".
+ */
+export async function typeOnScreenKeyboard(page: Page, text: string): Promise<void> {
+  for (const char of text) {
+    if (char === ' ') await page.click('[data-testid="kb-space"]');
+    else if (char !== char.toLowerCase()) {
+      await page.click('[data-testid="kb-shift"]');
+      await page.click(`[data-testid="kb-${char.toLowerCase()}"]`);
+    } else await page.click(`[data-testid="kb-${char}"]`);
+  }
+}

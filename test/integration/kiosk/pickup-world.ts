@@ -122,3 +122,23 @@ export async function startPickupWorld(
     },
   };
 }
+
+/**
+ * Three wrong fingers as a citizen gives them: a wrong finger on the sensor, and after each miss
+ * (shown, the kiosk waiting for the lift) the finger lifted and placed again. The kiosk never
+ * starts the next attempt while the finger still lies there (issue 15).
+ */
+export async function wrongFingerWithLifts(world: PickupWorld, attempts: number): Promise<void> {
+  const sessions = world.runtime.sessions;
+  await world.rig.citizenControl('finger', ['wrong']);
+  for (let miss = 1; miss < attempts; miss++) {
+    await until(() => sessions.current().liftFinger === true, 20_000, `miss ${miss} shown, lift awaited`);
+    await world.rig.citizenControl('finger', ['none']);
+    await until(
+      () => sessions.current().messageKey === 'finger.try-again',
+      20_000,
+      `attempt ${miss + 1} after the lift`,
+    );
+    await world.rig.citizenControl('finger', ['wrong']);
+  }
+}
