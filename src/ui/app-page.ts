@@ -9,6 +9,7 @@ export interface StaticAsset {
 /** The touchscreen app's files, served from this server only (no CDN, no network). */
 const ASSETS: Record<string, string> = {
   '/app.js': 'text/javascript; charset=utf-8',
+  '/speech.js': 'text/javascript; charset=utf-8',
   '/app.css': 'text/css; charset=utf-8',
 };
 
@@ -42,9 +43,10 @@ export function loadAssets(): Map<string, StaticAsset> {
 
 /**
  * The app's shell: the page renders every screen itself from the pushed `SessionView`
- * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`.
+ * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`; `speech` tells
+ * src/ui/public/speech.js that the kiosk speaks (without it the page asks for no clip).
  */
-export function appPage(options: { demo: boolean }): string {
+export function appPage(options: { demo: boolean; speech?: boolean }): string {
   return `<!doctype html>
 <html lang="vi">
 <head>
@@ -53,9 +55,10 @@ export function appPage(options: { demo: boolean }): string {
 <title>Ki-ốt căn cước</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/app.css">
+<script src="/speech.js" defer></script>
 <script src="/app.js" defer></script>
 </head>
-<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}>
+<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}${options.speech ? ' data-speech="on"' : ''}>
 <header class="top">
   <div class="brand">Ki-ốt căn cước</div>
   <div class="countdown" id="countdown" hidden><span class="countdown-text"></span><div class="countdown-bar"><div class="countdown-fill"></div></div></div>

@@ -35,6 +35,8 @@ export async function openKioskBrowser(
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // as deploy/chromium/cccd-kiosk-browser: the kiosk speaks each screen without a gesture
+      '--autoplay-policy=no-user-gesture-required',
     ],
     // the demo page puts its control panel (340 px) beside the touchscreen's 1280 px
     viewport: { width: options.demoPanel ? 1280 + 340 : 1280, height: 800 },

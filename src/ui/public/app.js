@@ -629,6 +629,21 @@ function renderCountdown() {
   if (leftMs > 0) countdownTimer = setTimeout(renderCountdown, Math.min(250, leftMs));
 }
 
+/* Audio guidance: src/ui/public/speech.js speaks a screen from its key and what fills its blanks. */
+let spoken = '';
+function speak(current) {
+  const params = { lang, n: current.attemptsLeft, code: current.receiptCode ?? current.trackingCode };
+  if (current.messageKey) params.messageKey = current.messageKey;
+  const signature = JSON.stringify([current.screen, params]);
+  if (signature === spoken) return;
+  spoken = signature;
+  try {
+    window.kioskSpeech?.say(current.screen, params);
+  } catch {
+    // speech is guidance, never a reason for the screen to fail
+  }
+}
+
 function render() {
   const screen = view ? view.screen : 'connecting';
   const body = document.body;
@@ -643,6 +658,7 @@ function render() {
   if (view) {
     const { seq, messageKey } = view;
     body.setAttribute('data-seq', String(seq));
+    speak(view);
     // "shown" = after the frame that paints it: the latency bench reads this (bench/session).
     requestAnimationFrame(() =>
       setTimeout(() => {
