@@ -315,6 +315,11 @@ export const KioskConfigSchema = z.strictObject({
             'the registry X25519 key pinned at provisioning: pickup secrets must be HPKE-sealed by it, update submissions are sealed to it',
           restart: true,
         }),
+      registryKeysFile: z.string().min(1).optional().meta({
+        description:
+          'a JSON file {"signing", "sealing"} holding the two registry keys above (base64), as provisioning writes it; read at load, inline keys win',
+        restart: true,
+      }),
       rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
       }),

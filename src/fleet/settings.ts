@@ -14,6 +14,7 @@ const NOT_PUSHABLE = [
   'fleet.opsPublicKeys',
   'fleet.registrySigningKey',
   'fleet.registrySealingKey',
+  'fleet.registryKeysFile',
 ] as const;
 
 /** Pushed settings that fail the schema or touch a setting only provisioning may set. */

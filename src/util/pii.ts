@@ -97,6 +97,7 @@ const SAFE_KEYS = new Set(
     'ui',
     'unmatched',
     'version',
+    'where',
     'wait',
     'was',
     'host',
