@@ -175,6 +175,7 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       sealingKey: identity.publicKeyBase64,
+      ...fleet.statusFields(),
     }),
     store,
     window: config.store.outboxWindow,
@@ -215,6 +216,8 @@ export function createKioskRuntime(
   });
   linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
+  bus.on('main', 'fleet.lock', () => void link.publishStatus());
+  bus.on('main', 'config.applied', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
   store.on((event) => {

@@ -375,6 +375,20 @@ export class FleetService implements Service {
     };
   }
 
+  /** What the retained status says of this room: config versions, lock, and why out of service. */
+  statusFields(): { configVersions: Record<ConfigSource, number>; locked: boolean; outOfService?: string } {
+    const why = this.security.storeLost
+      ? 'store lost: waiting for operations to re-establish its state'
+      : this.locked
+        ? 'locked by operations'
+        : undefined;
+    return {
+      configVersions: this.configVersions,
+      locked: this.isLocked,
+      ...(why ? { outOfService: why } : {}),
+    };
+  }
+
   /** Applied config versions, for the status and diagnostics. */
   get configVersions(): Record<ConfigSource, number> {
     return { ...this.versions };

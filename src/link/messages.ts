@@ -58,6 +58,14 @@ export const StatusBodySchema = z.strictObject({
   startedAt: z.iso.datetime({ offset: true }).optional(),
   devices: z.record(z.string(), DeviceHealthSchema).optional(),
   queueDepth: z.number().int().min(0).optional(),
+  /** config versions in force: the fleet-wide one and this kiosk's own (0: none pushed) */
+  configVersions: z
+    .strictObject({ fleet: z.number().int().min(0), kiosk: z.number().int().min(0) })
+    .optional(),
+  /** locked by operations */
+  locked: z.boolean().optional(),
+  /** why the kiosk serves no citizens (locked, store lost…), PII-free; absent while in service */
+  outOfService: z.string().max(200).optional(),
   /** the kiosk's X25519 public key (32 bytes, base64) that the registry seals manifest secrets to */
   sealingKey: z
     .string()
