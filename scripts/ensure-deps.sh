@@ -9,11 +9,13 @@ purpose=${1:-test}
 declare -A needs=([socat]=socat [setpriv]=util-linux)
 # the demo registry's test CA signs the certificates of kiosks provisioned against it (kiosk provision)
 needs[openssl]=openssl
+# the chip station: the demo rig and the tests run pcscd with vsmartcard's vpcd driver, the chip
+# emulator as the virtual card (vpcd-config ships with vsmartcard-vpcd)
+needs[pcscd]=pcscd
+needs[vpcd-config]=vsmartcard-vpcd
+needs[systemd-socket-activate]=systemd   # starts that pcscd on a socket of its own
 if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
-  # card reader tests: pcscd with vsmartcard's vpcd driver (vpcd-config ships with it)
-  needs[pcscd]=pcscd
-  needs[vpcd-config]=vsmartcard-vpcd
   needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
   needs[systemd-analyze]=systemd   # deploy test: systemd-analyze verify on the unit
 fi

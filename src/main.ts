@@ -5,13 +5,16 @@
  * (runtime/devices.ts), the inbound handlers (runtime/inbound.ts), signal handling
  * (runtime/process.ts). The demo (src/demo) is not part of the runtime and does not ship.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
+import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
+import { PERSONAL_EVENT_TYPES } from './link/messages.js';
+import { tightenTree } from './util/private-files.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -64,7 +67,7 @@ export function createKioskRuntime(
   log: Logger,
   extras: KioskRuntimeExtras = {},
 ): KioskRuntime {
-  mkdirSync(config.dataDir, { recursive: true });
+  tightenTree(config.dataDir); // 0700 directories, 0600 files, whatever the umask (issue 12)
   const fileConfig = extras.fileConfig ?? config;
   const bus = new EventBus<RuntimeEvents>(log);
   const startedAt = new Date().toISOString();
@@ -75,6 +78,7 @@ export function createKioskRuntime(
     synchronous: config.store.synchronous,
     maxSizeBytes: config.store.maxSizeMb === undefined ? undefined : config.store.maxSizeMb * 1024 * 1024,
     defaultTopic: topics.events(config.kiosk.id),
+    personalEventTypes: PERSONAL_EVENT_TYPES,
     log: log.child({ room: 'store' }),
   });
   store.on((event) => {
@@ -197,6 +201,7 @@ export function createKioskRuntime(
         resultMs: config.sessions.resultMs,
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
+      identifyRateLimit: config.sessions.identifyRateLimit,
       neededDevices: config.devices.cardReader
         ? ['fingerprint', 'dispenser', 'cardReader']
         : ['fingerprint', 'dispenser'],
@@ -205,6 +210,7 @@ export function createKioskRuntime(
     deviceStates: () => devices.summary(),
     isLocked: () => fleet.isLocked,
     vault,
+    fingerGuard: new FingerGuard(store, fingerGuardOptions(config)),
     store,
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
@@ -235,6 +241,7 @@ export function createKioskRuntime(
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
     sessions,
+    hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
   const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
@@ -273,6 +280,7 @@ export function createKioskRuntime(
 }
 
 export async function runKiosk(config: KioskConfig): Promise<void> {
+  process.umask(0o077); // whatever the shell's umask: files the runtime creates are its user's only
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
   const runtime = createKioskRuntime(await withPushedSettings(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)

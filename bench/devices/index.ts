@@ -1,76 +1,87 @@
 /**
- * Device-path benchmarks (issue 4, item 6). Prints `figure: value (target: …)` lines.
+ * Device-path benchmarks (issue 11, "honest device benchmarks"). Prints `figure: …` lines.
  *
- * fingerprint capture+match: the 1:1 verification path (DownChar of the reference template,
- * GenImg, Img2Tz, Match) through the real driver, serialport and a pty to the emulator, divided by
- * the best the hardware could do: the wire time of every byte of the exchange at 57600 baud 8N1
- * plus the sensor's declared processing times (SENSOR_TIMING_MS). 1.00 would mean the host adds
- * nothing; the target allows 5 % for the event loop, serialport and the pty.
+ * Each figure is the host's own time per operation: the operation's wall time minus the device's
+ * turns, measured from the bytes timestamped at the emulator's end of the pty (wire-overhead.ts).
+ * The emulators' sleep constants appear nowhere. Each figure has a baseline measured in the same
+ * run against the same emulator: a bare client that sends the same bytes without our driver.
+ *
+ * - capture+match: the fingerprint 1:1 path through SerialFingerprintSensor (capture-match.ts);
+ * - dispense cycle: MOVE_TO_STATION + RETURN_TO_SLOT through the johnny-five dispenser driver over
+ *   Firmata against the Node board emulator (dispense-cycle.ts). bench:firmware runs the same
+ *   cycle against the AVR firmware in simavr.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createPtyPair,
+  DispenserEmulator,
   FingerprintEmulator,
-  fingerprintProtocol as fp,
-  SENSOR_TIMING_MS,
-  SerialFingerprintSensor,
   syntheticFinger,
-  WireClock,
+  tapWire,
 } from '../../devices/index.js';
+import { bareCaptureMatch, driverCaptureMatch } from './capture-match.js';
+import { bareSerialCycles, driverCycles } from './dispense-cycle.js';
+import { interleaved, report, WireLog } from './wire-overhead.js';
 
 const BAUD = 57600;
-const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const RUNS = Number(process.env.BENCH_RUNS ?? 16);
+const ROUNDS = 4;
+const SLOT = 3;
 
-function idealVerifyMs(packetSize: number): number {
-  const template = Buffer.alloc(fp.TEMPLATE_BYTES);
-  const sent = [
-    fp.commands.downChar(2),
-    ...fp.dataPackets(template, packetSize),
-    fp.commands.genImg(),
-    fp.commands.img2Tz(1),
-    fp.commands.match(),
-  ];
-  const received = [fp.ack(0), fp.ack(0), fp.ack(0), fp.ack(0, [0, 180])];
-  const bytes = [...sent, ...received].reduce((sum, packet) => sum + packet.length, 0);
-  const sensorMs =
-    SENSOR_TIMING_MS.other + SENSOR_TIMING_MS.genImg + SENSOR_TIMING_MS.img2Tz + SENSOR_TIMING_MS.match;
-  return WireClock.wireMs(bytes, BAUD) + sensorMs;
+async function captureMatch(dir: string): Promise<void> {
+  const pty = await createPtyPair(join(dir, 'fp'), join(dir, 'fp.emu'));
+  const log = new WireLog();
+  const untap = tapWire(pty.emulatorPath, log.record);
+  const emulator = new FingerprintEmulator({ path: pty.emulatorPath, baudRate: BAUD });
+  const finger = syntheticFinger('bench');
+  try {
+    await emulator.start();
+    emulator.placeFinger(finger);
+    const { production, baseline } = await interleaved(
+      ROUNDS,
+      Math.ceil(RUNS / ROUNDS),
+      (runs) => driverCaptureMatch(pty.devicePath, BAUD, log, finger, runs),
+      (runs) => bareCaptureMatch(pty.devicePath, BAUD, log, finger, emulator.packetSize, runs),
+    );
+    report('capture+match', production, baseline, 'bare serialport client');
+  } finally {
+    untap();
+    await emulator.stop();
+    await pty.close();
+  }
 }
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+async function dispenseCycle(dir: string): Promise<void> {
+  const pty = await createPtyPair(join(dir, 'dispenser'), join(dir, 'dispenser.emu'));
+  const log = new WireLog();
+  const untap = tapWire(pty.emulatorPath, log.record);
+  const emulator = new DispenserEmulator({ path: pty.emulatorPath, baudRate: BAUD });
+  try {
+    await emulator.start();
+    emulator.loadCards([SLOT]);
+    // A cycle is ~1.6 s of mechanics: a third of the capture+match runs.
+    const { production, baseline } = await interleaved(
+      ROUNDS,
+      Math.max(1, Math.ceil(RUNS / 3 / ROUNDS)),
+      (runs) => driverCycles(pty.devicePath, log, SLOT, runs),
+      (runs) => bareSerialCycles(pty.devicePath, log, SLOT, runs),
+    );
+    report('dispense cycle', production, baseline, 'bare serialport client');
+  } finally {
+    untap();
+    await emulator.stop();
+    await pty.close();
+  }
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-devices-'));
-  const pty = await createPtyPair(join(dir, 'fp'), join(dir, 'fp.emu'));
-  const emulator = new FingerprintEmulator({ path: pty.emulatorPath, baudRate: BAUD });
-  const sensor = new SerialFingerprintSensor({ path: pty.devicePath, baudRate: BAUD, pollMs: 0 });
   try {
-    await emulator.start();
-    await sensor.start();
-    const { packetSize } = await sensor.readSystemParameters();
-    const finger = syntheticFinger('bench');
-    emulator.placeFinger(finger);
-    const times: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      const started = performance.now();
-      const result = await sensor.verifyFinger(finger.template, { timeoutMs: 5000 });
-      times.push(performance.now() - started);
-      if (!result.matched) throw new Error('benchmark finger did not match');
-    }
-    const ideal = idealVerifyMs(packetSize);
-    const measured = median(times);
-    process.stdout.write(`fingerprint capture+match path: ${measured.toFixed(1)} ms (median of ${RUNS})\n`);
-    process.stdout.write(`fingerprint wire+sensor time at ${BAUD} baud: ${ideal.toFixed(1)} ms\n`);
-    process.stdout.write(
-      `figure: fingerprint capture+match ÷ (wire + sensor time): ${(measured / ideal).toFixed(3)} (target: ≤ 1.05)\n`,
-    );
+    await captureMatch(dir);
+    await dispenseCycle(dir);
   } finally {
-    await sensor.stop();
-    await emulator.stop();
-    await pty.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type PcscLite from 'pcsclite';
-import { SerialPort } from 'serialport';
 import { CardTransportError } from '../../src/card/errors.js';
 import { type CardTransport } from '../../src/card/transport.js';
-import { type ChipEmulator } from './emulator.js';
-import { FrameDecoder, encodeFrame } from './protocol.js';
 
 type PcscContext = ReturnType<typeof PcscLite>;
 type PcscReader = Parameters<Parameters<PcscContext['on']>[1]>[0] extends infer R
@@ -136,111 +133,4 @@ class PcscTransport implements CardTransport {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * The terminal's end of a pty link to the chip emulator (framing in protocol.ts). One command at
- * a time; a response that does not come within `timeoutMs` is a `CardTransportError`.
- */
-export class PtyCardTransport implements CardTransport {
-  private readonly decoder = new FrameDecoder();
-  private pending:
-    { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
-
-  private constructor(
-    private readonly port: SerialPort,
-    private readonly timeoutMs: number,
-  ) {
-    port.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch (error) {
-        this.fail(new CardTransportError(`bad frame from the chip: ${describe(error)}`));
-        return;
-      }
-      for (const frame of frames) {
-        const waiting = this.pending;
-        this.pending = undefined;
-        if (waiting) {
-          clearTimeout(waiting.timer);
-          waiting.resolve(frame);
-        }
-      }
-    });
-    port.on('close', () => this.fail(new CardTransportError('the pty link closed')));
-    port.on('error', (error) => this.fail(new CardTransportError(`pty link: ${error.message}`)));
-  }
-
-  static open(path: string, timeoutMs = 5000): Promise<PtyCardTransport> {
-    return new Promise((resolve, reject) => {
-      const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-      port.open((error) =>
-        error
-          ? reject(new CardTransportError(`open ${path}: ${error.message}`))
-          : resolve(new PtyCardTransport(port, timeoutMs)),
-      );
-    });
-  }
-
-  private fail(error: CardTransportError): void {
-    const waiting = this.pending;
-    this.pending = undefined;
-    if (waiting) {
-      clearTimeout(waiting.timer);
-      waiting.reject(error);
-    }
-  }
-
-  transmit(command: Uint8Array): Promise<Uint8Array> {
-    if (this.pending) return Promise.reject(new CardTransportError('a command is already in flight'));
-    if (!this.port.isOpen) return Promise.reject(new CardTransportError('the pty link is closed'));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(new CardTransportError(`no answer in ${this.timeoutMs} ms`)),
-        this.timeoutMs,
-      );
-      this.pending = { resolve, reject, timer };
-      this.port.write(encodeFrame(command), (error) => {
-        if (error) this.fail(new CardTransportError(`write: ${error.message}`));
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    if (!this.port.isOpen) return Promise.resolve();
-    return new Promise((resolve) => this.port.close(() => resolve()));
-  }
-}
-
-/** The chip's end of the pty link: answers every framed command with the emulator. */
-export class PtyChipServer {
-  private readonly decoder = new FrameDecoder();
-  private constructor(private readonly port: SerialPort) {}
-
-  static open(path: string, chip: Pick<ChipEmulator, 'process'>): Promise<PtyChipServer> {
-    return new Promise((resolve, reject) => {
-      const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
-      port.open((error) => {
-        if (error) return reject(new CardTransportError(`open ${path}: ${error.message}`));
-        const server = new PtyChipServer(port);
-        port.on('error', () => port.close()); // the terminal side went away: nothing to answer
-        port.on('data', (chunk: Buffer) => {
-          let frames: Buffer[];
-          try {
-            frames = server.decoder.push(chunk);
-          } catch {
-            return; // a bad frame from the terminal: drop it, the terminal times out
-          }
-          for (const frame of frames) port.write(encodeFrame(chip.process(frame)));
-        });
-        resolve(server);
-      });
-    });
-  }
-
-  close(): Promise<void> {
-    if (!this.port.isOpen) return Promise.resolve();
-    return new Promise((resolve) => this.port.close(() => resolve()));
-  }
 }

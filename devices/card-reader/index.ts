@@ -1,8 +1,10 @@
 /**
- * The card reader device: PC/SC readers (pcsclite), the pty link to the chip emulator, the chip
- * emulator itself and its test PKI. The card protocol stack lives in src/card.
+ * The card reader device: PC/SC readers (pcsclite) and the chip station built on one, the chip
+ * emulator and vsmartcard's vpcd link that puts it behind pcscd. The card protocol stack lives in
+ * src/card.
  */
-export { PcscCardReader, PtyCardTransport, PtyChipServer, type CardReaderEvents } from './driver.js';
+export { PcscCardReader, type CardReaderEvents } from './driver.js';
+export { PcscChipStation, type PcscChipStationOptions } from './station.js';
 export { ChipEmulator, type ChipEmulatorOptions, type ChipStatistics } from './emulator.js';
 export {
   buildChipImage,

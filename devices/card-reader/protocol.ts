@@ -1,13 +1,8 @@
 /**
- * Wire framing for APDUs between a terminal and a chip that is not in the same process.
- *
- * One framing serves two links:
- * - the pty link to the chip emulator (this project's own): each frame is a 2-byte big-endian
- *   length and that many bytes; terminal → chip frames carry command APDUs, chip → terminal
- *   frames carry response APDUs. One response per command, in order.
- * - the vsmartcard `vpcd` socket (vsmartcard/virtualsmartcard `vpcd/vpcd.c`): the same 2-byte
- *   length prefix; a 1-byte payload is a control message (`VPCD_CTRL_*` below), any longer payload
- *   is a command APDU, answered by one frame with the response APDU (or the ATR for GET ATR).
+ * The wire of vsmartcard's `vpcd` socket (vsmartcard/virtualsmartcard `vpcd/vpcd.c`), which puts a
+ * virtual card behind pcscd: each frame is a 2-byte big-endian length and that many bytes; a
+ * 1-byte payload is a control message (`VPCD_CTRL_*` below), any longer payload is a command APDU,
+ * answered by one frame with the response APDU (or the ATR for GET ATR).
  *
  * The decoder is pure (no I/O, no clock) and does not care where chunks split.
  */

@@ -90,7 +90,13 @@ export class SerialFingerprintSensor
 
   /** One command, one acknowledge packet; returns the ack's payload after the confirmation code. */
   private async ackOf(step: string, request: Buffer, options?: RequestOptions, accept: number[] = [CODE.ok]) {
-    const payload = await this.channel.request(request, ackMatcher, options);
+    let payload = await this.channel.request(request, ackMatcher, options);
+    if (payload[0] === CODE.passwordRequired && step !== 'VfyPwd') {
+      // The sensor was power-cycled since the last handshake: a module with a password refuses
+      // every instruction until VfyPwd (manual §"VfyPwd"). Verify once, then ask again.
+      await this.verifyPassword(options);
+      payload = await this.channel.request(request, ackMatcher, options);
+    }
     const code = payload[0] as number;
     if (!accept.includes(code)) throw new FingerprintStatusError(step, code);
     return { code, rest: payload.subarray(1) };

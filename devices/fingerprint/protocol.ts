@@ -16,7 +16,12 @@ export const TEMPLATE_BYTES = 512;
 export const PID = { command: 0x01, data: 0x02, ack: 0x07, endData: 0x08 } as const;
 export type PacketId = (typeof PID)[keyof typeof PID];
 
-/** Instruction codes (manual §"Instruction table"). */
+/**
+ * Instruction codes. The R30x/ZFM/AS608 set is the "Instruction table" of the R307/R503 and
+ * ZhianTec ZFM user manuals (§5 "Module Instruction System"); 0x28 onwards are the R503's additions
+ * (R503 user manual Ver 1.2.2, §"Instruction Table"). Each instruction's command and acknowledge
+ * formats are in the emulator, next to its handler.
+ */
 export const INSTRUCTION = {
   genImg: 0x01,
   img2Tz: 0x02,
@@ -27,13 +32,36 @@ export const INSTRUCTION = {
   loadChar: 0x07,
   upChar: 0x08,
   downChar: 0x09,
+  upImage: 0x0a,
+  downImage: 0x0b,
   deleteChar: 0x0c,
   empty: 0x0d,
+  setSysPara: 0x0e,
   readSysPara: 0x0f,
+  setPwd: 0x12,
   vfyPwd: 0x13,
+  getRandomCode: 0x14,
+  setAdder: 0x15,
+  control: 0x17,
+  writeNotepad: 0x18,
+  readNotepad: 0x19,
+  highSpeedSearch: 0x1b,
+  genBinImage: 0x1c,
+  templeteNum: 0x1d,
+  readIndexTable: 0x1f,
+  getImageEx: 0x28,
+  cancel: 0x30,
+  autoEnroll: 0x31,
+  autoIdentify: 0x32,
+  auraLedConfig: 0x35,
+  checkSensor: 0x36,
+  handShake: 0x40,
 } as const;
 
-/** Confirmation codes (manual §"Confirmation code") with text for people. */
+/**
+ * Confirmation codes (R503 user manual §"Confirmation code"; 0x00–0x1D are the same in the
+ * R307 and ZFM manuals) with text for people.
+ */
 export const CONFIRMATION: Record<number, string> = {
   0x00: 'ok',
   0x01: 'packet receive error',
@@ -45,6 +73,7 @@ export const CONFIRMATION: Record<number, string> = {
   0x09: 'no matching finger in the library',
   0x0a: 'failed to combine the character files',
   0x0b: 'page id beyond the library',
+  0x0c: 'error reading the template from the library, or the template is invalid',
   0x0d: 'error uploading the template',
   0x0e: 'cannot receive the following data packets',
   0x0f: 'error uploading the image',
@@ -53,20 +82,55 @@ export const CONFIRMATION: Record<number, string> = {
   0x13: 'wrong password',
   0x15: 'no valid primary image',
   0x18: 'error writing flash',
+  0x19: 'undefined error',
+  0x1a: 'invalid register number',
+  0x1b: 'incorrect register configuration',
+  0x1c: 'wrong notepad page number',
+  0x1d: 'failed to operate the communication port',
+  0x1f: 'fingerprint library is full',
+  0x20: 'address code incorrect',
+  0x21: 'password must be verified',
+  // The R503 manual's English says "empty"; AutoEnroll answers it for a taken location.
+  0x22: 'fingerprint template is empty',
+  0x24: 'fingerprint library is empty',
+  0x26: 'timeout',
+  0x27: 'fingerprint already exists',
+  0x29: 'sensor hardware error',
+  0xfc: 'unsupported command',
+  0xfd: 'hardware error',
+  0xfe: 'command execution failure',
 };
 export const CODE = {
   ok: 0x00,
   receiveError: 0x01,
   noFinger: 0x02,
+  enrollFailed: 0x03,
   disorderly: 0x06,
   tooFewPoints: 0x07,
   noMatch: 0x08,
   notFound: 0x09,
   combineFailed: 0x0a,
   badPage: 0x0b,
+  badTemplate: 0x0c,
+  uploadFailed: 0x0d,
   cannotReceive: 0x0e,
+  imageUploadFailed: 0x0f,
+  deleteFailed: 0x10,
+  clearFailed: 0x11,
   wrongPassword: 0x13,
   noImage: 0x15,
+  flashError: 0x18,
+  badRegister: 0x1a,
+  badRegisterValue: 0x1b,
+  badNotepadPage: 0x1c,
+  portError: 0x1d,
+  passwordRequired: 0x21,
+  templateSlot: 0x22,
+  libraryEmpty: 0x24,
+  timeout: 0x26,
+  alreadyExists: 0x27,
+  /** R503 manual: what the module answers to an instruction code it does not know */
+  unsupported: 0xfc,
 } as const;
 
 export interface Packet {
@@ -187,20 +251,35 @@ const u32 = (value: number) => [
 
 export const commands = {
   vfyPwd: (password: number) => command(INSTRUCTION.vfyPwd, u32(password)),
+  setPwd: (password: number) => command(INSTRUCTION.setPwd, u32(password)),
   readSysPara: () => command(INSTRUCTION.readSysPara),
+  setSysPara: (register: number, value: number) => command(INSTRUCTION.setSysPara, [register, value]),
   genImg: () => command(INSTRUCTION.genImg),
   img2Tz: (buffer: 1 | 2) => command(INSTRUCTION.img2Tz, [buffer]),
   regModel: () => command(INSTRUCTION.regModel),
   match: () => command(INSTRUCTION.match),
   search: (buffer: 1 | 2, startPage: number, pageCount: number) =>
     command(INSTRUCTION.search, [buffer, ...u16(startPage), ...u16(pageCount)]),
+  highSpeedSearch: (buffer: 1 | 2, startPage: number, pageCount: number) =>
+    command(INSTRUCTION.highSpeedSearch, [buffer, ...u16(startPage), ...u16(pageCount)]),
   store: (buffer: 1 | 2, page: number) => command(INSTRUCTION.store, [buffer, ...u16(page)]),
+  loadChar: (buffer: 1 | 2, page: number) => command(INSTRUCTION.loadChar, [buffer, ...u16(page)]),
+  deleteChar: (page: number, count: number) => command(INSTRUCTION.deleteChar, [...u16(page), ...u16(count)]),
   upChar: (buffer: 1 | 2) => command(INSTRUCTION.upChar, [buffer]),
   downChar: (buffer: 1 | 2) => command(INSTRUCTION.downChar, [buffer]),
+  upImage: () => command(INSTRUCTION.upImage),
+  downImage: () => command(INSTRUCTION.downImage),
   empty: () => command(INSTRUCTION.empty),
+  templeteNum: () => command(INSTRUCTION.templeteNum),
+  readIndexTable: (indexPage: number) => command(INSTRUCTION.readIndexTable, [indexPage]),
+  getRandomCode: () => command(INSTRUCTION.getRandomCode),
 };
 
-export function ack(code: number, extra: readonly number[] = [], address = DEFAULT_ADDRESS): Buffer {
+export function ack(
+  code: number,
+  extra: readonly number[] | Uint8Array = [],
+  address = DEFAULT_ADDRESS,
+): Buffer {
   return encodePacket({ address, pid: PID.ack, payload: Buffer.from([code, ...extra]) });
 }
 
@@ -232,6 +311,24 @@ export interface SystemParameters {
 }
 
 export const PACKET_SIZES = [32, 64, 128, 256] as const;
+
+/** SetSysPara's parameter numbers (manual §"Set module system's basic parameter SetSysPara"). */
+export const SYSTEM_REGISTER = { baudRate: 4, securityLevel: 5, packetSize: 6 } as const;
+
+/** ReadSysPara's status register bits (manual §"System status register"). */
+export const STATUS_BIT = { busy: 0x1, pass: 0x2, passwordVerified: 0x4, imageValid: 0x8 } as const;
+
+/**
+ * The image buffer is 256 × 288 pixels; UpImage/DownImage carry only the upper 4 bits of each
+ * pixel, two pixels a byte (ZFM user manual §"Buffer and Flash": "ImageBuffer").
+ */
+export const IMAGE = { width: 256, height: 288, bytes: (256 * 288) / 2 } as const;
+
+/** The notepad: 16 pages of 32 bytes in flash (manual §"Notepad"). */
+export const NOTEPAD = { pages: 16, pageBytes: 32 } as const;
+
+/** ReadIndexTable: one bit per template, 256 templates (32 bytes) per index page, bit 0 first. */
+export const INDEX_PAGE_TEMPLATES = 256;
 
 export function encodeSystemParameters(p: SystemParameters): number[] {
   const sizeCode = PACKET_SIZES.indexOf(p.packetSize as (typeof PACKET_SIZES)[number]);

@@ -1,4 +1,5 @@
 import { SerialPort } from 'serialport';
+import { wireTapFor } from './wire-clock.js';
 
 /**
  * The emulator's end of a pty, opened with the same serialport as the drivers. `stop()` closes it
@@ -20,7 +21,10 @@ export class EmulatorPort {
     const port = new SerialPort({ path: this.path, baudRate, autoOpen: false, lock: false });
     await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
     port.on('error', () => undefined); // the pair may be torn down under us (unplug tests)
-    port.on('data', (chunk: Buffer) => this.onData(chunk));
+    port.on('data', (chunk: Buffer) => {
+      wireTapFor(this.path)?.({ direction: 'rx', at: performance.now(), bytes: chunk });
+      this.onData(chunk);
+    });
     this.port = port;
   }
 
@@ -28,6 +32,7 @@ export class EmulatorPort {
   async write(bytes: Buffer): Promise<void> {
     const port = this.port;
     if (!port?.isOpen) return;
+    wireTapFor(this.path)?.({ direction: 'tx', at: performance.now(), bytes });
     await new Promise<void>((resolve) =>
       port.write(bytes, (error) => (error ? resolve() : port.drain(() => resolve()))),
     );

@@ -2,6 +2,6 @@ export * from './errors.js';
 export { createPtyPair, type PtyPair, PtyUnavailable } from './pty.js';
 export { type LinkHealth, SerialConnection, type SerialConnectionOptions } from './serial.js';
 export { type FrameDecoder, type ReplyMatcher, RequestChannel, type RequestOptions } from './request.js';
-export { sleepUntil, WireClock } from './wire-clock.js';
+export { sleepUntil, tapWire, WireClock, type WireEvent, type WireTap } from './wire-clock.js';
 export { EmulatorPort } from './emulator-port.js';
 export { SerialRequestDevice, type SerialDeviceOptions } from './request-device.js';

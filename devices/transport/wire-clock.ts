@@ -7,10 +7,23 @@
 export class WireClock {
   private rxFreeAt = 0;
   private txFreeAt = 0;
-  readonly byteMs: number;
+  private rate: number;
 
-  constructor(readonly baudRate: number) {
-    this.byteMs = 10_000 / baudRate;
+  constructor(baudRate: number) {
+    this.rate = baudRate;
+  }
+
+  get baudRate(): number {
+    return this.rate;
+  }
+
+  get byteMs(): number {
+    return 10_000 / this.rate;
+  }
+
+  /** A device that changes its UART speed (e.g. the R30x's SetSysPara) retunes its clock. */
+  retune(baudRate: number): void {
+    this.rate = baudRate;
   }
 
   static wireMs(bytes: number, baudRate: number): number {
@@ -39,4 +52,31 @@ export class WireClock {
 export function sleepUntil(at: number): Promise<void> {
   const ms = at - performance.now();
   return ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One chunk seen at the emulator's end of a pty: `at` is `performance.now()` when it crossed. */
+export interface WireEvent {
+  direction: 'rx' | 'tx';
+  at: number;
+  bytes: Buffer;
+}
+
+export type WireTap = (event: WireEvent) => void;
+
+const taps = new Map<string, WireTap>();
+
+/**
+ * Benchmarks timestamp the bytes where they cross the pty on the device's side: the emulator port
+ * opened at `path` reports every chunk it reads (rx) and every chunk it hands to the pty (tx).
+ * Returns the detach function. Costs nothing when no tap is attached.
+ */
+export function tapWire(path: string, tap: WireTap): () => void {
+  taps.set(path, tap);
+  return () => {
+    if (taps.get(path) === tap) taps.delete(path);
+  };
+}
+
+export function wireTapFor(path: string): WireTap | undefined {
+  return taps.size === 0 ? undefined : taps.get(path);
 }

@@ -8,6 +8,7 @@ import {
   verify,
 } from 'node:crypto';
 import { type ApduChannel, SW_SUCCESS } from './apdu.js';
+import { constantTimeEquals } from './compare.js';
 import { type Rng, secureRandom } from './bac.js';
 import { ActiveAuthError } from './errors.js';
 import { type HashName } from './sod.js';
@@ -65,7 +66,7 @@ export function verifyActiveAuthentication(
     if (digestStart < 1) return false;
     const m1 = f.subarray(1, digestStart);
     const digest = f.subarray(digestStart, f.length - trailerLength);
-    return createHash(hash).update(m1).update(challenge).digest().equals(digest);
+    return constantTimeEquals(createHash(hash).update(m1).update(challenge).digest(), digest);
   } catch {
     return false;
   }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEquals } from './compare.js';
 import { type ApduChannel, SW_SUCCESS } from './apdu.js';
 import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
 import { AccessControlError } from './errors.js';
@@ -88,7 +89,7 @@ export function openChipCryptogram(
   if (response.length !== 40)
     throw new AccessControlError('verify-chip-cryptogram', `response of ${response.length} bytes, not 40`);
   const eIc = response.subarray(0, 32);
-  if (!retailMac(kMac, eIc).equals(response.subarray(32)))
+  if (!constantTimeEquals(retailMac(kMac, eIc), response.subarray(32)))
     throw new AccessControlError('verify-chip-cryptogram', 'MAC of the chip cryptogram does not verify');
   const s = tdesDecrypt(kEnc, eIc);
   if (!s.subarray(0, 8).equals(rndIc) || !s.subarray(8, 16).equals(rndIfd))

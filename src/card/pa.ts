@@ -1,4 +1,5 @@
 import { X509Certificate, constants, createHash, verify } from 'node:crypto';
+import { constantTimeEquals } from './compare.js';
 import { SodError } from './errors.js';
 import { OID_LDS_SECURITY_OBJECT, type ParsedSod, SIGNATURE_OIDS, parseSod } from './sod.js';
 
@@ -106,15 +107,23 @@ export function verifyPassiveAuthentication(input: PaInput): PaVerdict {
     checks.push({
       check: 'dg-hash',
       dataGroup,
-      passed: actual.equals(expected),
-      ...(actual.equals(expected) ? {} : { detail: 'hash mismatch' }),
+      passed: constantTimeEquals(actual, expected),
+      ...(constantTimeEquals(actual, expected) ? {} : { detail: 'hash mismatch' }),
     });
   }
 
-  if (sod.signer.messageDigest !== undefined) {
+  // With signedAttrs the signature covers the attributes, not the LDS security object: only the
+  // messageDigest attribute binds the data-group hashes to it (RFC 5652 §5.3, §11.2: it MUST be
+  // present then). Without it, any hashes would pass under a genuine signature (issue 12).
+  if (sod.signer.hasSignedAttributes) {
     checks.push({ check: 'content-type', passed: sod.signer.contentType === OID_LDS_SECURITY_OBJECT });
     const digest = createHash(sod.signer.digestAlgorithm).update(sod.securityObject).digest();
-    checks.push({ check: 'message-digest', passed: digest.equals(sod.signer.messageDigest) });
+    const claimed = sod.signer.messageDigest;
+    checks.push({
+      check: 'message-digest',
+      passed: claimed !== undefined && constantTimeEquals(digest, claimed),
+      ...(claimed === undefined ? { detail: 'signedAttrs without a messageDigest attribute' } : {}),
+    });
   }
 
   const [certificateDer] = sod.certificates;

@@ -1,4 +1,5 @@
 import { type CommandApdu, type ResponseApdu, SW_SUCCESS, decodeCommand, encodeCommand } from './apdu.js';
+import { constantTimeEquals } from './compare.js';
 import { pad, retailMac, tdesDecrypt, tdesEncrypt, unpad } from './des.js';
 import { LdsError, SecureMessagingError } from './errors.js';
 import { decodeTlvList, encodeTlv } from './tlv.js';
@@ -118,7 +119,8 @@ export class SecureMessaging {
       encodeTlv(DO_STATUS, status),
     ]);
     const expected = retailMac(this.keys.ksMac, macInput);
-    if (!expected.equals(mac)) throw new SecureMessagingError('mac', 'response MAC does not verify');
+    if (!constantTimeEquals(expected, mac))
+      throw new SecureMessagingError('mac', 'response MAC does not verify');
     const sw = status.readUInt16BE(0);
     if (sw !== response.sw)
       throw new SecureMessagingError('status-mismatch', "DO'99' differs from the plain status word");
@@ -143,7 +145,7 @@ export class SecureMessaging {
       do87 ? encodeTlv(DO_CRYPTOGRAM, do87) : Buffer.alloc(0),
       do97 ? encodeTlv(DO_LE, do97) : Buffer.alloc(0),
     ]);
-    if (!retailMac(this.keys.ksMac, macInput).equals(mac))
+    if (!constantTimeEquals(retailMac(this.keys.ksMac, macInput), mac))
       throw new SecureMessagingError('mac', 'command MAC does not verify');
     const plain: CommandApdu = { cla: apdu.cla & ~0x0c, ins: apdu.ins, p1: apdu.p1, p2: apdu.p2 };
     if (do87) plain.data = decryptDo87(do87, this.keys.ksEnc);

@@ -66,6 +66,8 @@ export interface ParsedSod {
     signature: Buffer;
     /** the DER bytes the signature covers: signedAttrs with its [0] tag replaced by SET (RFC 5652 §5.4) */
     signedBytes: Buffer;
+    /** whether the SignerInfo has signedAttrs (then the signature covers them, not the content) */
+    hasSignedAttributes: boolean;
     messageDigest?: Buffer;
     contentType?: string;
   };
@@ -180,6 +182,7 @@ function parseSodUnchecked(bytes: Uint8Array): ParsedSod {
       signatureAlgorithm: signerInfo.signatureAlgorithm.algorithm,
       signature: toBuffer(signerInfo.signature.buffer),
       signedBytes,
+      hasSignedAttributes: signerInfo.signedAttrs !== undefined,
       messageDigest,
       contentType,
     },
@@ -193,6 +196,8 @@ export interface SodSigningInput {
   /** document signer private key (RSA or EC) and its certificate (DER) */
   signerKey: KeyObject;
   signerCertificate: Uint8Array;
+  /** test fixtures only: signedAttrs without messageDigest, the forgery issue 12 closes */
+  omitMessageDigest?: boolean;
 }
 
 function encodeAlgorithm(oid: string, withNullParameters: boolean): Buffer {
@@ -225,10 +230,14 @@ export function buildSod(input: SodSigningInput): Buffer {
   )![0];
   const signedAttrs = [
     new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [encodeOidValue(OID_LDS_SECURITY_OBJECT)] }),
-    new Attribute({
-      attrType: OID_MESSAGE_DIGEST,
-      attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(securityObject).digest()))],
-    }),
+    ...(input.omitMessageDigest
+      ? []
+      : [
+          new Attribute({
+            attrType: OID_MESSAGE_DIGEST,
+            attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(securityObject).digest()))],
+          }),
+        ]),
   ];
   const signerInfo = new SignerInfo({
     version: 1,

@@ -21,7 +21,12 @@ export interface DemoRunOptions {
 /** The demo module's surface as the CLI uses it (test/unit/demo/entry.test.ts checks src/demo fits it). */
 export interface DemoEntry {
   runDemo(options: DemoRunOptions): Promise<void>;
-  runDemoRigProcess(options: { dataDir: string; brokerPort: number; kioskId?: string }): Promise<void>;
+  runDemoRigProcess(options: {
+    dataDir: string;
+    brokerPort: number;
+    kioskId?: string;
+    brokerUrl?: string;
+  }): Promise<void>;
   emulatedCard(): { chip: CardTransport; trustListPem: string };
 }
 

@@ -6,8 +6,9 @@ const options = new Command('demo-rig')
   .requiredOption('--data-dir <dir>')
   .requiredOption('--broker-port <port>')
   .option('--kiosk-id <id>', 'the demo kiosk whose pickups the registry stages')
+  .option('--broker-url <url>', 'join this broker instead of starting the embedded one')
   .parse(process.argv)
-  .opts<{ dataDir: string; brokerPort: string; kioskId?: string }>();
+  .opts<{ dataDir: string; brokerPort: string; kioskId?: string; brokerUrl?: string }>();
 
 try {
   const demo = await loadDemo();
@@ -15,6 +16,7 @@ try {
     dataDir: options.dataDir,
     brokerPort: Number(options.brokerPort),
     ...(options.kioskId ? { kioskId: options.kioskId } : {}),
+    ...(options.brokerUrl ? { brokerUrl: options.brokerUrl } : {}),
   });
 } catch (error) {
   process.stderr.write(`demo rig failed: ${(error as Error).message}\n`);

@@ -7,7 +7,8 @@
  * request/response device's health true by a real exchange every `devices.probeIntervalMs`.
  * Otherwise doctor opens the devices itself and makes one real exchange with each (fingerprint:
  * VfyPwd + ReadSysPara; printer: DLE EOT status; dispenser: Firmata handshake + STATUS; scanner
- * and GPIO: the port/lines open — a scanner only ever speaks when it scans).
+ * and GPIO: the port/lines open — a scanner only ever speaks when it scans; card reader: pcscd
+ * lists the configured PC/SC reader, which doctor names).
  */
 import type { KioskConfig } from '../config/index.js';
 import type { ManagedDevice } from '../kiosk/device-manager.js';
@@ -76,6 +77,8 @@ async function probeDirectly(
         if (driver.health === 'missing') throw new Error(driver.healthDetail ?? 'missing');
         await driver.probe?.();
         result = { device, state: 'ok', via: 'direct probe', ms: Math.round(performance.now() - started) };
+        // what the driver found, e.g. which PC/SC reader is the chip station's
+        if (driver.healthDetail) result.detail = driver.healthDetail;
       } catch (error) {
         const state: DoctorState = driver.health === 'missing' ? 'missing' : 'degraded';
         result = {

@@ -5,6 +5,7 @@ import { runKiosk } from '../main.js';
 import { DemoUnavailable, loadDemo } from './demo-loader.js';
 import { runtimeVersion } from '../util/version.js';
 import { registerCardCommands } from './card.js';
+import { registerPickupCommands } from './pickup.js';
 import { registerProvisionCommand } from './provision.js';
 import { runVaultCommand } from './vault.js';
 import { runQueueCommand } from './queue.js';
@@ -14,6 +15,12 @@ function portNumber(value: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new InvalidArgumentError('expected a port 0–65535');
   return port;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number ≥ 1');
+  return n;
 }
 
 export function buildKioskCli(): Command {
@@ -51,6 +58,11 @@ Examples:
     .option('--kiosk-id <id>', 'kiosk id of the demo kiosk', 'demo-0001')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or trace', 'info')
     .option(
+      '--identify-per-minute <n>',
+      'identification attempts a minute at the touchscreen (the rate limit against ID probing)',
+      positiveInteger,
+    )
+    .option(
       '--no-kiosk',
       'run only the world around a kiosk (broker, registry, emulators) to provision against',
     )
@@ -66,6 +78,7 @@ Examples:
         kioskId: string;
         logLevel: string;
         kiosk: boolean;
+        identifyPerMinute?: number;
       }) => {
         await (await loadDemo()).runDemo(options);
       },
@@ -147,6 +160,7 @@ Examples:
       },
     );
   registerProvisionCommand(program);
+  registerPickupCommands(program);
   program
     .command('vault')
     .description(

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JohnnyFiveDispenser, PtyCardTransport } from '../../devices/index.js';
+import { JohnnyFiveDispenser } from '../../devices/index.js';
+import { chipStationOf } from '../runtime/devices.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
 import { Vault } from '../kiosk/vault.js';
@@ -52,13 +53,12 @@ export async function runVaultCommand(
       return 0;
     }
     const { dispenser: dispenserConfig, cardReader } = config.devices;
-    if (!dispenserConfig || cardReader?.kind !== 'serial' || !cardReader.path || !config.sessions.trustList) {
-      process.stderr.write(
-        'vault load needs devices.dispenser, a serial devices.cardReader and sessions.trustList\n',
-      );
+    if (!dispenserConfig || !cardReader?.enabled || !config.sessions.trustList) {
+      process.stderr.write('vault load needs devices.dispenser, devices.cardReader and sessions.trustList\n');
       return 1;
     }
-    const stationPath = cardReader.path;
+    const station = chipStationOf(cardReader);
+    await station.start();
     const dispenser = new JohnnyFiveDispenser({
       path: dispenserConfig.path,
       baudRate: dispenserConfig.baudRate,
@@ -72,7 +72,7 @@ export async function runVaultCommand(
         vault,
         identity,
         dispenser,
-        openChipStation: () => PtyCardTransport.open(stationPath),
+        openChipStation: () => station.open(),
         trustAnchors: parseTrustList(readFileSync(config.sessions.trustList, 'utf8')),
         log,
       });
@@ -88,6 +88,7 @@ export async function runVaultCommand(
       return result.unmatched.length === 0 ? 0 : 2;
     } finally {
       await dispenser.stop();
+      await station.stop();
     }
   } finally {
     await store.stop();

@@ -22,6 +22,8 @@ export interface DemoOptions {
   logLevel: string;
   /** false: only the world around a kiosk (broker, registry, emulators), to provision a kiosk against */
   kiosk?: boolean;
+  /** identification attempts a minute at the touchscreen (issue 12); benches raise it */
+  identifyPerMinute?: number;
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -32,13 +34,28 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: DemoRigReady }> {
+/** What the rig child process needs: its directory, its broker, the kiosk it stages pickups for. */
+export interface RigProcessOptions {
+  dataDir: string;
+  brokerPort: number;
+  /** join this broker instead of starting the embedded one */
+  brokerUrl?: string;
+  kioskId: string;
+  logLevel: string;
+}
+
+/** Starts the rig child process (src/cli/demo-rig.ts) and waits for its `ready` message. */
+export function spawnRig(options: RigProcessOptions): Promise<{ child: ChildProcess; ready: DemoRigReady }> {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const entry = fileURLToPath(new URL(`../cli/demo-rig.${extension}`, import.meta.url));
+  // from source the rig needs tsx; a caller that is not itself run by tsx (a test runner) lacks it
+  const loader =
+    extension === 'ts' && !process.execArgv.some((arg) => arg.includes('tsx')) ? ['--import', 'tsx'] : [];
   const child = spawn(
     process.execPath,
     [
       ...process.execArgv,
+      ...loader,
       entry,
       '--data-dir',
       options.dataDir,
@@ -46,6 +63,7 @@ function spawnRig(options: DemoOptions): Promise<{ child: ChildProcess; ready: D
       String(options.brokerPort),
       '--kiosk-id',
       options.kioskId,
+      ...(options.brokerUrl ? ['--broker-url', options.brokerUrl] : []),
     ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -126,12 +144,19 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         fingerprint: { path: started.ready.devices.fingerprint, baudRate: 57600 },
         printer: { path: started.ready.devices.printer, baudRate: 9600 },
         dispenser: { path: started.ready.devices.dispenser, baudRate: 57600 },
-        ...(started.ready.devices.cardReader
-          ? { cardReader: { kind: 'serial' as const, path: started.ready.devices.cardReader } }
-          : {}),
+        cardReader: {
+          kind: 'pcsc' as const,
+          reader: started.ready.devices.cardReader,
+          pcscdSocket: started.ready.devices.pcscdSocket,
+        },
         probeIntervalMs: 2000,
       },
-      ...(started.ready.trustList ? { sessions: { trustList: started.ready.trustList } } : {}),
+      sessions: {
+        ...(started.ready.trustList ? { trustList: started.ready.trustList } : {}),
+        ...(options.identifyPerMinute
+          ? { identifyRateLimit: { attempts: options.identifyPerMinute, windowMs: 60_000 } }
+          : {}),
+      },
       ...(started.ready.registryKeys
         ? {
             fleet: {

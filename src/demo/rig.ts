@@ -12,7 +12,6 @@ import {
   DispenserEmulator,
   FingerprintEmulator,
   PrinterEmulator,
-  PtyChipServer,
   type PtyPair,
   ScannerEmulator,
   syntheticFinger,
@@ -22,6 +21,8 @@ import { ensureTestCa } from '../registry/enrolment.js';
 import { ReferenceRegistry } from '../registry/registry.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './citizens.js';
+import { VirtualChipStation } from './chip-station.js';
+import { VPCD_READER_NAME } from './pcscd.js';
 import { createTestPki } from './test-pki.js';
 
 /**
@@ -41,19 +42,26 @@ export interface DemoRigReady {
   registryKeys?: { signing: string; sealing: string };
 }
 
-/** The host ends of the demo's emulator ptys. */
+/** The host ends of the demo's emulator ptys, and the chip station's PC/SC reader. */
 export interface DemoDevicePaths {
   scanner: string;
   fingerprint: string;
   printer: string;
   dispenser: string;
-  /** the chip station's reader (serial link to the chip of the card at the station) */
-  cardReader?: string;
+  /** the rig's own pcscd (the kiosk's `devices.cardReader.pcscdSocket`) */
+  pcscdSocket: string;
+  /** the chip station's reader as PC/SC names it (the kiosk's `devices.cardReader.reader`) */
+  cardReader: string;
 }
+
+/** What the rig's control socket can unplug and replug. */
+export type PluggableDevice = 'fingerprint' | 'printer' | 'dispenser' | 'cardReader';
 
 export interface DemoRigOptions {
   dataDir: string;
   brokerPort: number;
+  /** a broker to use instead of the embedded one (the registry connects there; brokerPort unused) */
+  brokerUrl?: string;
   log: Logger;
   /** the demo kiosk: its registry stages the demo citizens' pickups for it */
   kioskId?: string;
@@ -67,8 +75,13 @@ export interface DemoRig {
   printer: PrinterEmulator;
   dispenser: DispenserEmulator;
   devices: DemoDevicePaths;
-  /** unplugs (closes the pty pair) or replugs an emulated device, as the control socket does */
-  control(command: 'unplug' | 'replug', device: keyof DemoDevicePaths): Promise<void>;
+  /**
+   * unplugs or replugs an emulated device, as the control socket does: a serial one's pty pair is
+   * closed; the card reader's pcscd is stopped (its reader disappears) and started again
+   */
+  control(command: 'unplug' | 'replug', device: PluggableDevice): Promise<void>;
+  /** the chip station: the card at the dispenser's station is the card in the vpcd reader */
+  chipStation: VirtualChipStation;
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
@@ -82,11 +95,11 @@ export interface DemoRig {
 export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   const { dataDir, log } = options;
   mkdirSync(dataDir, { recursive: true });
-  const broker = new EmbeddedBroker({
-    preferredPort: options.brokerPort,
-    log: log.child({ room: 'broker' }),
-  });
-  await broker.start();
+  // the embedded broker, unless the rig joins a broker of the caller's (e.g. Mosquitto with TLS)
+  const broker = options.brokerUrl
+    ? { url: options.brokerUrl, stop: async () => undefined }
+    : new EmbeddedBroker({ preferredPort: options.brokerPort, log: log.child({ room: 'broker' }) });
+  if (broker instanceof EmbeddedBroker) await broker.start();
   const registry = new ReferenceRegistry({
     brokerUrl: broker.url,
     databaseFile: join(dataDir, 'registry.sqlite'),
@@ -100,10 +113,10 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     { pty: PtyPair; emulator: { start(): Promise<void>; stop(): Promise<void> } }
   >();
   let controlServer: Server | undefined;
-  const station: { server?: PtyChipServer } = {};
+  const station: { virtual?: VirtualChipStation } = {};
   const stopAll = async () => {
     controlServer?.close();
-    await station.server?.close().catch(() => undefined);
+    await station.virtual?.stop().catch(() => undefined);
     await scanner.stop().catch(() => undefined);
     for (const { emulator } of pluggable.values()) await emulator.stop().catch(() => undefined);
     await Promise.all([...ptys, ...[...pluggable.values()].map(({ pty }) => pty)].map((pty) => pty.close()));
@@ -142,20 +155,13 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       new ChipEmulator(buildChipImage({ record: citizen.record, pki })),
     ]),
   );
-  let chipAtStation: ChipEmulator | undefined;
-  const stationChip = {
-    // the chip of the card the dispenser holds at its station; none: "no card" (ISO 7816-4 6A82)
-    process: (bytes: Uint8Array): Buffer => {
-      const slot = dispenser.stationSlot;
-      const chip = slot === undefined ? undefined : chips.get(slot);
-      if (chip !== chipAtStation) chip?.reset();
-      chipAtStation = chip;
-      return chip ? chip.process(bytes) : Buffer.from([0x6a, 0x82]);
-    },
-  };
-  const cardReaderPty = await emulatorPty('card-reader');
-  ptys.push(cardReaderPty);
-  const chipServer = await PtyChipServer.open(cardReaderPty.emulatorPath, stationChip);
+  station.virtual = await VirtualChipStation.start(
+    join(dataDir, 'pcscd'),
+    dispenser,
+    chips,
+    log.child({ room: 'chip-station' }),
+  );
+  const chipStation = station.virtual;
   const citizenControl = async (command: string, args: string[]): Promise<string> => {
     switch (command) {
       case 'finger': {
@@ -189,7 +195,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   pluggable.set('fingerprint', { pty: fingerprintPty, emulator: fingerprint });
   pluggable.set('printer', { pty: printerPty, emulator: printer });
   pluggable.set('dispenser', { pty: dispenserPty, emulator: dispenser });
-  const control = async (command: 'unplug' | 'replug', device: keyof DemoDevicePaths) => {
+  const control = async (command: 'unplug' | 'replug', device: PluggableDevice) => {
+    if (device === 'cardReader') return command === 'unplug' ? chipStation.unplug() : chipStation.replug();
     const entry = pluggable.get(device);
     if (!entry) throw new Error(`no pluggable emulator "${device}"`);
     if (command === 'unplug') {
@@ -200,7 +207,6 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       await entry.emulator.start();
     }
   };
-  station.server = chipServer;
   try {
     await registry.start();
     for (const citizen of DEMO_CITIZENS) await registry.citizens.addCitizen(registryCitizenOf(citizen));
@@ -227,9 +233,11 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
       fingerprint: fingerprintPty.devicePath,
       printer: printerPty.devicePath,
       dispenser: dispenserPty.devicePath,
-      cardReader: cardReaderPty.devicePath,
+      pcscdSocket: chipStation.pcscd.socketPath,
+      cardReader: VPCD_READER_NAME,
     },
     control,
+    chipStation,
     chips,
     trustList,
     registryKeys: {
@@ -272,7 +280,7 @@ async function startRigControl(
           socket.write('error: expected "unplug <device>" or "replug <device>"\n');
           continue;
         }
-        control(command, device as keyof DemoDevicePaths).then(
+        control(command, device as PluggableDevice).then(
           () => {
             log.info({ command, device }, 'rig control');
             socket.write('ok\n');

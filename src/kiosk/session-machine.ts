@@ -28,7 +28,13 @@ export interface SessionTimeouts {
 
 export interface SessionSettings {
   timeouts: SessionTimeouts;
+  /** finger attempts in one session (the persisted per-pickup count may leave fewer) */
   maxFingerAttempts: number;
+  /**
+   * Identification attempts (typed IDs, scanned codes) this kiosk accepts per window, whoever makes
+   * them: bounds how fast anyone can probe IDs at the touchscreen. Undefined: no limit.
+   */
+  identifyRateLimit?: { attempts: number; windowMs: number };
   /** devices a session needs; any of them missing → out of service */
   neededDevices: readonly string[];
 }
@@ -95,6 +101,8 @@ export interface SessionState {
   locked: boolean;
   /** a card left outside its slot after a failed park: no new session until staff clear it */
   cardAdrift: boolean;
+  /** when the identification attempts of the current rate-limit window were made (kept across sessions) */
+  identifyAttempts: number[];
 }
 
 export type SessionEvent =
@@ -104,7 +112,18 @@ export type SessionEvent =
   | { type: 'device'; device: string; present: boolean }
   | { type: 'store'; acceptsNewSessions: boolean }
   | { type: 'lock'; locked: boolean }
-  | { type: 'lookup-result'; op: number; found?: { pickupId: string; slot: number; maskedId: string } }
+  /**
+   * The outcome of an identification. `found` only for a real pickup; without it the session goes
+   * to the finger step all the same (a decoy that never matches), so the screens never tell
+   * whether a card waits. `attemptsLeft`: what the persisted failed-finger count leaves (0: locked).
+   */
+  | {
+      type: 'lookup-result';
+      op: number;
+      found?: { pickupId: string; slot: number; maskedId?: string };
+      maskedId?: string;
+      attemptsLeft?: number;
+    }
   | { type: 'update-identified'; op: number; maskedId?: string }
   | { type: 'finger-result'; op: number; result: 'matched' | 'no-match' }
   | {
@@ -175,6 +194,7 @@ export function initialState(): SessionState {
     storeAccepts: true,
     locked: false,
     cardAdrift: false,
+    identifyAttempts: [],
   };
 }
 
@@ -260,8 +280,16 @@ class Reduction {
   private endSession(): void {
     this.disarm();
     this.effects.push({ kind: 'purge' });
-    const { missing, storeAccepts, locked, cardAdrift, op } = this.state;
-    this.state = { ...initialState(), missing, storeAccepts, locked, cardAdrift, op: op + 1 };
+    const { missing, storeAccepts, locked, cardAdrift, op, identifyAttempts } = this.state;
+    this.state = {
+      ...initialState(),
+      missing,
+      storeAccepts,
+      locked,
+      cardAdrift,
+      identifyAttempts,
+      op: op + 1,
+    };
     this.settleIdle();
   }
 
@@ -319,12 +347,7 @@ class Reduction {
         return this.onScan(event.text);
       case 'lookup-result':
         if (state.phase !== 'looking-up') return;
-        if (!event.found) return this.enter('identify', { messageKey: 'identify.not-found' });
-        this.set({
-          pickup: { pickupId: event.found.pickupId, slot: event.found.slot },
-          maskedId: event.found.maskedId,
-        });
-        return this.startFinger('pickup');
+        return this.onLookupResult(event);
       case 'update-identified':
         if (state.phase !== 'update-identifying') return;
         if (!event.maskedId)
@@ -443,6 +466,43 @@ class Reduction {
     }
   }
 
+  /**
+   * Issue 12 (touchscreen): a known and an unknown ID lead to the same screens. Both go to the finger
+   * step with the attempts their persisted failure count leaves; a locked pickup (or a decoy ID
+   * that failed as often) goes straight to staff, again the same for both.
+   */
+  private onLookupResult(event: Extract<SessionEvent, { type: 'lookup-result' }>): void {
+    const max = this.settings.maxFingerAttempts;
+    const attemptsLeft = Math.min(max, event.attemptsLeft ?? max);
+    if (attemptsLeft <= 0) {
+      this.effects.push({ kind: 'purge' });
+      return this.enter('referral', { messageKey: 'referral.finger-attempts', pickup: undefined });
+    }
+    const maskedId = event.found?.maskedId ?? event.maskedId;
+    this.set({
+      pickup: event.found ? { pickupId: event.found.pickupId, slot: event.found.slot } : undefined,
+      ...(maskedId ? { maskedId } : {}),
+      attemptsLeft,
+    });
+    this.startFinger('pickup');
+  }
+
+  /**
+   * The per-kiosk limit on identification attempts (issue 12): true, with the screen saying so,
+   * when the window is full; otherwise the attempt is counted.
+   */
+  private rateLimited(): boolean {
+    const limit = this.settings.identifyRateLimit;
+    if (!limit) return false;
+    const recent = this.state.identifyAttempts.filter((at) => at > this.now - limit.windowMs);
+    if (recent.length >= limit.attempts) {
+      this.enter('identify', { identifyAttempts: recent, messageKey: 'identify.rate-limited' });
+      return true;
+    }
+    this.set({ identifyAttempts: [...recent, this.now] });
+    return false;
+  }
+
   private fingerMissed(): void {
     const attemptsLeft = (this.state.attemptsLeft ?? 1) - 1;
     this.set({ attemptsLeft });
@@ -522,6 +582,7 @@ class Reduction {
         if (phase !== 'identify') return;
         const idNumber = input.idNumber.replace(/\s/g, '');
         if (!validIdNumber(idNumber)) return this.enter('identify', { messageKey: 'identify.invalid-id' });
+        if (this.rateLimited()) return;
         this.enter('looking-up');
         const op = this.nextOp();
         this.effects.push({ kind: 'lookup-pickup', op, by: 'id', value: idNumber });
@@ -558,6 +619,7 @@ class Reduction {
   private onScan(text: string): void {
     const { phase } = this.state;
     if (phase === 'identify') {
+      if (this.rateLimited()) return;
       this.enter('looking-up');
       const op = this.nextOp();
       this.effects.push({ kind: 'lookup-pickup', op, by: 'code', value: text.trim() });

@@ -31,6 +31,7 @@ import {
   type SessionState,
   viewOf,
 } from './session-machine.js';
+import { type FingerGuard, type FingerSubject } from './finger-guard.js';
 import { composeReceipt, type ReceiptFacts } from './receipt.js';
 import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
@@ -62,6 +63,8 @@ export interface SessionOrchestratorOptions {
   /** whether operations have locked the kiosk (fleet `lock` command; survives restarts) */
   isLocked: () => boolean;
   vault: Vault;
+  /** failed fingers per pickup, persisted (issue 12) */
+  fingerGuard: FingerGuard;
   store: Store;
   identity: SealingIdentity;
   /** seals a data-update submission to the registry (src/store/hpke.ts `updateSealer`) */
@@ -74,7 +77,14 @@ export interface SessionOrchestratorOptions {
   now?: () => number;
 }
 
-type Secrets = { kind: 'pickup'; pickup: PickupSecrets } | { kind: 'update'; idNumber: string };
+type Secrets =
+  | { kind: 'pickup'; pickup: PickupSecrets; subject: FingerSubject }
+  /** no card waits for what was typed or scanned: a finger step that never matches (issue 12) */
+  | { kind: 'decoy'; template: Buffer; subject: FingerSubject }
+  | { kind: 'update'; idNumber: string };
+
+/** A template of the sensor's size that matches no finger (the decoy's). */
+const DECOY_TEMPLATE_BYTES = 512;
 
 export class SessionOrchestrator implements SessionController, Service {
   readonly name = 'sessions';
@@ -311,36 +321,12 @@ export class SessionOrchestrator implements SessionController, Service {
     effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
     meter: WaitMeter,
   ): Promise<SessionEvent | undefined> {
-    const { vault, devices, identity, log } = this.options;
+    const { vault, devices, log } = this.options;
     switch (effect.kind) {
-      case 'lookup-pickup': {
-        const found = await vault.findReady(effect.by, effect.value);
-        if (!found) return { type: 'lookup-result', op: effect.op };
-        const pickup = openSecrets(found.sealed, identity);
-        this.secrets = { kind: 'pickup', pickup };
-        return {
-          type: 'lookup-result',
-          op: effect.op,
-          found: { pickupId: found.pickupId, slot: found.slot, maskedId: maskIdNumber(pickup.idNumber) },
-        };
-      }
-      case 'verify-finger': {
-        const sensor = devices.fingerprint;
-        const secrets = this.secrets;
-        if (!sensor || secrets?.kind !== 'pickup')
-          return { type: 'device-fault', op: effect.op, device: 'fingerprint' };
-        try {
-          const result = await meter.wait(
-            sensor.verifyFinger(Buffer.from(secrets.pickup.fingerTemplate, 'base64'), {
-              timeoutMs: effect.timeoutMs,
-              signal: this.abort.signal,
-            }),
-          );
-          return { type: 'finger-result', op: effect.op, result: result.matched ? 'matched' : 'no-match' };
-        } catch (error) {
-          return this.fingerError(error, effect.op);
-        }
-      }
+      case 'lookup-pickup':
+        return this.identifyPickup(effect.op, effect.by, effect.value);
+      case 'verify-finger':
+        return this.verifyPickupFinger(effect.op, effect.timeoutMs, meter);
       case 'verify-finger-online': {
         const sensor = devices.fingerprint;
         const secrets = this.secrets;
@@ -427,6 +413,68 @@ export class SessionOrchestrator implements SessionController, Service {
         };
       }
     }
+  }
+
+  /**
+   * Issue 12: a typed ID or a scanned code with no card waiting leads to the same finger step as
+   * one with a card — a decoy whose template matches no finger, failing and counting like a real
+   * one — so the touchscreen never tells whether a card waits before a finger matched. The masked
+   * ID shown is the one typed (never one from the staged secrets), so both look alike there too.
+   */
+  private async identifyPickup(op: number, by: 'id' | 'code', value: string): Promise<SessionEvent> {
+    const { vault, identity, fingerGuard } = this.options;
+    const found = await vault.findReady(by, value);
+    const maskedId = by === 'id' ? maskIdNumber(value) : undefined;
+    if (found) {
+      const pickup = openSecrets(found.sealed, identity);
+      const subject: FingerSubject = { kind: 'pickup', pickupId: found.pickupId };
+      this.secrets = { kind: 'pickup', pickup, subject };
+      return {
+        type: 'lookup-result',
+        op,
+        found: { pickupId: found.pickupId, slot: found.slot, ...(maskedId ? { maskedId } : {}) },
+        attemptsLeft: await fingerGuard.attemptsLeft(subject),
+      };
+    }
+    const subject: FingerSubject = { kind: 'decoy', lookup: identity.lookupHash(`${by}:${value}`) };
+    this.secrets = { kind: 'decoy', template: randomBytes(DECOY_TEMPLATE_BYTES), subject };
+    return {
+      type: 'lookup-result',
+      op,
+      ...(maskedId ? { maskedId } : {}),
+      attemptsLeft: await fingerGuard.attemptsLeft(subject),
+    };
+  }
+
+  /**
+   * One finger attempt of a pickup on the sensor. A miss is committed to the failed-finger count
+   * before the citizen sees it, so neither a new session nor a restart (nor a kill) wipes it.
+   */
+  private async verifyPickupFinger(
+    op: number,
+    timeoutMs: number,
+    meter: WaitMeter,
+  ): Promise<SessionEvent | undefined> {
+    const sensor = this.options.devices.fingerprint;
+    const secrets = this.secrets;
+    if (!sensor || (secrets?.kind !== 'pickup' && secrets?.kind !== 'decoy'))
+      return { type: 'device-fault', op, device: 'fingerprint' };
+    const template =
+      secrets.kind === 'pickup' ? Buffer.from(secrets.pickup.fingerTemplate, 'base64') : secrets.template;
+    let outcome: SessionEvent | undefined;
+    try {
+      const result = await meter.wait(
+        sensor.verifyFinger(template, { timeoutMs, signal: this.abort.signal }),
+      );
+      // a decoy never matches, whatever the sensor says
+      const matched = result.matched && secrets.kind === 'pickup';
+      outcome = { type: 'finger-result', op, result: matched ? 'matched' : 'no-match' };
+    } catch (error) {
+      outcome = this.fingerError(error, op);
+    }
+    if (outcome?.type === 'finger-result' && outcome.result === 'no-match')
+      await this.options.fingerGuard.recordFailure(secrets.subject);
+    return outcome;
   }
 
   private fingerError(error: unknown, op: number): SessionEvent | undefined {

@@ -117,6 +117,7 @@ export class Vault implements Service {
   ): Promise<ManifestOutcome> {
     if (entry.action === 'withdraw') {
       await tx.run(`UPDATE vault_manifest SET state = 'withdrawn' WHERE pickup_id = ?`, [entry.pickupId]);
+      await purgeSecrets(tx, entry.pickupId);
       await tx.audit('registry', 'vault.withdrawn', { pickupId: entry.pickupId });
       return 'withdrawn';
     }
@@ -197,6 +198,7 @@ export class Vault implements Service {
   async withdrawCard(pickupId: string): Promise<void> {
     await this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-slot'], 'withdrawn', null);
+      await purgeSecrets(tx, pickupId);
       await tx.audit('technician', 'vault.card-withdrawn', { pickupId });
     });
   }
@@ -273,6 +275,7 @@ export class Vault implements Service {
   complete(pickupId: string, slot: number): Promise<void> {
     return this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-tray'], 'dispensed', null);
+      await purgeSecrets(tx, pickupId);
       tx.emit({ type: 'pickup.completed', body: { pickupId, slot } });
     });
   }
@@ -285,6 +288,7 @@ export class Vault implements Service {
   ): Promise<void> {
     return this.store.transaction(async (tx) => {
       await this.move(tx, pickupId, ['in-tray', 'at-station'], 'captured', null);
+      await purgeSecrets(tx, pickupId);
       tx.emit({ type: 'pickup.retracted', body: { pickupId, slot, reason } });
     });
   }
@@ -315,4 +319,14 @@ export class Vault implements Service {
     );
     if (result.changes !== 1) throw new InventoryConflict(`card of ${pickupId} is not ${from.join(' or ')}`);
   }
+}
+
+/**
+ * Drops the sealed secrets (MRZ, finger template) of a pickup whose card has left the vault or was
+ * withdrawn: nothing needs them again, and a kiosk key stolen later must not open them (issue 12).
+ * The row stays, for the pickup's state; the keyed ID hash stays, for the dedupe of a re-stage.
+ */
+async function purgeSecrets(tx: Transaction, pickupId: string): Promise<void> {
+  await tx.run(`UPDATE vault_manifest SET sealed = '' WHERE pickup_id = ?`, [pickupId]);
+  tx.purged();
 }

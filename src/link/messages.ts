@@ -228,6 +228,17 @@ export const PickupFaultBodySchema = z.strictObject({
   card: z.enum(['in-slot', 'capture-bin', 'unknown']),
 });
 
+/** `pickup.locked`: too many failed fingers for a pickup (over all its sessions); staff must release it. */
+export const PickupLockedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+  failures: z.number().int().min(1).max(1000),
+});
+
+/** `pickup.released`: staff released a locked pickup (`kiosk vault release`); its count starts afresh. */
+export const PickupReleasedBodySchema = z.strictObject({
+  pickupId: z.string().min(1).max(64),
+});
+
 /** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
 export const VaultLoadedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
@@ -313,6 +324,8 @@ export const messageBodies = {
   'enrol.response': EnrolResponseBodySchema,
   'pickup.retracted': PickupRetractedBodySchema,
   'fault.pickup': PickupFaultBodySchema,
+  'pickup.locked': PickupLockedBodySchema,
+  'pickup.released': PickupReleasedBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
@@ -328,11 +341,15 @@ export const EVENT_TYPES = [
   'config.result',
   'pickup.retracted',
   'fault.pickup',
+  'pickup.locked',
+  'pickup.released',
   'vault.loaded',
   'update.submitted',
   'security.refused',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */
+export const PERSONAL_EVENT_TYPES = ['update.submitted'] as const satisfies readonly EventType[];
 export type MessageType = keyof typeof messageBodies;
 export type MessageBody<T extends MessageType> = z.infer<(typeof messageBodies)[T]>;
 

@@ -12,7 +12,7 @@ import {
   JohnnyFiveDispenser,
   KioskGpio,
   onoffBackend,
-  SerialChipStation,
+  PcscChipStation,
   SerialFingerprintSensor,
   PRINTER_PROFILES,
   SerialReceiptPrinter,
@@ -64,8 +64,7 @@ export function addConfiguredDevices(
     drivers.set('gpio', kioskGpio);
   } else if (gpio) disabled.push('gpio');
   const reader = config.devices.cardReader;
-  if (reader?.enabled && reader.kind === 'serial' && reader.path)
-    drivers.set('cardReader', new SerialChipStation(reader.path));
+  if (reader?.enabled) drivers.set('cardReader', chipStationOf(reader));
   else if (reader && !reader.enabled) disabled.push('cardReader');
 }
 
@@ -79,7 +78,7 @@ export function sessionDevicesOf(config: KioskConfig, drivers: Map<string, Manag
     ...(fingerprint instanceof SerialFingerprintSensor ? { fingerprint } : {}),
     ...(dispenser instanceof JohnnyFiveDispenser ? { dispenser } : {}),
     ...(printer instanceof SerialReceiptPrinter ? { printer } : {}),
-    ...(station instanceof SerialChipStation ? { openChipStation: () => station.open() } : {}),
+    ...(station instanceof PcscChipStation ? { openChipStation: () => station.open() } : {}),
   };
 }
 
@@ -105,6 +104,15 @@ export function createDevices(
   } else if (scannerConfig) disabled.push('scanner');
   addConfiguredDevices(config, drivers, disabled, log);
   return { drivers, disabled };
+}
+
+/** The chip station's PC/SC reader as configured (`kiosk start`, `kiosk vault load`, doctor). */
+export function chipStationOf(reader: NonNullable<KioskConfig['devices']['cardReader']>): PcscChipStation {
+  return new PcscChipStation({
+    cardWaitMs: reader.cardWaitMs,
+    ...(reader.reader === undefined ? {} : { reader: reader.reader }),
+    ...(reader.pcscdSocket === undefined ? {} : { pcscdSocket: reader.pcscdSocket }),
+  });
 }
 
 /** The configured devices as `kiosk doctor` probes them directly (no kiosk running). */

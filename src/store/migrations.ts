@@ -105,6 +105,21 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX inbox_applied_at ON inbox (applied_at);
       CREATE INDEX audit_at ON audit (at);`,
   },
+  {
+    version: 5,
+    description: 'failed fingers per pickup (and per decoy ID), persisted across sessions and restarts',
+    // subject: 'pickup:<pickup id>' for a staged pickup, 'id:<keyed hash>' / 'code:<keyed hash>' for
+    // a decoy (an ID or code with no card waiting): no ID number in clear. locked_at: set once the
+    // count reached the configured limit; staff release a locked pickup (`kiosk pickup release`).
+    sql: `
+      CREATE TABLE finger_failures (
+        subject    TEXT PRIMARY KEY,
+        pickup_id  TEXT,
+        failures   INTEGER NOT NULL CHECK (failures >= 0),
+        locked_at  INTEGER,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

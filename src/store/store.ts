@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, renameSync } from 'node:fs';
 import type { Health, Service } from '../util/lifecycle.js';
+import { ensurePrivateFile } from '../util/private-files.js';
 import type { Logger } from '../util/log.js';
 import { JobStore } from './jobs.js';
 import { migrate } from './migrations.js';
@@ -21,6 +22,8 @@ export interface StoreOptions {
   defaultTopic: string;
   log: Logger;
   now?: () => number;
+  /** outbox event types whose body carries personal data: their removal is a purge (see `purged`) */
+  personalEventTypes?: readonly string[];
   /**
    * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no crash recovery
    * of jobs and no moving a bad file aside — those belong to the runtime alone.
@@ -108,6 +111,7 @@ export class Store implements Service {
 
   async start(): Promise<void> {
     const { file, log } = this.options;
+    ensurePrivateFile(file);
     let writer: SqliteDatabase;
     try {
       writer = await this.openChecked(file);
@@ -130,6 +134,8 @@ export class Store implements Service {
     }
     this.writer = writer;
     if (!this.reader) await this.openReader();
+    // a crash may have left frames of deleted personal data in the WAL: fold them in and truncate it
+    if (!this.options.forTool) await this.checkpoint(writer);
     const recovered = this.options.forTool ? 0 : await this.jobs.recoverInterrupted();
     if (recovered > 0) log.warn({ recovered }, 'store: jobs that were running at a crash are due again');
     const row = await this.reader?.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
@@ -142,7 +148,8 @@ export class Store implements Service {
     const db = await SqliteDatabase.open(file);
     try {
       await db.exec(
-        `PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.options.synchronous}; PRAGMA foreign_keys = ON;`,
+        // secure_delete: deleted rows are overwritten with zeros, not left in free pages (issue 12)
+        `PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.options.synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;`,
       );
       const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
       if (check.length !== 1 || check[0]?.quick_check !== 'ok') throw new CorruptDatabase();
@@ -204,6 +211,7 @@ export class Store implements Service {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let emitted = 0;
     let removed = 0;
+    let purged = false;
     try {
       await db.exec('BEGIN IMMEDIATE');
     } catch (error) {
@@ -219,6 +227,7 @@ export class Store implements Service {
         await tx.release();
         emitted += tx.emitted;
         removed += tx.outboxRemoved;
+        purged ||= tx.didPurge;
         outcomes.push({ ok: true, value });
       } catch (error) {
         const typed = this.classify(error);
@@ -244,14 +253,40 @@ export class Store implements Service {
       for (const item of batch) item.reject(typed);
       return;
     }
+    if (purged) await this.checkpoint(db);
     if (emitted > 0 && this.full) this.setFull(false);
     this.depth += emitted - removed;
+    // an operator tool (`kiosk pickup release`) may add events beside the runtime: recount when the
+    // tally says the queue drained, so the status never reports a depth of -1 (or hides a row)
+    if (removed > 0 && this.depth <= 0) await this.recountDepth(db);
     batch.forEach((item, index) => {
       const outcome = outcomes[index];
       if (outcome?.ok) item.resolve(outcome.value);
       else item.reject(outcome?.error);
     });
     if (emitted > 0 || removed > 0) this.notify({ kind: 'outbox', added: emitted, removed });
+  }
+
+  /**
+   * `PRAGMA wal_checkpoint(TRUNCATE)`: copies the WAL into the database and truncates it to zero
+   * bytes, so no copy of deleted rows stays in the WAL. A reader holding an old snapshot makes it
+   * report busy; it is retried a few times, and a checkpoint left busy is logged, not thrown (the
+   * next purge or the next start tries again).
+   */
+  private async checkpoint(db: SqliteDatabase): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const row = await db
+        .get<{ busy: number }>('PRAGMA wal_checkpoint(TRUNCATE)')
+        .catch(() => ({ busy: 1 }));
+      if (row?.busy === 0) return;
+      await new Promise((done) => setTimeout(done, 20));
+    }
+    this.options.log.warn('store: WAL checkpoint after a purge stayed busy; retried on the next one');
+  }
+
+  private async recountDepth(db: SqliteDatabase): Promise<void> {
+    const row = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox').catch(() => undefined);
+    if (row) this.depth = row.n;
   }
 
   /** Maps SQLITE_FULL to StoreFull (and flags the store full); other errors pass through. */
@@ -286,17 +321,22 @@ export class Store implements Service {
     ]);
   }
 
-  /** Removes acknowledged rows (after the broker's PUBACK). */
+  /**
+   * Removes acknowledged rows (after the broker's PUBACK). Removing an event of a type that carries
+   * personal data (`personalEventTypes`) is a purge: the WAL is truncated before this resolves.
+   */
   removeFromOutbox(seqs: readonly number[]): Promise<number> {
+    const personal = new Set(this.options.personalEventTypes ?? []);
     return this.transaction(async (tx) => {
       let changes = 0;
       for (let start = 0; start < seqs.length; start += 500) {
         const chunk = seqs.slice(start, start + 500);
-        const result = await tx.run(
-          `DELETE FROM outbox WHERE seq IN (${chunk.map(() => '?').join(',')})`,
+        const removed = await tx.all<{ type: string }>(
+          `DELETE FROM outbox WHERE seq IN (${chunk.map(() => '?').join(',')}) RETURNING type`,
           chunk,
         );
-        changes += result.changes;
+        changes += removed.length;
+        if (removed.some((row) => personal.has(row.type))) tx.purged();
       }
       (tx as BufferedTransaction).outboxRemoved += changes;
       return changes;
@@ -351,6 +391,7 @@ class BufferedTransaction implements Transaction {
   private readonly pending: Array<[string, string, string, string, number]> = [];
   emitted = 0;
   outboxRemoved = 0;
+  didPurge = false;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -417,6 +458,10 @@ class BufferedTransaction implements Transaction {
       );
     }
     this.emitted = this.pending.length;
+  }
+
+  purged(): void {
+    this.didPurge = true;
   }
 
   async markApplied(messageId: string, kind: string): Promise<boolean> {

@@ -23,6 +23,12 @@ export interface Transaction {
   get<Row>(sql: string, params?: SqlParams): Promise<Row | undefined>;
   all<Row>(sql: string, params?: SqlParams): Promise<Row[]>;
   emit(event: OutboxEventInput): string;
+  /**
+   * Says this transaction deleted personal data: after the commit the WAL is checkpointed and
+   * truncated (with `secure_delete` on, the deleted bytes are zeroed in the database file), before
+   * the caller hears of the commit.
+   */
+  purged(): void;
   /** Records that inbound message `id` is applied; false if it already was (a redelivery). */
   markApplied(messageId: string, kind: string): Promise<boolean>;
   audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void>;

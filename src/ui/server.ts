@@ -1,11 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { SessionController } from '../kiosk/view.js';
 import type { Health, HealthState, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
 import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-control.js';
 import { appPage, loadAssets, type StaticAsset } from './app-page.js';
+import { allowedHosts, hostAllowed } from './host-check.js';
 import { SessionSocket } from './session-socket.js';
 import { statusPage } from './status-page.js';
 
@@ -25,6 +27,8 @@ export interface UiServerOptions {
   sessions?: SessionController;
   /** `kiosk demo` only: the control panel's hands on the emulated devices */
   demo?: DemoControl;
+  /** names accepted in the Host header besides 127.0.0.1, localhost and [::1] (`ui.hostNames`) */
+  hostNames?: readonly string[];
 }
 
 /** The largest request body the server reads (the demo panel's commands). */
@@ -41,9 +45,11 @@ export class UiServer implements Service {
   private server: Server | undefined;
   private socket: SessionSocket | undefined;
   private readonly assets: Map<string, StaticAsset>;
+  private readonly hosts: ReadonlySet<string>;
 
   constructor(private readonly options: UiServerOptions) {
     this.assets = options.sessions ? loadAssets() : new Map();
+    this.hosts = allowedHosts(options.hostNames);
   }
 
   get url(): string {
@@ -59,7 +65,10 @@ export class UiServer implements Service {
       const socket = new SessionSocket(this.options.sessions, this.options.log);
       socket.start();
       this.socket = socket;
-      server.on('upgrade', (request, stream, head) => socket.upgrade(request, stream, head));
+      server.on('upgrade', (request, stream, head) => {
+        if (this.foreignHost(request)) return refuseUpgrade(stream);
+        socket.upgrade(request, stream, head);
+      });
     } else {
       server.on('upgrade', (_request, stream) => stream.destroy());
     }
@@ -89,6 +98,7 @@ export class UiServer implements Service {
       this.options.log.error({ err: error, path }, 'ui: request failed');
       return json(500, { error: 'internal error' });
     };
+    if (this.foreignHost(request)) return reply(json(421, { error: 'unknown host' }));
     const demo = this.options.demo;
     if (demo && method === 'POST' && path === '/demo/control') {
       this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
@@ -97,7 +107,12 @@ export class UiServer implements Service {
     if (demo?.lastReceiptPng && method === 'GET' && path === '/demo/receipt.png') {
       demo.lastReceiptPng().then(
         (png) =>
-          reply(png ? { status: 200, type: 'image/png', body: png } : json(404, { error: 'no receipt yet' })),
+          // 204 before the first receipt: the panel polls, and a 404 would be a console error in the page
+          reply(
+            png
+              ? { status: 200, type: 'image/png', body: png }
+              : { status: 204, type: 'image/png', body: '' },
+          ),
         (error: unknown) => reply(failed(error)),
       );
       return;
@@ -114,6 +129,16 @@ export class UiServer implements Service {
     } catch (error) {
       reply(failed(error));
     }
+  }
+
+  /** A Host header that is not one of the kiosk's own names (DNS rebinding): every route refuses it. */
+  private foreignHost(request: IncomingMessage): boolean {
+    if (hostAllowed(request.headers.host, this.hosts)) return false;
+    this.options.log.warn(
+      { path: (request.url ?? '/').split('?')[0] },
+      'ui: request for a foreign host refused',
+    );
+    return true;
   }
 
   /** Runs one control-panel command on the demo rig; 400 for anything that is not one. */
@@ -214,6 +239,10 @@ const STATUS_PAGE_CSP =
  */
 const APP_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function refuseUpgrade(stream: Duplex): void {
+  stream.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}
 
 function json(status: number, body: unknown): Reply {
   return { status, type: 'application/json', body: JSON.stringify(body) };

@@ -20,10 +20,24 @@ export interface RunningDemo {
  * `kiosk demo` as a newcomer runs it (broker, registry and emulators in the rig process, the
  * kiosk with its UI server), and headless Chromium on its page.
  */
-export async function startDemoInBrowser(kioskId = 'demo-e2e'): Promise<RunningDemo> {
+export async function startDemoInBrowser(
+  kioskId = 'demo-e2e',
+  extraArgs: string[] = [],
+): Promise<RunningDemo> {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-e2e-'));
   const demo = spawnKiosk(
-    ['demo', '--data-dir', dataDir, '--ui-port', '0', '--broker-port', '0', '--kiosk-id', kioskId],
+    [
+      'demo',
+      '--data-dir',
+      dataDir,
+      '--ui-port',
+      '0',
+      '--broker-port',
+      '0',
+      '--kiosk-id',
+      kioskId,
+      ...extraArgs,
+    ],
     { KIOSK_LOG_LEVEL: 'warn' },
   );
   let uiUrl: string;

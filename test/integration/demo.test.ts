@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,6 @@ import { processesMatching, ROOT, spawnKiosk } from '../helpers/processes.js';
 
 async function startDemo() {
   const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
-  const began = Date.now();
   const demo = spawnKiosk([
     'demo',
     '--data-dir',
@@ -22,22 +21,18 @@ async function startDemo() {
   ]);
   const [, uiUrl, brokerUrl] = await demo.waitFor(
     /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
-    15_000,
+    // a limit on waiting, not a figure: how long start-up takes is measured in bench, not here
+    60_000,
   );
-  return {
-    demo,
-    dataDir,
-    uiUrl: uiUrl as string,
-    brokerUrl: brokerUrl as string,
-    readyMs: Date.now() - began,
-  };
+  return { demo, dataDir, uiUrl: uiUrl as string, brokerUrl: brokerUrl as string };
 }
 
 describe('kiosk demo', () => {
-  it('is ready within 10 s with every part up, and stops on SIGINT within 3 s leaving no process behind', async () => {
-    const { demo, dataDir, uiUrl, brokerUrl, readyMs } = await startDemo();
+  // Durations are not asserted here (issue 11): a loaded machine is slower, not wrong. The stop is
+  // bounded by the kiosk itself: past its shutdown deadline it exits 1, which the exit code shows.
+  it('becomes ready with every part up, reads the chip through its own pcscd, and stops on SIGINT leaving no process behind', async () => {
+    const { demo, dataDir, uiUrl, brokerUrl } = await startDemo();
     try {
-      expect(readyMs).toBeLessThan(10_000);
       const response = await fetch(`${uiUrl}/healthz`);
       const health = (await response.json()) as { status: string; parts: Record<string, { state: string }> };
       expect(response.status).toBe(200);
@@ -60,12 +55,16 @@ describe('kiosk demo', () => {
       );
       await watcher.close();
 
-      expect((await processesMatching(dataDir)).length).toBeGreaterThanOrEqual(2); // rig and socat
-      const stopping = Date.now();
+      // the vault load identifies the three demo cards by reading their chips at the chip station
+      await demo.waitFor(/demo: vault loaded.*loaded.*3/, 60_000);
+      // the rig, its socat ptys and its pcscd (socket-activated on a socket under the data dir)
+      const helpers = await processesMatching(dataDir);
+      const commands = helpers.map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]);
+      expect(commands).toContain('pcscd');
+      expect(commands).toContain('socat');
       demo.child.kill('SIGINT');
       const { code } = await demo.exited;
       expect(code).toBe(0);
-      expect(Date.now() - stopping).toBeLessThan(3000);
       expect(await processesMatching(dataDir)).toEqual([]);
     } finally {
       demo.child.kill('SIGKILL');
@@ -110,15 +109,13 @@ describe('npm start', () => {
       output += chunk.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (!output.includes('demo ready:') && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     expect(output).toContain('demo ready:');
     const pid = child.pid as number;
-    const began = Date.now();
     process.kill(-pid, 'SIGINT');
     expect(await exited).toBe(0);
-    expect(Date.now() - began).toBeLessThan(3000);
     expect(await processesMatching(dataDir)).toEqual([]);
   });
 });

@@ -79,6 +79,7 @@ const TEXT = {
     'finger.no-match': 'Vân tay không khớp. Vui lòng thử lại.',
     'finger.low-quality': 'Chưa đọc rõ vân tay. Đặt lại ngón tay.',
     'identify.not-found': 'Không tìm thấy thẻ chờ nhận với mã này.',
+    'identify.rate-limited': 'Quá nhiều lần thử. Vui lòng đợi một lát hoặc liên hệ nhân viên.',
     'identify.invalid-id': 'Số định danh chưa đúng (12 chữ số).',
     'identify.unknown-code': 'Mã QR này không dùng được ở đây.',
     'referral.finger-attempts': 'Vân tay không khớp sau nhiều lần thử.',
@@ -175,6 +176,7 @@ const TEXT = {
     'finger.no-match': 'The fingerprint did not match. Please try again.',
     'finger.low-quality': 'The fingerprint was unclear. Place your finger again.',
     'identify.not-found': 'No card is waiting for this code.',
+    'identify.rate-limited': 'Too many attempts. Please wait a moment or ask staff.',
     'identify.invalid-id': 'That ID number is not valid (12 digits).',
     'identify.unknown-code': 'This QR code cannot be used here.',
     'referral.finger-attempts': 'The fingerprint did not match after several attempts.',
@@ -792,18 +794,23 @@ function renderDemoPanel() {
         class: 'demo-receipt',
         'data-testid': 'demo-receipt',
         alt: 'chưa in / nothing printed yet',
-        src: `/demo/receipt.png?t=${demoReceiptStamp}`,
+        ...(demoReceiptStamp ? { src: `/demo/receipt.png?t=${demoReceiptStamp}` } : {}),
       }),
     ),
   );
 }
-/* The printer emulator's PNG of the last receipt; refreshed so a new receipt shows up. */
-let demoReceiptStamp = Date.now();
+/* The printer emulator's PNG of the last receipt, polled; shown only once one exists (204 before). */
+let demoReceiptStamp = 0;
 if (document.body.hasAttribute('data-demo')) {
   setInterval(() => {
-    demoReceiptStamp = Date.now();
-    const img = document.querySelector('[data-testid="demo-receipt"]');
-    if (img) img.setAttribute('src', `/demo/receipt.png?t=${demoReceiptStamp}`);
+    fetch('/demo/receipt.png', { cache: 'no-store' })
+      .then((response) => {
+        if (response.status !== 200) return;
+        demoReceiptStamp = Date.now();
+        const img = document.querySelector('[data-testid="demo-receipt"]');
+        if (img) img.setAttribute('src', `/demo/receipt.png?t=${demoReceiptStamp}`);
+      })
+      .catch(() => undefined);
   }, 3000);
 }
 if (document.body.hasAttribute('data-demo')) {

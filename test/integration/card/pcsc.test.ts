@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CardTransportError, parseTrustList, readCard } from '../../../src/card/index.js';
 import { dg13FromRecord } from '../../../src/cccd/record.js';
@@ -7,9 +10,12 @@ import { ChipEmulator } from '../../../devices/card-reader/emulator.js';
 import { createTestPki } from '../../../src/demo/test-pki.js';
 import { VpcdCard } from '../../../devices/card-reader/vpcd.js';
 import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
-import { type PrivatePcscd, startPcscd } from './pcscd.js';
+import { type PrivatePcscd, startPcscd } from '../../../src/demo/pcscd.js';
 
-/** Real pcscd + vsmartcard's vpcd driver; the chip emulator is the virtual card; pcsclite reads it. */
+/**
+ * Real pcscd (the rig's private one, socket-activated on its own socket) + vsmartcard's vpcd
+ * driver; the chip emulator is the virtual card; pcsclite reads it.
+ */
 let pcscd: PrivatePcscd;
 let reader: PcscCardReader;
 
@@ -27,7 +33,9 @@ function next<T>(register: (resolve: (value: T) => void) => void, what: string, 
 }
 
 beforeAll(async () => {
-  pcscd = await startPcscd();
+  pcscd = await startPcscd(join(mkdtempSync(join(tmpdir(), 'kiosk-pcsc-')), 'pcscd'));
+  // pcsc-lite's client finds this pcscd through its own variable (read once per process)
+  process.env.PCSCLITE_CSOCK_NAME = pcscd.socketPath;
   reader = new PcscCardReader();
 }, 30_000);
 

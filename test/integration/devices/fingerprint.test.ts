@@ -85,6 +85,19 @@ describe('fingerprint sensor over a real pseudo-terminal', () => {
     expect(error).toMatchObject({ step: 'VfyPwd', status: 0x13 });
   });
 
+  it('after a sensor power cycle, answers 21h until the driver handshakes again, which it does by itself', async () => {
+    const { emulator, sensor } = await rig();
+    await sensor.verifyPassword();
+    await emulator.stop();
+    await emulator.start();
+    expect(await sensor.readSystemParameters()).toMatchObject({ packetSize: 128 });
+  });
+
+  it('with the wrong password, an instruction fails on the handshake the driver makes for it', async () => {
+    const { sensor } = await rig({ password: 0x9999 });
+    await expect(sensor.readSystemParameters()).rejects.toMatchObject({ step: 'VfyPwd', status: 0x13 });
+  });
+
   it('waits for a finger, times out without one, and can be cancelled', async () => {
     const { emulator, sensor } = await rig();
     emulator.placeFinger(undefined);

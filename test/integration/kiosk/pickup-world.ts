@@ -55,11 +55,16 @@ export function kioskConfigInput(
       fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
       printer: { path: rig.devices.printer, baudRate: 9600 },
       dispenser: { path: rig.devices.dispenser, baudRate: 57600 },
-      cardReader: { kind: 'serial', path: rig.devices.cardReader ?? '' },
+      cardReader: { kind: 'pcsc', reader: rig.devices.cardReader, pcscdSocket: rig.devices.pcscdSocket },
       probeIntervalMs: 1000,
     },
     timeouts: { trayTakeMs, fingerAttemptMs: 5000, sessionIdleMs: 30_000 },
-    sessions: { trustList: rig.trustList, resultMs: 2000 },
+    // many sessions in a row from one test: the ID rate limit (issue 12) is tested on its own
+    sessions: {
+      trustList: rig.trustList,
+      resultMs: 2000,
+      identifyRateLimit: { attempts: 1000, windowMs: 60_000 },
+    },
     fleet: { registrySigningKey: rig.registryKeys.signing, registrySealingKey: rig.registryKeys.sealing },
   };
 }

@@ -94,7 +94,9 @@ describe('pickup sessions against the emulated kiosk', () => {
       await phase('finger');
       await new Promise((resolve) => setTimeout(resolve, 1200));
       off();
-      expect(screens.filter((screen) => !screen.startsWith('identify'))).toEqual(['finger:3']);
+      // the three misses of the test above are counted for Anh's pickup across sessions (issue 12):
+      // 2 of the 5 before the lock are left; cancelled reads and no finger count nothing
+      expect(screens.filter((screen) => !screen.startsWith('identify'))).toEqual(['finger:2']);
       expect(world.rig.dispenser.mechanicsState).toBe(0);
       sessions().handle({ type: 'cancel' });
       await phase('attract');

@@ -96,12 +96,10 @@ describe.each(brokers)('kiosk link over $name', (broker) => {
   });
 
   it('rejects a request nobody answers with RequestTimeout', async () => {
-    const began = Date.now();
     const error = await runtime.link
       .request('nobody-home', 'registry.ping', {}, 'registry.pong', 400)
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RequestTimeout);
-    expect(Date.now() - began).toBeGreaterThanOrEqual(390);
   });
 
   it('applies a redelivered command once and acknowledges both deliveries', async () => {

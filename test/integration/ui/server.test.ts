@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../helpers/device-rig.js';
 import WebSocket from 'ws';
@@ -79,7 +80,7 @@ describe('UI server with the citizen sessions', () => {
     expect((await fetch(`${url}/demo/control`, { method: 'POST', body: '{}' })).status).toBe(405);
   });
 
-  it('pushes the current view on connect and every new view to every page', async () => {
+  it('pushes the current view on connect, and every new view whole to the page owning the session only', async () => {
     const { url, sessions } = await startUi();
     const first = await openSocket(url);
     const second = await openSocket(url);
@@ -93,9 +94,86 @@ describe('UI server with the citizen sessions', () => {
     });
     await until(() => first.views.length === 2 && second.views.length === 2);
     expect(first.views[1]).toEqual(pushed);
-    expect(second.views[1]?.seq).toBe(pushed.seq);
+    expect(second.views[1]).toEqual({ seq: pushed.seq, screen: 'finger', flow: 'pickup', attemptsLeft: 3 });
     first.ws.close();
     second.ws.close();
+  });
+
+  it("sends a citizen's contact data only to the screen that started the session, and takes inputs from it alone", async () => {
+    const { url, sessions } = await startUi();
+    const listener = await openSocket(url); // connected first: it must not inherit the session
+    const screen = await openSocket(url);
+    screen.ws.send(JSON.stringify({ type: 'start', flow: 'update' }));
+    await until(() => sessions.inputs.length === 1);
+    const record = {
+      phone: '0912345678',
+      email: 'mai@example.vn',
+      residence: { provinceCode: '01', wardCode: '00004', detail: '12 Phố Huế' },
+    };
+    const pushed = sessions.push({
+      screen: 'update-record',
+      flow: 'update',
+      maskedId: '001*******45',
+      record,
+    });
+    await until(() => screen.views.length === 2 && listener.views.length === 2);
+    expect(screen.views[1]).toEqual(pushed);
+    expect(JSON.stringify(listener.views)).not.toMatch(/0912345678|mai@example|Phố Huế|\*{7}/);
+    listener.ws.send(JSON.stringify({ type: 'cancel' }));
+    screen.ws.send(JSON.stringify({ type: 'confirm' }));
+    await until(() => sessions.inputs.length === 2);
+    expect(sessions.inputs.map((input) => input.type)).toEqual(['start', 'confirm']);
+    // the owner's page going away cancels the session (its secrets are purged)
+    screen.ws.close();
+    await until(() => sessions.inputs.length === 3);
+    expect(sessions.inputs.at(-1)).toEqual({ type: 'cancel' });
+    listener.ws.close();
+  });
+
+  it('refuses every HTTP route and the WebSocket for a Host that is not the kiosk’s own (DNS rebinding)', async () => {
+    const { url, sessions } = await startUi({ demo: [] });
+    const port = new URL(url).port;
+    const asHost = (path: string, host: string, init: { method?: string; body?: string } = {}) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path,
+            method: init.method ?? 'GET',
+            headers: { host, origin: `http://${host}` },
+          },
+          (response) => {
+            response.resume();
+            resolve(response.statusCode ?? 0);
+          },
+        );
+        request.once('error', reject);
+        request.end(init.body);
+      });
+    for (const path of ['/', '/healthz', '/api/status', '/status', '/app.js', '/demo/citizens'])
+      expect(await asHost(path, `rebind.example:${port}`), path).toBe(421);
+    expect(
+      await asHost('/demo/control', `rebind.example:${port}`, {
+        method: 'POST',
+        body: '{"type":"take-card"}',
+      }),
+    ).toBe(421);
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost'])
+      expect(await asHost('/healthz', host), host).toBe(200);
+    const rebound = new WebSocket(`${url.replace('http', 'ws')}/ws`, {
+      headers: { host: `rebind.example:${port}` },
+      origin: `http://rebind.example:${port}`,
+    });
+    await expect(
+      new Promise((_resolve, reject) => {
+        rebound.once('unexpected-response', (_request, response) =>
+          reject(new Error(`HTTP ${response.statusCode}`)),
+        );
+        rebound.once('error', reject);
+      }),
+    ).rejects.toThrow('HTTP 403');
+    expect(sessions.inputs).toEqual([]);
   });
 
   it('hands valid inputs to the controller and drops invalid ones, logging no typed value', async () => {
@@ -135,14 +213,14 @@ describe('UI server with the citizen sessions', () => {
     expect(sessions.inputs).toEqual([]);
   });
 
-  it("in the demo, serves the printer emulator's last receipt PNG, 404 before the first", async () => {
+  it("in the demo, serves the printer emulator's last receipt PNG, 204 (no content) before the first", async () => {
     const png = Buffer.from('89504e470d0a1a0a', 'hex');
     const { url } = await startUi({ demo: [], receiptPng: png });
     const response = await fetch(`${url}/demo/receipt.png?t=1`);
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await response.arrayBuffer())).toEqual(png);
     const before = await startUi({ demo: [] });
-    expect((await fetch(`${before.url}/demo/receipt.png`)).status).toBe(404);
+    expect((await fetch(`${before.url}/demo/receipt.png`)).status).toBe(204);
     expect((await fetch(`${(await startUi()).url}/demo/receipt.png`)).status).toBe(404); // not a demo
   });
 

@@ -317,3 +317,98 @@ describe('session reducer properties', () => {
     );
   });
 });
+
+// ---- issue 12: at the touchscreen ---------------------------------------------------------------
+
+describe('identification reveals nothing before the finger matched', () => {
+  const screensOf = (lookup: SessionEvent) => {
+    const events: SessionEvent[] = [
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+      lookup,
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-result', op: 0, result: 'no-match' },
+    ];
+    let state = initialState();
+    const views = [];
+    for (const event of events) {
+      state = reduce(state, withOp(state, event), 0, settings).state;
+      const { seq: _seq, countdown: _countdown, ...view } = viewOf(state, 0);
+      views.push(view);
+    }
+    return views;
+  };
+
+  it('a staged ID and an unknown ID walk the same screens: finger step, misses, referral', () => {
+    const staged = screensOf({
+      type: 'lookup-result',
+      op: 0,
+      found: { pickupId: 'p-1', slot: 2, maskedId: '001*******45' },
+      attemptsLeft: 5,
+    });
+    const unknown = screensOf({ type: 'lookup-result', op: 0, maskedId: '001*******45', attemptsLeft: 5 });
+    expect(unknown).toEqual(staged);
+    expect(staged.map((view) => view.screen)).toEqual([
+      'identify',
+      'identify',
+      'finger',
+      'finger',
+      'finger',
+      'referral',
+    ]);
+  });
+
+  it('a pickup whose persisted count is spent goes straight to staff, as a spent decoy does', () => {
+    const locked = screensOf({ type: 'lookup-result', op: 0, found, attemptsLeft: 0 });
+    const decoy = screensOf({ type: 'lookup-result', op: 0, maskedId: '001*******45', attemptsLeft: 0 });
+    expect(locked).toEqual(decoy);
+    expect(locked.at(2)).toMatchObject({ screen: 'referral', messageKey: 'referral.finger-attempts' });
+  });
+
+  it('a session gets only the attempts the persisted count leaves', () => {
+    const { state } = drive([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+      { type: 'lookup-result', op: 0, found, attemptsLeft: 1 },
+    ]);
+    expect(viewOf(state, 1)).toMatchObject({ screen: 'finger', attemptsLeft: 1 });
+  });
+});
+
+describe('identification rate limit', () => {
+  const limited: SessionSettings = { ...settings, identifyRateLimit: { attempts: 2, windowMs: 60_000 } };
+
+  it('refuses the attempt over the limit, across sessions, until the window has passed', () => {
+    let state = initialState();
+    const lookups: number[] = [];
+    const attempt = (now: number) => {
+      for (const event of [
+        { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+        { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
+      ] as SessionEvent[]) {
+        const t = reduce(state, event, now, limited);
+        state = t.state;
+        if (t.effects.some((effect) => effect.kind === 'lookup-pickup')) lookups.push(now);
+      }
+      const phase = state.phase;
+      state = reduce(state, { type: 'ui', input: { type: 'cancel' } }, now, limited).state;
+      return phase;
+    };
+    expect(attempt(1000)).toBe('looking-up');
+    expect(attempt(2000)).toBe('looking-up');
+    expect(attempt(3000)).toBe('identify');
+    expect(attempt(61_500)).toBe('looking-up');
+    expect(lookups).toEqual([1000, 2000, 61_500]);
+  });
+
+  it('tells the citizen why', () => {
+    let state = initialState();
+    for (const now of [1, 2, 3]) {
+      state = reduce(state, { type: 'ui', input: { type: 'start', flow: 'pickup' } }, now, limited).state;
+      state = reduce(state, { type: 'scan', text: 'CODE-1' }, now, limited).state;
+      if (now < 3) state = reduce(state, { type: 'ui', input: { type: 'cancel' } }, now, limited).state;
+    }
+    expect(viewOf(state, 1)).toMatchObject({ screen: 'identify', messageKey: 'identify.rate-limited' });
+  });
+});

@@ -53,3 +53,41 @@ describe('scrubbing', () => {
     expect(JSON.stringify(scrubValue(deep))).not.toContain(ID);
   });
 });
+
+describe('the allow-list (issue 12)', () => {
+  const PHONE = '0912345678';
+  const EMAIL = 'tran.thi.mai@example.vn';
+  const residence = { provinceCode: '01', wardCode: '00004', detail: '12 Phố Huế, Hai Bà Trưng' };
+
+  it('logs undeclared fields as their type and size only — the fields the deny-list missed included', () => {
+    const { log, text } = capturingLogger();
+    log.info(
+      {
+        fingerTemplate: 'QUJDREVGR0g=',
+        residence,
+        contact: { phone: PHONE, email: EMAIL },
+        changes: { phone: PHONE },
+        note: 'Phố Huế',
+        body: { detail: residence.detail, nested: { phone: PHONE } },
+        pickupId: 'P-1',
+        slot: 2,
+      },
+      'update',
+    );
+    const output = text();
+    for (const secret of [PHONE, EMAIL, 'Phố Huế', 'QUJDREVGR0g=', '00004'])
+      expect(output).not.toContain(secret);
+    const line = JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({ pickupId: 'P-1', slot: 2, note: '[string 7]', body: '[object]' });
+  });
+
+  it('masks phones and e-mail addresses inside free text of declared fields and messages', () => {
+    expect(scrubText(`call ${PHONE} or +84912345678, write ${EMAIL}`)).toBe(
+      'call [redacted] or [redacted], write [redacted]',
+    );
+    const { log, text } = capturingLogger();
+    log.warn({ reason: `contact ${EMAIL}` }, `sms to ${PHONE} failed`);
+    expect(text()).not.toContain(PHONE);
+    expect(text()).not.toContain(EMAIL);
+  });
+});
