@@ -32,6 +32,7 @@ import { SystemdNotifier } from './util/sd-notify.js';
 import { runtimeVersion } from './util/version.js';
 import { createDevices, sessionDevicesOf } from './runtime/devices.js';
 import { kioskInbound } from './runtime/inbound.js';
+import { kioskTelemetry } from './runtime/telemetry.js';
 import { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
 
 export { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
@@ -244,7 +245,22 @@ export function createKioskRuntime(
     hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
-  const lifecycle: Lifecycle = new Lifecycle([store, jobs, devices, fleet, link, vault, sessions, ui], log);
+  const telemetry = kioskTelemetry({
+    kioskId: config.kiosk.id,
+    intervalMs: config.mqtt.telemetryIntervalMs,
+    version,
+    store,
+    fleet,
+    link,
+    bus,
+    log: log.child({ room: 'telemetry' }),
+    health: () => lifecycle.health(),
+  });
+
+  const lifecycle: Lifecycle = new Lifecycle(
+    [store, jobs, devices, fleet, link, vault, sessions, ui, telemetry],
+    log,
+  );
 
   return {
     config,

@@ -337,6 +337,13 @@ export class KioskLink implements Service {
     await client.publishAsync(topic, JSON.stringify(message), { qos: 1 });
   }
 
+  /** Publishes at QoS 0 (telemetry: a lost one is replaced by the next); rejects while offline. */
+  async publishQos0(topic: string, payload: string): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new Error('link is offline');
+    await client.publishAsync(topic, payload, { qos: 0 });
+  }
+
   /** Publishes the retained status; a no-op while offline (the next connect publishes it). */
   async publishStatus(): Promise<void> {
     const client = this.client;
