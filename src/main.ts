@@ -15,6 +15,9 @@ import { manifestTransport, Vault } from './kiosk/vault.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { PERSONAL_EVENT_TYPES } from './link/messages.js';
 import { tightenTree } from './util/private-files.js';
+import { type GpioBackend, KioskGpio } from '../devices/index.js';
+import { configuredGuardInputs, GpioGuard } from './kiosk/gpio-guard.js';
+import { withMoveJournal } from './kiosk/reconcile.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
 import { parseTrustList } from './card/pa.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
@@ -58,6 +61,8 @@ export interface KioskRuntime {
 
 /** What only some runs add: the demo's control panel (`kiosk demo`), the file's configuration. */
 export interface KioskRuntimeExtras {
+  /** the GPIO lines (default onoff over sysfs; tests on machines without gpio-sim pass FakeGpio) */
+  gpioBackend?: () => Promise<GpioBackend>;
   demo?: DemoControl;
   /** the configuration from the file, when `config` has pushed settings layered on it (runKiosk) */
   fileConfig?: KioskConfig;
@@ -94,7 +99,7 @@ export function createKioskRuntime(
     log: log.child({ room: 'jobs' }),
   });
 
-  const { drivers, disabled } = createDevices(config, log, bus);
+  const { drivers, disabled } = createDevices(config, log, bus, extras.gpioBackend);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
   devices.probeIntervalMs = config.devices.probeIntervalMs;
 
@@ -188,7 +193,7 @@ export function createKioskRuntime(
     inbound: { ...inbound, ...fleet.inbound },
     subscriptions: fleet.subscriptions,
   });
-  const sessionDevices = sessionDevicesOf(config, drivers);
+  const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
   const trustAnchors = config.sessions.trustList
     ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
     : [];
@@ -203,9 +208,12 @@ export function createKioskRuntime(
       },
       maxFingerAttempts: config.sessions.fingerAttempts,
       identifyRateLimit: config.sessions.identifyRateLimit,
-      neededDevices: config.devices.cardReader
-        ? ['fingerprint', 'dispenser', 'cardReader']
-        : ['fingerprint', 'dispenser'],
+      neededDevices: [
+        ...(config.devices.cardReader
+          ? ['fingerprint', 'dispenser', 'cardReader']
+          : ['fingerprint', 'dispenser']),
+        ...configuredGuardInputs(config.devices.gpio),
+      ],
     },
     devices: sessionDevices,
     deviceStates: () => devices.summary(),
@@ -256,9 +264,22 @@ export function createKioskRuntime(
     log: log.child({ room: 'telemetry' }),
     health: () => lifecycle.health(),
   });
-
+  const gpio = drivers.get('gpio');
+  const guard =
+    gpio instanceof KioskGpio
+      ? [
+          new GpioGuard({
+            gpio,
+            inputs: configuredGuardInputs(config.devices.gpio),
+            store,
+            bus,
+            log,
+            sessions,
+          }),
+        ]
+      : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ui, telemetry],
+    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 
@@ -278,6 +299,8 @@ export function createKioskRuntime(
         return Promise.reject(new Error('vault load needs the dispenser and the chip station'));
       return loadVault(slots, {
         vault,
+        store,
+        ...(gpio instanceof KioskGpio ? { doorLock: gpio } : {}),
         identity,
         dispenser,
         openChipStation,

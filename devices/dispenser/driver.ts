@@ -10,7 +10,9 @@ import {
 } from '../transport/errors.js';
 import { type LinkHealth, SerialConnection } from '../transport/serial.js';
 import {
+  type CardSensors,
   DISPENSER_SYSEX,
+  decodeSensors,
   type DispenserReply,
   decodeDispenserReply,
   EVENT,
@@ -27,12 +29,17 @@ import {
   UNSOLICITED_SEQ,
 } from './protocol.js';
 
-interface DispenserEvents {
+export interface DispenserEvents {
   health: [LinkHealth, string | undefined];
   /** the tray sensor (D2, reported through Firmata digital reporting): a card lies in the tray */
   tray: ['occupied' | 'empty'];
   /** the board's own unsolicited SENSOR event: the citizen took the card */
   taken: [];
+  /**
+   * the board (re)booted while connected — a watchdog reset, a brown-out — and reported what its
+   * card sensors see; whatever the host believed about the mechanics must be checked again
+   */
+  boot: [CardSensors];
 }
 
 export interface DispenserCallOptions {
@@ -66,6 +73,8 @@ export interface CardDispenser extends EventEmitter<DispenserEvents> {
   retract(options?: DispenserCallOptions): Promise<void>;
   returnToSlot(slot: number, options?: DispenserCallOptions): Promise<void>;
   status(options?: DispenserCallOptions): Promise<MechanicsState>;
+  /** what the tray (D2) and card-at-station (D9) sensors see now (SENSORS) */
+  sensors(options?: DispenserCallOptions): Promise<CardSensors>;
   /** LED ring around the tray, 0–255 (PWM on D3, through a johnny-five Led) */
   setLedRing(brightness: number): void;
 }
@@ -241,7 +250,22 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
       if (reply.code === SENSOR.cardTaken) this.emit('taken');
       return;
     }
+    if (reply.event === EVENT.sensors && reply.seq === UNSOLICITED_SEQ) return this.onBoot(reply.code);
     if (this.waiter?.seq === reply.seq) this.waiter.onReply(reply);
+  }
+
+  /**
+   * The board booted (PROTOCOL.md "Boot"): a reset forgot the Firmata set-up, so the tray sensor's
+   * reporting is asked for again, and a command in flight will never be answered.
+   */
+  private onBoot(code: number): void {
+    const io = this.io;
+    if (!io || !this.ready) return; // the first boot is the handshake's business
+    this.waiter?.fail(new DeviceFault('dispenser', 'reset', 'the board reset during the command'));
+    this.tray = undefined;
+    io.pinMode(PINS.traySensor, io.MODES.INPUT);
+    io.reportDigitalPin(PINS.traySensor, 1);
+    this.emit('boot', decodeSensors(code));
   }
 
   setLedRing(brightness: number): void {
@@ -353,6 +377,13 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
     if (reply.event !== EVENT.state || !state)
       throw new DeviceProtocolError('dispenser', 'STATUS: unexpected reply', 'STATUS', reply.code);
     return state;
+  }
+
+  async sensors(options: DispenserCallOptions = {}): Promise<CardSensors> {
+    const reply = await this.command(OP.sensors, 0, options, 'SENSORS');
+    if (reply.event !== EVENT.sensors)
+      throw new DeviceProtocolError('dispenser', 'SENSORS: unexpected reply', 'SENSORS', reply.code);
+    return decodeSensors(reply.code);
   }
 }
 

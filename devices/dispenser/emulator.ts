@@ -17,6 +17,7 @@ import {
   PIN_MODE,
   PINS,
   POSITION,
+  SENSE,
   SENSOR,
   UNSOLICITED_SEQ,
 } from './protocol.js';
@@ -33,6 +34,8 @@ interface Move {
   seq: number;
   durationMs: number;
   position: number;
+  /** a card rides this move (a reset mid-move leaves it between two stops) */
+  carriesCard: boolean;
   /** the mechanics at the move's end; a FAULT code instead of DONE when the sensors say so */
   after: () => number | undefined;
 }
@@ -65,6 +68,12 @@ export class DispenserEmulator {
   captured = 0;
   /** writes of the LED ring (PWM on D3), newest last */
   readonly ledRing: number[] = [];
+  /** the position sensor (D7): false after a reset or a fault stopped the carriage between stops */
+  private carriageAtStop = true;
+  /** cards a reset caught between two stops: no sensor sees them, staff must take them out */
+  adrift = 0;
+  /** how many times the board booted after a reset (the watchdog's, or `reset()`) */
+  resets = 0;
 
   constructor(private readonly options: { path: string; baudRate?: number; timeScale?: number }) {
     this.clock = new WireClock(options.baudRate ?? 57600);
@@ -90,6 +99,58 @@ export class DispenserEmulator {
       this.state = MECH_STATE.fault;
     }
     await this.port.close();
+  }
+
+  /**
+   * The board resets (its watchdog fired, or a brown-out): the motor stops at once, Firmata state
+   * (pin modes, reporting) is lost, and the board boots again as PROTOCOL.md "Rules" says — the
+   * state from the card sensors, REPORT_VERSION, the firmware name, an unsolicited SENSORS. A card
+   * a move was carrying stays between two stops, where no sensor sees it.
+   */
+  reset(): void {
+    clearTimeout(this.moveTimer);
+    this.moveTimer = undefined;
+    const caught = this.moving?.carriesCard === true || this.state === MECH_STATE.fault;
+    if (this.moving) this.carriageAtStop = false;
+    this.moving = undefined;
+    if (caught) {
+      this.adrift++;
+      this.stationSlot = undefined;
+      this.values[PINS.traySensor] = 0;
+    }
+    const { tray, station } = this.sensors();
+    this.state =
+      tray && station
+        ? MECH_STATE.fault
+        : station
+          ? MECH_STATE.atStation
+          : tray
+            ? MECH_STATE.inTray
+            : MECH_STATE.idle;
+    if (this.state === MECH_STATE.idle) this.stationSlot = undefined;
+    this.modes.fill(PIN_MODE.OUTPUT);
+    this.reportedPorts.clear();
+    this.decoder = new FirmataDecoder('host');
+    this.injected = undefined;
+    this.resets++;
+    this.send(encodeFirmata({ kind: 'report-version', major: 2, minor: 5 }));
+    this.sendFirmwareName();
+    this.sendReply(EVENT.sensors, UNSOLICITED_SEQ, this.sensorBits());
+  }
+
+  /** What the tray (D2) and card-at-station (D9) sensors see now. */
+  private sensors(): { tray: boolean; station: boolean; atStop: boolean } {
+    const moving = this.moving !== undefined;
+    return {
+      tray: !moving && this.state === MECH_STATE.inTray,
+      station: !moving && this.state === MECH_STATE.atStation && this.stationSlot !== undefined,
+      atStop: !moving && this.carriageAtStop,
+    };
+  }
+
+  private sensorBits(): number {
+    const { tray, station, atStop } = this.sensors();
+    return (tray ? SENSE.tray : 0) | (station ? SENSE.station : 0) | (atStop ? SENSE.atStop : 0);
   }
 
   loadCards(slots: Iterable<number>): void {
@@ -165,11 +226,9 @@ export class DispenserEmulator {
 
   private sysex(command: number, data: number[]): void {
     switch (command) {
-      case FIRMATA.REPORT_FIRMWARE: {
-        const name = [...Buffer.from(FIRMWARE_NAME)].flatMap((byte) => [byte & 0x7f, byte >> 7]);
-        this.send(encodeFirmata({ kind: 'sysex', command, data: [2, 5, ...name] }));
+      case FIRMATA.REPORT_FIRMWARE:
+        this.sendFirmwareName();
         return;
-      }
       case FIRMATA.CAPABILITY_QUERY: {
         const body: number[] = [];
         for (let pin = 0; pin < PIN_COUNT; pin++) {
@@ -212,6 +271,11 @@ export class DispenserEmulator {
     }
   }
 
+  private sendFirmwareName(): void {
+    const name = [...Buffer.from(FIRMWARE_NAME)].flatMap((byte) => [byte & 0x7f, byte >> 7]);
+    this.send(encodeFirmata({ kind: 'sysex', command: FIRMATA.REPORT_FIRMWARE, data: [2, 5, ...name] }));
+  }
+
   private dispenser(data: number[]): void {
     const command = decodeDispenserCommand(data);
     if (!command) {
@@ -224,6 +288,10 @@ export class DispenserEmulator {
     if (op === OP.status) {
       this.sendReply(EVENT.state, seq, this.state);
       return;
+    }
+    if (op === OP.sensors) {
+      if (arg !== 0) return this.sendReply(EVENT.fault, seq, FAULT.badArgument);
+      return this.sendReply(EVENT.sensors, seq, this.sensorBits());
     }
     if (this.moving) return this.sendReply(EVENT.fault, seq, FAULT.busy);
     const state = this.state;
@@ -240,6 +308,7 @@ export class DispenserEmulator {
             seq,
             durationMs: timing.slotToStation,
             position: POSITION.station,
+            carriesCard: cardInSlot,
             after: () => {
               this.state = cardInSlot ? MECH_STATE.atStation : MECH_STATE.idle;
               if (cardInSlot) this.stationSlot = arg;
@@ -253,6 +322,7 @@ export class DispenserEmulator {
           seq,
           durationMs: timing.stationToTray,
           position: POSITION.tray,
+          carriesCard: true,
           after: () => {
             this.state = MECH_STATE.inTray;
             this.setInput(PINS.traySensor, 1);
@@ -266,6 +336,7 @@ export class DispenserEmulator {
           seq,
           durationMs: timing.toCaptureBin,
           position: POSITION.captureBin,
+          carriesCard: true,
           after: () => {
             this.captured++;
             this.stationSlot = undefined;
@@ -283,6 +354,7 @@ export class DispenserEmulator {
           seq,
           durationMs: timing.stationToSlot,
           position: POSITION.slot,
+          carriesCard: true,
           after: () => {
             this.slots.add(arg);
             this.stationSlot = undefined;
@@ -313,8 +385,10 @@ export class DispenserEmulator {
       this.moving = undefined;
       let code: number | undefined;
       if (injectedCode === undefined) {
+        this.carriageAtStop = true;
         code = move.after(); // at the stop: the sensors decide (DONE, or FAULT "no card")
       } else {
+        this.carriageAtStop = false;
         this.state = MECH_STATE.fault; // stopped short of the stop
         code = injectedCode;
       }
@@ -330,6 +404,7 @@ export class DispenserEmulator {
     this.moveTimer = undefined;
     const { seq } = this.moving;
     this.moving = undefined;
+    this.carriageAtStop = false;
     this.state = MECH_STATE.fault;
     this.sendReply(EVENT.fault, seq, code);
   }

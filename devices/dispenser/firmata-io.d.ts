@@ -21,6 +21,7 @@ declare module 'firmata-io' {
     pinMode(pin: number, mode: number): void;
     digitalRead(pin: number, callback: (value: number) => void): void;
     digitalWrite(pin: number, value: number): void;
+    reportDigitalPin(pin: number, value: 0 | 1): void;
     sysexCommand(message: number[]): this;
     sysexResponse(command: number, handler: (this: Firmata, data: number[]) => void): this;
     removeAllListeners(event?: string): this;

@@ -39,8 +39,36 @@ export const OP = {
   retract: 0x03,
   returnToSlot: 0x04,
   status: 0x05,
+  sensors: 0x06,
 } as const;
-export const EVENT = { accepted: 0x10, done: 0x11, fault: 0x12, sensor: 0x13, state: 0x14 } as const;
+export const EVENT = {
+  accepted: 0x10,
+  done: 0x11,
+  fault: 0x12,
+  sensor: 0x13,
+  state: 0x14,
+  sensors: 0x15,
+} as const;
+/** SENSORS code bits: the card sensors (tray D2, chip station D9) and the position sensor (D7). */
+export const SENSE = { tray: 0x01, station: 0x02, atStop: 0x04 } as const;
+
+/** The sensors as the board reports them (SENSORS, at boot and on query). */
+export interface CardSensors {
+  /** a card lies in the tray */
+  tray: boolean;
+  /** a card sits at the chip station */
+  station: boolean;
+  /** the carriage stands at a stop: false after a reset caught a move half-way */
+  atStop: boolean;
+}
+
+export function decodeSensors(code: number): CardSensors {
+  return {
+    tray: (code & SENSE.tray) !== 0,
+    station: (code & SENSE.station) !== 0,
+    atStop: (code & SENSE.atStop) !== 0,
+  };
+}
 export const POSITION = { station: 1, tray: 2, captureBin: 3, slot: 4 } as const;
 export const FAULT = {
   jam: 1,
@@ -130,7 +158,7 @@ export function decodeDispenserReply(body: readonly number[]): DispenserReply | 
 export function decodeDispenserCommand(body: readonly number[]): DispenserCommand | undefined {
   if (body.length !== 3) return undefined;
   const [op, seq, arg] = body as [number, number, number];
-  if (op < OP.moveToStation || op > OP.status || seq > 0x7f || arg > 0x7f) return undefined;
+  if (op < OP.moveToStation || op > OP.sensors || seq > 0x7f || arg > 0x7f) return undefined;
   return { op, seq, arg };
 }
 

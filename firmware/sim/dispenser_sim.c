@@ -23,6 +23,8 @@
  *         place  a card is put into the tray (D2 rises)
  *         a<n> <mV>  sets the voltage on analog input A<n> (0..5000 mV against AVcc = 5 V)
  *         power-off  the board stops (no output, input ignored) while the pty stays open
+ *         reset  the board resets (as its watchdog or a brown-out would): the firmware starts over;
+ *                a card a move was carrying stays between two stops, seen by no sensor
  *         clock  prints "clock <simulated µs> <wall µs>" since the board started (benchmarks)
  * Environment: DISPENSER_SIM_UNTHROTTLED=1 runs as fast as the host can (benchmarks only).
  *
@@ -278,6 +280,27 @@ static void fill_slots(const char *which, uint8_t loaded) {
   }
 }
 
+/* A reset mid-move leaves the card where the motor stopped: between two stops, where neither the
+   tray (D2) nor the station (D9) sensor sees it. A card at rest stays where it is. */
+static void reset_board(void) {
+  const int mid_move = drive != DRIVE_OFF;
+  if (mid_move && (card != CARD_NONE || card_after_move != CARD_NONE)) card = CARD_JAMMED;
+  avr_cycle_timer_cancel(avr, arrive, NULL);
+  avr_cycle_timer_cancel(avr, jam_now, NULL);
+  move_return_slot = -1;
+  avr_reset(avr);
+  /* the reset cleared the port registers but not the IRQs' last values, and simavr drops a raise
+     of an unchanged value: toggle each sensor so its level reaches the PIN register again (the
+     firmware has not run an instruction yet, so it sees no edge) */
+  const int levels[4] = {card == CARD_IN_TRAY, card == CARD_AT_STATION, 0, !mid_move};
+  avr_irq_t *sensors[4] = {tray_sensor, station_sensor, jam_sensor, position_sensor};
+  for (int i = 0; i < 4; i++) {
+    set_sensor(sensors[i], !levels[i]);
+    set_sensor(sensors[i], levels[i]);
+  }
+  event(card == CARD_JAMMED ? "reset; card between stops" : "reset");
+}
+
 static void control(const char *line) {
   if (strncmp(line, "load ", 5) == 0) {
     fill_slots(line + 5, 1);
@@ -315,6 +338,8 @@ static void control(const char *line) {
     if (millivolts > 5000) millivolts = 5000;
     avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + (line[1] - '0')), (uint32_t)millivolts);
     printf("A%c %ld mV\n", line[1], millivolts);
+  } else if (strcmp(line, "reset") == 0) {
+    reset_board();
   } else if (strcmp(line, "power-off") == 0) {
     powered_off = 1;
     event("powered off");

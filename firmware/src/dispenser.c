@@ -1,16 +1,29 @@
 #include "dispenser.h"
 
-void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, uint8_t tray) {
+void dispenser_init(dispenser_t *d, dispenser_emit_fn emit, void *ctx, const dispenser_inputs_t *in) {
+  const uint8_t tray = in->tray ? 1 : 0;
+  const uint8_t station = in->station ? 1 : 0;
   d->emit = emit;
   d->ctx = ctx;
-  d->state = tray ? DISPENSER_CARD_IN_TRAY : DISPENSER_IDLE;
+  d->state = tray && station ? DISPENSER_FAULTED
+             : station       ? DISPENSER_CARD_AT_STATION
+             : tray          ? DISPENSER_CARD_IN_TRAY
+                             : DISPENSER_IDLE;
   d->motor = MOTOR_OFF;
   d->seq = 0;
   d->destination = 0;
   d->left_stop = 0;
   d->jam_clear = 0;
   d->tray = tray ? 1 : 0;
+  d->station = station;
+  d->at_stop = in->position ? 1 : 0;
   d->started_ms = 0;
+}
+
+void dispenser_report_sensors(dispenser_t *d, uint8_t seq) {
+  const uint8_t bits = (uint8_t)((d->tray ? DISPENSER_SENSE_TRAY : 0) | (d->station ? DISPENSER_SENSE_STATION : 0) |
+                                 (d->at_stop ? DISPENSER_SENSE_AT_STOP : 0));
+  d->emit(d->ctx, DISPENSER_EVENT_SENSORS, seq, bits);
 }
 
 static void start_move(dispenser_t *d, uint8_t seq, motor_drive_t motor, uint8_t destination,
@@ -46,6 +59,10 @@ void dispenser_command(dispenser_t *d, const uint8_t *payload, uint8_t length, u
   if (op == DISPENSER_OP_STATUS) {
     d->emit(d->ctx, DISPENSER_EVENT_STATE, seq, (uint8_t)d->state);
     return;
+  }
+  if (op == DISPENSER_OP_SENSORS) {
+    if (arg != 0) return refuse(d, seq, DISPENSER_FAULT_BAD_ARGUMENT);
+    return dispenser_report_sensors(d, seq);
   }
   if (op < DISPENSER_OP_MOVE_TO_STATION || op > DISPENSER_OP_RETURN_TO_SLOT) {
     refuse(d, seq, DISPENSER_FAULT_BAD_ARGUMENT);
@@ -124,6 +141,8 @@ static void watch_move(dispenser_t *d, const dispenser_inputs_t *in, uint32_t no
 
 void dispenser_poll(dispenser_t *d, const dispenser_inputs_t *in, uint32_t now_ms) {
   const uint8_t tray = in->tray ? 1 : 0;
+  d->station = in->station ? 1 : 0;
+  d->at_stop = in->position ? 1 : 0;
   if (d->state == DISPENSER_MOVING) {
     watch_move(d, in, now_ms);
     /* A card the mechanics moved into or out of the tray is told by DONE, not by SENSOR. */

@@ -24,6 +24,7 @@
 #define DISPENSER_OP_RETRACT 0x03
 #define DISPENSER_OP_RETURN_TO_SLOT 0x04
 #define DISPENSER_OP_STATUS 0x05
+#define DISPENSER_OP_SENSORS 0x06
 
 /* Board -> host events. */
 #define DISPENSER_EVENT_ACCEPTED 0x10
@@ -31,6 +32,12 @@
 #define DISPENSER_EVENT_FAULT 0x12
 #define DISPENSER_EVENT_SENSOR 0x13
 #define DISPENSER_EVENT_STATE 0x14
+#define DISPENSER_EVENT_SENSORS 0x15
+
+/* SENSORS bits: what the card sensors see now (PROTOCOL.md). */
+#define DISPENSER_SENSE_TRAY 0x01
+#define DISPENSER_SENSE_STATION 0x02
+#define DISPENSER_SENSE_AT_STOP 0x04 /* the carriage stands at a stop (D7): a reset did not catch it mid-move */
 
 /* DONE codes: the position reached. */
 #define DISPENSER_AT_STATION 1
@@ -86,11 +93,17 @@ typedef struct dispenser {
   uint8_t left_stop;   /* position sensor seen LOW since the move started */
   uint8_t jam_clear;   /* jam sensor seen LOW since the move started */
   uint8_t tray;        /* last tray reading, for edge detection */
+  uint8_t station;     /* last card-at-station reading (D9), for SENSORS */
+  uint8_t at_stop;     /* last position reading (D7), for SENSORS */
   uint32_t started_ms;
 } dispenser_t;
 
-/* Motor off, state idle. `tray` is the tray sensor at start, so no event is sent for it. */
-void dispenser_init(dispenser_t *dispenser, dispenser_emit_fn emit, void *ctx, uint8_t tray);
+/* Motor off. The state comes from the card sensors at start (a reset, the watchdog's included,
+   must not forget a card the mechanics hold): a card at the station (D9) -> card at station, one
+   in the tray (D2) -> card in tray, both -> faulted (the host retracts), none -> idle. */
+void dispenser_init(dispenser_t *dispenser, dispenser_emit_fn emit, void *ctx, const dispenser_inputs_t *inputs);
+/* Sends SENSORS (tray, card-at-station and carriage-at-a-stop bits) with `seq`: on boot unsolicited, or a query's reply. */
+void dispenser_report_sensors(dispenser_t *dispenser, uint8_t seq);
 /* One DISPENSER sysex payload: op, seq, arg (the sysex command byte already removed). */
 void dispenser_command(dispenser_t *dispenser, const uint8_t *payload, uint8_t length, uint32_t now_ms);
 /* Called every main-loop pass with fresh sensor readings. */

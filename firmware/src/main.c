@@ -444,19 +444,33 @@ static void hardware_init(void) {
   uart_init();
 }
 
+static dispenser_inputs_t read_inputs(void) {
+  const dispenser_inputs_t inputs = {
+      .position = (PIND & _BV(POSITION_SENSOR_BIT)) != 0,
+      .jam = (PINB & _BV(JAM_SENSOR_BIT)) != 0,
+      .tray = (PIND & _BV(TRAY_SENSOR_BIT)) != 0,
+      .station = (PINB & _BV(STATION_CARD_SENSOR_BIT)) != 0,
+  };
+  return inputs;
+}
+
 int main(void) {
   static firmata_parser_t parser;
   hardware_init();
   set_sleep_mode(SLEEP_MODE_IDLE); /* timers and the UART keep running */
   reset_pins();
   drive_motor(MOTOR_OFF);
-  dispenser_init(&dispenser, send_dispenser_event, 0, (PIND & _BV(TRAY_SENSOR_BIT)) != 0);
+  const dispenser_inputs_t at_boot = read_inputs();
+  dispenser_init(&dispenser, send_dispenser_event, 0, &at_boot);
   firmata_parser_init(&parser, &handlers, 0);
   sei();
   wdt_enable(WDTO_500MS);
 
   send_version(); /* Firmata: announce the protocol version and firmware on boot */
   send_firmware();
+  /* PROTOCOL.md: a (re)started board says what its card sensors see, so the host reconciles its
+     inventory with the mechanics after every reset, the watchdog's included. */
+  dispenser_report_sensors(&dispenser, DISPENSER_SEQ_UNSOLICITED);
 
   uint32_t last_sample_ms = millis();
   for (;;) {
@@ -469,12 +483,7 @@ int main(void) {
       firmata_parser_feed(&parser, (uint8_t)byte);
     }
 
-    dispenser_inputs_t inputs = {
-        .position = (PIND & _BV(POSITION_SENSOR_BIT)) != 0,
-        .jam = (PINB & _BV(JAM_SENSOR_BIT)) != 0,
-        .tray = (PIND & _BV(TRAY_SENSOR_BIT)) != 0,
-        .station = (PINB & _BV(STATION_CARD_SENSOR_BIT)) != 0,
-    };
+    const dispenser_inputs_t inputs = read_inputs();
     dispenser_poll(&dispenser, &inputs, millis());
     drive_motor(dispenser.motor);
 

@@ -229,8 +229,9 @@ static void fresh_dispenser(uint32_t start_ms) {
   clock_ms = start_ms;
   memset(&inputs, 0, sizeof(inputs));
   inputs.position = 1;
+  const dispenser_inputs_t at_rest = {.position = 1};
+  dispenser_init(&dispenser, record_event, NULL, &at_rest);
   inputs.station = 1; /* the vault slot holds a card unless a test empties it */
-  dispenser_init(&dispenser, record_event, NULL, 0);
 }
 
 static void command(uint8_t op, uint8_t seq, uint8_t arg) {
@@ -400,7 +401,7 @@ static void busy_while_moving(void) {
 static void bad_arguments_and_states(void) {
   fresh_dispenser(0);
   CHECK(refused(DISPENSER_OP_MOVE_TO_STATION, 60, 64, DISPENSER_FAULT_BAD_ARGUMENT));
-  CHECK(refused(0x06, 61, 0, DISPENSER_FAULT_BAD_ARGUMENT));
+  CHECK(refused(0x07, 61, 0, DISPENSER_FAULT_BAD_ARGUMENT));
   CHECK(refused(0x00, 62, 0, DISPENSER_FAULT_BAD_ARGUMENT));
   CHECK(refused(DISPENSER_OP_PRESENT, 63, 1, DISPENSER_FAULT_BAD_ARGUMENT));
   /* no card anywhere: "not allowed in this state" ("no card" is the station sensor's verdict) */
@@ -449,8 +450,49 @@ static void empty_slot_reports_no_card_at_the_station(void) {
 static void starts_idle_with_the_motor_off(void) {
   fresh_dispenser(0);
   CHECK(dispenser.motor == MOTOR_OFF && dispenser.state == DISPENSER_IDLE && event_count == 0);
-  dispenser_init(&dispenser, record_event, NULL, 1);
+  const dispenser_inputs_t card_in_tray = {.position = 1, .tray = 1};
+  dispenser_init(&dispenser, record_event, NULL, &card_in_tray);
   CHECK(dispenser.motor == MOTOR_OFF && dispenser.state == DISPENSER_CARD_IN_TRAY);
+}
+
+/* A reset (the watchdog's) with a card at the chip station: the board knows it from D9 at boot. */
+static void boots_from_the_card_sensors(void) {
+  fresh_dispenser(0);
+  const dispenser_inputs_t card_at_station = {.position = 1, .station = 1};
+  dispenser_init(&dispenser, record_event, NULL, &card_at_station);
+  CHECK(dispenser.motor == MOTOR_OFF && dispenser.state == DISPENSER_CARD_AT_STATION);
+  CHECK(refused(DISPENSER_OP_MOVE_TO_STATION, 3, 1, DISPENSER_FAULT_NOT_ALLOWED));
+  const dispenser_inputs_t both_mid_move = {.position = 0, .station = 1, .tray = 1};
+  dispenser_init(&dispenser, record_event, NULL, &both_mid_move);
+  CHECK(dispenser.state == DISPENSER_FAULTED);
+  event_count = 0;
+  dispenser_report_sensors(&dispenser, DISPENSER_SEQ_UNSOLICITED);
+  CHECK(has_event(0, DISPENSER_EVENT_SENSORS, DISPENSER_SEQ_UNSOLICITED, DISPENSER_SENSE_TRAY | DISPENSER_SENSE_STATION));
+  /* caught mid-move with nothing on a sensor: idle, and "not at a stop" tells the host */
+  const dispenser_inputs_t nothing_mid_move = {.position = 0};
+  dispenser_init(&dispenser, record_event, NULL, &nothing_mid_move);
+  CHECK(dispenser.state == DISPENSER_IDLE);
+  event_count = 0;
+  dispenser_report_sensors(&dispenser, 5);
+  CHECK(has_event(0, DISPENSER_EVENT_SENSORS, 5, 0));
+}
+
+/* SENSORS answers with what the card sensors see now, whatever the state. */
+static void sensors_query_reports_tray_and_station(void) {
+  fresh_dispenser(0);
+  inputs.station = 0;
+  inputs.tray = 1;
+  dispenser_poll(&dispenser, &inputs, clock_ms);
+  event_count = 0;
+  command(DISPENSER_OP_SENSORS, 9, 0);
+  CHECK(has_event(0, DISPENSER_EVENT_SENSORS, 9, DISPENSER_SENSE_TRAY | DISPENSER_SENSE_AT_STOP));
+  inputs.station = 1;
+  inputs.tray = 0;
+  dispenser_poll(&dispenser, &inputs, clock_ms);
+  event_count = 0;
+  command(DISPENSER_OP_SENSORS, 10, 0);
+  CHECK(has_event(0, DISPENSER_EVENT_SENSORS, 10, DISPENSER_SENSE_STATION | DISPENSER_SENSE_AT_STOP));
+  CHECK(refused(DISPENSER_OP_SENSORS, 11, 1, DISPENSER_FAULT_BAD_ARGUMENT));
 }
 
 /* Random commands and sensor readings: the protocol's rules hold whatever happens. */
@@ -506,6 +548,8 @@ int main(void) {
   run("parser: stray data bytes are ignored", stray_data_bytes_are_ignored);
   run("parser: after random garbage a valid query is answered", garbage_then_a_valid_query_is_answered);
   run("dispenser: starts idle with the motor off", starts_idle_with_the_motor_off);
+  run("dispenser: boots from the card sensors (tray D2, station D9)", boots_from_the_card_sensors);
+  run("dispenser: SENSORS reports the tray and station sensors", sensors_query_reports_tray_and_station);
   run("dispenser: full dispense cycle, events in order", full_dispense_cycle);
   run("dispenser: return to slot and retract to the capture bin", return_to_slot_and_retract);
   run("dispenser: jam stops the motor until retract", jam_stops_the_motor_until_retract);

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JohnnyFiveDispenser } from '../../devices/index.js';
+import { JohnnyFiveDispenser, KioskGpio, onoffBackend } from '../../devices/index.js';
 import { chipStationOf } from '../runtime/devices.js';
 import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
+import { readLoadIntents } from '../kiosk/reconcile.js';
 import { Vault } from '../kiosk/vault.js';
 import { loadVault } from '../kiosk/vault-load.js';
 import { topics } from '../link/topics.js';
 import { Store } from '../store/index.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from '../store/seal.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { askRunningKiosk } from './doctor.js';
 
 /**
@@ -43,12 +44,20 @@ export async function runVaultCommand(
     if (action === 'status') {
       const inventory = await vault.inventory();
       const awaiting = (await vault.awaitingLoad()).length;
+      // cards a load left in their slots without identifying them (a crash, or no staged pickup opened them)
+      const unidentified = (await readLoadIntents(store))
+        .filter((intent) => intent.phase === 'unidentified')
+        .map((intent) => intent.slot);
       process.stdout.write(
         json
-          ? `${JSON.stringify({ inventory, awaitingLoad: awaiting })}\n`
+          ? `${JSON.stringify({ inventory, awaitingLoad: awaiting, unidentifiedSlots: unidentified })}\n`
           : `${Object.entries(inventory)
               .map(([state, n]) => `${state}: ${n}`)
-              .join('\n')}\nstaged, not loaded: ${awaiting}\n`,
+              .join('\n')}\nstaged, not loaded: ${awaiting}\n${
+              unidentified.length
+                ? `load again (card not identified): slots ${unidentified.join(', ')}\n`
+                : ''
+            }`,
       );
       return 0;
     }
@@ -63,6 +72,7 @@ export async function runVaultCommand(
       path: dispenserConfig.path,
       baudRate: dispenserConfig.baudRate,
     });
+    const doorLock = await startDoorLock(config, log);
     await dispenser.start();
     try {
       const deadline = Date.now() + 10_000;
@@ -70,6 +80,8 @@ export async function runVaultCommand(
         await new Promise((done) => setTimeout(done, 50));
       const result = await loadVault(slots, {
         vault,
+        store,
+        ...(doorLock ? { doorLock } : {}),
         identity,
         dispenser,
         openChipStation: () => station.open(),
@@ -89,8 +101,27 @@ export async function runVaultCommand(
     } finally {
       await dispenser.stop();
       await station.stop();
+      await doorLock?.stop();
     }
   } finally {
     await store.stop();
   }
+}
+
+/** The service door's lock for the load, when GPIO and a lock are configured; a missing one is said. */
+async function startDoorLock(config: KioskConfig, log: Logger): Promise<KioskGpio | undefined> {
+  const gpio = config.devices.gpio;
+  if (!gpio?.enabled || !gpio.doorLock) return undefined;
+  const kioskGpio = new KioskGpio(
+    { inputs: {}, leds: {}, debounceMs: gpio.debounceMs, doorLock: gpio.doorLock },
+    onoffBackend,
+    gpio.sysfsRoot,
+  );
+  await kioskGpio.start();
+  if (kioskGpio.health === 'ok') return kioskGpio;
+  log.warn(
+    { detail: kioskGpio.healthDetail },
+    'vault load: door lock not available; unlock the door by hand',
+  );
+  return undefined;
 }

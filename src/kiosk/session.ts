@@ -33,6 +33,7 @@ import {
 } from './session-machine.js';
 import { type FingerGuard, type FingerSubject } from './finger-guard.js';
 import { composeReceipt, type ReceiptFacts } from './receipt.js';
+import { MoveJournal, readLoadIntents, reconcileMechanics } from './reconcile.js';
 import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
 
@@ -99,6 +100,11 @@ export class SessionOrchestrator implements SessionController, Service {
   private readonly detach: Array<() => void> = [];
   private running = false;
   private recovering = false;
+  /** the dispenser board reset; no moves until the inventory is reconciled with its sensors */
+  private boardReset = false;
+  /** a `fault.inventory` was reported and nothing has been reconciled since */
+  private inventoryRefused = false;
+  private readonly journal: MoveJournal;
   /**
    * The kiosk's own time per step since the last reset: reducer runs and effects minus the time
    * spent waiting on devices (serial exchanges, mechanics, the chip's answers) and the link.
@@ -108,6 +114,7 @@ export class SessionOrchestrator implements SessionController, Service {
   constructor(private readonly options: SessionOrchestratorOptions) {
     this.now = options.now ?? Date.now;
     this.view = viewOf(this.state, this.seq);
+    this.journal = new MoveJournal(options.store);
   }
 
   // ---- SessionController ------------------------------------------------------------------------
@@ -136,9 +143,11 @@ export class SessionOrchestrator implements SessionController, Service {
     const { bus, devices } = this.options;
     this.running = true;
     bus.on('sessions', 'device.health', ({ device, state }) => {
-      this.dispatch({ type: 'device', device, present: state === 'ok' });
-      // a card left adrift (failed park, or found after a restart) is recovered once the dispenser is back
-      if (device === 'dispenser' && state === 'ok' && this.state.cardAdrift) void this.recover();
+      // while a reset board is being reconciled, the dispenser counts as missing (no new session)
+      const present = state === 'ok' && !(device === 'dispenser' && this.boardReset);
+      this.dispatch({ type: 'device', device, present });
+      // every board (re)connect: the inventory is checked against the board's sensors
+      if (device === 'dispenser' && state === 'ok') void this.recover();
     });
     bus.on('sessions', 'store.health', ({ acceptsNewSessions }) =>
       this.dispatch({ type: 'store', acceptsNewSessions }),
@@ -151,6 +160,9 @@ export class SessionOrchestrator implements SessionController, Service {
     const onTaken = () => this.dispatch({ type: 'taken' });
     devices.dispenser?.on('taken', onTaken);
     this.detach.push(() => devices.dispenser?.off('taken', onTaken));
+    const onBoot = () => this.onBoardReset();
+    devices.dispenser?.on('boot', onBoot);
+    this.detach.push(() => devices.dispenser?.off('boot', onBoot));
     const states = this.options.deviceStates();
     for (const device of this.options.settings.neededDevices)
       this.dispatch({
@@ -158,11 +170,13 @@ export class SessionOrchestrator implements SessionController, Service {
         device,
         present: states[device] === 'ok',
       });
-    if ((await this.options.vault.inTransit()).length > 0) {
-      // no session until the card found between slot and tray after a restart is safe again
+    if (
+      (await this.options.vault.inTransit()).length > 0 ||
+      (await readLoadIntents(this.options.store)).length > 0
+    )
+      // no session until the card found outside its slot after a restart is safe again
       this.state = { ...this.state, cardAdrift: true };
-      if (this.options.deviceStates().dispenser === 'ok') void this.recover();
-    }
+    if (this.options.deviceStates().dispenser === 'ok') void this.recover();
     this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
     this.dispatch({ type: 'lock', locked: this.options.isLocked() });
   }
@@ -186,64 +200,65 @@ export class SessionOrchestrator implements SessionController, Service {
   }
 
   /**
-   * After a restart: a card the inventory shows between slot and citizen is brought to safety by
-   * asking the dispenser where it physically is. At the station → back to its slot; in the tray
-   * or the mechanics in fault → capture bin (`pickup.retracted`). Idle with the card recorded in
-   * the tray → the citizen took it before the crash: `pickup.completed` (retract is only ever
-   * ours, and its capture is committed right after it).
+   * On every board (re)connect, board reset and restart: the inventory (store + move journal) is
+   * reconciled with the board's sensors (src/kiosk/reconcile.ts). Only between sessions: a session
+   * in progress is ended first (a reset ends it through `onBoardReset`). Where the two cannot be
+   * reconciled the kiosk stays out of service and `fault.inventory` is reported (once per process).
    */
   async recover(): Promise<void> {
-    if (this.recovering) return;
+    const dispenser = this.options.devices.dispenser;
+    if (this.recovering || !dispenser || !this.running) return;
+    if (this.state.phase !== 'attract' && this.state.phase !== 'out-of-service') return;
     this.recovering = true;
     try {
-      await this.recoverCards();
+      await this.reconcileBoard(dispenser);
     } finally {
       this.recovering = false;
     }
   }
 
-  private async recoverCards(): Promise<void> {
-    const { vault, devices, log } = this.options;
-    const adrift = await vault.inTransit();
-    const dispenser = devices.dispenser;
-    if (adrift.length === 0 || !dispenser) {
-      if (adrift.length === 0 && this.state.cardAdrift && this.state.phase === 'out-of-service')
-        this.dispatch({ type: 'vault-safe' });
-      return;
-    }
+  private async reconcileBoard(dispenser: CardDispenser): Promise<void> {
+    const { vault, store, log } = this.options;
     try {
-      for (const card of adrift) {
-        let mechanics = await dispenser.status();
-        // a move the board began before the crash finishes (or faults) on its own within its limit
-        for (let polls = 0; mechanics === 'moving' && polls < 50; polls++) {
-          await new Promise((done) => setTimeout(done, 100));
-          mechanics = await dispenser.status();
-        }
-        if (mechanics === 'atStation') {
-          await dispenser.returnToSlot(card.slot);
-          await vault.markBackInSlot(card.pickupId);
-        } else if (mechanics === 'inTray' || mechanics === 'fault') {
-          await dispenser.retract();
-          await vault.capture(card.pickupId, card.slot, 'recovered-after-restart');
-        } else if (card.state === 'in-tray') {
-          await vault.complete(card.pickupId, card.slot);
-        } else {
-          await vault.markBackInSlot(card.pickupId); // the move to the station never happened
-        }
-        log.warn(
-          { pickupId: card.pickupId, was: card.state, mechanics },
-          'sessions: card recovered after restart',
-        );
+      const result = await reconcileMechanics(
+        { store, vault, dispenser, journal: this.journal, log },
+        {
+          report: !this.inventoryRefused,
+        },
+      );
+      if (result.kind === 'refused') {
+        this.inventoryRefused = true;
+        this.state = { ...this.state, cardAdrift: true };
+        this.dispatch({ type: 'store', acceptsNewSessions: store.acceptsNewSessions });
+        return;
       }
-      this.dispatch({ type: 'vault-safe' });
+      this.inventoryRefused = false;
+      if (this.boardReset) {
+        this.boardReset = false;
+        this.dispatch({ type: 'device', device: 'dispenser', present: dispenser.health === 'ok' });
+      }
+      if (this.state.cardAdrift) this.dispatch({ type: 'vault-safe' });
     } catch (error) {
       log.error(
         { err: errorText(error) },
-        'sessions: recovery of a card failed; out of service until it is cleared',
+        'sessions: reconciling the inventory with the board failed; out of service until it is cleared',
       );
       this.state = { ...this.state, cardAdrift: true };
-      this.dispatch({ type: 'store', acceptsNewSessions: this.options.store.acceptsNewSessions });
+      this.dispatch({ type: 'store', acceptsNewSessions: store.acceptsNewSessions });
     }
+  }
+
+  /**
+   * The board reset while connected (its watchdog): whatever it was doing is lost, so the session
+   * ends without moving anything (the park is skipped: the board's idea of the card is gone), and
+   * the reconciliation decides where the card is from the sensors and the journal.
+   */
+  private onBoardReset(): void {
+    this.options.log.warn({ phase: this.state.phase }, 'sessions: the dispenser board reset');
+    this.boardReset = true;
+    this.dispatch({ type: 'device', device: 'dispenser', present: false });
+    // the session's park (if any) returns at once; reconcile once the session is over
+    setImmediate(() => void this.recover());
   }
 
   // ---- the loop -----------------------------------------------------------------------------------
@@ -256,6 +271,8 @@ export class SessionOrchestrator implements SessionController, Service {
     this.state = state;
     for (const effect of effects) this.execute(effect);
     if (changed) this.publish();
+    if (this.boardReset && (state.phase === 'attract' || state.phase === 'out-of-service'))
+      void this.recover();
     this.addOwnTime('reduce', performance.now() - started);
   }
 
@@ -550,6 +567,7 @@ export class SessionOrchestrator implements SessionController, Service {
     const { devices, vault, log } = this.options;
     const dispenser = devices.dispenser;
     if (!dispenser) return false;
+    if (this.boardReset) return false; // the reconciliation after the reset brings the card to safety
     let where: 'in-slot' | 'capture-bin' | 'unknown' = 'unknown';
     if (effect.to === 'slot') {
       try {

@@ -182,9 +182,13 @@ export class Vault implements Service {
     ).map((row) => ({ pickupId: row.pickup_id, sealed: row.sealed }));
   }
 
-  /** Records a loaded card in `slot` (+ `vault.loaded`), one transaction. */
+  /**
+   * Records a loaded card in `slot` (+ `vault.loaded`), one transaction; the load's intent for the
+   * slot (src/kiosk/reconcile.ts) ends in the same transaction.
+   */
   async loadCard(pickupId: string, slot: number): Promise<void> {
     await this.store.transaction(async (tx) => {
+      await tx.run('DELETE FROM vault_load_intents WHERE slot = ?', [slot]);
       await tx.run(
         `INSERT INTO vault_cards (pickup_id, state, slot, updated_at) VALUES (?, 'in-slot', ?, ?)`,
         [pickupId, slot, this.now()],

@@ -275,9 +275,26 @@ export const PickupLockedBodySchema = z.strictObject({
   failures: z.number().int().min(1).max(1000),
 });
 
-/** `pickup.released`: staff released a locked pickup (`kiosk vault release`); its count starts afresh. */
+/** `pickup.released`: staff released a locked pickup (`kiosk pickup release`); its count starts afresh. */
 export const PickupReleasedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
+});
+
+/**
+ * `fault.inventory`: after a board (re)connect or a restart, the card sensors and the inventory
+ * could not be reconciled; the kiosk is out of service until staff clear it (no guess is made).
+ */
+export const InventoryFaultBodySchema = z.strictObject({
+  reason: z.enum(['card-between-stops', 'unrecorded-card', 'sensors-disagree', 'several-cards-out']),
+  pickupId: z.string().min(1).max(64).optional(),
+  slot: z.number().int().min(0).max(10_000).optional(),
+  sensors: z.strictObject({ tray: z.boolean(), station: z.boolean(), atStop: z.boolean() }),
+});
+
+/** `fault.tamper`: the tamper switch tripped; the kiosk went out of service at once. */
+export const TamperFaultBodySchema = z.strictObject({
+  /** the session that was ended, if a card was out (pseudonymous) */
+  pickupId: z.string().min(1).max(64).optional(),
 });
 
 /** `vault.loaded`: a technician loaded a card into a slot (`kiosk vault load`). */
@@ -368,6 +385,8 @@ export const messageBodies = {
   'fault.pickup': PickupFaultBodySchema,
   'pickup.locked': PickupLockedBodySchema,
   'pickup.released': PickupReleasedBodySchema,
+  'fault.inventory': InventoryFaultBodySchema,
+  'fault.tamper': TamperFaultBodySchema,
   'vault.loaded': VaultLoadedBodySchema,
   'registry.fingerVerify': FingerVerifyBodySchema,
   'registry.fingerVerified': FingerVerifiedBodySchema,
@@ -385,6 +404,8 @@ export const EVENT_TYPES = [
   'fault.pickup',
   'pickup.locked',
   'pickup.released',
+  'fault.inventory',
+  'fault.tamper',
   'vault.loaded',
   'update.submitted',
   'security.refused',

@@ -9,6 +9,7 @@ import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Logger } from '../util/log.js';
 import {
+  type GpioBackend,
   JohnnyFiveDispenser,
   KioskGpio,
   onoffBackend,
@@ -28,6 +29,7 @@ export function addConfiguredDevices(
   drivers: Map<string, ManagedDevice>,
   disabled: string[],
   log: Logger,
+  gpioBackend: () => Promise<GpioBackend> = onoffBackend,
 ): void {
   const { fingerprint, printer, dispenser, gpio } = config.devices;
   if (fingerprint?.enabled)
@@ -57,7 +59,7 @@ export function addConfiguredDevices(
         debounceMs: gpio.debounceMs,
         ...(gpio.doorLock ? { doorLock: gpio.doorLock } : {}),
       },
-      onoffBackend,
+      gpioBackend,
       gpio.sysfsRoot,
     );
     kioskGpio.on('input', (name, active) => log.info({ input: name, active }, 'gpio input'));
@@ -90,6 +92,7 @@ export function createDevices(
   config: KioskConfig,
   log: Logger,
   bus?: EventBus<RuntimeEvents>,
+  gpioBackend?: () => Promise<GpioBackend>,
 ): { drivers: Map<string, ManagedDevice>; disabled: string[] } {
   const drivers = new Map<string, ManagedDevice>();
   const disabled: string[] = [];
@@ -102,7 +105,7 @@ export function createDevices(
     );
     drivers.set('scanner', scanner);
   } else if (scannerConfig) disabled.push('scanner');
-  addConfiguredDevices(config, drivers, disabled, log);
+  addConfiguredDevices(config, drivers, disabled, log, gpioBackend);
   return { drivers, disabled };
 }
 

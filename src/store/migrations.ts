@@ -120,6 +120,30 @@ export const migrations: readonly Migration[] = [
         updated_at INTEGER NOT NULL
       ) WITHOUT ROWID;`,
   },
+  {
+    version: 6,
+    description:
+      'dispenser move journal and vault-load intents: what the mechanics were told before each move',
+    // Written BEFORE each move (src/kiosk/reconcile.ts): after a crash or a board reset, the host
+    // reconciles these with the board's sensors instead of guessing where a card went. One row in
+    // the journal (the last move); one intent per slot a `kiosk vault load` is working on.
+    sql: `
+      CREATE TABLE dispenser_journal (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        op         TEXT NOT NULL CHECK (op IN ('moveToStation', 'present', 'retract', 'returnToSlot')),
+        slot       INTEGER,
+        pickup_id  TEXT,
+        outcome    TEXT NOT NULL CHECK (outcome IN ('sent', 'done', 'no-card', 'failed')),
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE vault_load_intents (
+        slot       INTEGER PRIMARY KEY CHECK (slot >= 0),
+        phase      TEXT NOT NULL CHECK (phase IN ('out', 'identified', 'unidentified')),
+        pickup_id  TEXT REFERENCES vault_manifest (pickup_id),
+        updated_at INTEGER NOT NULL,
+        CHECK ((phase = 'identified') = (pickup_id IS NOT NULL))
+      );`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

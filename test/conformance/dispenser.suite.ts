@@ -20,6 +20,8 @@ export interface DispenserBoardRig {
   takeCard(): void;
   /** make the next move fail this way */
   injectFault(fault: 'jam' | 'motor-timeout'): void;
+  /** the board resets (watchdog, brown-out) while the cable stays plugged in */
+  reset(): Promise<void>;
   /** stop answering entirely (board hung / powered off but cable still there) */
   powerOff(): Promise<void>;
   /** pull the cable: the pty pair disappears */
@@ -110,6 +112,45 @@ export function dispenserConformance(name: string, makeRig: () => Promise<Dispen
       await expect(dispenser.moveToStation(6)).rejects.toMatchObject({ fault: 'motorTimeout' });
       expect(await dispenser.status()).toBe('fault');
       await dispenser.retract();
+      expect(await dispenser.status()).toBe('idle');
+    });
+
+    it('a reset with a card at the station: the board boots reporting it (D9), and it can go back', async () => {
+      const { rig, dispenser } = await connect();
+      rig.loadCards([8]);
+      await dispenser.moveToStation(8);
+      const boots: Array<{ tray: boolean; station: boolean; atStop: boolean }> = [];
+      dispenser.on('boot', (sensors) => boots.push(sensors));
+      await rig.reset();
+      await until(() => boots.length === 1, 10_000);
+      expect(boots[0]).toEqual({ tray: false, station: true, atStop: true });
+      expect(await dispenser.sensors()).toEqual({ tray: false, station: true, atStop: true });
+      expect(await dispenser.status()).toBe('atStation'); // not "idle" with a card at the station
+      await dispenser.returnToSlot(8);
+      expect(await dispenser.sensors()).toEqual({ tray: false, station: false, atStop: true });
+    });
+
+    it('a reset with a card in the tray, and one mid-move: the sensors tell what the board knows', async () => {
+      const { rig, dispenser } = await connect();
+      rig.loadCards([9]);
+      await dispenser.moveToStation(9);
+      await dispenser.present();
+      const boots: Array<{ tray: boolean; station: boolean; atStop: boolean }> = [];
+      dispenser.on('boot', (sensors) => boots.push(sensors));
+      await rig.reset();
+      await until(() => boots.length === 1, 10_000);
+      expect(boots[0]).toEqual({ tray: true, station: false, atStop: true });
+      expect(await dispenser.status()).toBe('inTray');
+      await dispenser.retract();
+      rig.loadCards([10]);
+      const moving = dispenser.moveToStation(10).catch((error: unknown) => error);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await rig.reset();
+      // the command in flight is never answered: the boot report ends it
+      expect(await moving).toMatchObject({ fault: 'reset' });
+      await until(() => boots.length === 2, 10_000);
+      // the card is between two stops: no sensor sees it, the board says idle (PROTOCOL.md "Boot")
+      expect(boots[1]).toEqual({ tray: false, station: false, atStop: false });
       expect(await dispenser.status()).toBe('idle');
     });
 

@@ -11,6 +11,7 @@ dispenserConformance('Node Firmata emulator over a pty', async (): Promise<Dispe
     loadCards: (slots) => emulator.loadCards(slots),
     takeCard: () => void emulator.takeCard(),
     injectFault: (fault) => emulator.injectFault(fault),
+    reset: async () => emulator.reset(),
     powerOff: () => emulator.stop(),
     unplug: async () => {
       await emulator.stop();

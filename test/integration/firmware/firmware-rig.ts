@@ -54,6 +54,11 @@ export async function firmwareDispenserRig(): Promise<FirmwareDispenserRig> {
     },
     takeCard: () => sim.takeCard(),
     injectFault: (fault) => sim.injectFault(fault),
+    async reset() {
+      const from = sim.lines().length;
+      sim.control('reset');
+      await sim.waitForLine(/^reset/, 5000, from);
+    },
     async powerOff() {
       const from = sim.lines().length;
       sim.control('power-off');

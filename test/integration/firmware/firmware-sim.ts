@@ -47,6 +47,7 @@ export type SimControl =
   | 'take'
   | 'place'
   | 'power-off'
+  | 'reset'
   | 'clock'
   | 'slots'
   | `${'load' | 'empty'} ${number | 'all'}`

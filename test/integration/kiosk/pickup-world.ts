@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KioskConfigInput, parseConfig } from '../../../src/config/index.js';
-import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
+import { createKioskRuntime, type KioskRuntime, type KioskRuntimeExtras } from '../../../src/main.js';
 import { type DemoRig, startDemoRig } from '../../../src/demo/rig.js';
 import type { Logger } from '../../../src/util/log.js';
 import { quietLogger } from '../../helpers/logs.js';
@@ -70,7 +70,14 @@ export function kioskConfigInput(
 }
 
 export async function startPickupWorld(
-  options: { log?: Logger; rigLog?: Logger; trayTakeMs?: number } = {},
+  options: {
+    log?: Logger;
+    rigLog?: Logger;
+    trayTakeMs?: number;
+    /** changes to the kiosk's configuration (e.g. GPIO) before it is parsed */
+    configure?: (input: KioskConfigInput) => void;
+    extras?: KioskRuntimeExtras;
+  } = {},
 ): Promise<PickupWorld> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pickup-'));
   const rig = await startDemoRig({
@@ -79,11 +86,10 @@ export async function startPickupWorld(
     log: options.rigLog ?? quietLogger(),
     kioskId: KIOSK_ID,
   });
-  const config = parseConfig(
-    kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs),
-    'test',
-  );
-  const runtime = createKioskRuntime(config, options.log ?? quietLogger());
+  const input = kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs);
+  options.configure?.(input);
+  const config = parseConfig(input, 'test');
+  const runtime = createKioskRuntime(config, options.log ?? quietLogger(), options.extras);
   await runtime.start();
   await until(
     () => Object.values(runtime.devices.summary()).every((state) => state === 'ok'),

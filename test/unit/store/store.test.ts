@@ -175,7 +175,8 @@ describe('Store', () => {
   });
 
   it('on a full disk refuses new sessions with a clear status instead of crashing, and recovers', async () => {
-    const store = await openStore(tempFile(), { maxSizeBytes: 96 * 1024 });
+    // room for the schema (every migration's tables and indexes) and a few events, no more
+    const store = await openStore(tempFile(), { maxSizeBytes: 128 * 1024 });
     const events: string[] = [];
     store.on((event) => events.push(event.kind));
     const big = 'x'.repeat(2000);
