@@ -5,7 +5,6 @@
  * (runtime/devices.ts), the inbound handlers (runtime/inbound.ts), signal handling
  * (runtime/process.ts). The demo (src/demo) is not part of the runtime and does not ship.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
 import { FleetService, withPushedSettings } from './fleet/index.js';
@@ -19,7 +18,7 @@ import { type GpioBackend, KioskGpio } from '../devices/index.js';
 import { configuredGuardInputs, GpioGuard } from './kiosk/gpio-guard.js';
 import { withMoveJournal } from './kiosk/reconcile.js';
 import { loadVault, type VaultLoadResult } from './kiosk/vault-load.js';
-import { parseTrustList } from './card/pa.js';
+import { loadCardTrustFailClosed } from './kiosk/card-trust.js';
 import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.js';
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
@@ -194,9 +193,7 @@ export function createKioskRuntime(
     subscriptions: fleet.subscriptions,
   });
   const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
-  const trustAnchors = config.sessions.trustList
-    ? parseTrustList(readFileSync(config.sessions.trustList, 'utf8'))
-    : [];
+  const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
     kiosk: config.kiosk,
     settings: {
@@ -224,6 +221,8 @@ export function createKioskRuntime(
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
     trustAnchors,
+    trustList,
+    accessPolicy: config.card.accessPolicy,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,
     bus,

@@ -20,8 +20,18 @@ export class PlainChannel implements ApduChannel {
 export class SecureChannel implements ApduChannel {
   constructor(
     private readonly transport: CardTransport,
-    private readonly sm: SecureMessaging,
+    private sm: SecureMessaging,
   ) {}
+
+  /** Switches to new session keys (after Chip Authentication, part 11 §6.2.3). */
+  rekey(sm: SecureMessaging): void {
+    this.sm = sm;
+  }
+
+  get cipherName(): SecureMessaging['cipherName'] {
+    return this.sm.cipherName;
+  }
+
   async send(command: CommandApdu): Promise<ResponseApdu> {
     const answer = decodeResponse(await this.transport.transmit(this.sm.wrapCommand(command)));
     return this.sm.unwrapResponse(answer);

@@ -4,7 +4,8 @@
  * Messages carry steps, lengths and status words only: no MRZ, keys or data-group bytes.
  */
 export abstract class CardError extends Error {
-  abstract readonly layer: 'transport' | 'apdu' | 'sm' | 'access' | 'files' | 'lds' | 'aa' | 'pa';
+  abstract readonly layer:
+    'transport' | 'apdu' | 'sm' | 'access' | 'files' | 'lds' | 'aa' | 'ca' | 'pa' | 'trust';
 }
 
 /** The reader or the link to the chip failed (card removed, pty closed, PC/SC error). */
@@ -42,12 +43,32 @@ export class SecureMessagingError extends CardError {
   }
 }
 
-/** Access control (BAC, later PACE) failed at `step`. */
+/**
+ * The step where access control stopped. BAC: get-challenge … verify-chip-cryptogram. PACE
+ * (part 11 §4.4.4): the EF.CardAccess read, MSE:Set AT, the four GENERAL AUTHENTICATE rounds
+ * (encrypted nonce, mapping, key agreement, mutual authentication = token exchange), and the
+ * policy that refused BAC.
+ */
+export type AccessStep =
+  | 'get-challenge'
+  | 'mutual-authenticate'
+  | 'verify-chip-cryptogram'
+  | 'input'
+  | 'pace-card-access'
+  | 'pace-set-at'
+  | 'pace-nonce'
+  | 'pace-map'
+  | 'pace-key-agreement'
+  | 'pace-tokens'
+  | 'pace-cam'
+  | 'policy';
+
+/** Access control (BAC or PACE) failed at `step`. */
 export class AccessControlError extends CardError {
   override readonly name = 'AccessControlError';
   readonly layer = 'access';
   constructor(
-    readonly step: 'get-challenge' | 'mutual-authenticate' | 'verify-chip-cryptogram' | 'input',
+    readonly step: AccessStep,
     message: string,
     readonly statusWord?: number,
   ) {
@@ -92,6 +113,41 @@ export class ActiveAuthError extends CardError {
     message: string,
   ) {
     super(`active authentication ${step}: ${message}`);
+  }
+}
+
+/** Chip Authentication (part 11 §6.2) could not be run: no usable DG14 key, or the chip refused. */
+export class ChipAuthError extends CardError {
+  override readonly name = 'ChipAuthError';
+  readonly layer = 'ca';
+  constructor(
+    readonly step: 'key' | 'set-at' | 'general-authenticate',
+    message: string,
+    readonly statusWord?: number,
+  ) {
+    super(
+      `chip authentication ${step}: ${message}${statusWord === undefined ? '' : ` (SW ${swHex(statusWord)})`}`,
+    );
+  }
+}
+
+/** A trust-list item (CSCA master list, CRL) does not parse or does not verify. */
+export class TrustListError extends CardError {
+  override readonly name = 'TrustListError';
+  readonly layer = 'trust';
+  constructor(
+    readonly check:
+      | 'structure'
+      | 'content-type'
+      | 'signature'
+      | 'signer-trust'
+      | 'signer-validity'
+      | 'crl-issuer'
+      | 'crl-signature'
+      | 'crl-validity',
+    message: string,
+  ) {
+    super(`trust list ${check}: ${message}`);
   }
 }
 

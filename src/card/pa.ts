@@ -2,6 +2,7 @@ import { X509Certificate, constants, createHash, verify } from 'node:crypto';
 import { constantTimeEquals } from './compare.js';
 import { SodError } from './errors.js';
 import { OID_LDS_SECURITY_OBJECT, type ParsedSod, SIGNATURE_OIDS, parseSod } from './sod.js';
+import { type TrustList, revocationOf } from './trust-list.js';
 
 /**
  * Passive authentication (ICAO 9303 part 11 §5.1): the data groups read are the ones the document
@@ -17,7 +18,9 @@ export type PaCheckName =
   | 'ds-certificate'
   | 'ds-trust'
   | 'ds-validity'
-  | 'csca-validity';
+  | 'csca-validity'
+  | 'ds-revocation'
+  | 'csca-revocation';
 
 export interface PaCheck {
   check: PaCheckName;
@@ -77,6 +80,8 @@ export interface PaInput {
   /** raw bytes of every data group read, by number */
   dataGroups: ReadonlyMap<number, Uint8Array>;
   trustAnchors: readonly X509Certificate[];
+  /** imported master lists and CRLs: its CSCAs are trusted too, its CRLs are checked */
+  trustList?: TrustList;
   now?: Date;
 }
 
@@ -144,7 +149,8 @@ export function verifyPassiveAuthentication(input: PaInput): PaVerdict {
   checks.push({ check: 'ds-certificate', passed: true });
   checks.push({ check: 'signature', passed: verifySignature(sod, ds) });
 
-  const issuer = input.trustAnchors.find((csca) => {
+  const anchors = [...input.trustAnchors, ...(input.trustList?.cscas ?? [])];
+  const issuer = anchors.find((csca) => {
     try {
       // a CSCA is a CA certificate (basicConstraints cA); ICAO 9303 part 12 §7.1.1
       return csca.ca && ds.checkIssued(csca) && ds.verify(csca.publicKey);
@@ -163,5 +169,22 @@ export function verifyPassiveAuthentication(input: PaInput): PaVerdict {
     ...(within(ds, now) ? {} : { detail: `valid ${ds.validFrom} – ${ds.validTo}` }),
   });
   if (issuer) checks.push({ check: 'csca-validity', passed: within(issuer, now) });
+  if (input.trustList) {
+    // A revoked DS or CSCA fails PA with the CRL's reason (ICAO 9303 part 12 §7.1.4).
+    for (const [check, certificate] of [
+      ['ds-revocation', ds],
+      ['csca-revocation', issuer],
+    ] as const) {
+      if (!certificate) continue;
+      const revoked = revocationOf(certificate, input.trustList.crls);
+      checks.push({
+        check,
+        passed: !revoked,
+        ...(revoked
+          ? { detail: `revoked ${revoked.date.toISOString().slice(0, 10)}: ${revoked.reason}` }
+          : {}),
+      });
+    }
+  }
   return done();
 }

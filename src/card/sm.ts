@@ -1,16 +1,65 @@
+import { aesCbcDecrypt, aesCbcEncrypt, aesCmac, aesEncryptBlock, padTo, unpadFrom } from './aes.js';
 import { type CommandApdu, type ResponseApdu, SW_SUCCESS, decodeCommand, encodeCommand } from './apdu.js';
 import { constantTimeEquals } from './compare.js';
-import { pad, retailMac, tdesDecrypt, tdesEncrypt, unpad } from './des.js';
+import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
 import { LdsError, SecureMessagingError } from './errors.js';
 import { decodeTlvList, encodeTlv } from './tlv.js';
 
-/** Session keys and send sequence counter established by BAC (ICAO 9303 part 11 §9.7.4, §9.8). */
+/** The SM cipher suite: 3DES + retail MAC (BAC, PACE-3DES) or AES + CMAC (PACE/CA-AES). */
+export type SmCipherName = '3des' | 'aes';
+
+/** Session keys and send sequence counter established by BAC, PACE or CA (ICAO 9303 part 11 §9.8). */
 export interface SessionKeys {
   ksEnc: Buffer;
   ksMac: Buffer;
-  /** 8-byte send sequence counter, as an unsigned big-endian integer */
+  /** send sequence counter (8 bytes for 3DES, 16 for AES), as an unsigned big-endian integer */
   ssc: bigint;
+  /** '3des' when absent (BAC) */
+  cipher?: SmCipherName;
 }
+
+/**
+ * What differs between the two SM suites (part 11 §9.8.6): block size, SSC width, the IV
+ * (zero for 3DES, E(KSenc, SSC) for AES) and the MAC (retail MAC vs CMAC truncated to 8 bytes).
+ */
+export interface SmCipher {
+  readonly name: SmCipherName;
+  readonly blockSize: number;
+  sscBytes(ssc: bigint): Buffer;
+  encrypt(ssc: Buffer, padded: Uint8Array): Buffer;
+  decrypt(ssc: Buffer, cryptogram: Uint8Array): Buffer;
+  /** MAC over `message`, which this function pads (method 2) to the block size */
+  mac(message: Uint8Array): Buffer;
+}
+
+export function smCipher(keys: SessionKeys): SmCipher {
+  const { ksEnc, ksMac } = keys;
+  if (keys.cipher === 'aes')
+    return {
+      name: 'aes',
+      blockSize: 16,
+      sscBytes: (ssc) => {
+        const out = Buffer.alloc(16);
+        out.writeBigUInt64BE(BigInt.asUintN(64, ssc >> 64n), 0);
+        out.writeBigUInt64BE(BigInt.asUintN(64, ssc), 8);
+        return out;
+      },
+      encrypt: (ssc, padded) => aesCbcEncrypt(ksEnc, aesEncryptBlock(ksEnc, ssc), padded),
+      decrypt: (ssc, cryptogram) => aesCbcDecrypt(ksEnc, aesEncryptBlock(ksEnc, ssc), cryptogram),
+      mac: (message) => aesCmac(ksMac, padTo(message, 16)).subarray(0, 8),
+    };
+  return {
+    name: '3des',
+    blockSize: 8,
+    sscBytes,
+    encrypt: (_ssc, padded) => tdesEncrypt(ksEnc, padded),
+    decrypt: (_ssc, cryptogram) => tdesDecrypt(ksEnc, cryptogram),
+    mac: (message) => retailMac(ksMac, message),
+  };
+}
+
+/** Constant-time MAC comparison (a MAC check must not leak how many bytes matched). */
+export const macEquals = constantTimeEquals;
 
 const DO_CRYPTOGRAM = 0x87;
 const DO_LE = 0x97;
@@ -46,22 +95,30 @@ function parseDataObjects(data: Uint8Array, side: string): Map<number, Buffer> {
   return objects;
 }
 
-function decryptDo87(value: Buffer, ksEnc: Buffer): Buffer {
+function decryptDo87(value: Buffer, cipher: SmCipher, ssc: Buffer): Buffer {
   // DO'87' = padding-content indicator 01 ‖ cryptogram (ICAO 9303 part 11 §9.8.4).
-  if (value.length < 9 || value[0] !== 0x01 || (value.length - 1) % 8 !== 0)
+  const block = cipher.blockSize;
+  if (value.length < block + 1 || value[0] !== 0x01 || (value.length - 1) % block !== 0)
     throw new SecureMessagingError('structure', `DO'87' of ${value.length} bytes`);
-  return unpad(tdesDecrypt(ksEnc, value.subarray(1)));
+  return unpadFrom(cipher.decrypt(ssc, value.subarray(1)), block);
 }
 
 /**
- * One secure-messaging session (ICAO 9303 part 11 §9.8, 3DES / retail MAC as established by BAC).
+ * One secure-messaging session (ICAO 9303 part 11 §9.8): 3DES / retail MAC (BAC) or AES / CMAC
+ * (PACE, CA).
  * The terminal uses `wrapCommand` / `unwrapResponse`; the chip emulator uses `unwrapCommand` /
  * `wrapResponse` with its own instance. Each call increments the SSC first, as both sides must.
  */
 export class SecureMessaging {
   private sscValue: bigint;
-  constructor(private readonly keys: SessionKeys) {
+  private readonly cipher: SmCipher;
+  constructor(keys: SessionKeys) {
     this.sscValue = keys.ssc;
+    this.cipher = smCipher(keys);
+  }
+
+  get cipherName(): SmCipherName {
+    return this.cipher.name;
   }
 
   get ssc(): bigint {
@@ -69,23 +126,27 @@ export class SecureMessaging {
   }
 
   private nextSsc(): Buffer {
-    this.sscValue = BigInt.asUintN(64, this.sscValue + 1n);
-    return sscBytes(this.sscValue);
+    this.sscValue = BigInt.asUintN(this.cipher.blockSize * 8, this.sscValue + 1n);
+    return this.cipher.sscBytes(this.sscValue);
   }
 
   /** Protects a command: DO'87' (encrypted data), DO'97' (Le), DO'8E' (MAC) — §9.8.4. */
   wrapCommand(command: CommandApdu): Buffer {
     const ssc = this.nextSsc();
     const cla = command.cla | 0x0c;
-    const header = pad(Buffer.from([cla, command.ins, command.p1, command.p2]));
+    const header = padTo(Buffer.from([cla, command.ins, command.p1, command.p2]), this.cipher.blockSize);
     const extendedLe = (command.le ?? 0) > 256;
     const do87 =
       command.data && command.data.length > 0
-        ? encodeTlv(DO_CRYPTOGRAM, Buffer.from([0x01]), tdesEncrypt(this.keys.ksEnc, pad(command.data)))
+        ? encodeTlv(
+            DO_CRYPTOGRAM,
+            Buffer.from([0x01]),
+            this.cipher.encrypt(ssc, padTo(command.data, this.cipher.blockSize)),
+          )
         : Buffer.alloc(0);
     const do97 =
       command.le !== undefined ? encodeTlv(DO_LE, encodeLe(command.le, extendedLe)) : Buffer.alloc(0);
-    const mac = retailMac(this.keys.ksMac, Buffer.concat([ssc, header, do87, do97]));
+    const mac = this.cipher.mac(Buffer.concat([ssc, header, do87, do97]));
     const body = Buffer.concat([do87, do97, encodeTlv(DO_MAC, mac)]);
     const extended = extendedLe || body.length > 255;
     return encodeCommand({
@@ -118,13 +179,12 @@ export class SecureMessaging {
       do87 ? encodeTlv(DO_CRYPTOGRAM, do87) : Buffer.alloc(0),
       encodeTlv(DO_STATUS, status),
     ]);
-    const expected = retailMac(this.keys.ksMac, macInput);
-    if (!constantTimeEquals(expected, mac))
+    if (!macEquals(this.cipher.mac(macInput), mac))
       throw new SecureMessagingError('mac', 'response MAC does not verify');
     const sw = status.readUInt16BE(0);
     if (sw !== response.sw)
       throw new SecureMessagingError('status-mismatch', "DO'99' differs from the plain status word");
-    return { data: do87 ? decryptDo87(do87, this.keys.ksEnc) : Buffer.alloc(0), sw };
+    return { data: do87 ? decryptDo87(do87, this.cipher, ssc) : Buffer.alloc(0), sw };
   }
 
   /** Chip side: verifies and opens a protected command (MAC first, then decryption). */
@@ -138,17 +198,17 @@ export class SecureMessaging {
     if (!mac) throw new SecureMessagingError('missing-mac', "command has no DO'8E'");
     const do87 = objects.get(DO_CRYPTOGRAM);
     const do97 = objects.get(DO_LE);
-    const header = pad(Buffer.from([apdu.cla, apdu.ins, apdu.p1, apdu.p2]));
+    const header = padTo(Buffer.from([apdu.cla, apdu.ins, apdu.p1, apdu.p2]), this.cipher.blockSize);
     const macInput = Buffer.concat([
       ssc,
       header,
       do87 ? encodeTlv(DO_CRYPTOGRAM, do87) : Buffer.alloc(0),
       do97 ? encodeTlv(DO_LE, do97) : Buffer.alloc(0),
     ]);
-    if (!constantTimeEquals(retailMac(this.keys.ksMac, macInput), mac))
+    if (!macEquals(this.cipher.mac(macInput), mac))
       throw new SecureMessagingError('mac', 'command MAC does not verify');
     const plain: CommandApdu = { cla: apdu.cla & ~0x0c, ins: apdu.ins, p1: apdu.p1, p2: apdu.p2 };
-    if (do87) plain.data = decryptDo87(do87, this.keys.ksEnc);
+    if (do87) plain.data = decryptDo87(do87, this.cipher, ssc);
     if (do97) {
       if (do97.length === 1) plain.le = do97[0] || 256;
       else if (do97.length === 2) plain.le = do97.readUInt16BE(0) || 65536;
@@ -162,10 +222,14 @@ export class SecureMessaging {
     const ssc = this.nextSsc();
     const do87 =
       response.data && response.data.length > 0
-        ? encodeTlv(DO_CRYPTOGRAM, Buffer.from([0x01]), tdesEncrypt(this.keys.ksEnc, pad(response.data)))
+        ? encodeTlv(
+            DO_CRYPTOGRAM,
+            Buffer.from([0x01]),
+            this.cipher.encrypt(ssc, padTo(response.data, this.cipher.blockSize)),
+          )
         : Buffer.alloc(0);
     const do99 = encodeTlv(DO_STATUS, Buffer.from([response.sw >> 8, response.sw & 0xff]));
-    const mac = retailMac(this.keys.ksMac, Buffer.concat([ssc, do87, do99]));
+    const mac = this.cipher.mac(Buffer.concat([ssc, do87, do99]));
     return Buffer.concat([
       do87,
       do99,

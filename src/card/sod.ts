@@ -132,32 +132,56 @@ export function parseSod(bytes: Uint8Array): ParsedSod {
 function parseSodUnchecked(bytes: Uint8Array): ParsedSod {
   const outer = decodeTlv(bytes, 0, 'EF.SOD');
   if (outer.tag !== 0x77) throw new SodError(`EF.SOD starts with tag ${outer.tag.toString(16)}`);
-  const contentInfo = AsnConvert.parse(outer.value, ContentInfo);
-  if (contentInfo.contentType !== id_signedData) throw new SodError('EF.SOD is not a CMS SignedData');
+  const signed = parseSignedData(Buffer.from(outer.value), OID_LDS_SECURITY_OBJECT);
+  const { hashAlgorithm, hashes } = parseSecurityObject(signed.content);
+  return {
+    hashAlgorithm,
+    dataGroupHashes: hashes,
+    securityObject: signed.content,
+    signer: signed.signer,
+    certificates: signed.certificates,
+  };
+}
+
+export interface ParsedSignedData {
+  /** the encapsulated content (eContent's octets) */
+  content: Buffer;
+  signer: ParsedSod['signer'];
+  /** DER of the certificates carried in SignedData.certificates */
+  certificates: Buffer[];
+}
+
+/**
+ * A CMS SignedData with one signer (RFC 5652) whose eContentType must be `eContentType`: EF.SOD's
+ * LDSSecurityObject, or a CSCA master list (ICAO 9303 part 12 §9). Throws `SodError` or the
+ * ASN.1 library's errors; callers wrap those into their layer's class.
+ */
+export function parseSignedData(contentInfoDer: Buffer, eContentType: string): ParsedSignedData {
+  const contentInfo = AsnConvert.parse(contentInfoDer, ContentInfo);
+  if (contentInfo.contentType !== id_signedData) throw new SodError('not a CMS SignedData');
   const signedData = AsnConvert.parse(contentInfo.content, SignedData);
-  if (signedData.encapContentInfo.eContentType !== OID_LDS_SECURITY_OBJECT)
-    throw new SodError('encapsulated content is not an LDSSecurityObject');
+  if (signedData.encapContentInfo.eContentType !== eContentType)
+    throw new SodError(`encapsulated content is not ${eContentType}`);
   const eContent = signedData.encapContentInfo.eContent;
-  const content = eContent?.single
+  const raw = eContent?.single
     ? toBuffer(eContent.single.buffer)
     : eContent?.any
       ? toBuffer(eContent.any)
       : undefined;
-  if (!content) throw new SodError('LDSSecurityObject missing');
+  if (!raw) throw new SodError('encapsulated content missing');
   // eContent.any holds a constructed OCTET STRING's raw encoding; only the primitive form is DER.
-  const securityObject = eContent?.single ? content : decodeTlv(content, 0, 'eContent').value;
-  const { hashAlgorithm, hashes } = parseSecurityObject(Buffer.from(securityObject));
+  const content = Buffer.from(eContent?.single ? raw : decodeTlv(raw, 0, 'eContent').value);
   const signerInfo = signedData.signerInfos[0];
   if (!signerInfo || signedData.signerInfos.length !== 1)
     throw new SodError(`${signedData.signerInfos.length} signer infos, expected 1`);
   const digestAlgorithm = HASH_OIDS[signerInfo.digestAlgorithm.algorithm];
   if (!digestAlgorithm)
     throw new SodError(`unsupported digest algorithm ${signerInfo.digestAlgorithm.algorithm}`);
-  let signedBytes: Buffer = Buffer.from(securityObject);
+  let signedBytes: Buffer = content;
   let messageDigest: Buffer | undefined;
   let contentType: string | undefined;
   if (signerInfo.signedAttrs) {
-    signedBytes = signedAttributesAsSet(firstSignerInfo(outer.value));
+    signedBytes = signedAttributesAsSet(firstSignerInfo(contentInfoDer));
     for (const attribute of signerInfo.signedAttrs) {
       const value = attribute.attrValues[0];
       if (!value) continue;
@@ -171,12 +195,8 @@ function parseSodUnchecked(bytes: Uint8Array): ParsedSod {
         ).algorithm;
     }
   }
-  // The certificates' exact bytes (re-encoding a parsed certificate could change what was signed).
-  const certificates = signedData.certificates ? certificateBytes(outer.value) : [];
   return {
-    hashAlgorithm,
-    dataGroupHashes: hashes,
-    securityObject: Buffer.from(securityObject),
+    content,
     signer: {
       digestAlgorithm,
       signatureAlgorithm: signerInfo.signatureAlgorithm.algorithm,
@@ -186,7 +206,8 @@ function parseSodUnchecked(bytes: Uint8Array): ParsedSod {
       messageDigest,
       contentType,
     },
-    certificates,
+    // The certificates' exact bytes (re-encoding a parsed certificate could change what was signed).
+    certificates: signedData.certificates ? certificateBytes(contentInfoDer) : [],
   };
 }
 
@@ -223,19 +244,45 @@ export function buildSod(input: SodSigningInput): Buffer {
     encodeAlgorithm(hashOid(hash), false),
     encodeTlv(0x30, ...hashEntries),
   );
+  return encodeTlv(
+    0x77,
+    buildSignedData({
+      eContentType: OID_LDS_SECURITY_OBJECT,
+      content: securityObject,
+      hashAlgorithm: hash,
+      signerKey: input.signerKey,
+      signerCertificate: input.signerCertificate,
+      ...(input.omitMessageDigest ? { omitMessageDigest: true } : {}),
+    }),
+  );
+}
+
+export interface SignedDataInput {
+  eContentType: string;
+  content: Buffer;
+  hashAlgorithm: HashName;
+  signerKey: KeyObject;
+  signerCertificate: Uint8Array;
+  /** test fixtures only: signedAttrs without messageDigest */
+  omitMessageDigest?: boolean;
+}
+
+/** ContentInfo(SignedData) with signed attributes and the signer's certificate (RFC 5652). */
+export function buildSignedData(input: SignedDataInput): Buffer {
+  const hash = input.hashAlgorithm;
   const certificate = AsnConvert.parse(input.signerCertificate, Certificate);
   const keyType = input.signerKey.asymmetricKeyType;
   const signatureOid = Object.entries(SIGNATURE_OIDS).find(
     ([, v]) => v.hash === hash && v.kind === (keyType === 'ec' ? 'ecdsa' : 'rsa'),
   )![0];
   const signedAttrs = [
-    new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [encodeOidValue(OID_LDS_SECURITY_OBJECT)] }),
+    new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [encodeOidValue(input.eContentType)] }),
     ...(input.omitMessageDigest
       ? []
       : [
           new Attribute({
             attrType: OID_MESSAGE_DIGEST,
-            attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(securityObject).digest()))],
+            attrValues: [toArrayBuffer(encodeTlv(0x04, createHash(hash).update(input.content).digest()))],
           }),
         ]),
   ];
@@ -262,8 +309,8 @@ export function buildSod(input: SodSigningInput): Buffer {
     version: 3,
     digestAlgorithms: new DigestAlgorithmIdentifiers([signerInfo.digestAlgorithm]),
     encapContentInfo: new EncapsulatedContentInfo({
-      eContentType: OID_LDS_SECURITY_OBJECT,
-      eContent: new EncapsulatedContent({ single: new OctetString(securityObject) }),
+      eContentType: input.eContentType,
+      eContent: new EncapsulatedContent({ single: new OctetString(input.content) }),
     }),
     certificates: new CertificateSet([new CertificateChoices({ certificate })]),
     signerInfos: new SignerInfos([signerInfo]),
@@ -272,7 +319,7 @@ export function buildSod(input: SodSigningInput): Buffer {
     contentType: id_signedData,
     content: AsnConvert.serialize(signedData),
   });
-  return encodeTlv(0x77, Buffer.from(AsnConvert.serialize(contentInfo)));
+  return Buffer.from(AsnConvert.serialize(contentInfo));
 }
 
 /** The elements of ContentInfo → [0] → SignedData, as exact bytes (the ASN.1 library does not keep them). */

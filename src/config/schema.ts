@@ -312,6 +312,43 @@ export const KioskConfigSchema = z.strictObject({
       refusalRepliesPerWindow: 60,
     })
     .meta({ description: 'central operations: signed configuration and commands' }),
+  card: z
+    .strictObject({
+      accessPolicy: z.enum(['prefer-pace', 'require-pace']).default('prefer-pace').meta({
+        description:
+          'prefer-pace: PACE when EF.CardAccess offers it, BAC only when it does not; require-pace: refuse chips without PACE. A failed PACE never becomes BAC.',
+      }),
+      masterLists: z
+        .array(
+          z
+            .string()
+            .max(8_000_000)
+            .regex(/^[A-Za-z0-9+/]+=*$/, 'expected base64'),
+        )
+        .max(8)
+        .default([])
+        .meta({
+          description:
+            'ICAO CSCA master lists (base64 of the CMS SignedData), each verified against a CSCA of sessions.trustList before its CSCAs are trusted; operations push them as signed config',
+          restart: true,
+        }),
+      crls: z
+        .array(
+          z
+            .string()
+            .max(2_000_000)
+            .regex(/^[A-Za-z0-9+/]+=*$/, 'expected base64'),
+        )
+        .max(64)
+        .default([])
+        .meta({
+          description:
+            'CRLs (base64 DER) of trusted CSCAs: a revoked document signer or CSCA fails passive authentication with its reason',
+          restart: true,
+        }),
+    })
+    .default({ accessPolicy: 'prefer-pace', masterLists: [], crls: [] })
+    .meta({ description: 'chip access and trust list (ICAO 9303 parts 11 and 12; src/card)' }),
   sessions: z
     .strictObject({
       trustList: z.string().min(1).optional().meta({

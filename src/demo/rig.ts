@@ -152,7 +152,8 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
   const chips = new Map<number, ChipEmulator>(
     DEMO_CITIZENS.map((citizen, slot) => [
       slot,
-      new ChipEmulator(buildChipImage({ record: citizen.record, pki })),
+      // PACE-only chips: the pickup must open them with PACE-CAN (a BAC attempt is refused, 6982)
+      new ChipEmulator(buildChipImage({ record: citizen.record, pki, access: 'pace-only' })),
     ]),
   );
   station.virtual = await VirtualChipStation.start(

@@ -10,7 +10,14 @@
 import { randomBytes, type X509Certificate } from 'node:crypto';
 import type { CardDispenser, FingerprintSensor, ReceiptPrinter } from '../../devices/index.js';
 import { DeviceCanceled, DeviceDisconnected, DeviceTimeout } from '../../devices/index.js';
-import { AccessControlError, type CardTransport, parseDg1, readCard } from '../card/index.js';
+import {
+  AccessControlError,
+  type AccessPolicy,
+  type CardTransport,
+  type TrustList,
+  parseDg1,
+  readCard,
+} from '../card/index.js';
 import { bacKeyFromMrz, parseCccdMrz, parseQr } from '../cccd/index.js';
 import { RequestTimeout } from '../link/link.js';
 import type { Envelope, MessageBody, MessageType } from '../link/messages.js';
@@ -71,6 +78,10 @@ export interface SessionOrchestratorOptions {
   /** seals a data-update submission to the registry (src/store/hpke.ts `updateSealer`) */
   sealUpdate: (trackingCode: string, plaintext: Buffer) => Promise<string>;
   trustAnchors: readonly X509Certificate[];
+  /** master lists and CRLs (card.masterLists / card.crls) */
+  trustList?: TrustList;
+  /** chip access policy (card.accessPolicy); PACE-CAN is always tried first when the chip offers it */
+  accessPolicy?: AccessPolicy;
   request?: RegistryRequest;
   requestTimeoutMs: number;
   bus: EventBus<RuntimeEvents>;
@@ -535,9 +546,17 @@ export class SessionOrchestrator implements SessionController, Service {
     let transport: CardTransport | undefined;
     try {
       transport = meter.transport(await meter.wait(devices.openChipStation()));
+      // PACE with the CAN (the last six digits of the ID number, cccd-facts.md §4.1); the MRZ
+      // stays the BAC key for chips without PACE.
       const result = await readCard(transport, {
-        access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
+        access: {
+          kind: 'can',
+          can: staged.mrz.optionalData1.slice(6, 12),
+          bacKey: bacKeyFromMrz(staged.mrz),
+        },
+        accessPolicy: this.options.accessPolicy ?? 'prefer-pace',
         trustAnchors: this.options.trustAnchors,
+        ...(this.options.trustList ? { trustList: this.options.trustList } : {}),
         dataGroups: [1, 14, 15],
         log,
       });
@@ -549,7 +568,9 @@ export class SessionOrchestrator implements SessionController, Service {
         op,
         dg1Matches,
         passiveAuth: result.passive.passed,
-        activeAuth: result.active.status === 'passed',
+        // "chip authentic" = PA ∧ (CA ∨ AA), a CA/AA verdict counting only with its DG14/DG15
+        // bound by a PA-verified SOD (src/card/authenticity.ts)
+        activeAuth: result.authenticity.caBound || result.authenticity.aaBound,
       };
     } catch (error) {
       // BAC refused with the staged key: the chip is not this citizen's card

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CardTransportError, parseTrustList, readCard } from '../../../src/card/index.js';
+import { AccessControlError, CardTransportError, parseTrustList, readCard } from '../../../src/card/index.js';
 import { dg13FromRecord } from '../../../src/cccd/record.js';
 import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
 import { PcscCardReader } from '../../../devices/card-reader/driver.js';
@@ -72,7 +72,9 @@ describe('PC/SC transport through pcscd and vpcd', () => {
     expect(result.mrz.lines).toEqual(image.mrzLines);
     expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
     expect(result.passive.passed).toBe(true);
-    expect(result.active.status).toBe('passed');
+    expect(result.accessProtocol).toBe('pace');
+    expect(result.chip.status).toBe('passed');
+    expect(result.authenticity.authentic).toBe(true);
     expect(card.seen.apdus).toBeGreaterThan(10);
 
     const removed = next<string>((resolve) => reader.once('card-removed', resolve), 'card removal');
@@ -94,5 +96,81 @@ describe('PC/SC transport through pcscd and vpcd', () => {
     await gone;
     await expect(session.transmit(select)).rejects.toBeInstanceOf(CardTransportError);
     await session.close();
+  });
+});
+
+/** Inserts a card built from `image`, runs `read` on a PC/SC connection, takes the card out. */
+async function withCard<T>(
+  chip: ChipEmulator,
+  read: (transport: Awaited<ReturnType<PcscCardReader['connect']>>) => Promise<T>,
+): Promise<T> {
+  const card = new VpcdCard(chip, pcscd.vpcdPort);
+  const inserted = next<string>(
+    (resolve) => reader.once('card-inserted', (name) => resolve(name)),
+    'card insert',
+  );
+  await card.insert();
+  const name = await inserted;
+  const transport = await reader.connect(name);
+  try {
+    return await read(transport);
+  } finally {
+    await transport.close();
+    const removed = next<string>((resolve) => reader.once('card-removed', resolve), 'card removal');
+    await card.remove();
+    await removed;
+  }
+}
+
+describe('PACE, CA and the access policy through pcscd and vpcd', () => {
+  const pki = createTestPki();
+  const trustAnchors = parseTrustList(pki.trustListPem);
+  const can = TRAN_THI_MAI.idNumber.slice(-6);
+
+  it('reads a PACE-only chip with the CAN: PACE, CA, PA, DG1, DG2, DG13, DG14, DG15; authentic', async () => {
+    const image = buildChipImage({
+      record: TRAN_THI_MAI,
+      pki,
+      access: 'pace-only',
+      activeAuthentication: 'ec',
+    });
+    const chip = new ChipEmulator(image, { extendedLength: false });
+    const result = await withCard(chip, (transport) =>
+      readCard(transport, { access: { kind: 'can', can }, trustAnchors, accessPolicy: 'require-pace' }),
+    );
+    expect(result.accessProtocol).toBe('pace');
+    expect([...result.dataGroups.keys()].sort((a, b) => a - b)).toEqual([1, 2, 13, 14, 15]);
+    expect(result.chip.status).toBe('passed');
+    expect(result.passive.passed).toBe(true);
+    expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
+    expect(result.authenticity).toMatchObject({ authentic: true, caBound: true });
+    expect(chip.protocols).toEqual({ pace: 1, bac: 0, chipAuthentication: 1 });
+  });
+
+  it('reads a BAC-only chip with the MRZ key: BAC, CA, PA; authentic', async () => {
+    const image = buildChipImage({ record: TRAN_THI_MAI, pki, access: 'bac-only' });
+    const chip = new ChipEmulator(image, { extendedLength: false });
+    const result = await withCard(chip, (transport) =>
+      readCard(transport, { access: { kind: 'can', can, bacKey: image.bacKey }, trustAnchors }),
+    );
+    expect(result.accessProtocol).toBe('bac');
+    expect(result.chip.status).toBe('passed');
+    expect(result.authenticity.authentic).toBe(true);
+    expect(chip.protocols).toEqual({ pace: 0, bac: 1, chipAuthentication: 1 });
+  });
+
+  it('with require-pace, a failed PACE (wrong CAN) ends the read at its step and no BAC is attempted', async () => {
+    const image = buildChipImage({ record: TRAN_THI_MAI, pki, access: 'bac-and-pace' });
+    const chip = new ChipEmulator(image, { extendedLength: false });
+    const error = await withCard(chip, (transport) =>
+      readCard(transport, {
+        access: { kind: 'can', can: '999999', bacKey: image.bacKey },
+        trustAnchors,
+        accessPolicy: 'require-pace',
+      }).catch((e: unknown) => e),
+    );
+    expect(error).toBeInstanceOf(AccessControlError);
+    expect((error as AccessControlError).step).toBe('pace-tokens');
+    expect(chip.protocols).toEqual({ pace: 0, bac: 0, chipAuthentication: 0 });
   });
 });

@@ -9,7 +9,9 @@ describe('kiosk card read', () => {
     const run = spawnKiosk(['card', 'read', '--emulate', '--qr', QR]);
     expect(await run.exited).toEqual({ code: 0, signal: null });
     expect(run.output()).toMatch(/passive authentication: PASSED/);
-    expect(run.output()).toMatch(/active authentication: PASSED/);
+    expect(run.output()).toMatch(/access: PACE/);
+    expect(run.output()).toMatch(/chip authentication: PASSED/);
+    expect(run.output()).toMatch(/chip authentic \(PA and a bound CA or AA\): YES/);
     expect(run.output()).toMatch(/DG13 idNumber: 001\*{7}45/);
     expect(run.output()).not.toContain('Trần Thị Mai');
     expect(run.output()).not.toContain('001195012345');
@@ -27,7 +29,7 @@ describe('kiosk card read', () => {
     const run = spawnKiosk(['card', 'read', '--emulate', '--mrz', other]);
     expect(await run.exited).toEqual({ code: 1, signal: null });
     expect(run.output()).toMatch(
-      /card read failed: AccessControlError: access control mutual-authenticate: .*\(SW 6300\)/,
+      /card read failed: AccessControlError: access control pace-tokens: .*\(SW 6300\)/,
     );
   });
 

@@ -147,6 +147,12 @@ describe('pickup sessions against the emulated kiosk', () => {
     expect((await registryEvents('pickup.completed'))[0]?.body).toEqual({ pickupId: MAI.pickupId, slot: 0 });
     expect(await world.rig.registry.citizens.pickupState(MAI.pickupId)).toBe('completed');
     await until(() => world.rig.printer.receipts.length === printed + 1, 5000, 'receipt');
+    // The vault's chips are PACE-only (issue 16): the pickup opened this one with PACE-CAN, ran
+    // Chip Authentication, and never tried BAC.
+    const chip = world.rig.chips.get(0)!.protocols;
+    expect(chip.bac).toBe(0);
+    expect(chip.pace).toBeGreaterThan(0);
+    expect(chip.chipAuthentication).toBeGreaterThan(0); // the vault load before reads DG1 only, without CA
 
     // Item 5: the citizen's ID number and name appear nowhere in clear: not in any log line, not
     // in the kiosk's SQLite files (database, WAL), not in its identity directory.

@@ -28,17 +28,21 @@ beforeAll(() => {
 const cloneImage = (from: ChipImage): ChipImage => ({ ...from, files: new Map(from.files) });
 
 describe('reading an emulated CCCD chip', () => {
-  it('reads DG1, DG2, DG13, DG15 and EF.SOD; PA and AA pass', async () => {
+  it('reads DG1, DG2, DG13, DG14, DG15 and EF.SOD over PACE; PA, CA and AA pass and bind', async () => {
     const result = await readCard(new ChipEmulator(image), {
       access: { kind: 'bac', key: image.bacKey },
       trustAnchors: trust,
+      activeAuthentication: true,
     });
+    expect(result.accessProtocol).toBe('pace');
+    expect(result.chip).toEqual({ status: 'passed' });
+    expect(result.authenticity).toMatchObject({ authentic: true, caBound: true, aaBound: true, reasons: [] });
     expect(result.mrz.lines).toEqual(image.mrzLines);
     expect(result.mrz.optionalData1.slice(0, 12)).toBe(TRAN_THI_MAI.idNumber);
     expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
     expect(result.face?.format).toBe('jpeg');
     expect(result.face?.image.equals(face)).toBe(true);
-    expect(result.com.dataGroups).toEqual([1, 2, 13, 15]);
+    expect(result.com.dataGroups).toEqual([1, 2, 13, 14, 15]);
     expect(result.passive.failures).toEqual([]);
     expect(result.passive.passed).toBe(true);
     expect(result.active).toEqual({ status: 'passed' });
@@ -79,6 +83,7 @@ describe('reading an emulated CCCD chip', () => {
       const result = await readCard(new ChipEmulator(ecImage, options), {
         access: { kind: 'bac', key: ecImage.bacKey },
         trustAnchors: trust,
+        activeAuthentication: true,
       });
       expect(result.passive.passed).toBe(true);
       expect(result.active.status).toBe('passed');
@@ -89,9 +94,10 @@ describe('reading an emulated CCCD chip', () => {
     }
   });
 
-  it('refuses a wrong MRZ at MUTUAL AUTHENTICATE', async () => {
+  it('refuses a wrong MRZ at MUTUAL AUTHENTICATE (BAC-only chip)', async () => {
     const key = { ...image.bacKey, dateOfBirth: '950316' };
-    const error = await readCard(new ChipEmulator(image), {
+    const bacOnly = buildChipImage({ record: TRAN_THI_MAI, pki, access: 'bac-only' });
+    const error = await readCard(new ChipEmulator(bacOnly), {
       access: { kind: 'bac', key },
       trustAnchors: trust,
     }).catch((e: unknown) => e);
@@ -169,6 +175,7 @@ describe('reading an emulated CCCD chip', () => {
     const result = await readCard(new ChipEmulator(clone), {
       access: { kind: 'bac', key: image.bacKey },
       trustAnchors: trust,
+      activeAuthentication: true,
     });
     expect(result.passive.passed).toBe(true);
     expect(result.active.status).toBe('failed');

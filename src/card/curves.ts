@@ -1,0 +1,101 @@
+import { brainpoolP256r1, brainpoolP384r1, brainpoolP512r1 } from '@noble/curves/misc.js';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { type WeierstrassPoint, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
+import { LdsError } from './errors.js';
+
+/**
+ * The standardized elliptic-curve domain parameters of ICAO 9303 part 11 §9.5.1 (table 6), by
+ * PACE parameterId, and by the curve OID a SubjectPublicKeyInfo names. The arithmetic is
+ * @noble/curves' (audited); this module only picks the curve.
+ */
+export type Point = WeierstrassPoint<bigint>;
+export interface EcDomain {
+  name: string;
+  /** namedCurve OID in a SubjectPublicKeyInfo */
+  oid: string;
+  /** Node's name for the curve, for node:crypto keys */
+  nodeName: string;
+  Point: WeierstrassPointCons<bigint>;
+  /** bytes of a field element (the x coordinate, the shared secret) */
+  size: number;
+  order: bigint;
+}
+
+function domain(name: string, oid: string, nodeName: string, Point: WeierstrassPointCons<bigint>): EcDomain {
+  return { name, oid, nodeName, Point, size: Point.Fp.BYTES, order: Point.Fn.ORDER };
+}
+
+export const EC_DOMAINS = {
+  p256: domain('NIST P-256', '1.2.840.10045.3.1.7', 'prime256v1', p256.Point),
+  p384: domain('NIST P-384', '1.3.132.0.34', 'secp384r1', p384.Point),
+  p521: domain('NIST P-521', '1.3.132.0.35', 'secp521r1', p521.Point),
+  brainpoolP256r1: domain(
+    'brainpoolP256r1',
+    '1.3.36.3.3.2.8.1.1.7',
+    'brainpoolP256r1',
+    brainpoolP256r1.Point,
+  ),
+  brainpoolP384r1: domain(
+    'brainpoolP384r1',
+    '1.3.36.3.3.2.8.1.1.11',
+    'brainpoolP384r1',
+    brainpoolP384r1.Point,
+  ),
+  brainpoolP512r1: domain(
+    'brainpoolP512r1',
+    '1.3.36.3.3.2.8.1.1.13',
+    'brainpoolP512r1',
+    brainpoolP512r1.Point,
+  ),
+} as const;
+
+/** Part 11 table 6: standardized domain parameter ids (the 256-bit and larger ECP groups offered). */
+const BY_PARAMETER_ID: Readonly<Record<number, EcDomain>> = {
+  12: EC_DOMAINS.p256,
+  13: EC_DOMAINS.brainpoolP256r1,
+  15: EC_DOMAINS.p384,
+  16: EC_DOMAINS.brainpoolP384r1,
+  17: EC_DOMAINS.brainpoolP512r1,
+  18: EC_DOMAINS.p521,
+};
+
+export function domainForParameterId(parameterId: number): EcDomain | undefined {
+  return BY_PARAMETER_ID[parameterId];
+}
+
+export function domainForOid(oid: string): EcDomain | undefined {
+  return Object.values(EC_DOMAINS).find((d) => d.oid === oid);
+}
+
+/** Uncompressed point 04 ‖ X ‖ Y; validates that it lies on the curve and is not the identity. */
+export function decodePoint(d: EcDomain, bytes: Uint8Array, what: string): Point {
+  try {
+    const point = d.Point.fromBytes(bytes);
+    point.assertValidity();
+    if (point.is0()) throw new Error('identity');
+    return point;
+  } catch {
+    throw new LdsError(what, `not a point on ${d.name}`);
+  }
+}
+
+export function encodePoint(point: Point): Buffer {
+  return Buffer.from(point.toBytes(false));
+}
+
+export function xCoordinate(d: EcDomain, point: Point): Buffer {
+  const x = point.toAffine().x;
+  return Buffer.from(x.toString(16).padStart(d.size * 2, '0'), 'hex');
+}
+
+export function scalarFromBytes(bytes: Uint8Array): bigint {
+  return BigInt(`0x${Buffer.from(bytes).toString('hex') || '0'}`);
+}
+
+/** A private key in [1, n-1] from the injected RNG (rejection sampling keeps it uniform). */
+export function randomScalar(d: EcDomain, rng: (length: number) => Buffer): bigint {
+  for (;;) {
+    const k = scalarFromBytes(rng(d.size));
+    if (k > 0n && k < d.order) return k;
+  }
+}
