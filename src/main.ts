@@ -193,7 +193,8 @@ export function createKioskRuntime(
     subscriptions: fleet.subscriptions,
   });
   const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
-  const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
+  // one trust for the pickup and the vault load: pinned CSCAs plus pushed master lists and CRLs
+  const cardTrust = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
     kiosk: config.kiosk,
     settings: {
@@ -220,8 +221,8 @@ export function createKioskRuntime(
     store,
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
-    trustAnchors,
-    trustList,
+    trustAnchors: cardTrust.trustAnchors,
+    trustList: cardTrust.trustList,
     accessPolicy: config.card.accessPolicy,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,
@@ -246,6 +247,7 @@ export function createKioskRuntime(
   const ui: UiServer = new UiServer({
     host: config.ui.host,
     port: config.ui.port,
+    speech: config.ui.speech,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
     sessions,
@@ -303,7 +305,7 @@ export function createKioskRuntime(
         identity,
         dispenser,
         openChipStation,
-        trustAnchors,
+        trust: cardTrust,
         log: log.child({ room: 'vault' }),
       });
     },

@@ -114,6 +114,29 @@ export const TlsSchema = z.strictObject({
   key: z.string().min(1).meta({ description: "PEM file of this kiosk's client key", restart: true }),
 });
 
+/** Audio guidance (issue 15): espeak-ng speaks each screen's instruction and every result. */
+const SPEECH_DEFAULTS = { enabled: true, volume: 100, wordsPerMinute: 150 };
+const SpeechSchema = z
+  .strictObject({
+    enabled: z.boolean().default(SPEECH_DEFAULTS.enabled).meta({
+      description:
+        'speak each screen and result aloud (EN 301 549 §5.1); off only for a kiosk without speakers',
+    }),
+    volume: z.number().int().min(0).max(200).default(SPEECH_DEFAULTS.volume).meta({
+      description:
+        "loudness of the spoken guidance: espeak-ng's amplitude, 0 = silent, 100 = espeak-ng's default, 200 = loudest (may distort)",
+    }),
+    wordsPerMinute: z
+      .number()
+      .int()
+      .min(80)
+      .max(300)
+      .default(SPEECH_DEFAULTS.wordsPerMinute)
+      .meta({ description: "speaking rate; slower than espeak-ng's 175 so that codes are easy to note" }),
+  })
+  .default(SPEECH_DEFAULTS)
+  .meta({ description: 'audio guidance through espeak-ng, offline, in Vietnamese and English' });
+
 export const KioskConfigSchema = z.strictObject({
   kiosk: z.strictObject({
     id: z
@@ -168,8 +191,9 @@ export const KioskConfigSchema = z.strictObject({
             "names the kiosk's own browser may use for the UI besides 127.0.0.1, localhost and [::1] (Host allow-list against DNS rebinding)",
           restart: true,
         }),
+      speech: SpeechSchema,
     })
-    .default({ host: '127.0.0.1', port: 8080, hostNames: [] }),
+    .default({ host: '127.0.0.1', port: 8080, hostNames: [], speech: SPEECH_DEFAULTS }),
   devices: DevicesSchema,
   timeouts: z
     .strictObject({

@@ -25,7 +25,12 @@ function problemsOf(input: unknown): string[] {
 describe('configuration schema', () => {
   it('fills defaults for a minimal file', () => {
     const config = parseConfig(minimal, 'test');
-    expect(config.ui).toEqual({ host: '127.0.0.1', port: 8080, hostNames: [] });
+    expect(config.ui).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      hostNames: [],
+      speech: { enabled: true, volume: 100, wordsPerMinute: 150 },
+    });
     expect(config.sessions).toMatchObject({ fingerAttempts: 3, fingerLockAfter: 5 });
     expect(config.sessions.identifyRateLimit).toEqual({ attempts: 10, windowMs: 60_000 });
     expect(config.mqtt.protocolVersion).toBe(5);
