@@ -34,6 +34,7 @@ import { SystemdNotifier } from './util/sd-notify.js';
 import { runtimeVersion } from './util/version.js';
 import { createDevices, sessionDevicesOf } from './runtime/devices.js';
 import { kioskInbound } from './runtime/inbound.js';
+import { kioskTelemetry } from './runtime/telemetry.js';
 import { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
 
 export { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
@@ -183,6 +184,7 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       sealingKey: identity.publicKeyBase64,
+      ...fleet.statusFields(),
     }),
     store,
     window: config.store.outboxWindow,
@@ -229,6 +231,8 @@ export function createKioskRuntime(
   });
   linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
+  bus.on('main', 'fleet.lock', () => void link.publishStatus());
+  bus.on('main', 'config.applied', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
   store.on((event) => {
@@ -250,6 +254,17 @@ export function createKioskRuntime(
     hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
   });
+  const telemetry = kioskTelemetry({
+    kioskId: config.kiosk.id,
+    intervalMs: config.mqtt.telemetryIntervalMs,
+    version,
+    store,
+    fleet,
+    link,
+    bus,
+    log: log.child({ room: 'telemetry' }),
+    health: () => lifecycle.health(),
+  });
   const gpio = drivers.get('gpio');
   const guard =
     gpio instanceof KioskGpio
@@ -265,7 +280,7 @@ export function createKioskRuntime(
         ]
       : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui],
+    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 

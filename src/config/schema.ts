@@ -156,6 +156,10 @@ export const KioskConfigSchema = z.strictObject({
         .default(5)
         .meta({ description: 'MQTT 3.1.1 (4) or MQTT 5 (5)', restart: true }),
       keepaliveSeconds: z.number().int().min(5).max(600).default(30),
+      telemetryIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'how often the kiosk publishes telemetry (also soon after a change)',
+        restart: true,
+      }),
       tls: TlsSchema.optional(),
       reconnect: z
         .strictObject({
