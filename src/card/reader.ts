@@ -102,29 +102,27 @@ async function chipAuthenticate(
   rng: Rng,
 ): Promise<CaVerdict> {
   if (!dg14) return { status: 'not-supported', detail: 'no DG14' };
-  let key;
-  try {
-    key = chipAuthenticationKey(parseDg14SecurityInfos(dg14));
-  } catch (error) {
-    if (error instanceof LdsError) throw new ChipAuthError('key', error.message);
-    throw error;
-  }
+  const key = dg14ChipAuthenticationKey(dg14);
   if (!key) return { status: 'not-supported', detail: 'DG14 offers no ECDH Chip Authentication key' };
   const keys = await performChipAuthentication(channel, key, rng);
   channel.rekey(new SecureMessaging(keys));
   return { status: 'passed' };
 }
 
-/** PACE-CAM: the chip's mapping key must be CA_IC times its DG14 key (part 11 §4.4.3.5.2). */
-function verifyCam(cam: NonNullable<AccessResult['cam']>, dg14: Buffer | undefined): CaVerdict {
-  if (!dg14) return { status: 'failed', detail: 'PACE-CAM without a DG14 to check it against' };
-  let key;
+/** The Chip Authentication key DG14 offers, if any; a DG14 that does not parse fails the CA step. */
+function dg14ChipAuthenticationKey(dg14: Buffer): ReturnType<typeof chipAuthenticationKey> {
   try {
-    key = chipAuthenticationKey(parseDg14SecurityInfos(dg14));
+    return chipAuthenticationKey(parseDg14SecurityInfos(dg14));
   } catch (error) {
     if (error instanceof LdsError) throw new ChipAuthError('key', error.message);
     throw error;
   }
+}
+
+/** PACE-CAM: the chip's mapping key must be CA_IC times its DG14 key (part 11 §4.4.3.5.2). */
+function verifyCam(cam: NonNullable<AccessResult['cam']>, dg14: Buffer | undefined): CaVerdict {
+  if (!dg14) return { status: 'failed', detail: 'PACE-CAM without a DG14 to check it against' };
+  const key = dg14ChipAuthenticationKey(dg14);
   if (!key) return { status: 'failed', detail: 'PACE-CAM, but DG14 has no Chip Authentication key' };
   return verifyChipAuthenticationMapping(
     key.domain,

@@ -1,10 +1,7 @@
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/index.js';
 import { FingerGuard, fingerGuardOptions, NotLocked } from '../kiosk/finger-guard.js';
-import { topics } from '../link/topics.js';
-import { Store } from '../store/index.js';
-import { createLogger } from '../util/log.js';
+import { openToolStore } from './queue.js';
 
 /**
  * `kiosk pickup locked` / `kiosk pickup release <pickup id>`: staff's side of the failed-finger
@@ -58,14 +55,7 @@ export function registerPickupCommands(program: Command): void {
 
 async function withGuard(configFile: string, work: (guard: FingerGuard) => Promise<number>): Promise<void> {
   const config = await loadConfigFile(configFile);
-  const store = new Store({
-    file: join(config.dataDir, 'kiosk.sqlite'),
-    synchronous: config.store.synchronous,
-    defaultTopic: topics.events(config.kiosk.id),
-    log: createLogger({ level: 'warn', pretty: false }),
-    forTool: true,
-  });
-  await store.start();
+  const store = await openToolStore(config);
   try {
     process.exitCode = await work(new FingerGuard(store, fingerGuardOptions(config)));
   } finally {

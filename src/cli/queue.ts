@@ -17,12 +17,8 @@ export interface QueueReport {
 }
 
 /** `kiosk queue`: what waits in the kiosk's store, and the technician's retry/discard of a dead job. */
-export async function runQueueCommand(
-  config: KioskConfig,
-  action: 'status' | 'retry' | 'discard',
-  jobId: number | undefined,
-  json: boolean,
-): Promise<number> {
+/** The kiosk's store opened by a CLI tool beside the (maybe running) kiosk: quiet, no recovery. */
+export async function openToolStore(config: KioskConfig): Promise<Store> {
   const store = new Store({
     file: join(config.dataDir, 'kiosk.sqlite'),
     synchronous: config.store.synchronous,
@@ -31,6 +27,16 @@ export async function runQueueCommand(
     forTool: true,
   });
   await store.start();
+  return store;
+}
+
+export async function runQueueCommand(
+  config: KioskConfig,
+  action: 'status' | 'retry' | 'discard',
+  jobId: number | undefined,
+  json: boolean,
+): Promise<number> {
+  const store = await openToolStore(config);
   try {
     if (action !== 'status') {
       if (jobId === undefined) throw new Error(`kiosk queue ${action} needs a job id`);
