@@ -42,6 +42,18 @@ export default defineConfig({
         },
       },
       {
+        // axe-core on every screen × language: `npm run test:a11y` (sets KIOSK_A11Y), not `npm test`
+        test: {
+          name: 'a11y',
+          sequence: { groupOrder: 4 },
+          include: process.env.KIOSK_A11Y === '1' ? ['test/a11y/**/*.test.ts'] : [],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+          maxWorkers: 1,
+        },
+      },
+      {
         // headless Chromium against the touchscreen app: `npm run test:e2e` (sets KIOSK_E2E), not `npm test`
         test: {
           name: 'e2e',

@@ -9,6 +9,8 @@ purpose=${1:-test}
 declare -A needs=([socat]=socat [setpriv]=util-linux)
 # the demo registry's test CA signs the certificates of kiosks provisioned against it (kiosk provision)
 needs[openssl]=openssl
+# audio guidance (issue 15): espeak-ng speaks each screen offline, in the demo and in the tests
+needs[espeak-ng]=espeak-ng
 # the chip station: the demo rig and the tests run pcscd with vsmartcard's vpcd driver, the chip
 # emulator as the virtual card (vpcd-config ships with vsmartcard-vpcd)
 needs[pcscd]=pcscd

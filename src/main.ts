@@ -34,6 +34,7 @@ import { SystemdNotifier } from './util/sd-notify.js';
 import { runtimeVersion } from './util/version.js';
 import { createDevices, sessionDevicesOf } from './runtime/devices.js';
 import { kioskInbound } from './runtime/inbound.js';
+import { kioskTelemetry } from './runtime/telemetry.js';
 import { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
 
 export { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
@@ -183,6 +184,7 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       sealingKey: identity.publicKeyBase64,
+      ...fleet.statusFields(),
     }),
     store,
     window: config.store.outboxWindow,
@@ -191,7 +193,8 @@ export function createKioskRuntime(
     subscriptions: fleet.subscriptions,
   });
   const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
-  const { trustAnchors, trustList } = loadCardTrustFailClosed(config, log);
+  // one trust for the pickup and the vault load: pinned CSCAs plus pushed master lists and CRLs
+  const cardTrust = loadCardTrustFailClosed(config, log);
   const sessions = new SessionOrchestrator({
     kiosk: config.kiosk,
     settings: {
@@ -218,8 +221,8 @@ export function createKioskRuntime(
     store,
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
-    trustAnchors,
-    trustList,
+    trustAnchors: cardTrust.trustAnchors,
+    trustList: cardTrust.trustList,
     accessPolicy: config.card.accessPolicy,
     request: (op, type, body, expected, timeoutMs) => link.request(op, type, body, expected, timeoutMs),
     requestTimeoutMs: config.timeouts.requestMs,
@@ -228,6 +231,8 @@ export function createKioskRuntime(
   });
   linkHolder.link = link;
   bus.on('main', 'device.health', () => void link.publishStatus());
+  bus.on('main', 'fleet.lock', () => void link.publishStatus());
+  bus.on('main', 'config.applied', () => void link.publishStatus());
   // The retained status carries the queue depth: refreshed at most every 5 s while it changes.
   let statusRefresh: NodeJS.Timeout | undefined;
   store.on((event) => {
@@ -242,11 +247,23 @@ export function createKioskRuntime(
   const ui: UiServer = new UiServer({
     host: config.ui.host,
     port: config.ui.port,
+    speech: config.ui.speech,
     log: log.child({ room: 'ui' }),
     status: (): UiStatus => ({ kioskId: config.kiosk.id, version, startedAt, parts: lifecycle.health() }),
     sessions,
     hostNames: config.ui.hostNames,
     ...(extras.demo ? { demo: extras.demo } : {}),
+  });
+  const telemetry = kioskTelemetry({
+    kioskId: config.kiosk.id,
+    intervalMs: config.mqtt.telemetryIntervalMs,
+    version,
+    store,
+    fleet,
+    link,
+    bus,
+    log: log.child({ room: 'telemetry' }),
+    health: () => lifecycle.health(),
   });
   const gpio = drivers.get('gpio');
   const guard =
@@ -263,7 +280,7 @@ export function createKioskRuntime(
         ]
       : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui],
+    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 
@@ -288,7 +305,7 @@ export function createKioskRuntime(
         identity,
         dispenser,
         openChipStation,
-        trustAnchors,
+        trust: cardTrust,
         log: log.child({ room: 'vault' }),
       });
     },

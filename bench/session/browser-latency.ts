@@ -11,6 +11,13 @@
  *
  * Baseline, same run: a touch on the page (start) to the page showing the identify screen, the
  * path without the device and the store.
+ *
+ * Audio guidance (issue 15, "What it must show" 5): from a screen shown (painted, as above) to its
+ * spoken instruction starting, i.e. the page's <audio> element firing `playing` for the first clip
+ * of that screen (src/ui/public/speech.js sets `window.__kioskSpeechStarted`), for the identify
+ * and fingerprint screens of every round. The clip comes from the kiosk's speech service
+ * (espeak-ng, rendered at start, kept in memory). Chromium runs with
+ * `--autoplay-policy=no-user-gesture-required`, as on the kiosk (deploy/chromium).
  */
 import type { Page } from 'playwright-core';
 import { startDemoInBrowser } from '../../test/e2e/demo.js';
@@ -18,6 +25,7 @@ import { waitForScreen } from '../../test/e2e/browser.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
 const TARGET_MS = 150;
+const SPEECH_TARGET_MS = 300;
 
 interface Shown {
   seq: number;
@@ -45,6 +53,36 @@ async function shownWhen(page: Page, afterSeq: number, done: (shown: Shown) => b
   }
 }
 
+interface SpeechStarted {
+  seq: number;
+  key: string;
+  at: number;
+}
+
+/**
+ * When the speech of the view `seq` started playing; undefined when a newer view interrupted it
+ * before it started (the next view's speech replaces it).
+ */
+async function speechStartedFor(page: Page, seq: number): Promise<SpeechStarted | undefined> {
+  const handle = await page.waitForFunction(
+    (wanted) => {
+      const started = (globalThis as unknown as { __kioskSpeechStarted?: SpeechStarted })
+        .__kioskSpeechStarted;
+      const shownSeq = Number(
+        (
+          globalThis as unknown as { document: { body: { getAttribute(name: string): string | null } } }
+        ).document.body.getAttribute('data-seq') ?? 0,
+      );
+      if (started && started.seq >= wanted) return started;
+      return shownSeq > wanted ? { seq: -1, key: '', at: 0 } : undefined;
+    },
+    seq,
+    { timeout: 10_000, polling: 'raf' },
+  );
+  const started = (await handle.jsonValue()) as SpeechStarted;
+  return started.seq === seq ? started : undefined;
+}
+
 async function currentSeq(page: Page): Promise<number> {
   return page.evaluate(() => (globalThis as unknown as { __kioskShown?: Shown }).__kioskShown?.seq ?? 0);
 }
@@ -69,6 +107,12 @@ async function main(): Promise<void> {
   await running.rig({ type: 'finger', who: 'none' });
   const deviceMs: number[] = [];
   const touchMs: number[] = [];
+  const speechMs: number[] = [];
+  let interrupted = 0;
+  const recordSpeech = (shown: Shown, started: SpeechStarted | undefined) => {
+    if (started) speechMs.push(started.at - shown.at);
+    else interrupted++;
+  };
   try {
     await waitForScreen(page, 'attract');
     for (let round = 0; round < ROUNDS + 3; round++) {
@@ -77,6 +121,8 @@ async function main(): Promise<void> {
       const touched = now();
       await page.click('[data-testid="start-pickup"]');
       const identify = await shownWhen(page, seq, (shown) => shown.screen === 'identify');
+      // a citizen hears the instruction, then scans
+      const identifySpoken = await speechStartedFor(page, identify.seq);
       // the device event
       seq = identify.seq;
       const scanned = now();
@@ -86,6 +132,8 @@ async function main(): Promise<void> {
         // the first rounds warm up the JIT and the page
         touchMs.push(identify.at - touched);
         deviceMs.push(answered.at - scanned);
+        recordSpeech(identify, identifySpoken);
+        recordSpeech(answered, await speechStartedFor(page, answered.seq));
       }
       await page.click('[data-testid="cancel"]');
       await waitForScreen(page, 'attract', 20_000);
@@ -106,6 +154,12 @@ async function main(): Promise<void> {
   );
   console.log(
     `figure: device event → next step shown in the browser, median ${median.toFixed(1)} ms, p95 ${percentile(deviceMs, 95).toFixed(1)} ms, ${(median / baseline).toFixed(2)}× the touch baseline (target: ≤ ${TARGET_MS} ms)`,
+  );
+  console.log(
+    `speech: ${speechMs.length} screens (identify, fingerprint) measured, ${interrupted} interrupted by the next screen before speaking; median ${percentile(speechMs, 50).toFixed(1)} ms`,
+  );
+  console.log(
+    `figure: screen shown → speech starts, p95: ${percentile(speechMs, 95).toFixed(0)} ms (target: ≤ ${SPEECH_TARGET_MS} ms)`,
   );
 }
 

@@ -25,6 +25,12 @@ export interface PcscChipStationEvents {
 }
 
 /**
+ * The pcscd socket pcsc-lite in this process talks to: the library reads PCSCLITE_CSOCK_NAME once,
+ * on its first context, and keeps it for the life of the process. `null`: the system's default.
+ */
+let processPcscdSocket: string | null | undefined;
+
+/**
  * The chip station's PC/SC reader as a managed device (health for the device manager, `kiosk
  * doctor` and the session's out-of-service rule).
  *
@@ -70,8 +76,18 @@ export class PcscChipStation extends EventEmitter<PcscChipStationEvents> {
   }
 
   async start(): Promise<void> {
+    const wanted = this.options.pcscdSocket ?? null;
+    processPcscdSocket ??= wanted;
+    if (processPcscdSocket !== wanted) {
+      // pcsc-lite would silently keep talking to the first socket: say so instead of "no reader"
+      this.set(
+        'missing',
+        `PC/SC already bound to another pcscd socket in this process (${processPcscdSocket ?? 'default'})`,
+      );
+      return;
+    }
     this.running = true;
-    if (this.options.pcscdSocket) process.env.PCSCLITE_CSOCK_NAME = this.options.pcscdSocket;
+    if (wanted) process.env.PCSCLITE_CSOCK_NAME = wanted;
     await this.openContext();
   }
 

@@ -55,6 +55,8 @@ export interface FingerprintSensor extends EventEmitter<FingerprintEvents> {
   captureImage(options?: RequestOptions): Promise<boolean>;
   /** GenImg until a finger is there, until `timeoutMs` (DeviceTimeout) or the signal. */
   waitForFinger(options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
+  /** GenImg until it answers "no finger" (the finger was lifted), until `timeoutMs` or the signal. */
+  waitForLift(options: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
   imageToTemplate(buffer: 1 | 2, options?: RequestOptions): Promise<void>;
   createModel(options?: RequestOptions): Promise<void>;
   uploadTemplate(buffer: 1 | 2, options?: RequestOptions): Promise<Buffer>;
@@ -132,6 +134,20 @@ export class SerialFingerprintSensor
       if (signal?.aborted) throw new DeviceCanceled('fingerprint', 'aborted while waiting for a finger');
       if (await this.captureImage(signal ? { signal } : {})) return;
       if (performance.now() >= deadline) throw new DeviceTimeout('fingerprint', 'no finger placed in time');
+      await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
+    }
+  }
+
+  /**
+   * Between two attempts the finger must leave the sensor: a finger left lying there would be
+   * imaged again at once and use every attempt up in a couple of seconds.
+   */
+  async waitForLift({ timeoutMs, signal }: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (signal?.aborted) throw new DeviceCanceled('fingerprint', 'aborted while waiting for a lift');
+      if (!(await this.captureImage(signal ? { signal } : {}))) return;
+      if (performance.now() >= deadline) throw new DeviceTimeout('fingerprint', 'finger not lifted in time');
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs ?? 50));
     }
   }

@@ -7,11 +7,27 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { generateOpsKeyPair, keyIdOf, privateKeyFromPem, signCommand, signConfig } from '../fleet/index.js';
+import {
+  checkPushableSettings,
+  generateOpsKeyPair,
+  InvalidSettings,
+  isKioskCommand,
+  KIOSK_COMMANDS,
+  keyIdOf,
+  privateKeyFromPem,
+  signCommand,
+  signConfig,
+} from '../fleet/index.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { decodeMessage, type Envelope, InvalidMessage, type MessageBody } from '../link/messages.js';
+import {
+  decodeMessage,
+  type Envelope,
+  InvalidMessage,
+  type MessageBody,
+  type StatusBody,
+} from '../link/messages.js';
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
@@ -19,8 +35,53 @@ import { addEnrolmentCommands } from './enrolment-admin.js';
 interface GlobalOptions {
   json?: boolean;
 }
+
+/**
+ * Exit codes (also in --help): 0 done; 1 refused or bad input (a file, JSON, settings, command
+ * name, option); 2 no answer within --timeout; 3 broker unreachable; 4 no such kiosk.
+ */
+export const EXIT = { refused: 1, noAnswer: 2, brokerUnreachable: 3, unknownKiosk: 4 } as const;
+
+/** A failure the operator can act on: one line on stderr, and its exit code. No stack trace. */
+export class OpsError extends Error {
+  override readonly name = 'OpsError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.refused,
+  ) {
+    super(message);
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.length > 0) return code;
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error);
+}
+
+/** Reads a file an operator named; a missing or unreadable file is one clear line. */
+function readOperatorFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ENOENT') throw new OpsError(`${what} ${file} does not exist`);
+    if (code === 'EISDIR') throw new OpsError(`${what} ${file} is a directory`);
+    throw new OpsError(`cannot read ${what} ${file}: ${reasonOf(error)}`);
+  }
+}
+
+function readJsonFile(file: string, what: string): unknown {
+  const text = readOperatorFile(file, what);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new OpsError(`${what} ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+}
 interface BrokerOptions {
   url: string;
+  connectTimeout: number;
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -57,7 +118,16 @@ function print(json: boolean | undefined, value: unknown, text: string): void {
 }
 
 function loadKey(file: string): KeyObject {
-  return privateKeyFromPem(readFileSync(file, 'utf8'));
+  const pem = readOperatorFile(file, 'key file');
+  try {
+    return privateKeyFromPem(pem);
+  } catch {
+    throw new OpsError(`key file ${file} holds no operations private key (PKCS#8 PEM)`);
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 async function connectBroker(options: BrokerOptions): Promise<MqttClient> {
@@ -65,13 +135,30 @@ async function connectBroker(options: BrokerOptions): Promise<MqttClient> {
     protocolVersion: 4,
     clean: true,
     reconnectPeriod: 0,
-    connectTimeout: 10_000,
+    connectTimeout: options.connectTimeout,
     clientId: `kiosk-ops-${process.pid}-${Date.now().toString(36)}`,
   };
-  if (options.tlsCa) clientOptions.ca = readFileSync(options.tlsCa);
-  if (options.tlsCert) clientOptions.cert = readFileSync(options.tlsCert);
-  if (options.tlsKey) clientOptions.key = readFileSync(options.tlsKey);
-  return mqtt.connectAsync(options.url, clientOptions);
+  if (options.tlsCa) clientOptions.ca = readOperatorFile(options.tlsCa, 'TLS CA file');
+  if (options.tlsCert) clientOptions.cert = readOperatorFile(options.tlsCert, 'TLS certificate file');
+  if (options.tlsKey) clientOptions.key = readOperatorFile(options.tlsKey, 'TLS key file');
+  let client: MqttClient | undefined;
+  try {
+    client = mqtt.connect(options.url, clientOptions);
+    const connecting = client;
+    await new Promise<void>((resolve, reject) => {
+      connecting.once('connect', () => resolve());
+      connecting.once('error', reject);
+      // reconnectPeriod 0: a refused or timed-out connection only closes
+      connecting.once('close', () => reject(new Error(`no connection within ${options.connectTimeout} ms`)));
+    });
+    return connecting;
+  } catch (error) {
+    client?.end(true);
+    throw new OpsError(
+      `cannot reach the broker at ${redactUrl(options.url)}: ${reasonOf(error)}`,
+      EXIT.brokerUnreachable,
+    );
+  }
 }
 
 function addBrokerOptions(command: Command): Command {
@@ -79,7 +166,8 @@ function addBrokerOptions(command: Command): Command {
     .addOption(new Option('--url <url>', 'broker URL').env('KIOSK_OPS_URL').makeOptionMandatory())
     .option('--tls-ca <file>', 'PEM of the broker CA')
     .option('--tls-cert <file>', "PEM of operations' client certificate")
-    .option('--tls-key <file>', "PEM of operations' client key");
+    .option('--tls-key <file>', "PEM of operations' client key")
+    .option('--connect-timeout <ms>', 'how long to try to reach the broker', positiveInt, 10_000);
 }
 
 /** Waits until `count` matching messages arrived on `filter`, or the timeout; returns what arrived. */
@@ -110,33 +198,77 @@ async function collect<T>(
   return items;
 }
 
-/** Ids of the kiosks whose retained status says online (gathered for `settleMs`). */
-async function onlineKiosks(client: MqttClient, settleMs = 1000): Promise<string[]> {
-  const online = new Set<string>();
+interface KnownKiosk {
+  status: StatusBody;
+  /** when the kiosk published this status (its last word to the broker) */
+  ts: string;
+}
+
+/**
+ * The kiosks' retained statuses: gathered for `settleMs`, or until every one of `only` has been
+ * seen. A kiosk without one has never connected to this broker (or was removed).
+ */
+async function retainedStatuses(
+  client: MqttClient,
+  settleMs: number,
+  only?: readonly string[],
+): Promise<Map<string, KnownKiosk>> {
+  const known = new Map<string, KnownKiosk>();
+  let finish: () => void = () => undefined;
+  const settled = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
   const listener = (topic: string, payload: Buffer) => {
-    const kioskId = parseKioskTopic(topic)?.kioskId;
-    if (!kioskId || parseKioskTopic(topic)?.leaf !== 'status') return;
+    const parsed = parseKioskTopic(topic);
+    if (!parsed || parsed.leaf !== 'status' || payload.length === 0) return;
+    if (only && !only.includes(parsed.kioskId)) return;
     try {
-      if (decodeMessage(payload, 'kiosk.status').body.online) online.add(kioskId);
-      else online.delete(kioskId);
+      const message = decodeMessage(payload, 'kiosk.status');
+      known.set(parsed.kioskId, { status: message.body, ts: message.ts });
     } catch (error) {
       if (!(error instanceof InvalidMessage)) throw error;
     }
+    if (only?.every((id) => known.has(id))) finish();
   };
   client.on('message', listener);
-  await client.subscribeAsync(topics.allStatuses(), { qos: 1 });
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  await client.unsubscribeAsync(topics.allStatuses());
+  const filters = only ? only.map((id) => topics.status(id)) : [topics.allStatuses()];
+  const timer = setTimeout(finish, settleMs);
+  await client.subscribeAsync(filters, { qos: 1 });
+  await settled;
+  clearTimeout(timer);
+  await client.unsubscribeAsync(filters);
   client.off('message', listener);
-  return [...online];
+  return known;
+}
+
+/** Refuses to wait for kiosks the broker has never heard of, instead of a silent timeout. */
+function requireKnown(known: Map<string, KnownKiosk>, ids: readonly string[]): void {
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0)
+    throw new OpsError(
+      `no kiosk ${unknown.join(', ')} is known to the broker (no retained status): check the id`,
+      EXIT.unknownKiosk,
+    );
+}
+
+function ago(ts: string, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(ts)) / 1000));
+  if (!Number.isFinite(seconds)) return '-';
+  if (seconds < 90) return `${seconds}s ago`;
+  if (seconds < 90 * 60) return `${Math.round(seconds / 60)}m ago`;
+  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)}h ago`;
+  return `${Math.round(seconds / 86_400)}d ago`;
 }
 
 export function buildKioskOpsCli(): Command {
   const program = new Command('kiosk-ops')
     .description('cccd-kiosk operations: sign and push configuration, send commands, watch the fleet')
     .version(runtimeVersion(), '-V, --version')
-    .option('--json', 'machine-readable output (one JSON document per line)')
-    .showHelpAfterError()
+    .option('--json', 'machine-readable output (one JSON document per line; errors too, on stderr)')
+    .configureOutput({
+      // commander's own errors (unknown option, missing argument): one line, like ours
+      outputError: (text, write) => write(`kiosk-ops: ${text.replace(/^error: /, '').trim()}\n`),
+    })
     .addHelpText(
       'after',
       `
@@ -150,10 +282,28 @@ Examples:
   $ kiosk-ops cmd send set-log-level --arg level=debug --url … --key ops.key --kiosk hn-0001 --wait
   $ kiosk-ops fleet --url mqtts://broker:8883 --json
 
-Commands a kiosk runs: lock, unlock, restart, purge-sessions, resync-manifest,
-collect-diagnostics, set-log-level (--arg level=…). The broker URL may come from KIOSK_OPS_URL.`,
+Commands a kiosk runs: ${KIOSK_COMMANDS.join(', ')}
+(set-log-level takes --arg level=…). The broker URL may come from KIOSK_OPS_URL.
+
+Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
+3 broker unreachable; 4 no such kiosk.`,
     );
   const json = () => program.opts<GlobalOptions>().json;
+  /** A progress line of a --wait on stderr (stdout keeps only the result). */
+  const progress = (text: string, data: Record<string, unknown> = {}) =>
+    process.stderr.write(
+      json() ? `${JSON.stringify({ progress: text, ...data })}\n` : `kiosk-ops: ${text}\n`,
+    );
+  /** Progress while waiting: a line every `everyMs` saying how long it has waited. */
+  const waitingLines = (what: string, timeoutMs: number, everyMs = 5000) => {
+    const began = Date.now();
+    const timer = setInterval(() => {
+      const waited = Math.round((Date.now() - began) / 1000);
+      progress(`still waiting for ${what} (${waited} s of ${Math.round(timeoutMs / 1000)} s)`);
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  };
 
   const keys = program.command('keys').description('operations signing keys (Ed25519)');
   keys
@@ -168,7 +318,7 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       const keyFile = join(options.out, 'ops.key');
       const pubFile = join(options.out, 'ops.pub');
       if (!options.force && (existsSync(keyFile) || existsSync(pubFile)))
-        throw new InvalidArgumentError(`${keyFile} or ${pubFile} exists; pass --force to overwrite`);
+        throw new OpsError(`${keyFile} or ${pubFile} exists; pass --force to overwrite`);
       mkdirSync(options.out, { recursive: true });
       const pair = generateOpsKeyPair();
       writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600 });
@@ -213,16 +363,21 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
       .option('--fleet', 'for every kiosk (on fleet/config)')
       .option('--expires-in-hours <h>', 'how long kiosks may still apply it', positiveInt, 168);
   const signedMessages = (options: SignOptions) => {
-    if (!options.fleet === !options.kiosk?.length)
-      throw new InvalidArgumentError('give either --fleet or --kiosk');
-    const settings: unknown = JSON.parse(readFileSync(options.settings, 'utf8'));
-    if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
-      throw new InvalidArgumentError('settings must be a JSON object');
+    if (!options.fleet === !options.kiosk?.length) throw new OpsError('give either --fleet or --kiosk');
+    const settings = readJsonFile(options.settings, 'settings file');
+    try {
+      // checked against the kiosk config schema before anything is signed
+      checkPushableSettings(settings);
+    } catch (error) {
+      if (error instanceof InvalidSettings)
+        throw new OpsError(`invalid settings in ${options.settings}: ${error.message}`);
+      throw error;
+    }
     const key = loadKey(options.key);
     const sign = (kioskId?: string) =>
       signConfig({
         version: options.configVersion,
-        settings: settings as Record<string, unknown>,
+        settings,
         key,
         expiresInMs: options.expiresInHours * 3600_000,
         ...(kioskId ? { kioskId } : {}),
@@ -242,77 +397,97 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
     )
     .option('--wait', 'wait for config.result events')
     .option('--timeout <ms>', 'how long --wait waits', positiveInt, 30_000)
-    .action(async (options: SignOptions & BrokerOptions & { wait?: boolean; timeout: number }) => {
-      const messages = signedMessages(options);
-      const client = await connectBroker(options);
-      try {
-        const ids = new Set(messages.map(({ message }) => message.id));
-        const publishAll = async () => {
-          for (const { topic, message } of messages)
-            await client.publishAsync(topic, JSON.stringify(message), { qos: 1, retain: true });
-        };
-        if (!options.wait) {
-          await publishAll();
-          print(
-            json(),
-            messages.map(({ topic, message }) => ({ topic, id: message.id })),
-            `pushed ${messages.length} config message(s), version ${options.configVersion}`,
-          );
-          return;
-        }
-        // for the fleet, wait for every kiosk the retained statuses show online
-        const expected = options.kiosk?.length ?? (await onlineKiosks(client)).length;
-        const results = await collect(
-          client,
-          topics.allEvents(),
-          (topic, payload) => {
-            try {
-              const message = decodeMessage(payload, 'config.result');
-              if (!ids.has(message.body.configId)) return undefined;
-              return { kioskId: parseKioskTopic(topic)?.kioskId ?? '?', ...message.body };
-            } catch (error) {
-              if (error instanceof InvalidMessage) return undefined;
-              throw error;
-            }
-          },
-          (items) => new Set(items.map((item) => item.kioskId)).size >= expected,
-          options.timeout,
-          publishAll,
-        );
-        if (json()) print(true, results, '');
-        else
-          for (const result of results)
+    .option(
+      '--settle <ms>',
+      'how long --wait gathers retained statuses to know the kiosks',
+      positiveInt,
+      1500,
+    )
+    .action(
+      async (options: SignOptions & BrokerOptions & { wait?: boolean; timeout: number; settle: number }) => {
+        const messages = signedMessages(options);
+        const client = await connectBroker(options);
+        try {
+          const ids = new Set(messages.map(({ message }) => message.id));
+          const publishAll = async () => {
+            for (const { topic, message } of messages)
+              await client.publishAsync(topic, JSON.stringify(message), { qos: 1, retain: true });
+          };
+          if (!options.wait) {
+            await publishAll();
             print(
-              false,
-              result,
-              `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`,
+              json(),
+              messages.map(({ topic, message }) => ({ topic, id: message.id })),
+              `pushed ${messages.length} config message(s), version ${options.configVersion}`,
             );
-        if (results.length < expected) {
-          process.stderr.write(
-            `only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms\n`,
+            return;
+          }
+          // for the fleet, wait for every kiosk the retained statuses show online
+          const known = await retainedStatuses(client, options.settle, options.kiosk);
+          if (options.kiosk) requireKnown(known, options.kiosk);
+          const expected =
+            options.kiosk?.length ?? [...known.values()].filter((kiosk) => kiosk.status.online).length;
+          const offline = (options.kiosk ?? []).filter((id) => known.get(id)?.status.online === false);
+          progress(
+            `pushing version ${options.configVersion}; waiting up to ${Math.round(options.timeout / 1000)} s for ${expected} kiosk(s)${offline.length > 0 ? ` (offline now: ${offline.join(', ')})` : ''}`,
+            { expected, offline },
           );
-          process.exitCode = 2;
-        } else if (results.some((result) => result.status !== 'applied')) process.exitCode = 1;
-      } finally {
-        await client.endAsync();
-      }
-    });
+          const stopWaiting = waitingLines(`${expected} kiosk(s)`, options.timeout);
+          const results = await collect(
+            client,
+            topics.allEvents(),
+            (topic, payload) => {
+              try {
+                const message = decodeMessage(payload, 'config.result');
+                if (!ids.has(message.body.configId)) return undefined;
+                return { kioskId: parseKioskTopic(topic)?.kioskId ?? '?', ...message.body };
+              } catch (error) {
+                if (error instanceof InvalidMessage) return undefined;
+                throw error;
+              }
+            },
+            (items) => {
+              const last = items.at(-1);
+              const answered = new Set(items.map((item) => item.kioskId)).size;
+              if (last) progress(`${answered}/${expected} answered (${last.kioskId}: ${last.status})`);
+              return answered >= expected;
+            },
+            options.timeout,
+            publishAll,
+          ).finally(stopWaiting);
+          if (json()) print(true, results, '');
+          else
+            for (const result of results)
+              print(
+                false,
+                result,
+                `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`,
+              );
+          if (results.length < expected)
+            throw new OpsError(
+              `only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms`,
+              EXIT.noAnswer,
+            );
+          else if (results.some((result) => result.status !== 'applied')) process.exitCode = 1;
+        } finally {
+          await client.endAsync();
+        }
+      },
+    );
 
   const cmd = program.command('cmd').description('signed commands');
   addBrokerOptions(
     cmd
       .command('send')
       .description('send a signed command to one kiosk; --wait prints its cmd/result')
-      .argument(
-        '<name>',
-        'lock, unlock, restart, purge-sessions, resync-manifest, collect-diagnostics, set-log-level, reassert-state',
-      )
+      .argument('<name>', KIOSK_COMMANDS.join(', '))
       .requiredOption('--key <file>', 'operations private key (ops.key)')
       .requiredOption('--kiosk <id>', 'the kiosk')
       .option('--arg <key=value>', 'command argument (repeatable)', argPair)
       .option('--expires-in <ms>', 'how long the kiosk may still run it', positiveInt, 300_000)
       .option('--wait', 'wait for the answer on cmd/result')
-      .option('--timeout <ms>', 'how long --wait waits', positiveInt, 30_000),
+      .option('--timeout <ms>', 'how long --wait waits', positiveInt, 30_000)
+      .option('--settle <ms>', "how long --wait looks for the kiosk's retained status", positiveInt, 1500),
   ).action(
     async (
       name: string,
@@ -323,8 +498,11 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
         expiresIn: number;
         wait?: boolean;
         timeout: number;
+        settle: number;
       },
     ) => {
+      if (!isKioskCommand(name))
+        throw new OpsError(`unknown command "${name}"; a kiosk runs: ${KIOSK_COMMANDS.join(', ')}`);
       const message = signCommand({
         name,
         kioskId: options.kiosk,
@@ -347,6 +525,16 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
           );
           return;
         }
+        const known = await retainedStatuses(client, options.settle, [options.kiosk]);
+        requireKnown(known, [options.kiosk]);
+        const kiosk = known.get(options.kiosk);
+        progress(
+          kiosk?.status.online
+            ? `${options.kiosk} is online; sending ${name}, waiting up to ${Math.round(options.timeout / 1000)} s for its answer`
+            : `${options.kiosk} is offline (last seen ${kiosk ? ago(kiosk.ts) : '?'}); the broker keeps ${name} for it; waiting up to ${Math.round(options.timeout / 1000)} s`,
+          { kioskId: options.kiosk, online: kiosk?.status.online ?? false },
+        );
+        const stopWaiting = waitingLines(`the answer of ${options.kiosk}`, options.timeout);
         const [answer] = await collect(
           client,
           topics.cmdResult(options.kiosk),
@@ -362,12 +550,9 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
           (items) => items.length > 0,
           options.timeout,
           publish,
-        );
-        if (!answer) {
-          process.stderr.write(`no answer from ${options.kiosk} within ${options.timeout} ms\n`);
-          process.exitCode = 2;
-          return;
-        }
+        ).finally(stopWaiting);
+        if (!answer)
+          throw new OpsError(`no answer from ${options.kiosk} within ${options.timeout} ms`, EXIT.noAnswer);
         print(
           json(),
           answer,
@@ -383,7 +568,9 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
   addBrokerOptions(
     program
       .command('fleet')
-      .description('the fleet from the retained statuses: online, version, device health, queue depth')
+      .description(
+        'the fleet from the retained statuses: online, last seen, versions, config version, in or out of service (and why), queue, devices',
+      )
       .option('--watch', 'keep the table live until Ctrl-C')
       .option('--settle <ms>', 'how long to gather retained statuses', positiveInt, 1000),
   )
@@ -403,14 +590,8 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
         const kioskId = parseKioskTopic(topic)?.kioskId;
         if (!kioskId || payload.length === 0) return;
         try {
-          const status = decodeMessage(payload, 'kiosk.status').body;
-          rows.set(kioskId, {
-            kioskId,
-            online: status.online,
-            version: status.version ?? rows.get(kioskId)?.version ?? null,
-            devices: status.devices ?? rows.get(kioskId)?.devices ?? {},
-            queueDepth: status.queueDepth ?? null,
-          });
+          const message = decodeMessage(payload, 'kiosk.status');
+          rows.set(kioskId, fleetRow(kioskId, message.body, message.ts, rows.get(kioskId)));
           if (options.watch) scheduleRender();
         } catch (error) {
           if (!(error instanceof InvalidMessage)) throw error;
@@ -438,13 +619,36 @@ collect-diagnostics, set-log-level (--arg level=…). The broker URL may come fr
 export interface FleetRow {
   kioskId: string;
   online: boolean;
+  /** when the kiosk last published its status (an offline one: its goodbye, or its last will) */
+  lastSeen: string;
   version: string | null;
+  /** config versions in force (fleet-wide, own); null when the kiosk does not say */
+  configVersions: { fleet: number; kiosk: number } | null;
+  locked: boolean | null;
+  /** why the kiosk serves no citizens; null while in service */
+  outOfService: string | null;
   devices: Record<string, string>;
   queueDepth: number | null;
 }
 
-export function fleetTable(rows: readonly FleetRow[]): string {
-  const header = ['KIOSK', 'ONLINE', 'VERSION', 'DEVICES', 'QUEUE'];
+/** A row from a kiosk's status; what an offline kiosk's last will leaves out is kept from before. */
+function fleetRow(kioskId: string, status: StatusBody, ts: string, previous?: FleetRow): FleetRow {
+  const said = status.online || status.version !== undefined;
+  return {
+    kioskId,
+    online: status.online,
+    lastSeen: ts,
+    version: status.version ?? previous?.version ?? null,
+    configVersions: status.configVersions ?? previous?.configVersions ?? null,
+    locked: status.locked ?? previous?.locked ?? null,
+    outOfService: said ? (status.outOfService ?? null) : (previous?.outOfService ?? null),
+    devices: status.devices ?? previous?.devices ?? {},
+    queueDepth: status.queueDepth ?? null,
+  };
+}
+
+export function fleetTable(rows: readonly FleetRow[], now = Date.now()): string {
+  const header = ['KIOSK', 'ONLINE', 'LAST SEEN', 'VERSION', 'CONFIG', 'QUEUE', 'DEVICES', 'SERVICE'];
   const lines = rows.map((row) => {
     const unwell = Object.entries(row.devices).filter(([, state]) => state !== 'ok' && state !== 'disabled');
     const devices =
@@ -453,12 +657,16 @@ export function fleetTable(rows: readonly FleetRow[]): string {
         : unwell.length === 0
           ? `all ok (${Object.keys(row.devices).length})`
           : unwell.map(([name, state]) => `${name}:${state}`).join(' ');
+    const service = row.outOfService ? `OUT: ${row.outOfService}` : row.locked === null ? '-' : 'in service';
     return [
       row.kioskId,
       row.online ? 'yes' : 'NO',
+      row.online ? 'now' : ago(row.lastSeen, now),
       row.version ?? '-',
-      devices,
+      row.configVersions ? `f${row.configVersions.fleet}/k${row.configVersions.kiosk}` : '-',
       row.queueDepth?.toString() ?? '-',
+      devices,
+      service,
     ];
   });
   const widths = header.map((title, column) =>
@@ -470,19 +678,34 @@ export function fleetTable(rows: readonly FleetRow[]): string {
       .join('  ')
       .trimEnd();
   const online = rows.filter((row) => row.online).length;
-  return [format(header), ...lines.map(format), `${rows.length} kiosks, ${online} online`].join('\n');
+  const out = rows.filter((row) => row.outOfService).length;
+  return [
+    format(header),
+    ...lines.map(format),
+    `${rows.length} kiosks, ${online} online, ${out} out of service`,
+  ].join('\n');
+}
+
+/** One line on stderr (JSON with --json) and the exit code; never a stack trace. */
+function fail(message: string, exitCode: number): void {
+  const asJson = process.argv.includes('--json');
+  process.stderr.write(
+    asJson ? `${JSON.stringify({ error: message, exitCode })}\n` : `kiosk-ops: ${message}\n`,
+  );
+  process.exitCode = exitCode;
 }
 
 const program = buildKioskOpsCli();
-program.exitOverride((error) => {
-  process.exitCode = error.exitCode;
-  throw error;
-});
+program.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof InvalidArgumentError || (error as { code?: string }).code?.startsWith('commander.')) {
-    if (error instanceof InvalidArgumentError) process.stderr.write(`kiosk-ops: ${error.message}\n`);
-    process.exitCode ||= 1;
-  } else throw error;
+  if (error instanceof OpsError) fail(error.message, error.exitCode);
+  else if (error instanceof CommanderError) {
+    // help and version end with exit code 0; commander already printed its own one-line errors
+    process.exitCode = error.exitCode;
+  } else {
+    // a bug, not an operator's mistake: still one line, named so it can be reported
+    fail(`internal error: ${reasonOf(error)}`, 70);
+  }
 }

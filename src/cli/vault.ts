@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JohnnyFiveDispenser, KioskGpio, onoffBackend } from '../../devices/index.js';
 import { chipStationOf } from '../runtime/devices.js';
-import { parseTrustList } from '../card/pa.js';
 import type { KioskConfig } from '../config/index.js';
+import { loadCardTrustFailClosed } from '../kiosk/card-trust.js';
 import { readLoadIntents } from '../kiosk/reconcile.js';
 import { Vault } from '../kiosk/vault.js';
 import { loadVault } from '../kiosk/vault-load.js';
@@ -85,7 +84,7 @@ export async function runVaultCommand(
         identity,
         dispenser,
         openChipStation: () => station.open(),
-        trustAnchors: parseTrustList(readFileSync(config.sessions.trustList, 'utf8')),
+        trust: loadCardTrustFailClosed(config, log),
         log,
       });
       process.stdout.write(

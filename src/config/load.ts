@@ -139,5 +139,37 @@ export async function loadConfigFile(
   } catch (error) {
     throw new ConfigError(file, [`(file): not valid JSON (${(error as Error).message})`]);
   }
-  return parseConfig(applyEnvOverrides(json, env), file);
+  return parseConfig(await withRegistryKeysFile(applyEnvOverrides(json, env), file), file);
+}
+
+/**
+ * Fills `fleet.registrySigningKey`/`registrySealingKey` from `fleet.registryKeysFile` when the file
+ * is named and the keys are not inline, so a shipped configuration can point at where provisioning
+ * put the keys (like the TLS files) instead of carrying key material. The keys still pass the schema.
+ */
+async function withRegistryKeysFile(input: unknown, source: string): Promise<unknown> {
+  if (!isRecord(input) || !isRecord(input.fleet)) return input;
+  const path = input.fleet.registryKeysFile;
+  if (typeof path !== 'string' || path === '') return input;
+  let keys: unknown;
+  try {
+    keys = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'not valid JSON';
+    throw new ConfigError(source, [`fleet.registryKeysFile: cannot read the registry keys (${code})`]);
+  }
+  if (!isRecord(keys))
+    throw new ConfigError(source, ['fleet.registryKeysFile: expected {"signing", "sealing"}']);
+  return {
+    ...input,
+    fleet: {
+      ...input.fleet,
+      registrySigningKey: input.fleet.registrySigningKey ?? keys.signing,
+      registrySealingKey: input.fleet.registrySealingKey ?? keys.sealing,
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -114,6 +114,29 @@ export const TlsSchema = z.strictObject({
   key: z.string().min(1).meta({ description: "PEM file of this kiosk's client key", restart: true }),
 });
 
+/** Audio guidance (issue 15): espeak-ng speaks each screen's instruction and every result. */
+const SPEECH_DEFAULTS = { enabled: true, volume: 100, wordsPerMinute: 150 };
+const SpeechSchema = z
+  .strictObject({
+    enabled: z.boolean().default(SPEECH_DEFAULTS.enabled).meta({
+      description:
+        'speak each screen and result aloud (EN 301 549 §5.1); off only for a kiosk without speakers',
+    }),
+    volume: z.number().int().min(0).max(200).default(SPEECH_DEFAULTS.volume).meta({
+      description:
+        "loudness of the spoken guidance: espeak-ng's amplitude, 0 = silent, 100 = espeak-ng's default, 200 = loudest (may distort)",
+    }),
+    wordsPerMinute: z
+      .number()
+      .int()
+      .min(80)
+      .max(300)
+      .default(SPEECH_DEFAULTS.wordsPerMinute)
+      .meta({ description: "speaking rate; slower than espeak-ng's 175 so that codes are easy to note" }),
+  })
+  .default(SPEECH_DEFAULTS)
+  .meta({ description: 'audio guidance through espeak-ng, offline, in Vietnamese and English' });
+
 export const KioskConfigSchema = z.strictObject({
   kiosk: z.strictObject({
     id: z
@@ -133,6 +156,10 @@ export const KioskConfigSchema = z.strictObject({
         .default(5)
         .meta({ description: 'MQTT 3.1.1 (4) or MQTT 5 (5)', restart: true }),
       keepaliveSeconds: z.number().int().min(5).max(600).default(30),
+      telemetryIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
+        description: 'how often the kiosk publishes telemetry (also soon after a change)',
+        restart: true,
+      }),
       tls: TlsSchema.optional(),
       reconnect: z
         .strictObject({
@@ -164,8 +191,9 @@ export const KioskConfigSchema = z.strictObject({
             "names the kiosk's own browser may use for the UI besides 127.0.0.1, localhost and [::1] (Host allow-list against DNS rebinding)",
           restart: true,
         }),
+      speech: SpeechSchema,
     })
-    .default({ host: '127.0.0.1', port: 8080, hostNames: [] }),
+    .default({ host: '127.0.0.1', port: 8080, hostNames: [], speech: SPEECH_DEFAULTS }),
   devices: DevicesSchema,
   timeouts: z
     .strictObject({
@@ -291,6 +319,11 @@ export const KioskConfigSchema = z.strictObject({
             'the registry X25519 key pinned at provisioning: pickup secrets must be HPKE-sealed by it, update submissions are sealed to it',
           restart: true,
         }),
+      registryKeysFile: z.string().min(1).optional().meta({
+        description:
+          'a JSON file {"signing", "sealing"} holding the two registry keys above (base64), as provisioning writes it; read at load, inline keys win',
+        restart: true,
+      }),
       rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
       }),

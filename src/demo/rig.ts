@@ -23,7 +23,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS, qrOf, registryCitizenOf } from './citizens.js';
 import { VirtualChipStation } from './chip-station.js';
 import { VPCD_READER_NAME } from './pcscd.js';
-import { createTestPki } from './test-pki.js';
+import { createTestPki, type TestPki } from './test-pki.js';
 
 /**
  * The demo's "world around the kiosk": embedded broker, reference registry and device emulators
@@ -65,6 +65,12 @@ export interface DemoRigOptions {
   log: Logger;
   /** the demo kiosk: its registry stages the demo citizens' pickups for it */
   kioskId?: string;
+  /**
+   * where the rig's pcscd lives (its socket is `<dir>/pcscd.comm`); absent: `<dataDir>/pcscd`.
+   * pcsc-lite reads its socket's name once per process, so rigs started one after another for
+   * kiosks in one process must share this directory.
+   */
+  pcscdDir?: string;
 }
 
 export interface DemoRig {
@@ -85,6 +91,8 @@ export interface DemoRig {
   /** the vault's cards by slot: each slot's chip (swap them to put another citizen's card in a slot) */
   chips: Map<number, ChipEmulator>;
   trustList: string;
+  /** the test PKI the vault's chips are signed with (its CSCA is `trustList`) */
+  pki: TestPki;
   /** the registry's public keys a kiosk pins (`fleet.registrySigningKey` / `registrySealingKey`) */
   registryKeys: { signing: string; sealing: string };
   /** the citizen-side controls of the rig socket: `finger`, `scan`, `take`, `citizens` */
@@ -157,7 +165,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     ]),
   );
   station.virtual = await VirtualChipStation.start(
-    join(dataDir, 'pcscd'),
+    options.pcscdDir ?? join(dataDir, 'pcscd'),
     dispenser,
     chips,
     log.child({ room: 'chip-station' }),
@@ -241,6 +249,7 @@ export async function startDemoRig(options: DemoRigOptions): Promise<DemoRig> {
     chipStation,
     chips,
     trustList,
+    pki,
     registryKeys: {
       signing: registry.keys.signingPublicKey,
       sealing: registry.keys.sealingPublicKey,

@@ -18,7 +18,7 @@
  * `reassert-state`; configs that arrive meanwhile wait for it.
  */
 import type { KioskConfig } from '../config/schema.js';
-import type { InboundGuard, InboundHandlers, InboundMessage } from '../link/inbound.js';
+import type { AfterCommit, InboundGuard, InboundHandlers, InboundMessage } from '../link/inbound.js';
 import {
   decodeMessage,
   type Envelope,
@@ -187,7 +187,10 @@ export class FleetService implements Service {
 
   /** Handlers for the link's inbound router: the guard of every gated message, and commands. */
   get inbound(): Pick<InboundHandlers, 'command' | 'guard'> {
-    return { command: (message, tx) => this.onCommand(message, tx), guard: this.guard };
+    return {
+      command: (message, tx, afterCommit) => this.onCommand(message, tx, afterCommit),
+      guard: this.guard,
+    };
   }
 
   private readonly guard: InboundGuard = {
@@ -372,6 +375,20 @@ export class FleetService implements Service {
     };
   }
 
+  /** What the retained status says of this room: config versions, lock, and why out of service. */
+  statusFields(): { configVersions: Record<ConfigSource, number>; locked: boolean; outOfService?: string } {
+    const why = this.security.storeLost
+      ? 'store lost: waiting for operations to re-establish its state'
+      : this.locked
+        ? 'locked by operations'
+        : undefined;
+    return {
+      configVersions: this.configVersions,
+      locked: this.isLocked,
+      ...(why ? { outOfService: why } : {}),
+    };
+  }
+
   /** Applied config versions, for the status and diagnostics. */
   get configVersions(): Record<ConfigSource, number> {
     return { ...this.versions };
@@ -412,26 +429,31 @@ export class FleetService implements Service {
       this.heldConfigs.set(source, { payload, topic });
       return;
     }
-    this.lastDecided[source] = message.id;
     // the same config as the high-water mark, lost with a wiped store: it may be applied again
     const reapply =
       version === this.versions[source] &&
       this.security.configIds[source] === message.id &&
       this.applied[source]?.configId !== message.id;
-    try {
-      const fresh = await this.options.store.transaction(async (tx) =>
-        (await rememberNonce(tx, message, this.now())) ? tx.markApplied(message.id, 'config.push') : false,
-      );
-      if (!fresh) throw new Refused('replayed');
-      if (version <= this.versions[source] && !reapply)
-        throw new Refused('not-newer', `version ${version} ≤ ${this.versions[source]}`);
-    } catch (error) {
-      if (!(error instanceof Refused)) throw error;
-      if (error.reason === 'replayed') return this.refusals.note('replayed', 'config');
+    // The nonce is only looked up here; it is remembered in the transaction that records the
+    // decision, so a decision that fails to commit (store full) leaves the config to be redelivered
+    // and decided again, instead of refused as a replay of itself (issue 13, no inbound loss).
+    if (await this.nonceKnown(message)) {
+      this.lastDecided[source] = message.id;
+      return this.refusals.note('replayed', 'config');
+    }
+    if (version <= this.versions[source] && !reapply) {
       await this.reportConfig(
-        { version, configId: message.id, status: 'refused', reason: error.reason, detail: error.detail },
+        {
+          version,
+          configId: message.id,
+          status: 'refused',
+          reason: 'not-newer',
+          detail: `version ${version} ≤ ${this.versions[source]}`,
+        },
         'warn',
+        message,
       );
+      this.lastDecided[source] = message.id;
       return;
     }
     const before = this.effective;
@@ -444,14 +466,17 @@ export class FleetService implements Service {
       await this.reportConfig(
         { version, configId: message.id, status: 'refused', reason: 'invalid', detail: error.message },
         'warn',
+        message,
       );
+      this.lastDecided[source] = message.id;
       return;
     }
     const changed = changedPaths(before, after);
     const restartRequired = changed.filter((path) => requiresRestart(path));
     const previous = this.applied[source];
     const wasHealthy = this.options.health().healthy;
-    await this.options.store.transaction(async (tx) => {
+    const fresh = await this.options.store.transaction(async (tx) => {
+      if (!(await this.rememberConfig(tx, message))) return false;
       await this.saveState(tx, `version.${source}`, version);
       await this.saveState(tx, `applied.${source}`, candidate);
       await tx.audit(`ops:${message.keyId ?? '?'}`, 'config.applied', { source, version, changed });
@@ -464,7 +489,10 @@ export class FleetService implements Service {
           ...(restartRequired.length > 0 ? { restartRequired: restartRequired.slice(0, 100) } : {}),
         },
       });
+      return true;
     });
+    this.lastDecided[source] = message.id;
+    if (!fresh) return this.refusals.note('replayed', 'config');
     this.versions[source] = version;
     this.applied[source] = candidate;
     this.effective = after;
@@ -566,13 +594,33 @@ export class FleetService implements Service {
     });
   }
 
-  private async reportConfig(body: MessageBody<'config.result'>, level: 'warn' | 'info'): Promise<void> {
+  /** True when the nonce of `message` is already remembered (committed): it is a replay. */
+  private async nonceKnown(message: Envelope): Promise<boolean> {
+    if (!message.nonce) return true;
+    const row = await this.options.store
+      .read()
+      .get('SELECT 1 AS known FROM message_nonces WHERE nonce = ?', [message.nonce]);
+    return row !== undefined;
+  }
+
+  /** Remembers the config's nonce and id in `tx`; false when they are known already. */
+  private async rememberConfig(tx: Transaction, message: Envelope): Promise<boolean> {
+    return (await rememberNonce(tx, message, this.now())) && tx.markApplied(message.id, 'config.push');
+  }
+
+  /** Reports a refused config in the transaction that remembers its nonce (a replay is not news). */
+  private async reportConfig(
+    body: MessageBody<'config.result'>,
+    level: 'warn' | 'info',
+    message: Envelope,
+  ): Promise<void> {
     this.counts.configRefused++;
     this.options.log[level](
       { version: body.version, reason: body.reason, detail: body.detail },
       'fleet: config refused',
     );
     await this.options.store.transaction(async (tx) => {
+      await this.rememberConfig(tx, message);
       await tx.audit('fleet', 'config.refused', { version: body.version, reason: body.reason });
       tx.emit({ type: 'config.result', body });
     });
@@ -595,32 +643,45 @@ export class FleetService implements Service {
 
   /**
    * Runs inside the transaction that records the command's id and nonce, after the gate admitted
-   * it (signature, target, times, nonce are checked before anything is stored).
+   * it (signature, target, times, nonce are checked before anything is stored). What the command
+   * changes is written in that transaction; its effects on the running kiosk (bus events, the
+   * security file, the log level) and its reply are scheduled with `afterCommit`, so a command
+   * whose transaction fails (store full) has done nothing and said nothing, and is redelivered.
    */
-  private async onCommand(message: CommandMessage, tx: Transaction): Promise<void> {
+  private async onCommand(message: CommandMessage, tx: Transaction, afterCommit: AfterCommit): Promise<void> {
     let result: CommandResult;
+    const effects: Array<() => void> = [];
     try {
       await tx.audit(`ops:${message.keyId ?? '?'}`, `command.${message.body.name}`);
-      result = await this.run(message, tx);
-      this.counts.commandsRun++;
+      result = await this.run(message, tx, (effect) => effects.push(effect));
     } catch (error) {
       if (!(error instanceof Refused)) throw error;
+      effects.length = 0;
       result = this.refusal(message, error.reason, error.detail);
     }
-    void this.answer(message, result);
-    if (result.status === 'ok' && message.body.name === 'reassert-state')
-      // after this transaction committed: the held configs are decided against the new high-water
-      setTimeout(() => this.releaseHeldConfigs(), 0);
-    if (result.status === 'ok' && message.body.name === 'restart')
-      // after the answer is out and this transaction has committed: stopping waits for the store
-      setTimeout(() => this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }), 50);
+    afterCommit(() => {
+      if (result.status === 'ok') this.counts.commandsRun++;
+      for (const effect of effects) effect();
+      const answered = this.answer(message, result);
+      if (result.status === 'ok' && message.body.name === 'restart')
+        // A restart cannot wait for anything after it: it was recorded (the audit row above, in
+        // the committed inbox transaction), it is answered, then performed — once the answer is
+        // acknowledged by the broker, or after `restartingInMs` at the latest.
+        void Promise.race([answered, new Promise((done) => setTimeout(done, 50))]).then(() =>
+          this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }),
+        );
+    });
   }
 
   /**
    * `reassert-state`: operations re-establish the security state they hold (their signed record of
    * this kiosk's config versions and lock). Versions only move up; the lock is theirs to say.
    */
-  private async reassertState(message: CommandMessage, tx: Transaction): Promise<Record<string, unknown>> {
+  private async reassertState(
+    message: CommandMessage,
+    tx: Transaction,
+    afterCommit: AfterCommit,
+  ): Promise<Record<string, unknown>> {
     const args = message.body.args ?? {};
     const number = (value: unknown) =>
       typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
@@ -628,20 +689,29 @@ export class FleetService implements Service {
     const kioskVersion = number(args.kioskVersion);
     if (fleetVersion === undefined || kioskVersion === undefined || typeof args.locked !== 'boolean')
       throw new Refused('invalid', 'args: fleetVersion, kioskVersion (integers ≥ 0), locked (boolean)');
-    this.versions.fleet = Math.max(this.versions.fleet, fleetVersion);
-    this.versions.kiosk = Math.max(this.versions.kiosk, kioskVersion);
-    this.locked = args.locked;
-    await this.saveState(tx, 'version.fleet', this.versions.fleet);
-    await this.saveState(tx, 'version.kiosk', this.versions.kiosk);
-    await this.saveState(tx, 'locked', this.locked);
+    const versions = {
+      fleet: Math.max(this.versions.fleet, fleetVersion),
+      kiosk: Math.max(this.versions.kiosk, kioskVersion),
+    };
+    const locked = args.locked;
+    await this.saveState(tx, 'version.fleet', versions.fleet);
+    await this.saveState(tx, 'version.kiosk', versions.kiosk);
+    await this.saveState(tx, 'locked', locked);
     await this.saveState(tx, 'store.id', this.security.storeId);
     const wasLost = this.security.storeLost;
-    this.security = { ...this.security, storeLost: false };
-    this.persistSecurity();
-    this.options.bus.emit('fleet.lock', { locked: this.locked, by: `ops:${message.keyId ?? '?'}` });
-    if (wasLost)
-      this.options.log.warn({ versions: this.versions }, 'fleet: state re-established by operations');
-    return { versions: { ...this.versions }, locked: this.locked, wasLost };
+    afterCommit(() => {
+      this.versions.fleet = Math.max(this.versions.fleet, versions.fleet);
+      this.versions.kiosk = Math.max(this.versions.kiosk, versions.kiosk);
+      this.locked = locked;
+      this.security = { ...this.security, storeLost: false };
+      this.persistSecurity();
+      this.options.bus.emit('fleet.lock', { locked, by: `ops:${message.keyId ?? '?'}` });
+      if (wasLost)
+        this.options.log.warn({ versions: this.versions }, 'fleet: state re-established by operations');
+      // the held configs are decided against the new high-water mark
+      this.releaseHeldConfigs();
+    });
+    return { versions, locked, wasLost };
   }
 
   private releaseHeldConfigs(): void {
@@ -649,8 +719,15 @@ export class FleetService implements Service {
     this.heldConfigs.clear();
   }
 
-  /** The operations table of commands (STYLE.md practice 6). */
-  private async run(message: CommandMessage, tx: Transaction): Promise<CommandResult> {
+  /**
+   * The operations table of commands (STYLE.md practice 6): writes in `tx`, effects on the running
+   * kiosk through `afterCommit`.
+   */
+  private async run(
+    message: CommandMessage,
+    tx: Transaction,
+    afterCommit: AfterCommit,
+  ): Promise<CommandResult> {
     const { name, args } = message.body;
     const by = `ops:${message.keyId ?? '?'}`;
     const ok = (data?: Record<string, unknown>): CommandResult => ({
@@ -661,22 +738,24 @@ export class FleetService implements Service {
     switch (name) {
       case 'lock':
       case 'unlock': {
-        this.locked = name === 'lock';
-        await this.saveState(tx, 'locked', this.locked);
-        this.options.bus.emit('fleet.lock', { locked: this.locked, by });
-        // after this transaction commits (the file must never be behind the store for long)
-        setTimeout(() => this.persistSecurity(), 0);
-        return ok({ locked: this.locked });
+        const locked = name === 'lock';
+        await this.saveState(tx, 'locked', locked);
+        afterCommit(() => {
+          this.locked = locked;
+          this.persistSecurity();
+          this.options.bus.emit('fleet.lock', { locked, by });
+        });
+        return ok({ locked });
       }
       case 'reassert-state':
-        return ok(await this.reassertState(message, tx));
+        return ok(await this.reassertState(message, tx, afterCommit));
       case 'restart':
         return ok({ restartingInMs: 50 });
       case 'purge-sessions':
-        this.options.bus.emit('fleet.purgeSessions', { by });
+        afterCommit(() => this.options.bus.emit('fleet.purgeSessions', { by }));
         return ok();
       case 'resync-manifest':
-        this.options.bus.emit('fleet.resyncManifest', { by });
+        afterCommit(() => this.options.bus.emit('fleet.resyncManifest', { by }));
         return ok();
       case 'collect-diagnostics':
         return ok(this.diagnosticsBundle());
@@ -684,7 +763,7 @@ export class FleetService implements Service {
         const level = args?.level;
         if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level))
           throw new Refused('invalid', `args.level must be one of ${LOG_LEVELS.join(', ')}`);
-        this.options.setLogLevel(level as LogLevel);
+        afterCommit(() => this.options.setLogLevel(level as LogLevel));
         return ok({ level });
       }
       default:
@@ -708,17 +787,23 @@ export class FleetService implements Service {
     return { truncated: true, bytes: size, fleet: bundle.fleet };
   }
 
+  /** Sends the reply; the promise settles (never rejects) once the broker has it, or it failed. */
   private answer(message: CommandMessage, body: CommandResult): Promise<void> {
-    return this.publishResult(body, message.correlationId ?? message.id);
+    return this.send(body, message.correlationId ?? message.id);
   }
 
   private publishResult(body: CommandResult, correlationId: string | undefined): Promise<void> {
+    // Not awaited: mqtt.js handles incoming packets one at a time, so the PUBACK of this answer
+    // cannot arrive while the command's own message is still being handled.
+    void this.send(body, correlationId);
+    return Promise.resolve();
+  }
+
+  private send(body: CommandResult, correlationId: string | undefined): Promise<void> {
     const reply = envelope('command.result', this.options.kioskId, body, {
       ...(correlationId ? { correlationId } : {}),
     });
-    // Not awaited: mqtt.js handles incoming packets one at a time, so the PUBACK of this answer
-    // cannot arrive while the command's own message is still being handled.
-    this.options
+    return this.options
       .publish(topics.cmdResult(this.options.kioskId), reply)
       .catch((error: unknown) =>
         this.options.log.warn(
@@ -726,7 +811,6 @@ export class FleetService implements Service {
           'fleet: command result not sent',
         ),
       );
-    return Promise.resolve();
   }
 }
 

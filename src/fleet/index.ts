@@ -7,6 +7,7 @@ export {
 } from './fleet.js';
 export {
   changedPaths,
+  checkPushableSettings,
   effectiveConfig,
   InvalidSettings,
   mergeSettings,
@@ -14,6 +15,9 @@ export {
 } from './settings.js';
 export * from './signing.js';
 export {
+  isKioskCommand,
+  KIOSK_COMMANDS,
+  type KioskCommandName,
   OPS_SENDER,
   signCommand,
   signConfig,

@@ -9,6 +9,26 @@ import { signEnvelope } from './signing.js';
 /** The `from` of messages signed by operations. */
 export const OPS_SENDER = 'ops';
 
+/**
+ * The commands a kiosk runs (FleetService's table of commands). `kiosk-ops` refuses any other name
+ * before signing, since a kiosk would only refuse it as `unknown-command`.
+ */
+export const KIOSK_COMMANDS = [
+  'lock',
+  'unlock',
+  'restart',
+  'purge-sessions',
+  'resync-manifest',
+  'collect-diagnostics',
+  'set-log-level',
+  'reassert-state',
+] as const;
+export type KioskCommandName = (typeof KIOSK_COMMANDS)[number];
+
+export function isKioskCommand(name: string): name is KioskCommandName {
+  return (KIOSK_COMMANDS as readonly string[]).includes(name);
+}
+
 export interface SignConfigOptions {
   version: number;
   settings: Record<string, unknown>;

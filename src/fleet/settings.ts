@@ -14,6 +14,7 @@ const NOT_PUSHABLE = [
   'fleet.opsPublicKeys',
   'fleet.registrySigningKey',
   'fleet.registrySealingKey',
+  'fleet.registryKeysFile',
 ] as const;
 
 /** Pushed settings that fail the schema or touch a setting only provisioning may set. */
@@ -98,4 +99,21 @@ export function requiresRestart(path: string, schema: z.ZodType = KioskConfigSch
     node = def.shape?.[part] ?? def.element ?? def.valueType;
   }
   return false;
+}
+
+/** A placeholder kiosk, so pushed settings can be checked against the schema before signing. */
+const SETTINGS_CHECK_BASE = {
+  kiosk: { id: 'settings-check' },
+  mqtt: { url: 'mqtt://settings-check.invalid' },
+};
+
+/**
+ * Throws InvalidSettings unless `settings` is a JSON object that the kiosk config schema accepts
+ * when layered on a kiosk's configuration (unknown keys, wrong types, settings only provisioning
+ * may set). Operations call it before signing; each kiosk checks again against its own file.
+ */
+export function checkPushableSettings(settings: unknown): asserts settings is Settings {
+  if (!isPlainObject(settings)) throw new InvalidSettings('settings must be a JSON object');
+  const base = KioskConfigSchema.parse(SETTINGS_CHECK_BASE);
+  effectiveConfig(base, [settings]);
 }

@@ -12,7 +12,8 @@
  * passed (`mayDispense`). test/unit/kiosk/session-machine.property.test.ts checks it over random
  * sequences of events.
  */
-import { CccdError, parseIdNumber } from '../cccd/index.js';
+import { CccdError, parseIdNumber, parseQr } from '../cccd/index.js';
+import { checkContactChanges } from './contact-rules.js';
 import type { Screen, SessionView, UiInput } from './view.js';
 
 export interface SessionTimeouts {
@@ -25,6 +26,19 @@ export interface SessionTimeouts {
   /** how long receipt, referral and status screens stay before attract */
   resultMs: number;
 }
+
+/**
+ * WCAG 2.2 §2.2.1 (timing adjustable): before a time limit ends a step the kiosk asks "need more
+ * time?" for `MORE_TIME_ASK_MS`, and a touch extends the step, at least `MORE_TIME_EXTENSIONS`
+ * times per session, by at least `MORE_TIME_MIN_MS` each (20 s is the criterion's response time).
+ */
+export const MORE_TIME_ASK_MS = 20_000;
+export const MORE_TIME_MIN_MS = 20_000;
+export const MORE_TIME_EXTENSIONS = 10;
+/** How long a finger attempt's result stays on the screen before the next attempt can start. */
+export const FINGER_RESULT_MS = 2000;
+/** Timers whose end would end a citizen's step: each is announced with "need more time?". */
+const EXTENDABLE_TIMERS: ReadonlySet<string> = new Set(['idle', 'finger', 'tray']);
 
 export interface SessionSettings {
   timeouts: SessionTimeouts;
@@ -59,7 +73,9 @@ export type Phase =
   | 'update-confirm'
   | 'update-submitting'
   | 'update-done'
-  | 'update-status';
+  | 'update-status'
+  | 'status-lookup'
+  | 'status-checking';
 
 export type ContactChanges = NonNullable<SessionView['record']>;
 export type Gazetteer = NonNullable<SessionView['gazetteer']>;
@@ -94,7 +110,22 @@ export interface SessionState {
   changes?: ContactChanges;
   updateStatus?: UpdateStatus;
   /** where a parked card goes and what the session shows afterwards */
-  parking?: { to: 'slot' | 'bin'; then: 'referral' | 'out-of-service' | 'attract' };
+  parking?: {
+    to: 'slot' | 'bin';
+    then: 'referral' | 'out-of-service' | 'attract';
+    /** the referral's reason, when `then` is referral */
+    messageKey?: string;
+  };
+  /** the finger of a missed attempt must leave the sensor before the next attempt */
+  awaitingLift?: boolean;
+  /** "need more time?" is on the screen; `resume` is the timer that ran out */
+  moreTime?: { resume: string };
+  /** how many times this session's time limits were extended */
+  extensions?: number;
+  /** the reference staff look up for a referral (logged with the reason) */
+  referenceCode?: string;
+  /** the printer confirmed the receipt (GS r after the last byte) */
+  receiptPrinted?: boolean;
   missing: string[];
   storeAccepts: boolean;
   /** locked by operations (`lock` command): sessions in progress finish, no new one starts */
@@ -137,9 +168,13 @@ export type SessionEvent =
   | { type: 'card-unreadable'; op: number }
   | { type: 'presented'; op: number }
   | { type: 'taken' }
-  | { type: 'completed'; op: number; receiptCode: string }
+  | { type: 'completed'; op: number; receiptCode: string; printed: boolean }
+  /** the finger of a missed attempt left the sensor, and its result was shown long enough */
+  | { type: 'finger-lifted'; op: number }
+  /** the orchestrator logged a referral under this reference */
+  | { type: 'referred'; op: number; reference: string }
   | { type: 'parked'; op: number; ok: boolean }
-  | { type: 'update-submitted'; op: number; trackingCode: string }
+  | { type: 'update-submitted'; op: number; trackingCode: string; printed: boolean }
   | { type: 'status-result'; op: number; status?: UpdateStatus }
   /** a device command of the current operation failed (disconnected, jammed, timed out) */
   | { type: 'device-fault'; op: number; device: string }
@@ -157,6 +192,12 @@ export type SessionEffect =
   | { kind: 'identify-update'; op: number; qrText: string }
   | { kind: 'verify-finger'; op: number; timeoutMs: number }
   | { kind: 'verify-finger-online'; op: number; timeoutMs: number }
+  /** show the attempt's result for `showMs`, and wait until the finger is off the sensor */
+  | { kind: 'await-lift'; op: number; showMs: number; timeoutMs: number }
+  /** stop waiting on the devices (the finger sensor's polling) without dropping secrets */
+  | { kind: 'stop-waits' }
+  /** log a referral to staff under a new reference code (answered with `referred`) */
+  | { kind: 'refer'; op: number; reason: string; pickupId?: string }
   | { kind: 'fetch-card'; op: number; pickupId: string; slot: number }
   | { kind: 'present'; op: number; pickupId: string; slot: number; checks: DispenseChecks }
   | { kind: 'complete'; op: number; pickupId: string; slot: number }
@@ -208,6 +249,7 @@ const CARD_OUT: ReadonlySet<Phase> = new Set(['checking-card', 'presenting', 'ta
 /** Phases waiting for a citizen's input: the idle timer runs, `touch` restarts it. */
 const IDLE_PHASES: ReadonlySet<Phase> = new Set([
   'identify',
+  'status-lookup',
   'update-identify',
   'update-record',
   'update-edit',
@@ -270,7 +312,7 @@ class Reduction {
   /** Enters a phase, clearing the per-screen fields that do not carry over. */
   private enter(phase: Phase, patch: Partial<SessionState> = {}): void {
     this.disarm();
-    const { messageKey: _m, ...rest } = this.state;
+    const { messageKey: _m, moreTime: _t, awaitingLift: _l, ...rest } = this.state;
     this.state = { ...rest, phase, ...patch };
     if (IDLE_PHASES.has(phase)) this.arm('idle', this.settings.timeouts.idleMs);
     else if (RESULT_PHASES.has(phase)) this.arm('result', this.settings.timeouts.resultMs);
@@ -301,11 +343,11 @@ class Reduction {
     this.set({ phase: usable ? 'attract' : 'out-of-service' });
   }
 
-  private startFinger(flow: 'pickup' | 'update'): void {
+  private startFinger(flow: 'pickup' | 'update', atLeastMs = 0): void {
     const attemptsLeft = this.state.attemptsLeft ?? this.settings.maxFingerAttempts;
     this.enter('finger', { attemptsLeft });
     const op = this.nextOp();
-    const timeoutMs = this.settings.timeouts.fingerAttemptMs;
+    const timeoutMs = Math.max(this.settings.timeouts.fingerAttemptMs, atLeastMs);
     this.arm('finger', timeoutMs);
     this.effects.push(
       flow === 'pickup'
@@ -319,12 +361,28 @@ class Reduction {
     reason: 'not-taken' | 'device-fault' | 'check-failed',
     then: 'referral' | 'out-of-service' | 'attract',
     fault?: PickupFault,
+    messageKey?: string,
   ): void {
     const pickup = this.state.pickup;
     if (!pickup) return this.endSession();
-    this.enter('parking', { parking: { to, then } });
+    this.enter('parking', { parking: { to, then, ...(messageKey ? { messageKey } : {}) } });
     const op = this.nextOp();
     this.effects.push({ kind: 'park', op, ...pickup, to, reason, ...(fault ? { fault } : {}) });
+  }
+
+  /**
+   * Sends the citizen to staff: secrets dropped, the reason on the screen, and a reference code
+   * (asked of the orchestrator, which logs it with the reason) that staff can look up.
+   */
+  private refer(messageKey: string, pickupId?: string): void {
+    this.effects.push({ kind: 'purge' });
+    this.enter('referral', { messageKey, pickup: undefined, referenceCode: undefined });
+    this.effects.push({
+      kind: 'refer',
+      op: this.state.op,
+      reason: messageKey,
+      ...(pickupId ? { pickupId } : {}),
+    });
   }
 
   apply(event: SessionEvent): void {
@@ -355,7 +413,7 @@ class Reduction {
         this.set({ maskedId: event.maskedId });
         return this.startFinger('update');
       case 'finger-result':
-        if (state.phase !== 'finger' || state.flow !== 'pickup') return;
+        if (state.phase !== 'finger' || state.flow !== 'pickup' || state.awaitingLift) return;
         if (event.result === 'matched') {
           this.set({ checks: { ...NO_CHECKS, fingerMatched: true } });
           const pickup = state.pickup;
@@ -367,7 +425,7 @@ class Reduction {
         }
         return this.fingerMissed();
       case 'finger-verified-online':
-        if (state.phase !== 'finger' || state.flow !== 'update') return;
+        if (state.phase !== 'finger' || state.flow !== 'update' || state.awaitingLift) return;
         if (!event.matched) return this.fingerMissed();
         this.set({ checks: { ...NO_CHECKS, fingerMatched: true } });
         return this.enter('update-record', {
@@ -375,10 +433,8 @@ class Reduction {
           ...(event.gazetteer ? { gazetteer: event.gazetteer } : {}),
         });
       case 'remote-unavailable':
-        if (state.phase === 'finger' || state.phase === 'update-submitting') {
-          this.effects.push({ kind: 'purge' });
-          return this.enter('referral', { messageKey: 'referral.registry-unreachable' });
-        }
+        if (state.phase === 'finger' || state.phase === 'update-submitting')
+          return this.refer('referral.registry-unreachable');
         if (state.phase === 'update-identifying')
           return this.enter('update-identify', { messageKey: 'update.registry-unreachable' });
         return;
@@ -404,11 +460,11 @@ class Reduction {
             : !checks.activeAuth
               ? 'active-auth-failed'
               : 'chip-mismatch';
-        return this.park('slot', 'check-failed', 'referral', fault);
+        return this.park('slot', 'check-failed', 'referral', fault, 'referral.card-check-failed');
       }
       case 'card-unreadable':
         if (state.phase !== 'checking-card') return;
-        return this.park('slot', 'check-failed', 'referral', 'chip-unreadable');
+        return this.park('slot', 'check-failed', 'referral', 'chip-unreadable', 'referral.card-check-failed');
       case 'presented':
         if (state.phase !== 'presenting') return;
         this.enter('take-card');
@@ -426,12 +482,14 @@ class Reduction {
         this.effects.push({ kind: 'purge' });
         return this.enter('receipt', {
           receiptCode: event.receiptCode,
+          receiptPrinted: event.printed,
           checks: NO_CHECKS,
           pickup: undefined,
         });
       case 'parked': {
         if (state.phase !== 'parking' || !state.parking) return;
-        const then = state.parking.then;
+        const { then, messageKey } = state.parking;
+        const pickupId = state.pickup?.pickupId;
         this.set({ parking: undefined, pickup: undefined, checks: NO_CHECKS });
         if (!event.ok) {
           // the card could not be brought to safety: staff must look; no session until then
@@ -440,10 +498,7 @@ class Reduction {
           this.set({ messageKey: 'out-of-service.card-stuck' });
           return;
         }
-        if (then === 'referral') {
-          this.effects.push({ kind: 'purge' });
-          return this.enter('referral', { messageKey: 'referral.card-check-failed' });
-        }
+        if (then === 'referral') return this.refer(messageKey ?? 'referral.card-check-failed', pickupId);
         return this.endSession();
       }
       case 'device-fault':
@@ -456,13 +511,24 @@ class Reduction {
         this.effects.push({ kind: 'purge' });
         return this.enter('update-done', {
           trackingCode: event.trackingCode,
+          receiptPrinted: event.printed,
           record: undefined,
           gazetteer: undefined,
         });
       case 'status-result':
-        if (state.phase !== 'looking-up' || state.flow !== 'update') return;
-        if (!event.status) return this.enter('update-identify', { messageKey: 'update.status-unknown' });
+        if (state.phase !== 'status-checking') return;
+        // an unknown code stays on the look-up screen, with the reason, for the citizen to correct
+        if (!event.status) return this.enter('status-lookup', { messageKey: 'update.status-unknown' });
         return this.enter('update-status', { updateStatus: event.status });
+      case 'finger-lifted':
+        if (state.phase !== 'finger' || !state.awaitingLift) return;
+        this.startFinger(state.flow === 'update' ? 'update' : 'pickup');
+        this.set({ messageKey: 'finger.try-again' });
+        return;
+      case 'referred':
+        if (state.phase !== 'referral') return;
+        this.set({ referenceCode: event.reference });
+        return;
     }
   }
 
@@ -474,10 +540,7 @@ class Reduction {
   private onLookupResult(event: Extract<SessionEvent, { type: 'lookup-result' }>): void {
     const max = this.settings.maxFingerAttempts;
     const attemptsLeft = Math.min(max, event.attemptsLeft ?? max);
-    if (attemptsLeft <= 0) {
-      this.effects.push({ kind: 'purge' });
-      return this.enter('referral', { messageKey: 'referral.finger-attempts', pickup: undefined });
-    }
+    if (attemptsLeft <= 0) return this.refer('referral.finger-attempts', event.found?.pickupId);
     const maskedId = event.found?.maskedId ?? event.maskedId;
     this.set({
       pickup: event.found ? { pickupId: event.found.pickupId, slot: event.found.slot } : undefined,
@@ -503,15 +566,50 @@ class Reduction {
     return false;
   }
 
+  /**
+   * A missed attempt: its result stays on the screen for `FINGER_RESULT_MS`, and the next attempt
+   * starts only once the finger has left the sensor (`finger-lifted`).
+   */
   private fingerMissed(): void {
     const attemptsLeft = (this.state.attemptsLeft ?? 1) - 1;
     this.set({ attemptsLeft });
-    if (attemptsLeft <= 0) {
-      this.effects.push({ kind: 'purge' });
-      return this.enter('referral', { messageKey: 'referral.finger-attempts', pickup: undefined });
+    if (attemptsLeft <= 0) return this.refer('referral.finger-attempts', this.state.pickup?.pickupId);
+    this.awaitLift();
+  }
+
+  private awaitLift(): void {
+    this.enter('finger', { awaitingLift: true, messageKey: 'finger.no-match' });
+    const op = this.nextOp();
+    const timeoutMs = this.settings.timeouts.fingerAttemptMs;
+    this.arm('finger', timeoutMs);
+    this.effects.push({ kind: 'await-lift', op, showMs: FINGER_RESULT_MS, timeoutMs });
+  }
+
+  /** A step's time limit ran out: ask "need more time?" first, while extensions remain. */
+  private askMoreTime(name: string): boolean {
+    if (!EXTENDABLE_TIMERS.has(name) || (this.state.extensions ?? 0) >= MORE_TIME_EXTENSIONS) return false;
+    // the finger sensor stops polling while the question is on the screen
+    if (name === 'finger') this.effects.push({ kind: 'stop-waits' });
+    this.set({ moreTime: { resume: name } });
+    this.arm('more-time', MORE_TIME_ASK_MS);
+    return true;
+  }
+
+  /** A touch on "need more time?": the step starts again with at least `MORE_TIME_MIN_MS`. */
+  private extend(): void {
+    const resume = this.state.moreTime?.resume;
+    if (!resume) return;
+    const { timeouts } = this.settings;
+    this.set({ moreTime: undefined, extensions: (this.state.extensions ?? 0) + 1 });
+    if (resume === 'finger') {
+      const messageKey = this.state.messageKey;
+      if (this.state.awaitingLift) return this.awaitLift();
+      this.startFinger(this.state.flow === 'update' ? 'update' : 'pickup', MORE_TIME_MIN_MS);
+      if (messageKey) this.set({ messageKey });
+      return;
     }
-    this.startFinger(this.state.flow === 'update' ? 'update' : 'pickup');
-    this.set({ messageKey: 'finger.no-match' });
+    const base = resume === 'tray' ? timeouts.trayTakeMs : timeouts.idleMs;
+    this.arm(resume, Math.max(base, MORE_TIME_MIN_MS));
   }
 
   private onFault(device: string): void {
@@ -555,12 +653,18 @@ class Reduction {
   }
 
   private onTimeout(name: string): void {
-    const { timer, phase } = this.state;
+    const { timer, phase, moreTime } = this.state;
     if (!timer || timer.name !== name) return; // a timer of an earlier screen
     const { timer: _t, ...rest } = this.state;
     this.state = rest;
-    if (name === 'tray' && phase === 'take-card') return this.park('bin', 'not-taken', 'attract');
-    if (name === 'finger' && phase === 'finger') return this.endSession();
+    let expired = name;
+    if (name === 'more-time' && moreTime) {
+      // no answer to "need more time?": the step's own limit ends it now
+      expired = moreTime.resume;
+      this.set({ moreTime: undefined });
+    } else if (this.askMoreTime(name)) return;
+    if (expired === 'tray' && phase === 'take-card')
+      return this.park('bin', 'not-taken', 'referral', undefined, 'referral.card-retracted');
     this.endSession();
   }
 
@@ -569,9 +673,15 @@ class Reduction {
     switch (input.type) {
       case 'start':
         if (phase !== 'attract') return;
+        if (input.flow === 'status') {
+          this.set({ flow: 'update', op: this.state.op + 1 });
+          return this.enter('status-lookup');
+        }
         this.set({ flow: input.flow, op: this.state.op + 1 });
         return this.enter(input.flow === 'pickup' ? 'identify' : 'update-identify');
       case 'touch':
+      case 'more-time':
+        if (this.state.moreTime) return this.extend();
         if (IDLE_PHASES.has(phase)) this.arm('idle', this.settings.timeouts.idleMs);
         return;
       case 'cancel':
@@ -598,19 +708,25 @@ class Reduction {
         }
         if (RESULT_PHASES.has(phase)) return this.endSession();
         return;
-      case 'edit':
+      case 'edit': {
         if (phase !== 'update-record' && phase !== 'update-edit') return;
-        return this.enter('update-confirm', { changes: input.fields });
+        // the page validates before it sends; this is the kiosk's own check of what it forwards
+        const checked = checkContactChanges(input.fields);
+        if (!checked.ok) return this.enter('update-edit', { messageKey: checked.messageKey });
+        return this.enter('update-confirm', { changes: checked.changes });
+      }
       case 'back':
         if (phase === 'update-edit') return this.enter('update-record');
         if (phase === 'update-confirm') return this.enter('update-edit');
         return;
       case 'ask-status': {
-        if (phase !== 'attract' && phase !== 'update-identify') return;
+        if (phase !== 'attract' && phase !== 'update-identify' && phase !== 'status-lookup') return;
+        const trackingCode = input.trackingCode.trim().toUpperCase();
+        if (!trackingCode) return this.enter('status-lookup', { messageKey: 'update.status-empty' });
         this.set({ flow: 'update' });
-        this.enter('looking-up');
+        this.enter('status-checking');
         const op = this.nextOp();
-        this.effects.push({ kind: 'ask-status', op, trackingCode: input.trackingCode });
+        this.effects.push({ kind: 'ask-status', op, trackingCode });
         return;
       }
     }
@@ -620,9 +736,15 @@ class Reduction {
     const { phase } = this.state;
     if (phase === 'identify') {
       if (this.rateLimited()) return;
+      // the card's own front QR (CCCD QR payload) is looked up by the ID number it carries
+      const idNumber = idNumberOfCardQr(text);
       this.enter('looking-up');
       const op = this.nextOp();
-      this.effects.push({ kind: 'lookup-pickup', op, by: 'code', value: text.trim() });
+      this.effects.push(
+        idNumber
+          ? { kind: 'lookup-pickup', op, by: 'id', value: idNumber }
+          : { kind: 'lookup-pickup', op, by: 'code', value: text.trim() },
+      );
       return;
     }
     if (phase === 'update-identify') {
@@ -630,6 +752,15 @@ class Reduction {
       const op = this.nextOp();
       this.effects.push({ kind: 'identify-update', op, qrText: text });
     }
+  }
+}
+
+function idNumberOfCardQr(text: string): string | undefined {
+  try {
+    return parseQr(text).idNumber;
+  } catch (error) {
+    if (error instanceof CccdError) return undefined;
+    throw error;
   }
 }
 
@@ -654,17 +785,24 @@ const SCREEN_OF: Readonly<Record<Phase, Screen>> = {
   'update-submitting': 'update-confirm',
   'update-done': 'update-done',
   'update-status': 'update-status',
+  'status-lookup': 'status-lookup',
+  'status-checking': 'status-lookup',
 };
 
 /** What the touchscreen shows for a state (src/kiosk/view.ts). Never the full ID number. */
 export function viewOf(state: SessionState, seq: number): SessionView {
-  const screen =
-    state.phase === 'looking-up' && state.flow === 'update' ? 'update-identify' : SCREEN_OF[state.phase];
+  const screen = SCREEN_OF[state.phase];
   const view: SessionView = { seq, screen, flow: state.flow };
   if (state.maskedId) view.maskedId = state.maskedId;
   if (state.phase === 'finger' && state.attemptsLeft !== undefined) view.attemptsLeft = state.attemptsLeft;
-  if (state.timer && state.timer.name !== 'result' && state.timer.name !== 'idle-none')
+  // a referral counts down visibly too: the citizen sees how long the reference stays
+  if (state.timer && (state.timer.name !== 'result' || state.phase === 'referral'))
     view.countdown = { endsAt: state.timer.endsAt, totalMs: state.timer.totalMs };
+  if (state.moreTime) view.moreTime = true;
+  if (state.phase === 'finger' && state.awaitingLift) view.liftFinger = true;
+  if (state.phase === 'referral' && state.referenceCode) view.referenceCode = state.referenceCode;
+  if ((state.phase === 'receipt' || state.phase === 'update-done') && state.receiptPrinted !== undefined)
+    view.receiptPrinted = state.receiptPrinted;
   if (state.messageKey) view.messageKey = state.messageKey;
   if (state.phase === 'parking') view.messageKey = 'card.returning';
   if (state.phase === 'receipt' && state.receiptCode) view.receiptCode = state.receiptCode;

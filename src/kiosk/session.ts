@@ -323,6 +323,11 @@ export class SessionOrchestrator implements SessionController, Service {
         return;
       case 'purge':
         return this.purge();
+      case 'stop-waits':
+        // cancels the sensor's polling; the secrets stay for the attempt that follows
+        this.abort.abort();
+        this.abort = new AbortController();
+        return;
       default:
         void this.runAsync(effect);
     }
@@ -330,7 +335,7 @@ export class SessionOrchestrator implements SessionController, Service {
 
   /** Runs one async effect; an unexpected error becomes a device fault of the effect's operation. */
   private async runAsync(
-    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
+    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' | 'stop-waits' }>,
   ): Promise<void> {
     const meter = new WaitMeter();
     const started = performance.now();
@@ -346,7 +351,7 @@ export class SessionOrchestrator implements SessionController, Service {
   }
 
   private async perform(
-    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' }>,
+    effect: Exclude<SessionEffect, { kind: 'timer' | 'clear-timer' | 'purge' | 'stop-waits' }>,
     meter: WaitMeter,
   ): Promise<SessionEvent | undefined> {
     const { vault, devices, log } = this.options;
@@ -404,9 +409,20 @@ export class SessionOrchestrator implements SessionController, Service {
       case 'complete': {
         await vault.complete(effect.pickupId, effect.slot);
         const receiptCode = `R-${randomCode()}`;
-        await this.printReceipt(meter, 'pickup', receiptCode);
-        log.info({ pickupId: effect.pickupId }, 'sessions: pickup completed');
-        return { type: 'completed', op: effect.op, receiptCode };
+        const printed = await this.printReceipt(meter, 'pickup', receiptCode);
+        log.info({ pickupId: effect.pickupId, printed }, 'sessions: pickup completed');
+        return { type: 'completed', op: effect.op, receiptCode, printed };
+      }
+      case 'await-lift':
+        return this.awaitLift(effect.op, effect.showMs, effect.timeoutMs);
+      case 'refer': {
+        // staff find the session by this code: the reason and the pickup are logged under it
+        const reference = `S-${randomCode()}`;
+        log.warn(
+          { reference, reason: effect.reason, ...(effect.pickupId ? { pickupId: effect.pickupId } : {}) },
+          'sessions: citizen referred to staff',
+        );
+        return { type: 'referred', op: effect.op, reference };
       }
       case 'park':
         return { type: 'parked', op: effect.op, ok: await this.park(effect, meter) };
@@ -441,6 +457,32 @@ export class SessionOrchestrator implements SessionController, Service {
         };
       }
     }
+  }
+
+  /**
+   * The missed attempt's result stays on the screen for `showMs`, and the sensor is polled until
+   * it sees no finger: a finger left on the sensor would otherwise use every attempt at once.
+   */
+  private async awaitLift(op: number, showMs: number, timeoutMs: number): Promise<SessionEvent | undefined> {
+    const sensor = this.options.devices.fingerprint;
+    if (!sensor) return { type: 'device-fault', op, device: 'fingerprint' };
+    const signal = this.abort.signal;
+    const shown = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, showMs);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    try {
+      await Promise.all([shown, sensor.waitForLift({ timeoutMs, signal })]);
+    } catch (error) {
+      // not lifted within the step: the session's finger timer asks "need more time?"
+      if (error instanceof DeviceTimeout || error instanceof DeviceCanceled) return undefined;
+      if (error instanceof DeviceDisconnected) return { type: 'device-fault', op, device: 'fingerprint' };
+      throw error;
+    }
+    return signal.aborted ? undefined : { type: 'finger-lifted', op };
   }
 
   /**
@@ -639,20 +681,30 @@ export class SessionOrchestrator implements SessionController, Service {
       );
       tx.emit({ type: 'update.submitted', body: { trackingCode, sealed } });
     });
-    await this.printReceipt(meter, 'update', trackingCode);
-    return { type: 'update-submitted', op, trackingCode };
+    const printed = await this.printReceipt(meter, 'update', trackingCode);
+    return { type: 'update-submitted', op, trackingCode, printed };
   }
 
-  /** Prints a receipt; a printer fault is logged and does not undo what was recorded. */
-  private async printReceipt(meter: WaitMeter, kind: ReceiptFacts['kind'], reference: string): Promise<void> {
+  /**
+   * Prints a receipt; true only when the printer confirmed it (its status after the last byte).
+   * A printer fault is logged and does not undo what was recorded: the screen then shows the code
+   * large for the citizen to note instead of saying "printed".
+   */
+  private async printReceipt(
+    meter: WaitMeter,
+    kind: ReceiptFacts['kind'],
+    reference: string,
+  ): Promise<boolean> {
     const printer = this.options.devices.printer;
-    if (!printer) return;
+    if (!printer) return false;
     const { id: kioskId, site } = this.options.kiosk ?? { id: 'kiosk' };
     const facts = { kind, kioskId, ...(site ? { site } : {}), at: new Date(this.now()), reference };
     try {
-      await meter.wait(printer.print(composeReceipt(facts, printer.profile.columns)));
+      const confirmation = await meter.wait(printer.print(composeReceipt(facts, printer.profile.columns)));
+      return confirmation.confirmed;
     } catch (error) {
       this.options.log.warn({ err: errorText(error) }, 'sessions: receipt not printed');
+      return false;
     }
   }
 }

@@ -11,7 +11,7 @@
  * left at the chip station goes back to its slot, an identified card is recorded there.
  * The service door's lock (GPIO) is opened for the load and locked again after it, whatever happens.
  */
-import type { X509Certificate } from 'node:crypto';
+import type { CardTrust } from './card-trust.js';
 import { type CardDispenser, DeviceFault } from '../../devices/index.js';
 import { AccessControlError, CardError, type CardTransport, parseDg1, readCard } from '../card/index.js';
 import { bacKeyFromMrz, parseCccdMrz } from '../cccd/index.js';
@@ -49,7 +49,8 @@ export interface VaultLoadOptions {
   identity: SealingIdentity;
   dispenser: CardDispenser;
   openChipStation: () => Promise<CardTransport>;
-  trustAnchors: readonly X509Certificate[];
+  /** the same CSCAs, master lists and CRLs the pickup checks against (kiosk/card-trust.ts) */
+  trust: CardTrust;
   log: Logger;
 }
 
@@ -142,7 +143,8 @@ async function identifyCard(
     try {
       const read = await readCard(transport, {
         access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
-        trustAnchors: options.trustAnchors,
+        trustAnchors: options.trust.trustAnchors,
+        trustList: options.trust.trustList,
         dataGroups: [1],
         activeAuthentication: false,
       });

@@ -22,6 +22,7 @@ export const SCREENS = [
   'update-confirm', // review changes
   'update-done', // submitted: tracking code, receipt printed
   'update-status', // status of an earlier update (asked again)
+  'status-lookup', // type a tracking code to ask for an update's status (the reason when unknown)
   'out-of-service', // a needed device is missing, or storage full, or locked by operations
 ] as const;
 export type Screen = (typeof SCREENS)[number];
@@ -39,6 +40,14 @@ export interface SessionView {
   progress?: { step: 'bac' | 'read' | 'passive-auth' | 'active-auth' | 'match'; done: number; total: number };
   /** an i18n message key shown on the screen, e.g. 'finger.no-match', 'referral.finger-attempts' */
   messageKey?: string;
+  /** "need more time?" is asked: a touch extends the step (WCAG 2.2 §2.2.1) */
+  moreTime?: boolean;
+  /** the last finger attempt missed: lift the finger before the next one */
+  liftFinger?: boolean;
+  /** referral: the code staff look up (the kiosk logged the reason under it) */
+  referenceCode?: string;
+  /** receipt / update-done: true only when the printer confirmed the receipt */
+  receiptPrinted?: boolean;
   receiptCode?: string;
   trackingCode?: string;
   /** update flow only: the citizen's own current contact data */
@@ -58,7 +67,7 @@ export interface SessionView {
 }
 
 export const UiInputSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('start'), flow: z.enum(['pickup', 'update']) }),
+  z.strictObject({ type: z.literal('start'), flow: z.enum(['pickup', 'update', 'status']) }),
   z.strictObject({ type: z.literal('enter-id'), idNumber: z.string().max(20) }),
   z.strictObject({
     type: z.literal('edit'),
@@ -79,6 +88,8 @@ export const UiInputSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('cancel') }),
   /** any touch: resets the idle countdown */
   z.strictObject({ type: z.literal('touch') }),
+  /** "yes" to "need more time?" */
+  z.strictObject({ type: z.literal('more-time') }),
   z.strictObject({ type: z.literal('ask-status'), trackingCode: z.string().max(32) }),
 ]);
 export type UiInput = z.infer<typeof UiInputSchema>;

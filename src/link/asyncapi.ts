@@ -31,6 +31,15 @@ export const CHANNELS = {
     retain: true,
     messages: ['kiosk.status'],
   },
+  telemetry: {
+    address: 'kiosk/{kioskId}/telemetry',
+    description:
+      'Telemetry for the operations dashboard every mqtt.telemetryIntervalMs and soon after a change: health per part, queue, inventory, versions, service state, recent faults, uptime.',
+    action: 'send',
+    qos: 0,
+    retain: false,
+    messages: ['kiosk.telemetry'],
+  },
   events: {
     address: 'kiosk/{kioskId}/events',
     description: 'Events from the durable outbox, in order, each with a unique id and its outbox `seq`.',

@@ -10,10 +10,18 @@ import {
 } from './messages.js';
 import { parseKioskTopic } from './topics.js';
 
+/**
+ * Schedules an effect of an inbound message (a reply, a bus event, a restart) for after the
+ * transaction that records the message has committed: a message whose transaction fails is
+ * redelivered, so its effects must not have happened yet. Effects run in the order scheduled.
+ */
+export type AfterCommit = (effect: () => void) => void;
+
 /** Applies one inbound message inside the transaction that records it as applied. */
 export type InboundHandler<T extends MessageType> = (
   message: Envelope<MessageBody<T>>,
   tx: Transaction,
+  afterCommit: AfterCommit,
 ) => Promise<void>;
 
 /** An inbound message of one of the gated types (manifest, update status, command). */
@@ -97,17 +105,31 @@ export class InboundRouter {
     }
     const store = this.options.store;
     if (!store || !guard) return 'ignored';
+    const effects: Array<() => void> = [];
+    const afterCommit: AfterCommit = (effect) => effects.push(effect);
     const outcome: InboundOutcome = await store.transaction(async (tx) => {
+      effects.length = 0; // only the effects of the attempt that commits
       if (!(await guard.remember(message, tx))) return 'duplicate';
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
-        await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx);
+        await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx, afterCommit);
       else if (message.type === 'update.status')
-        await handlers.updateStatus?.(message as Envelope<MessageBody<'update.status'>>, tx);
-      else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx);
+        await handlers.updateStatus?.(message as Envelope<MessageBody<'update.status'>>, tx, afterCommit);
+      else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx, afterCommit);
       return 'applied';
     });
+    // committed: the message is recorded, so its effects happen now (and never for a redelivery)
+    for (const effect of effects) this.perform(effect);
     if (outcome === 'duplicate') await guard.refused(leaf, 'replayed', message, payload);
     return outcome;
+  }
+
+  private perform(effect: () => void): void {
+    try {
+      effect();
+    } catch (error) {
+      // the message is applied and recorded; a failing effect must not make it redelivered
+      this.options.log.error({ err: error }, 'inbound: effect after commit failed');
+    }
   }
 }

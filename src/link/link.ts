@@ -86,6 +86,11 @@ export class KioskLink implements Service {
   private pump: OutboxPump | undefined;
   private unsubscribeStore: (() => void) | undefined;
   private readonly requests = new Map<string, PendingRequest>();
+  /** inbound messages that failed in a row (reset by the next one handled) */
+  private inboundFailures = 0;
+  private handingBack = false;
+  /** `handedBack`: inbound messages left unacknowledged for redelivery */
+  readonly counts = { handedBack: 0 };
   readonly inbound: InboundRouter;
 
   constructor(private readonly options: KioskLinkOptions) {
@@ -138,12 +143,17 @@ export class KioskLink implements Service {
       this.options.log.warn({ declaredBytes }, 'link: oversized packet from the broker, connection closed');
     });
     // PUBACK of an inbound QoS 1 message goes out only after it is handled (recorded in the inbox).
+    // A message whose handling failed is never acknowledged: see handBack.
     client.handleMessage = (packet: IPublishPacket, done: (error?: Error) => void) => {
       this.onInbound(packet.topic, toBuffer(packet.payload)).then(
-        () => done(),
-        (error: unknown) => {
-          this.options.log.error({ err: error }, 'link: inbound message could not be handled');
+        () => {
+          this.inboundFailures = 0;
           done();
+        },
+        (error: unknown) => {
+          // mqtt.js sends no PUBACK when `done` gets an error, and goes on with the next packet
+          done(error instanceof Error ? error : new Error(String(error)));
+          this.handBack(client, packet.topic, error);
         },
       );
     };
@@ -201,9 +211,44 @@ export class KioskLink implements Service {
     });
   }
 
+  /**
+   * An inbound message could not be handled (e.g. StoreFull while a manifest entry is stored, or
+   * its handler threw): nothing of it was committed, and it must come again. Of the ways to get it
+   * again, only one holds in every case:
+   * - an MQTT 5 PUBACK with a reason code ≥ 0x80 (mqtt.js `customHandleAcks`) ends the delivery:
+   *   Mosquitto (and the spec, §4.4) treats any PUBACK as final and never sends the message again;
+   * - persisting the raw message in SQLite before the PUBACK fails exactly when the store is full;
+   * - a broker resends an unacknowledged QoS 1 message only when the session resumes (MQTT 5
+   *   §4.4: no resend within a connection). So the kiosk hangs up without the PUBACK and
+   *   reconnects: its session is persistent (clean = false, session expiry a week), so Mosquitto
+   *   keeps the message and delivers it again (DUP) on reconnect. A crash meanwhile changes
+   *   nothing: the message is still unacknowledged at the broker.
+   * Reconnects after repeated failures back off like connection failures (`inboundFailures`), so a
+   * full disk does not turn into a reconnect storm. The redelivered copy is applied once: the inbox
+   * id and the nonce are written in the same transaction as its effect, which rolled back.
+   */
+  private handBack(client: MqttClient, topic: string, error: unknown): void {
+    this.inboundFailures++;
+    this.counts.handedBack++;
+    const reason = error instanceof Error ? error.name : 'error';
+    this.lastError = `inbound message not handled (${reason}); reconnecting for redelivery`;
+    this.options.log.error(
+      { err: error, leaf: topic.split('/').at(-1), failures: this.inboundFailures },
+      'link: inbound message could not be handled; not acknowledged, reconnecting so the broker redelivers it',
+    );
+    if (this.handingBack || this.stopping || this.client !== client) return;
+    this.handingBack = true;
+    // DISCONNECT (not a dropped socket): the session stays, the last will is not published — the
+    // kiosk is not offline, it only asks for the message again
+    client.end(false, () => {
+      this.handingBack = false;
+    });
+  }
+
   private scheduleReconnect(): void {
     if (this.reconnectTimer || this.stopping) return;
-    const wait = fullJitterDelay(this.attempt++, this.options.reconnect, this.options.random);
+    const attempt = Math.max(this.attempt++, this.inboundFailures - 1);
+    const wait = fullJitterDelay(attempt, this.options.reconnect, this.options.random);
     this.options.log.debug({ wait, attempt: this.attempt }, 'link: reconnecting after backoff');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
@@ -290,6 +335,13 @@ export class KioskLink implements Service {
     const client = this.client;
     if (!client?.connected) throw new Error('link is offline');
     await client.publishAsync(topic, JSON.stringify(message), { qos: 1 });
+  }
+
+  /** Publishes at QoS 0 (telemetry: a lost one is replaced by the next); rejects while offline. */
+  async publishQos0(topic: string, payload: string): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) throw new Error('link is offline');
+    await client.publishAsync(topic, payload, { qos: 0 });
   }
 
   /** Publishes the retained status; a no-op while offline (the next connect publishes it). */

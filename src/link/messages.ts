@@ -58,6 +58,14 @@ export const StatusBodySchema = z.strictObject({
   startedAt: z.iso.datetime({ offset: true }).optional(),
   devices: z.record(z.string(), DeviceHealthSchema).optional(),
   queueDepth: z.number().int().min(0).optional(),
+  /** config versions in force: the fleet-wide one and this kiosk's own (0: none pushed) */
+  configVersions: z
+    .strictObject({ fleet: z.number().int().min(0), kiosk: z.number().int().min(0) })
+    .optional(),
+  /** locked by operations */
+  locked: z.boolean().optional(),
+  /** why the kiosk serves no citizens (locked, store lost…), PII-free; absent while in service */
+  outOfService: z.string().max(200).optional(),
   /** the kiosk's X25519 public key (32 bytes, base64) that the registry seals manifest secrets to */
   sealingKey: z
     .string()
@@ -65,6 +73,47 @@ export const StatusBodySchema = z.strictObject({
     .optional(),
 });
 export type StatusBody = z.infer<typeof StatusBodySchema>;
+
+/** A part's health as the lifecycle reports it. */
+export const PartHealthSchema = z.strictObject({
+  state: z.enum(['up', 'degraded', 'down', 'starting', 'stopped']),
+  detail: z.string().max(300).optional(),
+});
+
+/**
+ * `kiosk.telemetry` on `kiosk/{id}/telemetry` (QoS 0, not retained): the kiosk's picture for the
+ * operations dashboard, every `mqtt.telemetryIntervalMs` and soon after a change. PII-free: counts,
+ * states, versions and fault codes only.
+ */
+export const TelemetryBodySchema = z.strictObject({
+  /** why this one was sent: the interval, a change, or a (re)connect */
+  trigger: z.enum(['interval', 'change', 'connect']),
+  uptimeSeconds: z.number().int().min(0),
+  /** health per part (store, link, devices and each device, fleet, sessions, ui…) */
+  parts: z.record(z.string().max(64), PartHealthSchema),
+  /** the durable outbox: events not yet acknowledged by the broker, and the age of the oldest */
+  queue: z.strictObject({
+    depth: z.number().int().min(0),
+    oldestAgeSeconds: z.number().int().min(0).nullable(),
+  }),
+  /** cards in the vault by state (in-slot, at-station, in-tray, dispensed, captured, withdrawn) */
+  inventory: z.record(z.string().max(32), z.number().int().min(0)),
+  versions: z.strictObject({
+    software: z.string().max(64),
+    config: z.strictObject({ fleet: z.number().int().min(0), kiosk: z.number().int().min(0) }),
+  }),
+  service: z.strictObject({
+    inService: z.boolean(),
+    locked: z.boolean(),
+    /** why not in service (locked by operations, store lost, store full…) */
+    reasons: z.array(z.string().max(200)).max(10),
+  }),
+  /** the most recent fault codes, newest last (e.g. `device.printer.missing`, `store.full`) */
+  faults: z
+    .array(z.strictObject({ code: z.string().max(100), at: z.iso.datetime({ offset: true }) }))
+    .max(20),
+});
+export type TelemetryBody = z.infer<typeof TelemetryBodySchema>;
 
 /** `fault.storage`: the store found a corrupt file (moved aside) or ran out of space. */
 export const StorageFaultBodySchema = z.strictObject({
@@ -320,6 +369,7 @@ export const UpdateStatusBodySchema = z.strictObject({
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
+  'kiosk.telemetry': TelemetryBodySchema,
   'fault.storage': StorageFaultBodySchema,
   'pickup.completed': PickupCompletedBodySchema,
   'manifest.entry': ManifestEntryBodySchema,

@@ -9,6 +9,9 @@ export interface StaticAsset {
 /** The touchscreen app's files, served from this server only (no CDN, no network). */
 const ASSETS: Record<string, string> = {
   '/app.js': 'text/javascript; charset=utf-8',
+  '/speech.js': 'text/javascript; charset=utf-8',
+  '/telex.js': 'text/javascript; charset=utf-8',
+  '/input-rules.js': 'text/javascript; charset=utf-8',
   '/app.css': 'text/css; charset=utf-8',
 };
 
@@ -42,9 +45,10 @@ export function loadAssets(): Map<string, StaticAsset> {
 
 /**
  * The app's shell: the page renders every screen itself from the pushed `SessionView`
- * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`.
+ * (src/ui/public/app.js). `demo` adds the control panel of `kiosk demo`; `speech` tells
+ * src/ui/public/speech.js that the kiosk speaks (without it the page asks for no clip).
  */
-export function appPage(options: { demo: boolean }): string {
+export function appPage(options: { demo: boolean; speech?: boolean }): string {
   return `<!doctype html>
 <html lang="vi">
 <head>
@@ -53,15 +57,19 @@ export function appPage(options: { demo: boolean }): string {
 <title>Ki-ốt căn cước</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/app.css">
-<script src="/app.js" defer></script>
+<script type="module" src="/speech.js"></script>
+<script type="module" src="/app.js"></script>
 </head>
-<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}>
+<body data-screen="connecting"${options.demo ? ' data-demo="1"' : ''}${options.speech ? ' data-speech="on"' : ''}>
 <header class="top">
   <div class="brand">Ki-ốt căn cước</div>
-  <div class="countdown" id="countdown" hidden><span class="countdown-text"></span><div class="countdown-bar"><div class="countdown-fill"></div></div></div>
-  <button class="lang" id="lang" type="button" data-testid="lang">English</button>
+  <div class="countdown" id="countdown" role="timer" hidden><span class="countdown-text"></span><div class="countdown-bar"><div class="countdown-fill"></div></div></div>
+  <button class="top-button" id="repeat" type="button" data-testid="repeat">🔊 Nghe lại</button>
+  <button class="top-button" id="large-text" type="button" data-testid="large-text" aria-pressed="false">Chữ to</button>
+  <button class="lang" id="lang" type="button" data-testid="lang" lang="en">English</button>
 </header>
-<main id="screen" aria-live="polite"></main>
+<main id="screen"></main>
+<div id="more-time" class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="more-time-title" data-testid="more-time" hidden></div>
 ${options.demo ? '<aside id="demo-panel" class="demo-panel" aria-label="demo"></aside>' : ''}
 </body>
 </html>`;

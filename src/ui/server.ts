@@ -9,6 +9,8 @@ import { type DemoControl, DemoCommandSchema, RigControlError } from './demo-con
 import { appPage, loadAssets, type StaticAsset } from './app-page.js';
 import { allowedHosts, hostAllowed } from './host-check.js';
 import { SessionSocket } from './session-socket.js';
+import { type SpeechConfig, SpeechService } from './speech/service.js';
+import { speechReply } from './speech/route.js';
 import { statusPage } from './status-page.js';
 
 export interface UiStatus {
@@ -27,6 +29,8 @@ export interface UiServerOptions {
   sessions?: SessionController;
   /** `kiosk demo` only: the control panel's hands on the emulated devices */
   demo?: DemoControl;
+  /** audio guidance (with `sessions`): espeak-ng speaks each screen, served at `/speech/…` */
+  speech?: SpeechConfig;
   /** names accepted in the Host header besides 127.0.0.1, localhost and [::1] (`ui.hostNames`) */
   hostNames?: readonly string[];
 }
@@ -37,7 +41,7 @@ const MAX_BODY_BYTES = 2048;
 /**
  * The local UI server, bound to loopback only: the touchscreen's browser runs on the same
  * machine. Serves the touchscreen app at `/` (its view pushed over the WebSocket `/ws`), the
- * status page at `/status`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
+ * status page at `/status`, the spoken guidance at `/speech/{vi|en}/{clip}.wav`, `GET /healthz` (200 when every part is up, 503 otherwise, JSON
  * either way) and `GET /api/status`; in the demo also `/demo/citizens` and `POST /demo/control`.
  */
 export class UiServer implements Service {
@@ -45,11 +49,14 @@ export class UiServer implements Service {
   private server: Server | undefined;
   private socket: SessionSocket | undefined;
   private readonly assets: Map<string, StaticAsset>;
+  private readonly speech: SpeechService | undefined;
   private readonly hosts: ReadonlySet<string>;
 
   constructor(private readonly options: UiServerOptions) {
     this.assets = options.sessions ? loadAssets() : new Map();
     this.hosts = allowedHosts(options.hostNames);
+    if (options.sessions && options.speech)
+      this.speech = new SpeechService(options.speech, options.log.child({ part: 'speech' }));
   }
 
   get url(): string {
@@ -80,6 +87,8 @@ export class UiServer implements Service {
       }),
     ]);
     this.server = server;
+    // the clips are rendered in the background: the page works (silently) until they are
+    void this.speech?.prerender();
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {
@@ -88,7 +97,7 @@ export class UiServer implements Service {
     const reply = (reply: Reply) => {
       response.writeHead(reply.status, {
         'content-type': reply.type,
-        'cache-control': 'no-store',
+        'cache-control': reply.cacheControl ?? 'no-store',
         'x-content-type-options': 'nosniff',
         'content-security-policy': reply.csp ?? STATUS_PAGE_CSP,
       });
@@ -99,6 +108,15 @@ export class UiServer implements Service {
       return json(500, { error: 'internal error' });
     };
     if (this.foreignHost(request)) return reply(json(421, { error: 'unknown host' }));
+    const speech = this.speech;
+    if (speech && method === 'GET' && path.startsWith('/speech/')) {
+      // the query (a code to spell) is never logged: `failed` names the path only
+      speechReply(speech, request.url ?? path).then(
+        (clip) => reply(clip ? { ...clip, csp: APP_CSP } : json(404, { error: 'no such clip' })),
+        (error: unknown) => reply(failed(error)),
+      );
+      return;
+    }
     const demo = this.options.demo;
     if (demo && method === 'POST' && path === '/demo/control') {
       this.demoControl(request, demo).then(reply, (error: unknown) => reply(failed(error)));
@@ -192,7 +210,7 @@ export class UiServer implements Service {
         return {
           status: 200,
           type: 'text/html; charset=utf-8',
-          body: appPage({ demo: this.options.demo !== undefined }),
+          body: appPage({ demo: this.options.demo !== undefined, speech: this.speech?.enabled ?? false }),
           csp: APP_CSP,
         };
       const asset = this.assets.get(path);
@@ -202,6 +220,7 @@ export class UiServer implements Service {
   }
 
   async stop(): Promise<void> {
+    this.speech?.stop();
     const server = this.server;
     this.server = undefined;
     await this.socket?.stop();
@@ -229,6 +248,8 @@ interface Reply {
   body: string | Buffer;
   /** Content-Security-Policy; the status page's (inline script) unless said otherwise */
   csp?: string;
+  /** Cache-Control; `no-store` unless said otherwise */
+  cacheControl?: string;
 }
 
 const STATUS_PAGE_CSP =
@@ -238,7 +259,7 @@ const STATUS_PAGE_CSP =
  * WebSocket to the same host and port (CSP Level 3 §6.7.2.8 matches ws: to http: 'self').
  */
 const APP_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function refuseUpgrade(stream: Duplex): void {
   stream.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -93,8 +93,11 @@ const SAFE_KEYS = new Set(
     'synchronous',
     'timeout',
     'topic',
+    // the touchscreen UI's loopback URL in "kiosk runtime ready": what operators (and tests) open
+    'ui',
     'unmatched',
     'version',
+    'where',
     'wait',
     'was',
     'host',

@@ -35,6 +35,8 @@ export async function openKioskBrowser(
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // as deploy/chromium/cccd-kiosk-browser: the kiosk speaks each screen without a gesture
+      '--autoplay-policy=no-user-gesture-required',
     ],
     // the demo page puts its control panel (340 px) beside the touchscreen's 1280 px
     viewport: { width: options.demoPanel ? 1280 + 340 : 1280, height: 800 },
@@ -100,4 +102,18 @@ export async function screenshotBothLanguages(page: Page, flow: string, index: n
   await page.click('[data-testid="lang"]'); // back to Vietnamese
   await page.waitForSelector('body[data-lang="vi"]');
   return files;
+}
+
+/**
+ * Types `text` on the touchscreen's own keyboard (src/ui/public/app.js), key by key, as a citizen
+ * does: capitals with the shift key, a space with the space bar. With Telex on, "Lee" gives "Lê".
+ */
+export async function typeOnScreenKeyboard(page: Page, text: string): Promise<void> {
+  for (const char of text) {
+    if (char === ' ') await page.click('[data-testid="kb-space"]');
+    else if (char !== char.toLowerCase()) {
+      await page.click('[data-testid="kb-shift"]');
+      await page.click(`[data-testid="kb-${char.toLowerCase()}"]`);
+    } else await page.click(`[data-testid="kb-${char}"]`);
+  }
 }

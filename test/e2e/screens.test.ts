@@ -3,7 +3,13 @@ import type { SessionView } from '../../src/kiosk/view.js';
 import { UiServer } from '../../src/ui/server.js';
 import { quietLogger } from '../helpers/logs.js';
 import { ViewFeeder } from '../helpers/view-feeder.js';
-import { type KioskBrowser, openKioskBrowser, screenshotBothLanguages, waitForScreen } from './browser.js';
+import {
+  type KioskBrowser,
+  openKioskBrowser,
+  screenshotBothLanguages,
+  typeOnScreenKeyboard,
+  waitForScreen,
+} from './browser.js';
 
 /**
  * The touchscreen app alone, in headless Chromium: every screen rendered from a pushed view,
@@ -68,20 +74,37 @@ describe('touchscreen app screens (headless Chromium)', () => {
     await page.click('[data-testid="start-update"]');
     expect(await sessions.nextInput('start', mark)).toEqual({ type: 'start', flow: 'update' });
     mark = sessions.inputs.length;
-    await page.fill('[data-testid="status-code"]', 'UPD-7K3Q9');
+    await page.click('[data-testid="start-status"]');
+    expect(await sessions.nextInput('start', mark)).toEqual({ type: 'start', flow: 'status' });
+    await show({ screen: 'status-lookup', flow: 'update', countdown: soon(60_000) });
+    mark = sessions.inputs.length;
+    for (const key of 'UPD-7K3Q9') await page.click(`[data-testid="kb-${key}"]`);
     await page.click('[data-testid="status-go"]');
     expect(await sessions.nextInput('ask-status', mark)).toEqual({
       type: 'ask-status',
       trackingCode: 'UPD-7K3Q9',
     });
+    // an unknown code: the screen stays, with the reason and the code as typed
+    await show({
+      screen: 'status-lookup',
+      flow: 'update',
+      messageKey: 'update.status-unknown',
+      countdown: soon(60_000),
+    });
+    expect(await page.textContent('[data-testid="message"]')).toContain('Không tìm thấy hồ sơ');
+    expect(await page.inputValue('[data-testid="status-code"]')).toBe('UPD-7K3Q9');
+    await screenshotBothLanguages(page, 'screens', shot++);
 
     await show({ screen: 'identify', flow: 'pickup', countdown: soon(60_000) });
     expect(await page.isVisible('#countdown')).toBe(true);
     expect(Number(await page.getAttribute('#countdown', 'data-seconds'))).toBeGreaterThan(50);
     await screenshotBothLanguages(page, 'screens', shot++);
     mark = sessions.inputs.length;
-    for (const digit of '079912345678') await page.click(`[data-testid="key-${digit}"]`);
-    expect(await page.textContent('[data-testid="id-entry"]')).toBe('••••••••••••'); // typed digits masked
+    for (const digit of '079912345670') await page.click(`[data-testid="key-${digit}"]`);
+    await page.click('[data-testid="key-clear"]'); // ⌫ takes one digit off, not all
+    await page.click('[data-testid="key-8"]');
+    // visible as typed, in groups of three (the citizen checks what they typed)
+    expect(await page.textContent('[data-testid="id-entry"]')).toBe('079 912 345 678');
     await page.click('[data-testid="id-submit"]');
     expect(await sessions.nextInput('enter-id', mark)).toEqual({
       type: 'enter-id',
@@ -154,10 +177,31 @@ describe('touchscreen app screens (headless Chromium)', () => {
       countdown: soon(120_000),
     });
     await screenshotBothLanguages(page, 'screens', shot++);
-    await page.fill('[data-testid="edit-phone"]', '0987654321');
+    // a wrong e-mail is told next to its field, and nothing is sent
+    await page.click('[data-testid="edit-email"]');
+    await page.fill('[data-testid="edit-email"]', 'not-an-email');
+    await page.click('[data-testid="kb-done"]');
+    expect(await page.textContent('[data-testid="edit-email-error"]')).toContain('chưa đúng');
+    mark = sessions.inputs.length;
+    await page.click('[data-testid="edit-submit"]');
+    await page.click('[data-testid="edit-email"]');
+    await page.fill('[data-testid="edit-email"]', record.email ?? '');
+    await page.click('[data-testid="kb-done"]');
+    expect(sessions.inputs.slice(mark).some((input) => input.type === 'edit')).toBe(false);
+    // the phone on the digit layout, as a citizen writes it; the page sends it normalised
+    await page.click('[data-testid="edit-phone"]');
+    await page.fill('[data-testid="edit-phone"]', '');
+    for (const key of '0987 654 321'.replace(/ /g, '')) await page.click(`[data-testid="kb-${key}"]`);
+    await page.click('[data-testid="kb-done"]');
     await page.selectOption('[data-testid="edit-province"]', '79');
     await page.selectOption('[data-testid="edit-ward"]', '26734');
-    await page.fill('[data-testid="edit-detail"]', '5 Lê Lợi');
+    // the address with Telex on the on-screen keyboard: "5 Lee Lowij" → "5 Lê Lợi"
+    await page.click('[data-testid="edit-detail"]');
+    await page.fill('[data-testid="edit-detail"]', '');
+    await typeOnScreenKeyboard(page, '5 Lee Lowij');
+    expect(await page.inputValue('[data-testid="edit-detail"]')).toBe('5 Lê Lợi');
+    await screenshotBothLanguages(page, 'screens', shot++);
+    await page.click('[data-testid="kb-done"]');
     mark = sessions.inputs.length;
     await page.click('[data-testid="edit-submit"]');
     expect(await sessions.nextInput('edit', mark)).toEqual({

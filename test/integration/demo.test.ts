@@ -44,6 +44,7 @@ describe('kiosk demo', () => {
         'link',
         'sessions',
         'store',
+        'telemetry',
         'ui',
         'vault',
       ]);

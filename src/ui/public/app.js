@@ -1,9 +1,19 @@
 /* The touchscreen app of cccd-kiosk. It renders the `SessionView` the kiosk pushes over the
  * WebSocket (src/kiosk/view.ts) and sends back `UiInput`s; it keeps no state of its own beyond
  * the language (Vietnamese by default, back to Vietnamese when the kiosk returns to the attract
- * screen) and what a citizen is typing. Plain DOM: no framework, nothing from the network. */
-/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout, setInterval */
-'use strict';
+ * screen), the large-text mode and what a citizen is typing. Plain DOM: no framework, nothing from
+ * the network.
+ *
+ * Audio guidance hook: every screen has a stable key (`body[data-screen]`, e.g. "finger") and every
+ * message a key (`[data-message-key]`, e.g. "finger.no-match"). On each new screen or message the
+ * app calls `window.kioskSpeech?.say(key, params)` once (see `announce`), and the "Nghe lại /
+ * Repeat" button and the keypad's help key call it again with `repeat: true`.
+ *
+ * Physical keypad: arrows move the focus, Enter activates, Backspace/Escape go back, 0-9 type the
+ * ID number, F1/Help/`*` repeat the instruction; the focus ring is always visible. */
+/* global window, document, WebSocket, fetch, performance, requestAnimationFrame, setTimeout, clearTimeout, setInterval, CustomEvent, Element, HTMLElement, HTMLSelectElement */
+import { groupDigits, isEmailAddress, normalisePhone } from './input-rules.js';
+import { telexKey } from './telex.js';
 
 const TEXT = {
   vi: {
@@ -25,15 +35,37 @@ const TEXT = {
     'finger.attempts': 'Còn {n} lần thử',
     'checking.title': 'Đang kiểm tra thẻ, vui lòng chờ',
     'checking.hint': 'Thẻ đang được đọc chip và xác thực',
-    'step.bac': 'Mở chip',
-    'step.read': 'Đọc dữ liệu',
-    'step.passive-auth': 'Xác thực dữ liệu',
-    'step.active-auth': 'Xác thực chip',
-    'step.match': 'Đối chiếu',
+    'step.bac': 'Kết nối với thẻ',
+    'step.read': 'Đọc thông tin trên thẻ',
+    'step.passive-auth': 'Kiểm tra thông tin là thật',
+    'step.active-auth': 'Kiểm tra thẻ là thật',
+    'step.match': 'So với hồ sơ của bạn',
     'take.title': 'Vui lòng lấy thẻ ở khay phía dưới',
     'take.hint': 'Thẻ sẽ được thu hồi nếu không lấy kịp thời',
     'receipt.title': 'Hoàn tất! Đây là thẻ căn cước của bạn',
     'receipt.hint': 'Biên nhận đã được in. Mã biên nhận:',
+    'receipt.not-printed': 'Không in được biên nhận. Vui lòng ghi lại mã này:',
+    'referral.reference': 'Mã tham chiếu cho cán bộ:',
+    'finger.lift': 'Nhấc ngón tay khỏi cảm biến',
+    'finger.try-again': 'Đặt lại ngón tay lên cảm biến',
+    'more-time.title': 'Bạn cần thêm thời gian?',
+    'more-time.hint': 'Chạm vào màn hình để có thêm thời gian',
+    'more-time.yes': 'Có, cho tôi thêm thời gian',
+    'status-lookup.title': 'Nhập mã hồ sơ cập nhật',
+    'status-lookup.hint': 'Mã hồ sơ in trên biên nhận, ví dụ U-7K3Q9ABC',
+    'update.status-empty': 'Vui lòng nhập mã hồ sơ.',
+    'update.invalid-phone': 'Số điện thoại chưa đúng: 10 chữ số, bắt đầu bằng 03, 05, 07, 08 hoặc 09.',
+    'update.invalid-email': 'Địa chỉ thư điện tử chưa đúng, ví dụ: ten@example.vn',
+    'update.invalid-residence': 'Vui lòng chọn tỉnh/thành phố và phường/xã.',
+    repeat: 'Nghe lại',
+    'large-text': 'Chữ to',
+    'kb.space': 'Dấu cách',
+    'kb.backspace': 'Xóa một ký tự',
+    'kb.done': 'Xong',
+    'kb.telex': 'Gõ tiếng Việt',
+    'kb.shift': 'Chữ hoa',
+    'key.delete-one': 'Xóa một số',
+    'edit.tap-to-type': 'Chạm vào một ô để nhập',
     'referral.title': 'Vui lòng gặp cán bộ tại quầy',
     'referral.hint': 'Ki-ốt không thể hoàn tất yêu cầu của bạn',
     'update-identify.title': 'Đưa mã QR trên thẻ căn cước của bạn vào máy quét',
@@ -48,6 +80,7 @@ const TEXT = {
     'update-confirm.submit': 'Gửi',
     'update-done.title': 'Đã gửi yêu cầu cập nhật',
     'update-done.hint': 'Biên nhận đã được in. Mã hồ sơ để tra cứu:',
+    'update-done.not-printed': 'Không in được biên nhận. Vui lòng ghi lại mã hồ sơ này:',
     'update-status.title': 'Kết quả cập nhật',
     'state.received': 'Đã tiếp nhận',
     'state.pending': 'Đang xử lý',
@@ -85,7 +118,8 @@ const TEXT = {
     'referral.finger-attempts': 'Vân tay không khớp sau nhiều lần thử.',
     'referral.chip-mismatch': 'Thẻ cần được cán bộ kiểm tra.',
     'referral.device-fault': 'Thiết bị gặp sự cố trong khi phục vụ.',
-    'referral.card-retracted': 'Thẻ đã được thu hồi vì không được lấy kịp thời.',
+    'referral.card-retracted':
+      'Thẻ chưa được lấy nên máy đã thu thẻ vào nơi an toàn. Vui lòng đưa mã dưới đây cho cán bộ tại quầy để nhận thẻ.',
     'referral.not-eligible': 'Hồ sơ cần được cán bộ xử lý.',
     'referral.registry-unavailable': 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
     'out-of-service.device-missing': 'Một thiết bị cần thiết đang không hoạt động.',
@@ -122,15 +156,37 @@ const TEXT = {
     'finger.attempts': '{n} attempts left',
     'checking.title': 'Checking your card, please wait',
     'checking.hint': 'The card’s chip is being read and verified',
-    'step.bac': 'Open chip',
-    'step.read': 'Read data',
-    'step.passive-auth': 'Verify data',
-    'step.active-auth': 'Verify chip',
-    'step.match': 'Match',
+    'step.bac': 'Connect to the card',
+    'step.read': 'Read the card',
+    'step.passive-auth': 'Check the details are genuine',
+    'step.active-auth': 'Check the card is genuine',
+    'step.match': 'Compare with your record',
     'take.title': 'Please take your card from the tray below',
     'take.hint': 'The card is taken back if it is not collected in time',
     'receipt.title': 'Done! Here is your ID card',
     'receipt.hint': 'Your receipt has been printed. Receipt code:',
+    'receipt.not-printed': 'The receipt could not be printed. Please note this code:',
+    'referral.reference': 'Reference for staff:',
+    'finger.lift': 'Lift your finger off the sensor',
+    'finger.try-again': 'Place your finger on the sensor again',
+    'more-time.title': 'Need more time?',
+    'more-time.hint': 'Touch the screen for more time',
+    'more-time.yes': 'Yes, give me more time',
+    'status-lookup.title': 'Type your tracking code',
+    'status-lookup.hint': 'The tracking code is on your receipt, e.g. U-7K3Q9ABC',
+    'update.status-empty': 'Please type the tracking code.',
+    'update.invalid-phone': 'The phone number is not valid: 10 digits starting 03, 05, 07, 08 or 09.',
+    'update.invalid-email': 'The e-mail address is not valid, e.g. name@example.vn',
+    'update.invalid-residence': 'Please choose a province/city and a ward/commune.',
+    repeat: 'Repeat',
+    'large-text': 'Large text',
+    'kb.space': 'Space',
+    'kb.backspace': 'Delete one character',
+    'kb.done': 'Done',
+    'kb.telex': 'Vietnamese typing',
+    'kb.shift': 'Capitals',
+    'key.delete-one': 'Delete one digit',
+    'edit.tap-to-type': 'Touch a box to type',
     'referral.title': 'Please see a member of staff at the counter',
     'referral.hint': 'The kiosk cannot complete your request',
     'update-identify.title': 'Hold the QR code on your ID card to the scanner',
@@ -145,6 +201,7 @@ const TEXT = {
     'update-confirm.submit': 'Send',
     'update-done.title': 'Your update request has been sent',
     'update-done.hint': 'Your receipt has been printed. Tracking code:',
+    'update-done.not-printed': 'The receipt could not be printed. Please note this tracking code:',
     'update-status.title': 'Update request status',
     'state.received': 'Received',
     'state.pending': 'In progress',
@@ -182,7 +239,8 @@ const TEXT = {
     'referral.finger-attempts': 'The fingerprint did not match after several attempts.',
     'referral.chip-mismatch': 'The card needs to be checked by staff.',
     'referral.device-fault': 'A device failed while serving you.',
-    'referral.card-retracted': 'The card was taken back because it was not collected in time.',
+    'referral.card-retracted':
+      'The card was not taken, so the kiosk took it back to keep it safe. Show the code below to staff at the counter to get your card.',
     'referral.not-eligible': 'Your request needs to be handled by staff.',
     'referral.registry-unavailable': 'The registry cannot be reached. Please try again later.',
     'out-of-service.device-missing': 'A device the kiosk needs is not working.',
@@ -271,7 +329,18 @@ function withClick(element, input) {
 }
 
 function message() {
-  return view.messageKey ? h('p', { class: 'message', 'data-testid': 'message' }, t(view.messageKey)) : null;
+  return view.messageKey
+    ? h(
+        'p',
+        { class: 'message', role: 'status', 'data-testid': 'message', 'data-message-key': view.messageKey },
+        t(view.messageKey),
+      )
+    : null;
+}
+
+/** A code the citizen may have to note: large, and spaced so it reads well aloud. */
+function bigCode(code, testid) {
+  return h('div', { class: 'code', 'data-testid': testid }, code);
 }
 
 function cancelButton() {
@@ -310,65 +379,216 @@ function recordList(record) {
   );
 }
 
+/* The ID number's keypad: the digits stay visible as they are typed, in groups of three, and ⌫
+ * takes one digit off. Keys are 80 px (WCAG 2.5.5 asks 44). */
 function keypad() {
-  const entry = h('div', { class: 'id-entry', 'data-testid': 'id-entry' }, idDigits.replace(/\d/g, '•'));
-  const press = (digit) => () => {
-    if (idDigits.length < 12) idDigits += digit;
-    entry.textContent = idDigits.replace(/\d/g, '•');
+  const entry = h('output', {
+    class: 'id-entry',
+    'data-testid': 'id-entry',
+    'aria-live': 'polite',
+    'aria-labelledby': 'id-entry-label',
+  });
+  const submit = h(
+    'button',
+    { type: 'button', class: 'submit', 'data-testid': 'id-submit', 'aria-label': t('identify.submit') },
+    '✓',
+  );
+  const refresh = () => {
+    entry.textContent = groupDigits(idDigits);
     submit.disabled = idDigits.length !== 12;
+  };
+  const press = (digit) => () => {
+    typeDigit(digit);
+    refresh();
   };
   const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((d) =>
     h('button', { type: 'button', onclick: press(d), 'data-testid': `key-${d}` }, d),
   );
-  const clear = h(
+  const deleteOne = h(
     'button',
     {
       type: 'button',
       'data-testid': 'key-clear',
+      'aria-label': t('key.delete-one'),
       onclick: () => {
-        idDigits = '';
-        entry.textContent = '';
-        submit.disabled = true;
+        idDigits = idDigits.slice(0, -1);
+        refresh();
       },
     },
     '⌫',
   );
   const zero = h('button', { type: 'button', onclick: press('0'), 'data-testid': 'key-0' }, '0');
   // the twelfth key sends the number: no reaching for a button elsewhere
-  const submit = h(
-    'button',
-    { type: 'button', class: 'submit', 'data-testid': 'id-submit', 'aria-label': t('identify.submit') },
-    '✓',
+  submit.addEventListener('click', submitId);
+  refresh();
+  keypadRefresh = refresh;
+  return h(
+    'div',
+    { class: 'keypad-box' },
+    entry,
+    h('div', { class: 'keypad' }, keys, deleteOne, zero, submit),
   );
-  submit.disabled = idDigits.length !== 12;
-  submit.addEventListener('click', () => {
-    send({ type: 'enter-id', idNumber: idDigits });
-    idDigits = '';
-  });
-  return h('div', { class: 'keypad-box' }, entry, h('div', { class: 'keypad' }, keys, clear, zero, submit));
 }
+let keypadRefresh = () => undefined;
+function typeDigit(digit) {
+  if (idDigits.length < 12) idDigits += digit;
+}
+function submitId() {
+  if (idDigits.length !== 12) return;
+  send({ type: 'enter-id', idNumber: idDigits });
+  idDigits = '';
+}
+
+/* ---- the on-screen keyboard ------------------------------------------------------------------
+ * One keyboard for every text field, bound to the field being typed: `text` (names, addresses;
+ * Vietnamese Telex on by default, so "Nguyeenx" gives "Nguyễn"), `email` (no Telex, @ and dots),
+ * `phone` and `code` (digits; letters and a hyphen for tracking codes). */
+const LAYOUTS = {
+  text: ['1234567890', 'qwertyuiop', 'asdfghjkl', 'zxcvbnm,./'],
+  email: ['1234567890', 'qwertyuiop', 'asdfghjkl@', 'zxcvbnm._-'],
+  code: ['1234567890', 'QWERTYUIOP', 'ASDFGHJKL-', 'ZXCVBNM'],
+  phone: ['123', '456', '789', '+0'],
+};
+let keyboardShift = false;
+let keyboardTelex = true;
+
+function keyboard(input, layout, onChange) {
+  const type = (key) => {
+    const text = input.value;
+    const char = keyboardShift ? key.toUpperCase() : key;
+    const next = layout === 'text' && keyboardTelex ? telexKey(text, char) : text + char;
+    input.value = next.slice(0, Number(input.getAttribute('maxlength') ?? 200));
+    if (keyboardShift) {
+      keyboardShift = false;
+      redraw();
+    }
+    onChange();
+  };
+  const keyButton = (label, action, extra) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: `kb-key ${extra?.class ?? ''}`,
+        'data-key': extra?.key ?? label,
+        'data-testid': `kb-${extra?.key ?? label}`,
+        'aria-label': extra?.aria,
+        'aria-pressed': extra?.pressed === undefined ? undefined : String(extra.pressed),
+        onclick: action,
+      },
+      label,
+    );
+  const box = h('div', { class: `kb kb-${layout}`, 'data-testid': 'keyboard', role: 'group' });
+  function redraw() {
+    const rows = LAYOUTS[layout].map((row) =>
+      h(
+        'div',
+        { class: 'kb-row' },
+        [...row].map((key) => {
+          const label = keyboardShift && layout !== 'code' ? key.toUpperCase() : key;
+          return keyButton(label, () => type(key), { key });
+        }),
+      ),
+    );
+    const controls = [
+      layout === 'text' || layout === 'email'
+        ? keyButton(
+            '⇧',
+            () => {
+              keyboardShift = !keyboardShift;
+              redraw();
+            },
+            { key: 'shift', aria: t('kb.shift'), pressed: keyboardShift, class: 'wide' },
+          )
+        : null,
+      layout === 'text'
+        ? keyButton(
+            'ắ',
+            () => {
+              keyboardTelex = !keyboardTelex;
+              redraw();
+            },
+            { key: 'telex', aria: t('kb.telex'), pressed: keyboardTelex, class: 'wide' },
+          )
+        : null,
+      layout === 'text' ? keyButton(t('kb.space'), () => type(' '), { key: 'space', class: 'space' }) : null,
+      layout === 'email' ? keyButton('.vn', () => type('.vn'), { key: '.vn', class: 'wide' }) : null,
+      keyButton(
+        '⌫',
+        () => {
+          input.value = [...input.value].slice(0, -1).join('');
+          onChange();
+        },
+        { key: 'backspace', aria: t('kb.backspace'), class: 'wide' },
+      ),
+    ];
+    // digits and codes have no shift, Telex or space: ⌫ ends the last row instead of a row of its own
+    if (layout === 'code' || layout === 'phone') rows.at(-1).append(...controls.filter(Boolean));
+    else rows.push(h('div', { class: 'kb-row' }, controls));
+    box.replaceChildren(...rows);
+  }
+  redraw();
+  return box;
+}
+
+/** A labelled field that opens the on-screen keyboard when touched (no system keyboard). */
+function textField(id, label, value, options) {
+  const input = h('input', {
+    id,
+    type: 'text',
+    inputmode: 'none',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    maxlength: options.maxlength,
+    'data-testid': options.testid,
+    'data-layout': options.layout,
+    'aria-describedby': `${id}-error`,
+  });
+  input.value = value;
+  const error = h('p', { class: 'field-error', id: `${id}-error`, 'data-testid': `${options.testid}-error` });
+  return { input, error, label: h('label', { for: id }, label) };
+}
+
+/* What the citizen has typed on the edit screen, kept across a change of language or of large
+ * text (both redraw the screen); forgotten when the screen changes. */
+let editDraft = null;
+let afterRender = null;
 
 function editForm() {
   const record = view.record ?? {};
   const gazetteer = view.gazetteer ?? [];
-  const phone = h('input', {
-    type: 'tel',
-    name: 'phone',
-    inputmode: 'tel',
+  const draft = editDraft ?? {
+    phone: record.phone ?? '',
+    email: record.email ?? '',
+    detail: record.residence?.detail ?? '',
+    province: record.residence?.provinceCode ?? '',
+    ward: record.residence?.wardCode ?? '',
+    typing: null,
+  };
+  editDraft = draft;
+  const phone = textField('edit-phone', t('field.phone'), draft.phone, {
     maxlength: 20,
-    'data-testid': 'edit-phone',
+    testid: 'edit-phone',
+    layout: 'phone',
   });
-  phone.value = record.phone ?? '';
-  const email = h('input', { type: 'email', name: 'email', maxlength: 254, 'data-testid': 'edit-email' });
-  email.value = record.email ?? '';
+  const email = textField('edit-email', t('field.email'), draft.email, {
+    maxlength: 254,
+    testid: 'edit-email',
+    layout: 'email',
+  });
+  const detail = textField('edit-detail', t('field.detail'), draft.detail, {
+    maxlength: 200,
+    testid: 'edit-detail',
+    layout: 'text',
+  });
   const province = h(
     'select',
-    { name: 'province', 'data-testid': 'edit-province' },
+    { id: 'edit-province', name: 'province', 'data-testid': 'edit-province' },
     h('option', { value: '' }, '—'),
     gazetteer.map((p) => h('option', { value: p.code }, p.name)),
   );
-  province.value = record.residence?.provinceCode ?? '';
-  const ward = h('select', { name: 'ward', 'data-testid': 'edit-ward' });
+  province.value = draft.province;
+  const ward = h('select', { id: 'edit-ward', name: 'ward', 'data-testid': 'edit-ward' });
   const fillWards = () => {
     const wards = gazetteer.find((p) => p.code === province.value)?.wards ?? [];
     ward.replaceChildren(
@@ -377,73 +597,143 @@ function editForm() {
     );
   };
   fillWards();
-  ward.value = record.residence?.wardCode ?? '';
+  ward.value = draft.ward;
   province.addEventListener('change', fillWards);
-  const detail = h('input', { type: 'text', name: 'detail', maxlength: 200, 'data-testid': 'edit-detail' });
-  detail.value = record.residence?.detail ?? '';
+  const keep = () => {
+    Object.assign(draft, {
+      phone: phone.input.value,
+      email: email.input.value,
+      detail: detail.input.value,
+      province: province.value,
+      ward: ward.value,
+    });
+  };
+  province.addEventListener('change', keep);
+  ward.addEventListener('change', keep);
+
+  /* what is wrong with each field, told next to it (and again by the kiosk if the page missed it) */
+  const check = () => {
+    keep();
+    const phoneText = phone.input.value.trim();
+    const emailText = email.input.value.trim();
+    const phoneBad = phoneText !== '' && !normalisePhone(phoneText);
+    const emailBad = emailText !== '' && !isEmailAddress(emailText);
+    phone.error.textContent = phoneBad ? t('update.invalid-phone') : '';
+    email.error.textContent = emailBad ? t('update.invalid-email') : '';
+    phone.input.setAttribute('aria-invalid', String(phoneBad));
+    email.input.setAttribute('aria-invalid', String(emailBad));
+    return !phoneBad && !emailBad;
+  };
+  const rows = [phone, email, detail].map((field) =>
+    h('div', { class: 'field-row', 'data-field': field.input.id }, field.label, field.input, field.error),
+  );
+  const selectRow = (id, label, select) =>
+    h('div', { class: 'field-row', 'data-field': id }, h('label', { for: id }, label), select);
   const form = h(
     'form',
     { class: 'edit', 'data-testid': 'edit-form' },
-    h('label', {}, t('field.phone')),
-    phone,
-    h('label', {}, t('field.email')),
-    email,
-    h('label', {}, t('field.province')),
-    province,
-    h('label', {}, t('field.ward')),
-    ward,
-    h('label', {}, t('field.detail')),
-    detail,
+    rows[0],
+    rows[1],
+    selectRow('edit-province', t('field.province'), province),
+    selectRow('edit-ward', t('field.ward'), ward),
+    rows[2],
   );
+  const keyboardSlot = h('div', { class: 'kb-slot' });
+  const doneTyping = h(
+    'button',
+    { type: 'button', class: 'big secondary kb-done', 'data-testid': 'kb-done', hidden: true },
+    t('kb.done'),
+  );
+  const stopTyping = () => {
+    draft.typing = null;
+    form.classList.remove('typing');
+    for (const row of form.children) row.hidden = false;
+    keyboardSlot.replaceChildren();
+    doneTyping.hidden = true;
+    submit.hidden = false;
+    back.hidden = false;
+    check();
+  };
+  doneTyping.addEventListener('click', stopTyping);
+  /* one field at a time while typing: the field, its message, the keyboard fit the screen */
+  for (const field of [phone, email, detail]) {
+    field.input.addEventListener('focus', () => {
+      if (form.classList.contains('typing') && keyboardSlot.dataset.field === field.input.id) return;
+      draft.typing = field.input.id;
+      form.classList.add('typing');
+      for (const row of form.children) row.hidden = row.dataset.field !== field.input.id;
+      keyboardSlot.dataset.field = field.input.id;
+      keyboardSlot.replaceChildren(keyboard(field.input, field.input.dataset.layout, check));
+      doneTyping.hidden = false;
+      submit.hidden = true;
+      back.hidden = true;
+    });
+    field.input.addEventListener('input', check);
+  }
   form.addEventListener('submit', (event) => event.preventDefault());
-  const submit = withClick(
-    h('button', { type: 'button', class: 'big', 'data-testid': 'edit-submit' }, t('update-edit.submit')),
-    () => {
-      const fields = {};
-      if (phone.value !== (record.phone ?? '')) fields.phone = phone.value.trim();
-      if (email.value !== (record.email ?? '')) fields.email = email.value.trim();
-      const residence = { provinceCode: province.value, wardCode: ward.value, detail: detail.value.trim() };
-      const old = record.residence;
-      if (
-        residence.provinceCode &&
-        residence.wardCode &&
-        (!old ||
-          old.provinceCode !== residence.provinceCode ||
-          old.wardCode !== residence.wardCode ||
-          old.detail !== residence.detail)
-      )
-        fields.residence = residence;
-      return { type: 'edit', fields };
-    },
+  const submit = h(
+    'button',
+    { type: 'button', class: 'big', 'data-testid': 'edit-submit' },
+    t('update-edit.submit'),
   );
-  return [
-    form,
-    h(
-      'div',
-      { class: 'actions' },
-      button(t('back'), { type: 'back' }, { kind: 'quiet', testid: 'back' }),
-      submit,
-    ),
-  ];
+  submit.addEventListener('click', () => {
+    if (!check()) return;
+    const fields = {};
+    const phoneText = phone.input.value.trim();
+    const emailText = email.input.value.trim();
+    if (phoneText !== (record.phone ?? '')) fields.phone = normalisePhone(phoneText) ?? phoneText;
+    if (emailText !== (record.email ?? '')) fields.email = emailText;
+    const residence = {
+      provinceCode: province.value,
+      wardCode: ward.value,
+      detail: detail.input.value.trim(),
+    };
+    const old = record.residence;
+    if (
+      residence.provinceCode &&
+      residence.wardCode &&
+      (!old ||
+        old.provinceCode !== residence.provinceCode ||
+        old.wardCode !== residence.wardCode ||
+        old.detail !== residence.detail)
+    )
+      fields.residence = residence;
+    send({ type: 'edit', fields });
+  });
+  const back = button(t('back'), { type: 'back' }, { kind: 'quiet', testid: 'back' });
+  if (draft.typing) {
+    const typing = draft.typing;
+    afterRender = () => document.getElementById(typing)?.focus();
+  }
+  return [form, keyboardSlot, h('div', { class: 'actions' }, back, submit, doneTyping)];
 }
 
+/* The tracking-code look-up: its own screen, so an unknown code stays there with the reason. */
+let statusCodeTyped = '';
 function statusLookup() {
-  const input = h('input', {
-    type: 'text',
+  const field = textField('status-code', t('attract.status-placeholder'), statusCodeTyped, {
     maxlength: 32,
-    placeholder: t('attract.status-placeholder'),
-    'data-testid': 'status-code',
+    testid: 'status-code',
+    layout: 'code',
   });
+  const remember = () => {
+    statusCodeTyped = field.input.value;
+  };
+  field.input.addEventListener('input', remember);
   const go = h(
     'button',
-    { type: 'button', class: 'big quiet', 'data-testid': 'status-go' },
+    { type: 'button', class: 'big', 'data-testid': 'status-go' },
     t('attract.status-go'),
   );
   go.addEventListener('click', () => {
-    const code = input.value.trim();
-    if (code) send({ type: 'ask-status', trackingCode: code });
+    remember();
+    send({ type: 'ask-status', trackingCode: field.input.value.trim() });
   });
-  return h('div', { class: 'status-lookup' }, h('span', {}, t('attract.status')), input, go);
+  return [
+    h('div', { class: 'status-lookup' }, field.label, field.input),
+    keyboard(field.input, 'code', remember),
+    h('div', { class: 'actions' }, cancelButton(), go),
+  ];
 }
 
 /** One function per screen: a title (the one instruction), a picture, then what to touch. */
@@ -474,7 +764,20 @@ const SCREENS = {
         { type: 'start', flow: 'update' },
       ),
     ),
-    statusLookup(),
+    h(
+      'div',
+      { class: 'actions' },
+      button(
+        t('attract.status'),
+        { type: 'start', flow: 'status' },
+        { kind: 'quiet', testid: 'start-status' },
+      ),
+    ),
+  ],
+  'status-lookup': () => [
+    h('h1', {}, t('status-lookup.title')),
+    message() ?? h('p', { class: 'hint' }, t('status-lookup.hint')),
+    ...statusLookup(),
   ],
   identify: () => [
     h('h1', {}, t('identify.title')),
@@ -483,13 +786,13 @@ const SCREENS = {
       'div',
       { class: 'identify' },
       h('div', {}, picture('qr'), h('p', { class: 'hint' }, t('identify.hint'))),
-      h('div', {}, h('p', { class: 'or' }, t('identify.or')), keypad()),
+      h('div', {}, h('p', { class: 'or', id: 'id-entry-label' }, t('identify.or')), keypad()),
     ),
     h('div', { class: 'actions' }, cancelButton()),
   ],
   finger: () => [
     h('h1', {}, t('finger.title')),
-    picture('finger'),
+    picture('finger', Boolean(view.messageKey)),
     message(),
     view.maskedId ? h('div', { class: 'masked', 'data-testid': 'masked-id' }, view.maskedId) : null,
     view.attemptsLeft !== undefined
@@ -499,7 +802,9 @@ const SCREENS = {
           t('finger.attempts', { n: view.attemptsLeft }),
         )
       : null,
-    h('p', { class: 'hint' }, t('finger.hint')),
+    view.liftFinger
+      ? h('p', { class: 'lift', 'data-testid': 'lift-finger', role: 'status' }, t('finger.lift'))
+      : h('p', { class: 'hint' }, t('finger.hint')),
     h('div', { class: 'actions' }, cancelButton()),
   ],
   'checking-card': () => {
@@ -523,17 +828,25 @@ const SCREENS = {
     picture('tray'),
     h('p', { class: 'hint' }, t('take.hint')),
   ],
+  // "printed" only when the printer confirmed it; otherwise the code is to be noted, shown large
   receipt: () => [
     h('h1', {}, t('receipt.title')),
-    picture('receipt'),
-    h('p', { class: 'hint' }, t('receipt.hint')),
-    view.receiptCode ? h('div', { class: 'code', 'data-testid': 'receipt-code' }, view.receiptCode) : null,
+    view.receiptPrinted ? picture('receipt', true) : null,
+    h(
+      'p',
+      { class: view.receiptPrinted ? 'hint' : 'message', 'data-testid': 'receipt-note' },
+      t(view.receiptPrinted ? 'receipt.hint' : 'receipt.not-printed'),
+    ),
+    view.receiptCode ? bigCode(view.receiptCode, 'receipt-code') : null,
     h('div', { class: 'actions' }, doneButton()),
   ],
   referral: () => [
     h('h1', {}, t('referral.title')),
-    picture('staff'),
+    picture('staff', true),
     message() ?? h('p', { class: 'hint' }, t('referral.hint')),
+    view.referenceCode
+      ? [h('p', { class: 'hint' }, t('referral.reference')), bigCode(view.referenceCode, 'reference-code')]
+      : null,
     h('div', { class: 'actions' }, doneButton()),
   ],
   'update-identify': () => [
@@ -570,9 +883,13 @@ const SCREENS = {
   ],
   'update-done': () => [
     h('h1', {}, t('update-done.title')),
-    picture('receipt'),
-    h('p', { class: 'hint' }, t('update-done.hint')),
-    view.trackingCode ? h('div', { class: 'code', 'data-testid': 'tracking-code' }, view.trackingCode) : null,
+    view.receiptPrinted ? picture('receipt', true) : null,
+    h(
+      'p',
+      { class: view.receiptPrinted ? 'hint' : 'message', 'data-testid': 'receipt-note' },
+      t(view.receiptPrinted ? 'update-done.hint' : 'update-done.not-printed'),
+    ),
+    view.trackingCode ? bigCode(view.trackingCode, 'tracking-code') : null,
     h('div', { class: 'actions' }, doneButton()),
   ],
   'update-status': () => [
@@ -629,6 +946,69 @@ function renderCountdown() {
   if (leftMs > 0) countdownTimer = setTimeout(renderCountdown, Math.min(250, leftMs));
 }
 
+/* ---- audio guidance hook (the speech itself is another module's: window.kioskSpeech) ---------- */
+let announced = '';
+/** The keys a screen is spoken by: the screen, then its message, with what fills their blanks. */
+function speechOf(current) {
+  const params = { lang };
+  if (current.attemptsLeft !== undefined) params.n = current.attemptsLeft;
+  if (current.receiptCode) params.code = current.receiptCode;
+  if (current.trackingCode) params.code = current.trackingCode;
+  if (current.referenceCode) params.code = current.referenceCode;
+  if (current.receiptPrinted !== undefined) params.printed = current.receiptPrinted;
+  if (current.liftFinger) params.liftFinger = true;
+  if (current.moreTime) params.moreTime = true;
+  if (current.messageKey) params.messageKey = current.messageKey;
+  else if (current.outOfService) params.messageKey = current.outOfService.reasonKey;
+  return { key: current.moreTime ? 'more-time' : current.screen, params };
+}
+function announce(repeat) {
+  if (!view) return;
+  const { key, params } = speechOf(view);
+  const signature = JSON.stringify([key, params]);
+  if (!repeat && signature === announced) return;
+  announced = signature;
+  const detail = { key, params: repeat ? { ...params, repeat: true } : params };
+  try {
+    window.kioskSpeech?.say(detail.key, detail.params);
+  } catch {
+    // speech is guidance, never a reason for the screen to fail
+  }
+  window.dispatchEvent(new CustomEvent('kiosk:screen', { detail }));
+}
+
+/* ---- "need more time?" (WCAG 2.2.1): over the screen, so what is typed stays ----------------- */
+function renderMoreTime() {
+  const dialog = document.getElementById('more-time');
+  if (!view?.moreTime) {
+    dialog.hidden = true;
+    dialog.replaceChildren();
+    return;
+  }
+  if (!dialog.hidden) return;
+  const yes = button(t('more-time.yes'), { type: 'more-time' }, { testid: 'more-time-yes' });
+  dialog.replaceChildren(
+    h(
+      'div',
+      { class: 'dialog-box' },
+      h('h2', { id: 'more-time-title' }, t('more-time.title')),
+      h('p', { class: 'hint' }, t('more-time.hint')),
+      yes,
+    ),
+  );
+  dialog.hidden = false;
+  yes.focus();
+}
+
+/* ---- large text, high contrast: for this citizen, until the attract screen -------------------- */
+let largeText = false;
+function applyLargeText() {
+  document.body.classList.toggle('large', largeText);
+  const toggle = document.getElementById('large-text');
+  toggle.setAttribute('aria-pressed', String(largeText));
+  toggle.textContent = t('large-text');
+}
+
 function render() {
   const screen = view ? view.screen : 'connecting';
   const body = document.body;
@@ -637,12 +1017,22 @@ function render() {
   document.documentElement.lang = lang;
   document.title = lang === 'vi' ? 'Ki-ốt căn cước' : 'ID card kiosk';
   document.getElementById('lang').textContent = t('lang');
+  document.getElementById('lang').setAttribute('lang', lang === 'vi' ? 'en' : 'vi');
+  document.getElementById('repeat').textContent = `🔊 ${t('repeat')}`;
+  applyLargeText();
   const builder = SCREENS[screen] ?? SCREENS.connecting;
+  if (screen !== 'update-edit') editDraft = null;
+  afterRender = null;
   document.getElementById('screen').replaceChildren(...builder().flat().filter(Boolean));
+  afterRender?.();
   renderCountdown();
+  document.getElementById('more-time').hidden = true;
+  renderMoreTime();
+  if (keypadUsed) focusFirst();
   if (view) {
     const { seq, messageKey } = view;
     body.setAttribute('data-seq', String(seq));
+    announce(false);
     // "shown" = after the frame that paints it: the latency bench reads this (bench/session).
     requestAnimationFrame(() =>
       setTimeout(() => {
@@ -667,19 +1057,30 @@ function connect() {
     window.__kioskReceived = { seq: view.seq, at: performance.timeOrigin + performance.now() };
     // the screens this page has shown, in order (the e2e tests read it: no take-card before referral)
     window.__kioskScreens = [...(window.__kioskScreens ?? []), view.screen].slice(-100);
-    // A new citizen starts in Vietnamese, with an empty keypad.
-    if (view.screen === 'attract' && previous?.screen !== 'attract') lang = 'vi';
+    // A new citizen starts in Vietnamese, normal text, with an empty keypad.
+    if (view.screen === 'attract' && previous?.screen !== 'attract') {
+      lang = 'vi';
+      largeText = false;
+      statusCodeTyped = '';
+    }
     if (view.gazetteer) gazetteerSeen = view.gazetteer;
     if (!view.flow) gazetteerSeen = [];
-    if (view.screen !== previous?.screen) idDigits = '';
-    // The edit form keeps what the citizen is typing while only the countdown changes.
+    if (view.screen !== previous?.screen) {
+      idDigits = '';
+      editDraft = null;
+    }
+    // The edit form keeps what the citizen is typing while only the countdown or the
+    // "need more time?" question changes.
     if (
       previous &&
       view.screen === 'update-edit' &&
       previous.screen === 'update-edit' &&
       previous.messageKey === view.messageKey
     ) {
+      document.body.setAttribute('data-seq', String(view.seq));
       renderCountdown();
+      renderMoreTime();
+      announce(false);
       return;
     }
     render();
@@ -693,14 +1094,116 @@ function connect() {
 
 document.getElementById('lang').addEventListener('click', () => {
   lang = lang === 'vi' ? 'en' : 'vi';
+  announced = '';
   render();
   send({ type: 'touch' });
 });
-// Any touch keeps the session alive (the kiosk resets its idle countdown), at most once a second.
-document.addEventListener('pointerdown', () => {
+document.getElementById('repeat').addEventListener('click', () => announce(true));
+document.getElementById('large-text').addEventListener('click', () => {
+  largeText = !largeText;
+  applyLargeText();
+});
+// Any touch keeps the session alive (the kiosk resets its idle countdown, or answers "need more
+// time?"), at most once a second.
+function touched() {
   if (!view || view.screen === 'attract' || Date.now() - lastTouch < 1000) return;
   lastTouch = Date.now();
   send({ type: 'touch' });
+}
+document.addEventListener('pointerdown', () => {
+  keypadUsed = false;
+  touched();
+});
+
+/* ---- the physical keypad: every screen without touching it ----------------------------------- */
+let keypadUsed = false;
+const HELP_KEYS = new Set(['F1', 'Help', '*']);
+function focusables() {
+  const scope = view?.moreTime ? document.getElementById('more-time') : document;
+  return [...scope.querySelectorAll('button, input, select')].filter(
+    (element) =>
+      !element.disabled &&
+      !element.hidden &&
+      element.offsetParent !== null &&
+      !element.closest('#demo-panel'),
+  );
+}
+function focusFirst() {
+  const items = focusables();
+  const main = document.getElementById('screen');
+  // a focus kept on the screen stays; one left in the header by a screen without buttons moves on
+  const kept = items.includes(document.activeElement);
+  if (kept && (main.contains(document.activeElement) || !main.querySelector('button, input, select'))) return;
+  const preferred =
+    main.querySelector('.actions button.big:not(.quiet):not([hidden])') ??
+    main.querySelector('.keypad button, .kb button') ??
+    items.find((element) => main.contains(element)) ??
+    items[0];
+  preferred?.focus();
+}
+function moveFocus(step) {
+  const items = focusables();
+  if (items.length === 0) return;
+  const at = items.indexOf(document.activeElement);
+  const next = at < 0 ? 0 : (at + step + items.length) % items.length;
+  items[next].focus();
+}
+document.addEventListener('keydown', (event) => {
+  if (event.target instanceof Element && event.target.closest('#demo-panel')) return;
+  keypadUsed = true;
+  touched();
+  const inField =
+    event.target instanceof HTMLElement &&
+    (event.target.tagName === 'INPUT' || event.target.tagName === 'SELECT');
+  const screen = view?.screen;
+  if (HELP_KEYS.has(event.key)) {
+    event.preventDefault();
+    announce(true);
+    focusFirst();
+    return;
+  }
+  if (/^[0-9]$/.test(event.key) && screen === 'identify' && !inField) {
+    event.preventDefault();
+    typeDigit(event.key);
+    keypadRefresh();
+    if (idDigits.length === 12) document.querySelector('[data-testid="id-submit"]')?.focus();
+    return;
+  }
+  if (event.key === 'Backspace' && screen === 'identify' && !inField) {
+    event.preventDefault();
+    idDigits = idDigits.slice(0, -1);
+    keypadRefresh();
+    return;
+  }
+  if ((event.key === 'Escape' || (event.key === 'Backspace' && !inField)) && view) {
+    event.preventDefault();
+    const back = document.querySelector('[data-testid="back"]:not([hidden]), [data-testid="cancel"]');
+    back?.click();
+    return;
+  }
+  if (event.key === 'ArrowRight' || event.key === 'ArrowDown') {
+    if (event.target instanceof HTMLSelectElement) return;
+    event.preventDefault();
+    moveFocus(1);
+    return;
+  }
+  if (event.key === 'ArrowLeft' || event.key === 'ArrowUp') {
+    if (event.target instanceof HTMLSelectElement) return;
+    event.preventDefault();
+    moveFocus(-1);
+    return;
+  }
+  if (event.key === 'Enter') {
+    if (screen === 'identify' && idDigits.length === 12 && !inField) {
+      event.preventDefault();
+      submitId();
+      return;
+    }
+    if (!focusables().includes(document.activeElement)) {
+      event.preventDefault();
+      focusFirst();
+    }
+  }
 });
 
 // ---- the demo's control panel (`kiosk demo` only: the server adds data-demo) ----------------
@@ -750,13 +1253,14 @@ function renderDemoPanel() {
         renderDemoPanel();
       },
     },
-    demoCollapsed ? '▴' : '▾',
+    demoCollapsed ? '◂ demo' : '▸ thu gọn / fold',
   );
+  toggle.setAttribute('aria-expanded', String(!demoCollapsed));
   panel.classList.toggle('collapsed', demoCollapsed);
   document.body.classList.toggle('demo-folded', demoCollapsed);
   const devices = ['scanner', 'fingerprint', 'printer', 'dispenser'];
   panel.replaceChildren(
-    h('h2', {}, 'Demo: thiết bị giả lập / emulated devices', toggle),
+    demoCollapsed ? toggle : h('h2', {}, 'Demo: thiết bị giả lập / emulated devices', toggle),
     h(
       'div',
       { class: 'demo-body' },
@@ -766,6 +1270,12 @@ function renderDemoPanel() {
           'div',
           { class: 'demo-citizen' },
           h('div', {}, citizen.name),
+          // the ID to type on the kiosk's keypad (the card QR's first field)
+          h(
+            'div',
+            { class: 'demo-id', 'data-testid': `demo-id-${i}` },
+            `Số định danh / ID: ${groupDigits(String(citizen.cardQr ?? '').split('|')[0] ?? '')}`,
+          ),
           b('ngón tay / finger', { type: 'finger', who: citizen.pickupId }, `demo-finger-${i}`),
           b('QR nhận thẻ / pickup QR', { type: 'scan', text: citizen.pickupCode }, `demo-scan-pickup-${i}`),
           b('QR trên thẻ / card QR', { type: 'scan', text: citizen.cardQr }, `demo-scan-card-${i}`),

@@ -45,8 +45,16 @@ describe('kiosk config check', () => {
 });
 
 describe('the shipped example configuration', () => {
-  it('passes kiosk config check', async () => {
-    const run = spawnKiosk(['config', 'check', 'deploy/kiosk.example.json']);
+  it('passes kiosk config check, with the registry keys where provisioning puts them', async () => {
+    // the example names /etc/cccd-kiosk/registry-keys.json: here a file of the same shape stands in
+    const keysFile = join(mkdtempSync(join(tmpdir(), 'config-check-')), 'registry-keys.json');
+    writeFileSync(
+      keysFile,
+      JSON.stringify({ signing: `${'A'.repeat(42)}E=`, sealing: `${'B'.repeat(42)}E=` }),
+    );
+    const run = spawnKiosk(['config', 'check', 'deploy/kiosk.example.json'], {
+      KIOSK_FLEET_REGISTRY_KEYS_FILE: keysFile,
+    });
     const { code } = await run.exited;
     expect(run.output()).toContain('ok (kiosk hn-0001');
     expect(code).toBe(0);

@@ -15,7 +15,8 @@ import { type Spawned, spawnKiosk } from '../../helpers/processes.js';
 /**
  * Issue 11 "What it must show" 2: the shipped deploy/kiosk.example.json runs a kiosk. Only device
  * paths (and the chip station's PC/SC reader name and pcscd socket), URLs (broker; the UI's port)
- * and directories/files (data, TLS, trust list) are overridden, through KIOSK_* variables. Against:
+ * and directories/files (data, TLS, trust list, the file of the registry's two pinned public keys,
+ * which a real kiosk gets from provisioning) are overridden, through KIOSK_* variables. Against:
  * Mosquitto with TLS and client certificates speaking MQTT 5 as the example asks, the reference
  * registry and the emulators of the demo rig, started as its own process as `kiosk demo` does.
  * The technician's steps are the real ones: first start, `kiosk vault load`, start again; then a
@@ -160,7 +161,10 @@ beforeAll(async () => {
     kioskId: KIOSK_ID,
     logLevel: 'warn',
   });
-  const { devices, trustList } = rig.ready;
+  const { devices, trustList, registryKeys } = rig.ready;
+  if (!registryKeys) throw new Error('the rig started no registry: no keys to pin');
+  const registryKeysFile = join(dir, 'registry-keys.json');
+  writeFileSync(registryKeysFile, JSON.stringify(registryKeys), { mode: 0o600 });
   env = {
     KIOSK_MQTT_URL: `mqtts://127.0.0.1:${tlsPort}`,
     KIOSK_MQTT_TLS_CA: join(pkiDir, 'ca.pem'),
@@ -175,6 +179,8 @@ beforeAll(async () => {
     KIOSK_DEVICES_CARD_READER_READER: devices.cardReader,
     KIOSK_DEVICES_CARD_READER_PCSCD_SOCKET: devices.pcscdSocket,
     KIOSK_SESSIONS_TRUST_LIST: trustList ?? '',
+    // what provisioning pins: the registry's keys (manifest signatures, HPKE-sealed pickup secrets)
+    KIOSK_FLEET_REGISTRY_KEYS_FILE: registryKeysFile,
     KIOSK_LOG_LEVEL: 'info',
   };
 }, 120_000);
@@ -227,5 +233,7 @@ describe('deploy/kiosk.example.json', () => {
     expect(JSON.parse(after.output.trim().split('\n').at(-1) ?? '{}')).toMatchObject({
       inventory: { dispensed: 1, 'in-slot': 2 },
     });
-  });
+    // Longer than the sum of the steps' own waits, so a stuck step fails with its own message and
+    // the kiosk's output (a bare "Test timed out" hid the unreadable ready line after a merge).
+  }, 300_000);
 });

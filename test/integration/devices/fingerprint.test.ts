@@ -111,6 +111,19 @@ describe('fingerprint sensor over a real pseudo-terminal', () => {
     await expect(placed).resolves.toBeUndefined();
   });
 
+  it('waits for a finger left on the sensor to be lifted (GenImg until "no finger"), not before', async () => {
+    const { emulator, sensor } = await rig();
+    emulator.placeFinger(syntheticFinger('resting'));
+    await expect(sensor.waitForLift({ timeoutMs: 700 })).rejects.toBeInstanceOf(DeviceTimeout);
+    const lifted = sensor.waitForLift({ timeoutMs: 5000 });
+    let done = false;
+    void lifted.then(() => (done = true));
+    await sensor.verifyPassword(); // an exchange later, the finger still lies there: still waiting
+    expect(done).toBe(false);
+    emulator.placeFinger(undefined);
+    await expect(lifted).resolves.toBeUndefined();
+  });
+
   it('times out on a silent sensor and turns degraded after repeated timeouts, ok once it answers', async () => {
     const { emulator, sensor } = await rig();
     emulator.silent = true;

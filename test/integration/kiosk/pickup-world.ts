@@ -14,6 +14,14 @@ import { quietLogger } from '../../helpers/logs.js';
 
 export const KIOSK_ID = 'pickup-test';
 
+/**
+ * One pcscd directory for every world of this test process: pcsc-lite (inside the kiosk runtime's
+ * chip station) reads its socket's name once per process, so a second world on a socket of its
+ * own would leave the kiosk talking to the first world's stopped pcscd (card reader `missing`).
+ * Worlds run one after another in a file, so they never share a live pcscd.
+ */
+const PCSCD_DIR = join(mkdtempSync(join(tmpdir(), 'pickup-pcscd-')), 'pcscd');
+
 export interface PickupWorld {
   rig: DemoRig;
   runtime: KioskRuntime;
@@ -49,7 +57,10 @@ export function kioskConfigInput(
       reconnect: { minMs: 200, maxMs: 1000 },
     },
     dataDir,
-    ui: { host: '127.0.0.1', port: 0 },
+    // no speech here: these tests drive sessions, not the page, and espeak-ng rendering every clip
+    // in the background would compete with them (and with bench:session's kiosk time) for the CPU;
+    // the demo, the e2e run and test/integration/ui/speech.test.ts speak
+    ui: { host: '127.0.0.1', port: 0, speech: { enabled: false } },
     devices: {
       scanner: { path: rig.devices.scanner, baudRate: 9600 },
       fingerprint: { path: rig.devices.fingerprint, baudRate: 57600 },
@@ -85,6 +96,7 @@ export async function startPickupWorld(
     brokerPort: 0,
     log: options.rigLog ?? quietLogger(),
     kioskId: KIOSK_ID,
+    pcscdDir: PCSCD_DIR,
   });
   const input = kioskConfigInput(rig, join(dataDir, 'kiosk'), KIOSK_ID, options.trayTakeMs);
   options.configure?.(input);
@@ -94,7 +106,7 @@ export async function startPickupWorld(
   await until(
     () => Object.values(runtime.devices.summary()).every((state) => state === 'ok'),
     15_000,
-    'devices ok',
+    `devices ok (${JSON.stringify(runtime.devices.summary())})`,
   );
   await until(async () => (await runtime.vault.awaitingLoad()).length === 3, 15_000, 'manifest staged');
   const loaded = await runtime.loadVault([0, 1, 2]);
@@ -109,4 +121,24 @@ export async function startPickupWorld(
       await rig.stop();
     },
   };
+}
+
+/**
+ * Three wrong fingers as a citizen gives them: a wrong finger on the sensor, and after each miss
+ * (shown, the kiosk waiting for the lift) the finger lifted and placed again. The kiosk never
+ * starts the next attempt while the finger still lies there (issue 15).
+ */
+export async function wrongFingerWithLifts(world: PickupWorld, attempts: number): Promise<void> {
+  const sessions = world.runtime.sessions;
+  await world.rig.citizenControl('finger', ['wrong']);
+  for (let miss = 1; miss < attempts; miss++) {
+    await until(() => sessions.current().liftFinger === true, 20_000, `miss ${miss} shown, lift awaited`);
+    await world.rig.citizenControl('finger', ['none']);
+    await until(
+      () => sessions.current().messageKey === 'finger.try-again',
+      20_000,
+      `attempt ${miss + 1} after the lift`,
+    );
+    await world.rig.citizenControl('finger', ['wrong']);
+  }
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
 import { DEMO_CITIZENS } from '../../../src/demo/citizens.js';
 import { capturingLogger } from '../../helpers/logs.js';
-import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
+import { KIOSK_ID, type PickupWorld, startPickupWorld, until, wrongFingerWithLifts } from './pickup-world.js';
 
 /**
  * Issue 6 "What it must show" 2 and 5, at the orchestrator level: the session controller driven as
@@ -59,12 +59,15 @@ async function startPickup(idNumber: string): Promise<void> {
 }
 
 describe('pickup sessions against the emulated kiosk', () => {
-  it('three wrong fingers → referral, nothing dispensed, the card stays in its slot', async () => {
+  it('three wrong fingers, lifted in between → referral with a reference, nothing dispensed, the card stays in its slot', async () => {
     await world.rig.citizenControl('finger', ['wrong']);
     const views: string[] = [];
     const off = sessions().subscribe((view) => views.push(`${view.screen}:${view.attemptsLeft ?? ''}`));
     await startPickup(ANH.record.idNumber);
+    await wrongFingerWithLifts(world, 3);
     await phase('referral');
+    await until(() => sessions().current().referenceCode !== undefined, 5000, 'reference code');
+    expect(sessions().current().referenceCode).toMatch(/^S-[0-9A-Z]{8}$/);
     off();
     expect(sessions().current()).toMatchObject({
       screen: 'referral',
@@ -175,7 +178,11 @@ describe('pickup sessions against the emulated kiosk', () => {
     await world.rig.citizenControl('finger', [ANH.record.idNumber]);
     await startPickup(ANH.record.idNumber);
     await phase('take-card', 20_000);
-    await phase('attract', 15_000); // the tray timer (5 s) runs out, the card is retracted
+    // the tray timer (5 s) runs out: "need more time?" (20 s) unanswered, the card is retracted
+    await until(() => sessions().current().moreTime === true, 15_000, 'need more time? asked');
+    await phase('referral', 40_000);
+    expect(sessions().current().messageKey).toBe('referral.card-retracted');
+    await until(() => sessions().current().referenceCode !== undefined, 5000, 'reference code');
     expect(await world.runtime.vault.card(ANH.pickupId)).toEqual({ state: 'captured', slot: null });
     expect(world.rig.dispenser.captured).toBe(1);
     expect(world.rig.dispenser.slots.has(1)).toBe(false);
@@ -189,6 +196,7 @@ describe('pickup sessions against the emulated kiosk', () => {
       slot: 1,
       reason: 'not-taken',
     });
+    await backToAttract();
   });
 
   it('a device unplugged mid-session → card to the capture bin, out of service; back when replugged', async () => {

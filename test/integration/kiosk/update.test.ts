@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CITIZENS, qrOf } from '../../../src/demo/citizens.js';
-import { KIOSK_ID, type PickupWorld, startPickupWorld, until } from './pickup-world.js';
+import { KIOSK_ID, type PickupWorld, startPickupWorld, until, wrongFingerWithLifts } from './pickup-world.js';
 
 /** The data update flow end to end: scanner QR → online finger check → record → edit → outbox → status. */
 const MAI = DEMO_CITIZENS[0]!;
@@ -75,6 +75,7 @@ describe('data update session', () => {
     await world.rig.citizenControl('finger', ['wrong']);
     sessions.handle({ type: 'start', flow: 'update' });
     await world.rig.citizenControl('scan', [qrOf(MAI.record)]);
+    await wrongFingerWithLifts(world, 3);
     await until(() => sessions.phase === 'referral', 20_000, 'referral');
     expect(sessions.current().messageKey).toBe('referral.finger-attempts');
     await world.rig.registry.settled();

@@ -69,7 +69,7 @@ describe('UI server with the citizen sessions', () => {
     expect(csp).toContain("connect-src 'self'");
     expect(csp).not.toContain('unsafe-inline');
     const html = await app.text();
-    expect(html).toContain('<script src="/app.js"');
+    expect(html).toContain('<script type="module" src="/app.js"');
     expect(html).not.toContain('demo-panel'); // no control panel outside the demo
     expect((await fetch(`${url}/app.js`)).headers.get('content-type')).toContain('javascript');
     expect((await fetch(`${url}/app.css`)).status).toBe(200);

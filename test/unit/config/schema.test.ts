@@ -25,7 +25,12 @@ function problemsOf(input: unknown): string[] {
 describe('configuration schema', () => {
   it('fills defaults for a minimal file', () => {
     const config = parseConfig(minimal, 'test');
-    expect(config.ui).toEqual({ host: '127.0.0.1', port: 8080, hostNames: [] });
+    expect(config.ui).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      hostNames: [],
+      speech: { enabled: true, volume: 100, wordsPerMinute: 150 },
+    });
     expect(config.sessions).toMatchObject({ fingerAttempts: 3, fingerLockAfter: 5 });
     expect(config.sessions.identifyRateLimit).toEqual({ attempts: 10, windowMs: 60_000 });
     expect(config.mqtt.protocolVersion).toBe(5);
@@ -100,5 +105,26 @@ describe('loading a file', () => {
     writeFileSync(file, '{ "kiosk": ');
     await expect(loadConfigFile(file, {})).rejects.toThrow(/not valid JSON/);
     await expect(loadConfigFile(join(dir, 'absent.json'), {})).rejects.toThrow(/cannot read it \(ENOENT\)/);
+  });
+
+  it('takes the registry keys from the file provisioning wrote, validated like inline keys', async () => {
+    const keys = { signing: `${'A'.repeat(42)}E=`, sealing: `${'B'.repeat(42)}E=` };
+    const keysFile = join(dir, 'registry-keys.json');
+    writeFileSync(keysFile, JSON.stringify(keys));
+    const file = join(dir, 'with-keys-file.json');
+    writeFileSync(file, JSON.stringify(minimal));
+    const config = await loadConfigFile(file, { KIOSK_FLEET_REGISTRY_KEYS_FILE: keysFile });
+    expect([config.fleet.registrySigningKey, config.fleet.registrySealingKey]).toEqual([
+      keys.signing,
+      keys.sealing,
+    ]);
+    writeFileSync(keysFile, JSON.stringify({ signing: 'not a key', sealing: keys.sealing }));
+    await expect(loadConfigFile(file, { KIOSK_FLEET_REGISTRY_KEYS_FILE: keysFile })).rejects.toThrow(
+      /fleet\.registrySigningKey/,
+    );
+    const absent = join(dir, 'absent-keys.json');
+    await expect(loadConfigFile(file, { KIOSK_FLEET_REGISTRY_KEYS_FILE: absent })).rejects.toThrow(
+      /fleet\.registryKeysFile: cannot read the registry keys \(ENOENT\)/,
+    );
   });
 });

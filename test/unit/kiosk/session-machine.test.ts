@@ -62,7 +62,7 @@ describe('pickup session reducer', () => {
       { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
       { type: 'presented', op: 0 },
       { type: 'taken' },
-      { type: 'completed', op: 0, receiptCode: 'R-1' },
+      { type: 'completed', op: 0, receiptCode: 'R-1', printed: true },
     ]);
     expect(state.phase).toBe('receipt');
     expect(viewOf(state, 1)).toMatchObject({ screen: 'receipt', receiptCode: 'R-1' });
@@ -84,7 +84,9 @@ describe('pickup session reducer', () => {
     const { state, effects } = drive([
       ...toChecking.slice(0, 3),
       { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-lifted', op: 0 },
       { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-lifted', op: 0 },
       { type: 'finger-result', op: 0, result: 'no-match' },
     ]);
     expect(state.phase).toBe('referral');
@@ -114,6 +116,7 @@ describe('pickup session reducer', () => {
       { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
       { type: 'presented', op: 0 },
       { type: 'timeout', timer: 'tray' },
+      { type: 'timeout', timer: 'more-time' },
     ];
     const { state, effects } = drive(events);
     expect(state.phase).toBe('parking');
@@ -171,6 +174,7 @@ describe('pickup session reducer', () => {
     const { state, effects } = drive([
       { type: 'ui', input: { type: 'start', flow: 'pickup' } },
       { type: 'timeout', timer: 'idle' },
+      { type: 'timeout', timer: 'more-time' },
     ]);
     expect(state.phase).toBe('attract');
     expect(effects.at(-1)).toEqual({ kind: 'purge' });
@@ -210,6 +214,166 @@ describe('pickup session reducer', () => {
   });
 });
 
+// ---- issue 15: a kiosk every citizen can use, and that tells the truth ----------------------
+
+const toTray: SessionEvent[] = [
+  ...toChecking,
+  { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
+  { type: 'presented', op: 0 },
+];
+
+describe('finger attempts wait for the finger to be lifted', () => {
+  it('a missed attempt shows its result and waits for the lift before the next attempt', () => {
+    const missed = drive([...toChecking.slice(0, 3), { type: 'finger-result', op: 0, result: 'no-match' }]);
+    expect(missed.state).toMatchObject({ phase: 'finger', awaitingLift: true, attemptsLeft: 2 });
+    expect(viewOf(missed.state, 1)).toMatchObject({ liftFinger: true, messageKey: 'finger.no-match' });
+    expect(missed.effects.at(-1)).toMatchObject({ kind: 'await-lift', showMs: 2000 });
+    // a finger still lying there: no new attempt is started by anything but the lift
+    expect(missed.effects.filter((e) => e.kind === 'verify-finger')).toHaveLength(1);
+    const lifted = drive([
+      ...toChecking.slice(0, 3),
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-lifted', op: 0 },
+    ]);
+    expect(lifted.state).toMatchObject({ phase: 'finger', messageKey: 'finger.try-again' });
+    expect(lifted.state.awaitingLift).toBeUndefined();
+    expect(lifted.effects.filter((e) => e.kind === 'verify-finger')).toHaveLength(2);
+  });
+
+  it('a result arriving while the kiosk waits for the lift is not counted', () => {
+    const { state } = drive([
+      ...toChecking.slice(0, 3),
+      { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-result', op: 0, result: 'no-match' },
+    ]);
+    expect(state.attemptsLeft).toBe(2);
+  });
+});
+
+describe('"need more time?" before a time limit ends a step (WCAG 2.2.1)', () => {
+  it('asks before the finger step ends, stops the sensor, and a touch restarts the attempt with ≥ 20 s', () => {
+    const asked = drive([...toChecking.slice(0, 3), { type: 'timeout', timer: 'finger' }]);
+    expect(asked.state).toMatchObject({ phase: 'finger', moreTime: { resume: 'finger' } });
+    expect(asked.state.timer).toMatchObject({ name: 'more-time', totalMs: 20_000 });
+    expect(viewOf(asked.state, 1).moreTime).toBe(true);
+    expect(asked.effects.at(-2)).toEqual({ kind: 'stop-waits' });
+    const extended = drive([
+      ...toChecking.slice(0, 3),
+      { type: 'timeout', timer: 'finger' },
+      { type: 'ui', input: { type: 'touch' } },
+    ]);
+    expect(extended.state.moreTime).toBeUndefined();
+    expect(extended.state.extensions).toBe(1);
+    expect(extended.state.timer).toMatchObject({ name: 'finger', totalMs: 20_000 });
+    expect(extended.effects.at(-1)).toMatchObject({ kind: 'verify-finger', timeoutMs: 20_000 });
+    expect(extended.state.attemptsLeft).toBe(3); // the time ran out, no attempt was used
+  });
+
+  it('extends at least 10 times, each by at least 20 s; unanswered, the step ends', () => {
+    const events: SessionEvent[] = [{ type: 'ui', input: { type: 'start', flow: 'pickup' } }];
+    for (let i = 0; i < 10; i++)
+      events.push({ type: 'timeout', timer: 'idle' }, { type: 'ui', input: { type: 'more-time' } });
+    const { state } = drive(events);
+    expect(state).toMatchObject({ phase: 'identify', extensions: 10 });
+    expect(state.timer?.totalMs).toBeGreaterThanOrEqual(20_000);
+    const unanswered = drive([
+      ...events.slice(0, 1),
+      { type: 'timeout', timer: 'idle' },
+      { type: 'timeout', timer: 'more-time' },
+    ]);
+    expect(unanswered.state.phase).toBe('attract');
+  });
+
+  it('the card in the tray: asked first; taken while asked completes the pickup', () => {
+    const asked = drive([...toTray, { type: 'timeout', timer: 'tray' }]);
+    expect(asked.state).toMatchObject({ phase: 'take-card', moreTime: { resume: 'tray' } });
+    const taken = drive([...toTray, { type: 'timeout', timer: 'tray' }, { type: 'taken' }]);
+    expect(taken.state.phase).toBe('completing');
+    expect(taken.state.moreTime).toBeUndefined();
+  });
+});
+
+describe('truthful screens', () => {
+  it('a card not taken is retracted and the referral says so, with a reference code and a countdown', () => {
+    const { state, effects } = drive([
+      ...toTray,
+      { type: 'timeout', timer: 'tray' },
+      { type: 'timeout', timer: 'more-time' },
+      { type: 'parked', op: 0, ok: true },
+      { type: 'referred', op: 0, reference: 'S-ABCD1234' },
+    ]);
+    expect(effects.find((e) => e.kind === 'park')).toMatchObject({ to: 'bin', reason: 'not-taken' });
+    expect(effects.find((e) => e.kind === 'refer')).toMatchObject({
+      reason: 'referral.card-retracted',
+      pickupId: 'p-1',
+    });
+    const view = viewOf(state, 1);
+    expect(view).toMatchObject({
+      screen: 'referral',
+      messageKey: 'referral.card-retracted',
+      referenceCode: 'S-ABCD1234',
+    });
+    expect(view.countdown?.totalMs).toBe(settings.timeouts.resultMs);
+  });
+
+  it('"printed" only when the printer confirmed the receipt', () => {
+    const done = (printed: boolean) =>
+      viewOf(
+        drive([...toTray, { type: 'taken' }, { type: 'completed', op: 0, receiptCode: 'R-1', printed }])
+          .state,
+        1,
+      );
+    expect(done(true).receiptPrinted).toBe(true);
+    expect(done(false)).toMatchObject({ receiptPrinted: false, receiptCode: 'R-1' });
+  });
+
+  it('an unknown tracking code stays on the look-up screen with the reason', () => {
+    const { state } = drive([
+      { type: 'ui', input: { type: 'start', flow: 'status' } },
+      { type: 'ui', input: { type: 'ask-status', trackingCode: 'u-nope' } },
+      { type: 'status-result', op: 0 },
+    ]);
+    expect(viewOf(state, 1)).toMatchObject({ screen: 'status-lookup', messageKey: 'update.status-unknown' });
+    const asked = drive([
+      { type: 'ui', input: { type: 'start', flow: 'status' } },
+      { type: 'ui', input: { type: 'ask-status', trackingCode: ' u-nope ' } },
+    ]);
+    expect(asked.effects.at(-1)).toMatchObject({ kind: 'ask-status', trackingCode: 'U-NOPE' });
+  });
+
+  it("the card's front QR on the pickup screen is looked up by its ID number", () => {
+    const qr = '001195012345|123456789|Nguyễn Thị A|01011995|Nữ|Hà Nội|01012021';
+    const { effects } = drive([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'scan', text: qr },
+    ]);
+    expect(effects.at(-1)).toMatchObject({ kind: 'lookup-pickup', by: 'id', value: '001195012345' });
+    const code = drive([
+      { type: 'ui', input: { type: 'start', flow: 'pickup' } },
+      { type: 'scan', text: 'PICKUP-123' },
+    ]);
+    expect(code.effects.at(-1)).toMatchObject({ kind: 'lookup-pickup', by: 'code', value: 'PICKUP-123' });
+  });
+
+  it('the kiosk checks a phone number and an e-mail address before forwarding them', () => {
+    const toEdit: SessionEvent[] = [
+      { type: 'ui', input: { type: 'start', flow: 'update' } },
+      { type: 'scan', text: '001195012345|||' },
+      { type: 'update-identified', op: 0, maskedId: '001*******45' },
+      { type: 'finger-verified-online', op: 0, matched: true },
+    ];
+    const bad = drive([
+      ...toEdit,
+      { type: 'ui', input: { type: 'edit', fields: { email: 'not-an-email' } } },
+    ]);
+    expect(bad.state).toMatchObject({ phase: 'update-edit', messageKey: 'update.invalid-email' });
+    const phone = drive([...toEdit, { type: 'ui', input: { type: 'edit', fields: { phone: '0123' } } }]);
+    expect(phone.state).toMatchObject({ phase: 'update-edit', messageKey: 'update.invalid-phone' });
+    const ok = drive([...toEdit, { type: 'ui', input: { type: 'edit', fields: { phone: '0911 222 333' } } }]);
+    expect(ok.state).toMatchObject({ phase: 'update-confirm', changes: { phone: '0911222333' } });
+  });
+});
+
 // ---- property: never dispensed without all four checks --------------------------------------
 
 const uiInput = fc.oneof(
@@ -222,6 +386,7 @@ const uiInput = fc.oneof(
     { type: 'back' } as const,
     { type: 'cancel' } as const,
     { type: 'touch' } as const,
+    { type: 'more-time' } as const,
   ),
   fc.record({ phone: fc.constant('0912345678') }).map((fields) => ({ type: 'edit', fields }) as const),
 );
@@ -233,7 +398,7 @@ const eventArb: fc.Arbitrary<{ event: SessionEvent; live: boolean }> = fc.record
     uiInput.map((input) => ({ type: 'ui', input }) as SessionEvent),
     fc.constantFrom('CODE-1', '001195012345|||').map((text) => ({ type: 'scan', text }) as SessionEvent),
     fc
-      .constantFrom('idle', 'finger', 'tray', 'result')
+      .constantFrom('idle', 'finger', 'tray', 'result', 'more-time')
       .map((timer) => ({ type: 'timeout', timer }) as SessionEvent),
     fc
       .record({ device: fc.constantFrom('fingerprint', 'dispenser', 'printer'), present: fc.boolean() })
@@ -253,10 +418,12 @@ const eventArb: fc.Arbitrary<{ event: SessionEvent; live: boolean }> = fc.record
     fc.constant({ type: 'card-unreadable', op: 0 } as SessionEvent),
     fc.constant({ type: 'presented', op: 0 } as SessionEvent),
     fc.constant({ type: 'taken' } as SessionEvent),
-    fc.constant({ type: 'completed', op: 0, receiptCode: 'R' } as SessionEvent),
+    fc.constant({ type: 'completed', op: 0, receiptCode: 'R', printed: true } as SessionEvent),
     fc.boolean().map((ok) => ({ type: 'parked', op: 0, ok }) as SessionEvent),
     fc.constant({ type: 'device-fault', op: 0, device: 'dispenser' } as SessionEvent),
     fc.constant({ type: 'remote-unavailable', op: 0 } as SessionEvent),
+    fc.constant({ type: 'finger-lifted', op: 0 } as SessionEvent),
+    fc.constant({ type: 'referred', op: 0, reference: 'S-1' } as SessionEvent),
     fc.constant({ type: 'update-identified', op: 0, maskedId: '001*******45' } as SessionEvent),
   ),
 });
@@ -327,7 +494,9 @@ describe('identification reveals nothing before the finger matched', () => {
       { type: 'ui', input: { type: 'enter-id', idNumber: '001195012345' } },
       lookup,
       { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-lifted', op: 0 },
       { type: 'finger-result', op: 0, result: 'no-match' },
+      { type: 'finger-lifted', op: 0 },
       { type: 'finger-result', op: 0, result: 'no-match' },
     ];
     let state = initialState();
@@ -352,6 +521,8 @@ describe('identification reveals nothing before the finger matched', () => {
     expect(staged.map((view) => view.screen)).toEqual([
       'identify',
       'identify',
+      'finger',
+      'finger',
       'finger',
       'finger',
       'finger',

@@ -31,6 +31,7 @@ describe('docs/mqtt-api.yaml (AsyncAPI 3)', () => {
     const kioskId = 'hn-0001';
     const expected: Record<keyof typeof CHANNELS, string> = {
       status: topics.status(kioskId),
+      telemetry: topics.telemetry(kioskId),
       events: topics.events(kioskId),
       manifest: topics.manifest(kioskId),
       kioskConfig: topics.config(kioskId),

@@ -81,6 +81,16 @@ describe('the allow-list (issue 12)', () => {
     expect(line).toMatchObject({ pickupId: 'P-1', slot: 2, note: '[string 7]', body: '[object]' });
   });
 
+  it('keeps the UI URL of the ready line, which operators and the deploy test open', () => {
+    const { log, text } = capturingLogger();
+    log.info({ kioskId: 'hn-0001', ui: 'http://127.0.0.1:8080', version: '0.1.0' }, 'kiosk runtime ready');
+    expect(JSON.parse(text().trim().split('\n').at(-1) ?? '{}')).toMatchObject({
+      kioskId: 'hn-0001',
+      ui: 'http://127.0.0.1:8080',
+      version: '0.1.0',
+    });
+  });
+
   it('masks phones and e-mail addresses inside free text of declared fields and messages', () => {
     expect(scrubText(`call ${PHONE} or +84912345678, write ${EMAIL}`)).toBe(
       'call [redacted] or [redacted], write [redacted]',
