@@ -8,10 +8,18 @@ export interface Received {
 
 /** A plain MQTT client that records what arrives on `filter`, for tests to wait on. */
 export async function watchTopic(url: string, filter: string) {
-  const client: MqttClient = await mqtt.connectAsync(url, { reconnectPeriod: 200, clean: true });
+  return watchOn(await mqtt.connectAsync(url, { reconnectPeriod: 200, clean: true }), filter);
+}
+
+/**
+ * Records what arrives on `filter` over an existing connection: under the deploy ACL a service
+ * identity has one connection (its certificate CN is its client id), which both reads and writes.
+ */
+export async function watchOn(client: MqttClient, filter: string) {
   const received: Received[] = [];
   const waiters = new Set<() => void>();
   client.on('message', (topic, payload, packet) => {
+    if (!matches(filter, topic)) return;
     received.push({ topic, payload: payload.toString(), retain: packet.retain });
     for (const waiter of waiters) waiter();
   });
@@ -45,4 +53,15 @@ export async function watchTopic(url: string, filter: string) {
 
 export function statusOf(message: Received): { online: boolean } {
   return (JSON.parse(message.payload) as { body: { online: boolean } }).body;
+}
+
+/** MQTT topic filter matching (`+` one level, `#` the rest), for clients that watch several filters. */
+function matches(filter: string, topic: string): boolean {
+  const wanted = filter.split('/');
+  const levels = topic.split('/');
+  for (const [i, level] of wanted.entries()) {
+    if (level === '#') return true;
+    if (level !== '+' && level !== levels[i]) return false;
+  }
+  return wanted.length === levels.length;
 }

@@ -1,7 +1,7 @@
 /**
  * Issue 12, "Why" items 2 and 3 and the transport part of 11, tried as an attacker would against
  * the shipped broker configuration: the fleet Mosquitto and the enrolment Mosquitto from
- * deploy/mosquitto/ with its ACLs (test/integration/deploy/deploy-brokers.ts), the reference
+ * deploy/mosquitto/ with its ACLs (test/helpers/deploy-brokers.ts), the reference
  * registry enrolling with the kiosk-only CA, and the kiosk's own link (src/link/link.ts) as the
  * real kiosk. Each attack records the outcome it observed (test/security/attacks.ts).
  */
@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EnrolmentRefused, enrol } from '../../src/cli/provision.js';
 import { KioskLink } from '../../src/link/link.js';
@@ -20,7 +20,13 @@ import { ReferenceRegistry } from '../../src/registry/registry.js';
 import { EventBus } from '../../src/util/bus.js';
 import type { RuntimeEvents } from '../../src/util/events.js';
 import { capturingLogger, quietLogger } from '../helpers/logs.js';
-import { type DeployBrokers, keyAndCsr, startDeployBrokers } from '../integration/deploy/deploy-brokers.js';
+import {
+  certificateOptions,
+  connectTls,
+  type DeployBrokers,
+  keyAndCsr,
+  startDeployBrokers,
+} from '../helpers/deploy-brokers.js';
 import { recordAttack } from './attacks.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -65,25 +71,12 @@ describe('identities and the broker, attacked', () => {
   }
 
   function connect(port: number, options: IClientOptions): Promise<MqttClient> {
-    const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      rejectUnauthorized: true,
-      ca: readFileSync(brokers.serverCa),
-      ...options,
-    });
+    const { client, connected } = connectTls(brokers, port, options);
     clients.push(client);
-    return new Promise((resolve, reject) => {
-      client.once('connect', () => resolve(client));
-      client.once('error', reject);
-      client.once('close', () => reject(new Error('connection closed before CONNACK')));
-    });
+    return connected;
   }
 
-  const withCert = (files: { cert: string; key: string }) => ({
-    cert: readFileSync(files.cert),
-    key: readFileSync(files.key),
-  });
+  const withCert = certificateOptions;
 
   /** The kiosk's own link, connected with its certificate: the real kiosk of the takeover attacks. */
   async function realKiosk(kioskId: string, files: { cert: string; key: string }): Promise<KioskLink> {

@@ -1,15 +1,18 @@
 /**
- * `kiosk start` as the real process (spawned from source, as systemd runs it) on a real Mosquitto,
- * with pinned operations and registry keys, for the attacks of issue 12. The attacker is a plain
- * MQTT client; what the kiosk did is observed from outside: its `cmd/result` answers, its events
- * (`security.refused` summaries, `config.result`, `fault.storage`), `/healthz`, and its SQLite file
- * opened read-only.
+ * `kiosk start` as the real process (spawned from source, as systemd runs it), with pinned
+ * operations and registry keys, for the attacks of issue 12, on the shipped broker configuration:
+ * Mosquitto from deploy/mosquitto/ with its ACLs (test/helpers/deploy-brokers.ts). The kiosk
+ * connects with mutual TLS and a certificate of the kiosk-only CA; the registry, operations and the
+ * attackers connect with service-CA certificates on the service listener, or with another kiosk's
+ * certificate on the kiosk listener. What the kiosk did is observed from outside: its `cmd/result`
+ * answers, its events (`security.refused` summaries, `config.result`, `fault.storage`), `/healthz`,
+ * and its SQLite file opened read-only.
  */
 import { type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { KioskConfigInput } from '../../src/config/index.js';
 import { generateOpsKeyPair, privateKeyFromPem, signCommand, signEnvelope } from '../../src/fleet/index.js';
 import { type Envelope, type MessageBody } from '../../src/link/messages.js';
@@ -17,8 +20,16 @@ import { topics } from '../../src/link/topics.js';
 import { ReferenceRegistry } from '../../src/registry/registry.js';
 import { SqliteDatabase } from '../../src/store/sqlite.js';
 import { quietLogger } from '../helpers/logs.js';
-import { freePort, type MosquittoInstance, startMosquitto } from '../helpers/mosquitto.js';
-import { watchTopic } from '../helpers/mqtt-watch.js';
+import {
+  certificateOptions,
+  clientCertificate,
+  connectTls,
+  type DeployBrokers,
+  type ServiceIdentity,
+  startDeployBrokers,
+} from '../helpers/deploy-brokers.js';
+import { freePort } from '../helpers/mosquitto.js';
+import { watchOn } from '../helpers/mqtt-watch.js';
 import { type Spawned, spawnKiosk } from '../helpers/processes.js';
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
@@ -41,14 +52,29 @@ export interface KioskUnderAttack {
   kioskId: string;
   dir: string;
   dataDir: string;
-  broker: MosquittoInstance;
+  brokers: DeployBrokers;
   registry: ReferenceRegistry;
   opsKey: KeyObject;
   /** a key nobody pinned */
   strangerKey: KeyObject;
-  attacker: MqttClient;
-  events: Awaited<ReturnType<typeof watchTopic>>;
-  results: Awaited<ReturnType<typeof watchTopic>>;
+  /**
+   * The connection with the `ops` service certificate, the one identity the ACL lets write a
+   * kiosk's `cmd` and `config`: operations' signed messages go out on it, and so do forgeries by
+   * whoever holds that certificate but not the pinned operations key.
+   */
+  opsClient: MqttClient;
+  /**
+   * A compromised service identity: the `registry-2` worker's certificate (deploy/README.md), which
+   * the ACL lets write every kiosk's `manifest`, `res` and `updates`, without the pinned registry
+   * signing key. The broker delivers what it publishes; only the kiosk can refuse it.
+   */
+  serviceAttacker: MqttClient;
+  /** kiosk events, read by `serviceAttacker` (the ACL gives kiosk events to registry identities) */
+  events: Awaited<ReturnType<typeof watchOn>>;
+  /** command results, read by `opsClient` */
+  results: Awaited<ReturnType<typeof watchOn>>;
+  /** another kiosk, connected with its own kiosk-CA certificate on the kiosk listener */
+  otherKiosk(kioskId: string): Promise<MqttClient>;
   kiosk: Spawned;
   uiPort: number;
   /** starts (again) `kiosk start` on the same config and data directory */
@@ -68,22 +94,32 @@ export interface KioskUnderAttack {
 }
 
 export async function startKioskUnderAttack(name: string): Promise<KioskUnderAttack> {
-  const broker = await startMosquitto();
   const dir = mkdtempSync(join(tmpdir(), `security-${name}-`));
+  // its own folder: Mosquitto reads it as the mosquitto user, the kiosk's data stays private
+  const brokers = await startDeployBrokers(mkdtempSync(join(tmpdir(), `security-${name}-pki-`)));
   const kioskId = `${name}-${process.pid}`;
   const dataDir = join(dir, 'data');
   const ops = generateOpsKeyPair();
   const stranger = generateOpsKeyPair();
   const registry = new ReferenceRegistry({
-    brokerUrl: broker.url,
+    brokerUrl: `mqtts://127.0.0.1:${brokers.servicePort}`,
     databaseFile: join(dir, 'registry.sqlite'),
     log: quietLogger(),
+    protocolVersion: 5,
+    tls: { ca: brokers.serverCa, ...brokers.identity('registry') },
   });
   await registry.start();
   const uiPort = await freePort();
+  // the certificate enrolment would give it: the kiosk-only CA, CN = kiosk id
+  const kioskTls = await clientCertificate(brokers.kioskCa, brokers.dir, kioskId);
   const config: KioskConfigInput = {
     kiosk: { id: kioskId },
-    mqtt: { url: broker.url, protocolVersion: 5, reconnect: { minMs: 100, maxMs: 1000 } },
+    mqtt: {
+      url: `mqtts://127.0.0.1:${brokers.kioskPort}`,
+      protocolVersion: 5,
+      tls: { ca: brokers.serverCa, ...kioskTls },
+      reconnect: { minMs: 100, maxMs: 1000 },
+    },
     dataDir,
     ui: { host: '127.0.0.1', port: uiPort },
     fleet: {
@@ -96,21 +132,40 @@ export async function startKioskUnderAttack(name: string): Promise<KioskUnderAtt
   };
   const file = join(dir, 'kiosk.json');
   writeFileSync(file, JSON.stringify(config));
-  const attacker = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
-  const events = await watchTopic(broker.url, topics.events(kioskId));
-  const results = await watchTopic(broker.url, topics.cmdResult(kioskId));
+  const extraClients: MqttClient[] = [];
+  const service = (identity: ServiceIdentity) =>
+    connectTls(brokers, brokers.servicePort, {
+      clientId: identity,
+      protocolVersion: 5,
+      ...certificateOptions(brokers.identity(identity)),
+    }).connected;
+  const opsClient = await service('ops');
+  const serviceAttacker = await service('registry-2');
+  const events = await watchOn(serviceAttacker, topics.events(kioskId));
+  const results = await watchOn(opsClient, topics.cmdResult(kioskId));
   const opsKey = privateKeyFromPem(ops.privateKeyPem);
   const world: KioskUnderAttack = {
     kioskId,
     dir,
     dataDir,
-    broker,
+    brokers,
     registry,
     opsKey,
     strangerKey: privateKeyFromPem(stranger.privateKeyPem),
-    attacker,
+    opsClient,
+    serviceAttacker,
     events,
     results,
+    async otherKiosk(otherId) {
+      const files = await clientCertificate(brokers.kioskCa, brokers.dir, otherId);
+      const { client, connected } = connectTls(brokers, brokers.kioskPort, {
+        clientId: otherId,
+        protocolVersion: 5,
+        ...certificateOptions(files),
+      });
+      extraClients.push(client);
+      return connected;
+    },
     kiosk: undefined as unknown as Spawned,
     uiPort,
     async start() {
@@ -126,7 +181,7 @@ export async function startKioskUnderAttack(name: string): Promise<KioskUnderAtt
       const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
       const id = correlationId ?? (typeof payload === 'string' ? undefined : payload.correlationId);
       const from = results.received.length;
-      await attacker.publishAsync(topics.cmd(kioskId), text, { qos: 1 });
+      await opsClient.publishAsync(topics.cmd(kioskId), text, { qos: 1 });
       const hit = await results.waitFor(
         (received) => id === undefined || (JSON.parse(received.payload) as Envelope).correlationId === id,
         15_000,
@@ -167,11 +222,9 @@ export async function startKioskUnderAttack(name: string): Promise<KioskUnderAtt
     },
     async stop() {
       if (world.kiosk && world.kiosk.child.exitCode === null) await world.stopKiosk().catch(() => undefined);
-      await attacker.endAsync().catch(() => undefined);
-      await events.close().catch(() => undefined);
-      await results.close().catch(() => undefined);
+      for (const client of [opsClient, serviceAttacker, ...extraClients]) client.end(true);
       await registry.stop().catch(() => undefined);
-      await broker.stop();
+      brokers.stop();
     },
   };
   await world.start();

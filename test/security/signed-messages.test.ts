@@ -1,8 +1,13 @@
 /**
  * Issue 12, "Why" items 1, 4, 8 and 9: forged, misaddressed, replayed, expired, altered, unsigned,
- * wrongly signed and malformed messages against `kiosk start` (the real process) on Mosquitto. Each
- * attack records what the kiosk was OBSERVED to do: its `cmd/result`, its `security.refused`
- * summaries, its config results, and the rows in its SQLite file.
+ * wrongly signed and malformed messages against `kiosk start` (the real process) on Mosquitto with
+ * the deploy/ configuration and ACL (kiosk-process.ts). Under that ACL only a service identity may
+ * write a kiosk's topics, so the forger is one: the `registry-2` worker's certificate for manifest
+ * entries and update statuses, the `ops` certificate for commands and configs, neither holding the
+ * pinned signing key. The broker delivers; the kiosk must refuse. Another kiosk's certificate is
+ * tried too, and the broker's ACL stops it first. Each attack records what was OBSERVED: the
+ * kiosk's `cmd/result`, its `security.refused` summaries, its config results, the rows in its
+ * SQLite file, or the broker's PUBACK reason code.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -20,7 +25,7 @@ const FIRST = DEMO_CITIZENS[0];
 if (!FIRST) throw new Error('no demo citizen');
 const CITIZEN = FIRST;
 
-describe('signed, bound messages (kiosk start, Mosquitto)', () => {
+describe('signed, bound messages (kiosk start, deploy Mosquitto)', () => {
   let k: KioskUnderAttack;
   let registryKeyId: string;
   beforeAll(async () => {
@@ -62,7 +67,7 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
   /** Publishes on a non-command topic and returns the reasons the next summaries count. */
   async function refusedOn(topic: string, payloads: string[]): Promise<Record<string, number>> {
     const from = k.events.received.length;
-    for (const payload of payloads) await k.attacker.publishAsync(topic, payload, { qos: 1 });
+    for (const payload of payloads) await k.serviceAttacker.publishAsync(topic, payload, { qos: 1 });
     return k.refusalsAfter(from);
   }
 
@@ -84,9 +89,27 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
     });
   }
 
+  /** Publishes with QoS 1 and returns what the broker answered: `accepted` or the PUBACK reason code. */
+  const pubackOf = (publishing: Promise<unknown>) =>
+    publishing.then(
+      () => 'accepted',
+      (error: { code?: number }) => `PUBACK 0x${(error.code ?? 0).toString(16)}`,
+    );
+
   it('forged re-stage of a staged pickup: refused and summarised, the stored secrets unchanged', async () => {
     const before = await manifestRow();
     const audit = await k.rows('audit');
+    // another kiosk's certificate first: the ACL gives it only its own topics
+    const other = await k.otherKiosk(`other-${process.pid}`);
+    const byKiosk = await pubackOf(
+      other.publishAsync(
+        topics.manifest(k.kioskId),
+        forgedRegistry('manifest.entry', { pickupId: CITIZEN.pickupId, action: 'stage', sealed: 'AAAA' }),
+        { qos: 1 },
+      ),
+    );
+    other.end(true);
+    // then a service identity the broker lets write manifests (registry-2), without the registry's key
     const counts = await refusedOn(topics.manifest(k.kioskId), [
       forgedRegistry('manifest.entry', { pickupId: CITIZEN.pickupId, action: 'stage', sealed: 'AAAA' }),
     ]);
@@ -96,6 +119,13 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
       refused: after?.sealed === before?.sealed && after?.state === 'staged',
       reason: Object.keys(counts).join(','),
     });
+    // the kiosk saw one forgery, the service identity's: the other kiosk's never reached it
+    recordAttack({
+      name: 'kiosk-certificate-manifest-to-other-kiosk',
+      refused: byKiosk === 'PUBACK 0x87' && counts['bad-signature'] === 1,
+      reason: `broker ACL: ${byKiosk}; delivered to the kiosk: ${(counts['bad-signature'] ?? 0) - 1}`,
+    });
+    expect(byKiosk).toBe('PUBACK 0x87');
     expect(counts['bad-signature']).toBe(1);
     expect(after).toEqual(before);
     expect(await k.rows('audit')).toBe(audit + 1); // the one summary row, nothing of the message
@@ -217,6 +247,29 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
     const stranger = await k.command(signCommand({ kioskId: k.kioskId, name: 'lock', key: k.strangerKey }));
     record('wrong-key-command', stranger);
     expect(stranger.body.reason).toBe('unknown-key');
+
+    // another kiosk's certificate, a command validly signed by operations: the ACL stops it first
+    const other = await k.otherKiosk(`other-${process.pid}`);
+    const fromKiosk = signCommand({ kioskId: k.kioskId, name: 'lock', key: k.opsKey });
+    const byKiosk = await pubackOf(
+      other.publishAsync(topics.cmd(k.kioskId), JSON.stringify(fromKiosk), { qos: 1 }),
+    );
+    other.end(true);
+    // the kiosk answers every command it receives: the next one's answer comes, that one's never
+    const from = k.results.received.length;
+    expect((await k.ops('collect-diagnostics')).body.status).toBe('ok');
+    const answered = k.results.received
+      .slice(from)
+      .some(
+        (received) => (JSON.parse(received.payload) as Envelope).correlationId === fromKiosk.correlationId,
+      );
+    recordAttack({
+      name: 'kiosk-certificate-command-to-other-kiosk',
+      refused: byKiosk === 'PUBACK 0x87' && !answered,
+      reason: `broker ACL: ${byKiosk}; ${answered ? 'executed by the kiosk' : 'never reached the kiosk'}`,
+    });
+    expect(byKiosk).toBe('PUBACK 0x87');
+    expect(answered).toBe(false);
     const diagnostics = await k.ops('collect-diagnostics');
     expect(diagnostics.body.data?.fleet).toMatchObject({ locked: false });
   });
@@ -225,7 +278,7 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
     const push = async (version: number) => {
       const message = signConfig({ version, kioskId: k.kioskId, settings: {}, key: k.opsKey });
       const from = k.events.received.length;
-      await k.attacker.publishAsync(topics.config(k.kioskId), JSON.stringify(message), {
+      await k.opsClient.publishAsync(topics.config(k.kioskId), JSON.stringify(message), {
         qos: 1,
         retain: true,
       });
@@ -277,7 +330,7 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
       '"settings":{}',
       `"settings":{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`,
     );
-    await k.attacker.publishAsync(topics.config(k.kioskId), deepConfig, { qos: 1 });
+    await k.opsClient.publishAsync(topics.config(k.kioskId), deepConfig, { qos: 1 });
     // two malformed commands and this config, summarised in one window or more
     await until(() => refusedSince(from, 'malformed') >= 3, 15_000, 'three malformed refusals summarised');
     recordAttack({
@@ -304,10 +357,20 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
     }
     const auditBefore = await k.rows('audit');
     const from = k.events.received.length;
-    for (let start = 0; start < FLOOD; start += 1000)
+    const summaries = () =>
+      k.events.received
+        .slice(from)
+        .map((received) => JSON.parse(received.payload) as Envelope<MessageBody<'security.refused'>>)
+        .filter((message) => message.type === 'security.refused');
+    const counted = () =>
+      summaries().reduce((sum, message) => sum + (message.body.counts['bad-signature'] ?? 0), 0);
+    for (let start = 0; start < FLOOD; start += 1000) {
+      // The deploy broker queues at most max_queued_messages (10,000) for a subscriber and drops the
+      // rest: the attacker keeps its backlog below that, so every forgery reaches the kiosk.
+      await until(() => counted() >= start - 5000, 60_000, 'the kiosk keeps up with the flood');
       await Promise.all(
         Array.from({ length: Math.min(1000, FLOOD - start) }, (_, i) =>
-          k.attacker.publishAsync(
+          k.serviceAttacker.publishAsync(
             topics.manifest(k.kioskId),
             forgedRegistry('manifest.entry', {
               pickupId: `forged-${start + i}`,
@@ -318,13 +381,7 @@ describe('signed, bound messages (kiosk start, Mosquitto)', () => {
           ),
         ),
       );
-    const summaries = () =>
-      k.events.received
-        .slice(from)
-        .map((received) => JSON.parse(received.payload) as Envelope<MessageBody<'security.refused'>>)
-        .filter((message) => message.type === 'security.refused');
-    const counted = () =>
-      summaries().reduce((sum, message) => sum + (message.body.counts['bad-signature'] ?? 0), 0);
+    }
     await until(() => counted() >= FLOOD, 120_000, 'every forged entry counted');
     const after = await snapshot();
     const auditGrowth = (await k.rows('audit')) - auditBefore;

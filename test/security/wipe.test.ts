@@ -3,7 +3,9 @@
  * not come back healthy, unlocked and at v0. Against `kiosk start` (the real process) on Mosquitto:
  * lock, push v500, stop, delete the store, start. The kiosk reports `fault.storage` (store-replaced),
  * `/healthz` is degraded, it stays locked and out of service, refuses to be unlocked, and once
- * operations re-establish its state it re-applies v500 and refuses v450.
+ * operations re-establish its state it re-applies v500 and refuses v450. On the deploy/ broker
+ * configuration and ACL (kiosk-process.ts): the kiosk with its kiosk-CA certificate, operations with
+ * the `ops` service certificate.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +18,7 @@ import { type KioskUnderAttack, startKioskUnderAttack } from './kiosk-process.js
 
 type ConfigResult = MessageBody<'config.result'>;
 
-describe('a wiped store cannot roll back security state (kiosk start, Mosquitto)', () => {
+describe('a wiped store cannot roll back security state (kiosk start, deploy Mosquitto)', () => {
   let k: KioskUnderAttack;
   beforeAll(async () => {
     k = await startKioskUnderAttack('wipe');
@@ -46,7 +48,7 @@ describe('a wiped store cannot roll back security state (kiosk start, Mosquitto)
       key: k.opsKey,
     });
     let from = k.events.received.length;
-    await k.attacker.publishAsync(topics.config(k.kioskId), JSON.stringify(v500), { qos: 1, retain: true });
+    await k.opsClient.publishAsync(topics.config(k.kioskId), JSON.stringify(v500), { qos: 1, retain: true });
     expect(await configResult(v500.id, from)).toMatchObject({ version: 500, status: 'applied' });
 
     await k.stopKiosk();
@@ -95,7 +97,7 @@ describe('a wiped store cannot roll back security state (kiosk start, Mosquitto)
       key: k.opsKey,
     });
     from = k.events.received.length;
-    await k.attacker.publishAsync(topics.config(k.kioskId), JSON.stringify(v450), { qos: 1, retain: true });
+    await k.opsClient.publishAsync(topics.config(k.kioskId), JSON.stringify(v450), { qos: 1, retain: true });
     const downgrade = await configResult(v450.id, from);
     recordAttack({
       name: 'wiped-store-downgraded-config',

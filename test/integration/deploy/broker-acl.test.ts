@@ -19,7 +19,7 @@ import { createKioskRuntime } from '../../../src/main.js';
 import { ensureTestCa } from '../../../src/registry/enrolment.js';
 import { ReferenceRegistry } from '../../../src/registry/registry.js';
 import { quietLogger } from '../../helpers/logs.js';
-import { clientCertificate, type DeployBrokers, startDeployBrokers } from './deploy-brokers.js';
+import { clientCertificate, type DeployBrokers, startDeployBrokers } from '../../helpers/deploy-brokers.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 

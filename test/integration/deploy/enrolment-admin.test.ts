@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CaFiles, EnrolmentDesk, ensureTestCa } from '../../../src/registry/enrolment.js';
 import { SqliteDatabase } from '../../../src/store/sqlite.js';
 import { spawnScript } from '../../helpers/processes.js';
-import { keyAndCsr } from './deploy-brokers.js';
+import { keyAndCsr } from '../../helpers/deploy-brokers.js';
 
 const OPS_CLI = fileURLToPath(new URL('../../../src/cli/kiosk-ops.ts', import.meta.url));
 

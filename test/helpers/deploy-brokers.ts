@@ -9,15 +9,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { expect } from 'vitest';
-import {
-  type CaFiles,
-  ensureTestCa,
-  signClientCertificate,
-  writeCrl,
-} from '../../../src/registry/enrolment.js';
-import { freePort, waitForPort } from '../../helpers/mosquitto.js';
-import { ROOT } from '../../helpers/processes.js';
+import { type CaFiles, ensureTestCa, signClientCertificate, writeCrl } from '../../src/registry/enrolment.js';
+import { freePort, waitForPort } from './mosquitto.js';
+import { ROOT } from './processes.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 const openssl = (dir: string, ...args: string[]) =>
@@ -76,6 +72,37 @@ export async function clientCertificate(
   const cert = join(dir, `${name}.pem`);
   writeFileSync(cert, signed.certificate);
   return { cert, key: join(dir, `${name}.key`) };
+}
+
+/** The client-side TLS options of a certificate and key on disk. */
+export const certificateOptions = (files: { cert: string; key: string }) => ({
+  cert: readFileSync(files.cert),
+  key: readFileSync(files.key),
+});
+
+/**
+ * An MQTT client over TLS to one of the brokers' listeners, trusting their server CA. `connected`
+ * resolves on CONNACK and rejects when the broker refuses (the client is returned either way, so a
+ * test can end it).
+ */
+export function connectTls(
+  brokers: Pick<DeployBrokers, 'serverCa'>,
+  port: number,
+  options: IClientOptions,
+): { client: MqttClient; connected: Promise<MqttClient> } {
+  const client = mqtt.connect(`mqtts://127.0.0.1:${port}`, {
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    rejectUnauthorized: true,
+    ca: readFileSync(brokers.serverCa),
+    ...options,
+  });
+  const connected = new Promise<MqttClient>((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('connection closed before CONNACK')));
+  });
+  return { client, connected };
 }
 
 function spawnMosquitto(configFile: string, onLog: (text: string) => void): ChildProcess {
