@@ -87,6 +87,8 @@ export interface KioskUnderAttack {
   ops(name: string, args?: Record<string, string | number | boolean>): Promise<Envelope<CommandResult>>;
   /** rows of `table` in the kiosk's store (read-only connection) */
   rows(table: string): Promise<number>;
+  /** how many of these message ids the kiosk's inbox holds (genuine traffic may add others meanwhile) */
+  inboxHolds(messageIds: string[]): Promise<number>;
   /** the counts of the next `security.refused` summary after event index `from` */
   refusalsAfter(from: number, timeoutMs?: number): Promise<Record<string, number>>;
   healthz(): Promise<{ status: number; body: { status: string; parts: Record<string, { state: string }> } }>;
@@ -193,6 +195,19 @@ export async function startKioskUnderAttack(name: string): Promise<KioskUnderAtt
       return world.command(
         signCommand({ kioskId, name: commandName, key: opsKey, ...(args ? { args } : {}) }),
       );
+    },
+    async inboxHolds(messageIds) {
+      const db = await SqliteDatabase.open(join(dataDir, 'kiosk.sqlite'), { readOnly: true });
+      try {
+        const marks = messageIds.map(() => '?').join(',');
+        const row = await db.get<{ n: number }>(
+          `SELECT COUNT(*) AS n FROM inbox WHERE message_id IN (${marks})`,
+          messageIds,
+        );
+        return row?.n ?? -1;
+      } finally {
+        await db.close();
+      }
     },
     async rows(table) {
       const db = await SqliteDatabase.open(join(dataDir, 'kiosk.sqlite'), { readOnly: true });
