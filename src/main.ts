@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
-import { FleetService, withPushedSettings } from './fleet/index.js';
+import { chooseBootConfig, FleetService } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
@@ -151,6 +151,8 @@ export function createKioskRuntime(
       acceptsNewSessions: store.acceptsNewSessions,
     }),
     setLogLevel,
+    linkConnected: () => linkHolder.link?.connected ?? false,
+    runningConfig: config,
   });
   // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
   let pushedLevel = config.log.level;
@@ -322,7 +324,8 @@ export function createKioskRuntime(
 export async function runKiosk(config: KioskConfig): Promise<void> {
   process.umask(0o077); // whatever the shell's umask: files the runtime creates are its user's only
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, { fileConfig: config });
+  // which configuration runs (the one on probation, or the last good one) is chosen before the link exists
+  const runtime = createKioskRuntime(await chooseBootConfig(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
   const notifier = new SystemdNotifier(process.env, undefined, (error) =>
     log.warn({ err: error.message }, 'systemd notification failed'),
