@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
-import { type AppliedLayers, layeredConfig, readPushedLayers } from './persisted.js';
+import { type AppliedLayers, layeredConfig, readStoredPushes } from './persisted.js';
+import { readSecurityState, securityStatePath } from './state-file.js';
 import { ProbationLedger } from './probation.js';
 
 const AppliedConfigSchema = z.strictObject({
@@ -65,7 +66,13 @@ export function configProbationLedger(
  * pushed layers chosen (the candidate's, or the last good ones after a revert).
  */
 export async function chooseBootConfig(config: KioskConfig, log: Logger): Promise<KioskConfig> {
-  const state = configProbationLedger(config, log).boot(await readPushedLayers(config));
+  const stored = await readStoredPushes(config);
+  const recorded = readSecurityState(securityStatePath(config.dataDir));
+  // a wiped or replaced store (fleet.ts): its layers are not the ones probation knows; the fleet
+  // service keeps the kiosk out of service and starts the probation record afresh
+  if (recorded && (recorded.storeLost || recorded.storeId !== stored.storeId))
+    return layeredConfig(config, stored.layers, log);
+  const state = configProbationLedger(config, log).boot(stored.layers);
   if (state.kind === 'probation')
     log.warn({ starts: state.candidate.starts }, 'fleet: starting with a configuration on probation');
   if (state.kind === 'reverted')

@@ -301,6 +301,8 @@ export class FleetService implements Service {
       this.versions.kiosk = recorded.versions.kiosk;
       this.locked = recorded.locked;
       writeSecurityState(this.stateFile, this.security);
+      // the layers probation knew went with the store: what runs now (the file's) is the last good
+      this.probation.reset({});
       await this.options.store.transaction(async (tx) => {
         await tx.audit('runtime', 'store.replaced', { expected: 'security state of another store' });
         tx.emit({

@@ -22,23 +22,39 @@ export interface AppliedLayers {
   kiosk?: AppliedConfig;
 }
 
+/** What the store holds of pushed configuration, read before the runtime opens it. */
+export interface StoredPushes {
+  layers: AppliedLayers;
+  /** the store's id (fleet_state `store.id`), compared with the security state's */
+  storeId?: string;
+}
+
 /** The pushed layers the store holds (as applied before the last stop); none without a store. */
 export async function readPushedLayers(config: KioskConfig): Promise<AppliedLayers> {
+  return (await readStoredPushes(config)).layers;
+}
+
+export async function readStoredPushes(config: KioskConfig): Promise<StoredPushes> {
   const file = join(config.dataDir, 'kiosk.sqlite');
-  if (!existsSync(file)) return {};
+  if (!existsSync(file)) return { layers: {} };
   const db = await SqliteDatabase.open(file, { readOnly: true });
   try {
     const table = await db.get<{ name: string }>(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'fleet_state'",
     );
-    if (!table) return {};
+    if (!table) return { layers: {} };
     const rows = await db.all<{ key: string; value: string }>(
-      "SELECT key, value FROM fleet_state WHERE key IN ('applied.fleet', 'applied.kiosk')",
+      "SELECT key, value FROM fleet_state WHERE key IN ('applied.fleet', 'applied.kiosk', 'store.id')",
     );
-    const layers: AppliedLayers = {};
-    for (const row of rows)
-      layers[row.key === 'applied.fleet' ? 'fleet' : 'kiosk'] = JSON.parse(row.value) as AppliedConfig;
-    return layers;
+    const stored: StoredPushes = { layers: {} };
+    for (const row of rows) {
+      if (row.key === 'store.id') stored.storeId = String(JSON.parse(row.value));
+      else
+        stored.layers[row.key === 'applied.fleet' ? 'fleet' : 'kiosk'] = JSON.parse(
+          row.value,
+        ) as AppliedConfig;
+    }
+    return stored;
   } finally {
     await db.close();
   }

@@ -162,7 +162,7 @@ export class ProbationLedger<T> {
         record,
         current,
         CRASH_LOOP,
-        `started ${candidate.starts} times without passing probation`,
+        `crash loop: started ${candidate.starts} times without passing probation`,
       );
     this.write({ lastGood: record.lastGood, candidate });
     return { kind: 'probation', run: current, candidate };
@@ -217,6 +217,11 @@ export class ProbationLedger<T> {
     };
     this.write({ lastGood: record.lastGood, reverted });
     return { kind: 'reverted', run: record.lastGood, reverted };
+  }
+
+  /** Starts the record afresh with `current` as the last good value (the owner lost its own). */
+  reset(current: T): void {
+    this.write({ lastGood: current });
   }
 
   /** The owner carried out (and reported) the revert `id`. */

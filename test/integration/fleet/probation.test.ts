@@ -9,6 +9,7 @@
  * take effect; the test restarts the kiosk (what the restart at idle, or an operator, does).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -28,8 +29,8 @@ const ON_PROBATION = /starting with a configuration on probation/;
 
 /**
  * `npm test` runs the plain revert; `npm run test:probation` (PROBATION_ALL=1, in .ci/run) adds the
- * kiosk SIGKILLed during probation, which takes longer: more starts, and a grace long enough for the
- * kill to land before the revert.
+ * kiosk SIGKILLed during probation (more starts, and a grace long enough for the kill to land before
+ * the revert) and a crash loop.
  */
 const CASES = [
   {
@@ -126,7 +127,7 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
   });
 
   /** A kiosk connected to the broker, its config events watched, nothing pushed to it yet. */
-  async function startKiosk(name: string, brokerUnreachableMs: number) {
+  async function startKiosk(name: string, probation: { brokerUnreachableMs: number; maxStarts: number }) {
     const kioskId = `${name}-${process.pid}`;
     const dir = mkdtempSync(join(tmpdir(), `probation-${name}-`));
     const config: KioskConfigInput = {
@@ -137,8 +138,7 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
       fleet: {
         opsPublicKeys: [opsKeys.publicKey],
         rollbackAfterMs: PROBATION_MS,
-        // a crash loop needs more starts than these tests make, so the broker is what reverts
-        probation: { brokerUnreachableMs, maxStarts: 10 },
+        probation,
       },
     };
     const file = join(dir, 'kiosk.json');
@@ -200,7 +200,8 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
 
   for (const { title, name, killDuringProbation, brokerUnreachableMs } of CASES)
     it(title, async () => {
-      const { kioskId, kiosk, events } = await startKiosk(name, brokerUnreachableMs);
+      // a crash loop needs more starts than this test makes: the broker is what reverts
+      const { kioskId, kiosk, events } = await startKiosk(name, { brokerUnreachableMs, maxStarts: 10 });
       const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
       const bad = await push(kioskId, 1, { mqtt: { url: deadBroker } });
       expect(await resultFor(events, bad.id, 'applied')).toMatchObject({ restartRequired: ['mqtt.url'] });
@@ -224,5 +225,33 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
       await until(() => kiosk.current.output().includes('link: connected'), DEADLINE_MS);
       expect(kiosk.current.output()).not.toMatch(ON_PROBATION);
       await expectReportedOnce(kiosk, kioskId, events, bad.id);
+    });
+
+  if (process.env.PROBATION_ALL === '1')
+    it('reverts a config that makes the kiosk crash at every start (a crash loop) after maxStarts', async () => {
+      const { kioskId, kiosk, events } = await startKiosk('crash-loop', {
+        brokerUnreachableMs: 60_000,
+        maxStarts: 2,
+      });
+      // the touchscreen's port taken by another program: the runtime cannot start with it
+      const squatter = createServer();
+      await new Promise<void>((listening) => squatter.listen(0, '127.0.0.1', listening));
+      try {
+        const busyPort = (squatter.address() as AddressInfo).port;
+        const bad = await push(kioskId, 1, { ui: { port: busyPort } });
+        expect(await resultFor(events, bad.id, 'applied')).toMatchObject({ restartRequired: ['ui.port'] });
+        await kiosk.restart();
+        const reverted = await resultFor(events, bad.id, 'rolled-back');
+        expect(reverted).toMatchObject({
+          version: 1,
+          reason: 'unhealthy',
+          detail: 'crash loop: started 3 times without passing probation',
+        });
+        expect(kiosk.output()).toMatch(/EADDRINUSE/);
+        await until(() => kiosk.current.output().includes('kiosk runtime ready'), DEADLINE_MS);
+        await expectReportedOnce(kiosk, kioskId, events, bad.id);
+      } finally {
+        squatter.close();
+      }
     });
 });
