@@ -11,6 +11,7 @@ import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
+import { ManifestResync } from './kiosk/manifest-resync.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { PERSONAL_EVENT_TYPES } from './link/messages.js';
 import { tightenTree } from './util/private-files.js';
@@ -151,6 +152,7 @@ export function createKioskRuntime(
       acceptsNewSessions: store.acceptsNewSessions,
     }),
     setLogLevel,
+    resyncManifest: (tx, by) => resync.request(tx, by),
   });
   // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
   let pushedLevel = config.log.level;
@@ -167,7 +169,13 @@ export function createKioskRuntime(
     Date.now,
     manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
   );
-  const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
+  const resync = new ManifestResync({
+    vault,
+    identity,
+    transport: manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
+    log: log.child({ room: 'vault' }),
+  });
+  const inbound = kioskInbound(vault, resync, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,
