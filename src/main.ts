@@ -24,7 +24,7 @@ import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.j
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
-import { JobRunner, Store } from './store/index.js';
+import { Store } from './store/index.js';
 import { type DemoControl } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
@@ -90,13 +90,6 @@ export function createKioskRuntime(
   store.on((event) => {
     if (event.kind === 'health')
       bus.emit('store.health', { ...event.health, acceptsNewSessions: store.acceptsNewSessions });
-  });
-  const jobs = new JobRunner({
-    jobs: store.jobs,
-    handlers: new Map(),
-    backoff: { minMs: 1000, maxMs: 15 * 60_000 },
-    pollMs: 1000,
-    log: log.child({ room: 'jobs' }),
   });
 
   const { drivers, disabled } = createDevices(config, log, bus, extras.gpioBackend);
@@ -288,7 +281,7 @@ export function createKioskRuntime(
         ]
       : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
+    [store, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 

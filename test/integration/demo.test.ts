@@ -40,7 +40,6 @@ describe('kiosk demo', () => {
       expect(Object.keys(health.parts).sort()).toEqual([
         'devices',
         'fleet',
-        'jobs',
         'link',
         'sessions',
         'store',
