@@ -8,7 +8,7 @@
  * whose pickup the registry no longer stages (and never dispense it), and leave the in-sync pickup's
  * secrets as they were.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,12 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KioskConfig, parseConfig } from '../../../src/config/index.js';
 import { DEMO_CITIZENS, type DemoCitizen, registryCitizenOf } from '../../../src/demo/citizens.js';
-import { generateOpsKeyPair, privateKeyFromPem, signCommand } from '../../../src/fleet/index.js';
+import {
+  generateOpsKeyPair,
+  privateKeyFromPem,
+  signCommand,
+  signEnvelope,
+} from '../../../src/fleet/index.js';
 import { type Envelope, envelope, type MessageBody } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
 import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
@@ -258,4 +263,43 @@ describe('resync-manifest over Mosquitto (issue 13, stand-ins made real)', () =>
     await until(() => runtime.link.inbound.counts.duplicate > replaysBefore);
     expect(await reconciled()).toBe(before);
   }, 60_000);
+
+  it('refuses a list not signed by the registry or bound to another kiosk before anything is stored', async () => {
+    // a request the registry has not answered yet: an empty list for it would withdraw everything
+    const requestId = 'pending-request-0001';
+    await runtime.store.transaction((tx) =>
+      tx.run('INSERT INTO manifest_resyncs (request_id, requested_at, requested_by) VALUES (?, ?, ?)', [
+        requestId,
+        Date.now(),
+        'test',
+      ]),
+    );
+    const list = (to: string) =>
+      envelope(
+        'manifest.resync',
+        'registry',
+        { requestId, pickupIds: [] },
+        {
+          to,
+          nonce: randomBytes(16).toString('base64url'),
+          expiresAt: new Date(Date.now() + 3600_000).toISOString(),
+        },
+      );
+    const forged = [
+      signEnvelope(list(kioskId), generateKeyPairSync('ed25519').privateKey), // not the registry's key
+      signEnvelope(list(`other-${kioskId}`), registry.keys.signing), // the registry's, for another kiosk
+      list(kioskId), // unsigned
+    ];
+    const rejectedBefore = runtime.link.inbound.counts.rejected;
+    for (const message of forged)
+      await ops.publishAsync(topics.manifest(kioskId), JSON.stringify(message), { qos: 1 });
+    await until(() => runtime.link.inbound.counts.rejected >= rejectedBefore + forged.length);
+    expect(
+      await runtime.store
+        .read()
+        .get('SELECT reconciled_at FROM manifest_resyncs WHERE request_id = ?', [requestId]),
+    ).toEqual({ reconciled_at: null });
+    expect((await manifestState(P.inSync)).state).toBe('staged');
+    expect((await manifestState(P.missing)).state).toBe('staged');
+  });
 });
