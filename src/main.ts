@@ -143,6 +143,7 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       acceptsNewSessions: store.acceptsNewSessions,
+      manifestResync: resync.lastSummary ?? null,
     }),
     setLogLevel,
     resyncManifest: (tx, by) => resync.request(tx, by),

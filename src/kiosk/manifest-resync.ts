@@ -48,8 +48,39 @@ export interface ManifestResyncOptions {
   now?: () => number;
 }
 
+/** The counts of the last reconciled resync, for `collect-diagnostics` (operations do not read events). */
+export interface ResyncSummary {
+  requestId: string;
+  reconciledAt: string;
+  inSync: number;
+  staged: number;
+  withdrawn: number;
+  notStaged: number;
+  unknownCards: number;
+}
+
 export class ManifestResync {
+  private last: ResyncSummary | undefined;
+
   constructor(private readonly options: ManifestResyncOptions) {}
+
+  /** The last resync reconciled since start (undefined before the first). */
+  get lastSummary(): ResyncSummary | undefined {
+    return this.last;
+  }
+
+  /** Called once the list's transaction committed: the report is now the kiosk's. */
+  reconciled(report: ResyncReport): void {
+    this.last = {
+      requestId: report.requestId,
+      reconciledAt: new Date(this.now()).toISOString(),
+      inSync: report.inSync,
+      staged: report.staged.count,
+      withdrawn: report.withdrawn.count,
+      notStaged: report.notStaged.count,
+      unknownCards: report.unknownCards.count,
+    };
+  }
 
   private now(): number {
     return this.options.now?.() ?? Date.now();

@@ -9,8 +9,9 @@ import type { Logger } from '../util/log.js';
  */
 export function kioskInbound(vault: Vault, resync: ManifestResync, log: Logger): InboundHandlers {
   return {
-    manifestResync: async (message, tx) => {
-      await resync.reconcile(tx, message.body);
+    manifestResync: async (message, tx, afterCommit) => {
+      const report = await resync.reconcile(tx, message.body);
+      if (report) afterCommit(() => resync.reconciled(report));
     },
     manifest: async (message, tx) => {
       try {

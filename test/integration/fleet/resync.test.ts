@@ -201,6 +201,17 @@ describe('resync-manifest over Mosquitto (issue 13, stand-ins made real)', () =>
     expect(await runtime.vault.findReady('code', P.inSync)).toMatchObject({ pickupId: P.inSync, slot: 1 });
     expect((await runtime.vault.inventory()).dispensed).toBe(0);
 
+    // operations (who do not read events) see the counts in the diagnostics bundle
+    const diagnostics = await sendCommand('collect-diagnostics');
+    expect(diagnostics.body.data?.manifestResync).toMatchObject({
+      requestId,
+      inSync: 1,
+      staged: 1,
+      withdrawn: 2,
+      notStaged: 0,
+      unknownCards: 1,
+    });
+
     // the registry's view agrees: everything it stages here is staged there
     const second = await sendCommand('resync-manifest');
     const secondId = second.body.data?.requestId;
