@@ -32,8 +32,8 @@ export function sameLayers(a: AppliedLayers, b: AppliedLayers): boolean {
   return a.fleet?.configId === b.fleet?.configId && a.kiosk?.configId === b.kiosk?.configId;
 }
 
-/** The layers of `candidate` that are not in `lastGood`: what a revert takes back. */
-export function revertedLayers(
+/** The layers of `candidate` that are not in `lastGood`: what a revert takes back, or a pass keeps. */
+export function layersBeyond(
   candidate: AppliedLayers,
   lastGood: AppliedLayers,
 ): Array<{ source: 'fleet' | 'kiosk'; version: number; configId: string }> {

@@ -44,7 +44,7 @@ import {
 } from './settings.js';
 import { GateRefused, MAX_LIFETIME_MS, MessageGate, rememberNonce } from './gate.js';
 import { RefusalLedger } from './refusals.js';
-import { configProbationLedger, revertedLayers } from './config-probation.js';
+import { configProbationLedger, layersBeyond } from './config-probation.js';
 import type { AppliedConfig, AppliedLayers } from './persisted.js';
 import {
   type HealthInput,
@@ -635,19 +635,31 @@ export class FleetService implements Service {
   ): Promise<void> {
     if (this.probationWatch !== watch || !this.started) return; // a newer candidate, or stopping
     this.probationWatch = undefined;
-    if (verdict.kind === 'pass') {
-      this.probation.pass();
-      this.options.log.info(
-        { fleetVersion: this.versions.fleet, kioskVersion: this.versions.kiosk },
-        'fleet: config passed probation; it is the last good one now',
-      );
-      return;
-    }
+    if (verdict.kind === 'pass') return this.keepCandidate();
     const state = this.probation.revert(verdict.cause, verdict.detail);
     if (state?.kind !== 'reverted') return;
     const restartRequired = await this.carryOutRevert(state.reverted, state.run);
     // the process runs settings of the reverted config (a broker URL): only a start undoes them
     if (restartRequired.length > 0) this.options.bus.emit('fleet.restart', { by: 'probation' });
+  }
+
+  /** The candidate passed: it is the last good configuration now, and operations are told (`kept`). */
+  private async keepCandidate(): Promise<void> {
+    const before = this.probation.read()?.lastGood ?? {};
+    const kept = this.probation.pass();
+    if (!kept) return;
+    const layers = layersBeyond(kept, before); // the layers that were on probation
+    await this.options.store.transaction(async (tx) => {
+      for (const layer of layers)
+        tx.emit({
+          type: 'config.result',
+          body: { version: layer.version, configId: layer.configId, status: 'kept' },
+        });
+    });
+    this.options.log.info(
+      { versions: layers.map((layer) => layer.version) },
+      'fleet: config passed probation; it is the last good one now',
+    );
   }
 
   /**
@@ -661,7 +673,7 @@ export class FleetService implements Service {
     lastGood: AppliedLayers,
   ): Promise<string[]> {
     const after = this.layeredOrBase(lastGood);
-    const undone = revertedLayers(reverted.value, lastGood);
+    const undone = layersBeyond(reverted.value, lastGood);
     const restartRequired = this.restartPending(after);
     await this.options.store.transaction(async (tx) => {
       for (const source of ['fleet', 'kiosk'] as const) {

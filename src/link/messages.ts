@@ -239,7 +239,11 @@ export const ConfigResultBodySchema = z.strictObject({
   version: z.number().int().min(0),
   /** id of the `config.push` envelope this answers */
   configId: z.string().min(1).max(64),
-  status: z.enum(['applied', 'refused', 'rolled-back']),
+  /**
+   * applied: in the store and on probation; kept: passed probation, it is the last good config now;
+   * rolled-back: probation failed, the last good config runs again; refused: never applied
+   */
+  status: z.enum(['applied', 'refused', 'rolled-back', 'kept']),
   reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
   /** short, PII-free detail (e.g. the first validation issue) */
   detail: z.string().max(500).optional(),

@@ -203,7 +203,13 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
     const kept = signConfig({ version: 14, settings: { timeouts: { requestMs: 14_000 } }, key: rig.opsKey });
     expect(await push(fleetTopic, kept)).toMatchObject({ status: 'applied' });
     expect(rig.runtime.fleet.onProbation).toBe(true);
-    await until(() => !rig.runtime.fleet.onProbation, 20_000); // rollbackAfterMs is 1500 in this rig
+    // healthy and connected for rollbackAfterMs (1500 in this rig): operations are told it is kept
+    const keptResult = await rig.events.waitFor((received) => {
+      const parsed = JSON.parse(received.payload) as Envelope<ConfigResult>;
+      return parsed.body.configId === kept.id && parsed.body.status === 'kept';
+    }, 20_000);
+    expect((JSON.parse(keptResult.payload) as Envelope<ConfigResult>).body).toMatchObject({ version: 14 });
+    expect(rig.runtime.fleet.onProbation).toBe(false);
     expect(rig.runtime.fleet.lastGoodConfig.timeouts.requestMs).toBe(14_000);
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(14_000);
     expect(rig.runtime.fleet.counts.rolledBack).toBe(rolledBackBefore);
