@@ -564,14 +564,16 @@ export class FleetService implements Service {
     if (state.kind === 'probation') this.watchCandidate(state.candidate.inputs);
   }
 
+  /**
+   * What judges the new candidate besides a crash loop: the parts, unless one was already down (it is
+   * not held against the config); the broker, when the candidate changes the link's settings (a
+   * broker outage during an unrelated change, fleet-wide, must not revert that change everywhere).
+   */
   private beginProbation(previous: AppliedLayers, wasHealthy: boolean): void {
-    // a part already down is not held against the new configuration: only the rest judge it
-    const inputs = wasHealthy
-      ? undefined
-      : this.healthInputs()
-          .map((input) => input.name)
-          .filter((name) => name !== 'parts');
-    const candidate = this.probation.begin({ ...this.applied }, previous, inputs ? { inputs } : {});
+    const lastGood = this.layeredOrBase(this.probation.read()?.lastGood ?? previous);
+    const touchesLink = changedPaths(lastGood, this.effective).some((path) => path.startsWith('mqtt.'));
+    const inputs = [...(wasHealthy ? ['parts'] : []), ...(touchesLink ? ['broker'] : [])];
+    const candidate = this.probation.begin({ ...this.applied }, previous, { inputs });
     this.watchCandidate(candidate.inputs);
   }
 
