@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { KioskConfig } from '../config/schema.js';
 import type { Logger } from '../util/log.js';
-import { type AppliedLayers, layeredConfig, readStoredPushes } from './persisted.js';
+import { type AppliedLayers, layeredConfig, readStoredPushes, type StoredPushes } from './persisted.js';
 import { readSecurityState, securityStatePath } from './state-file.js';
 import { ProbationLedger } from './probation.js';
 
@@ -66,7 +66,15 @@ export function configProbationLedger(
  * pushed layers chosen (the candidate's, or the last good ones after a revert).
  */
 export async function chooseBootConfig(config: KioskConfig, log: Logger): Promise<KioskConfig> {
-  const stored = await readStoredPushes(config);
+  let stored: StoredPushes;
+  try {
+    stored = await readStoredPushes(config);
+  } catch (error) {
+    // a store that cannot be read is the store's to recover (moved aside when it opens): then it is
+    // a replaced store, which runs the file's configuration and leaves probation alone (below)
+    log.warn({ err: (error as Error).message }, 'fleet: store unreadable before start; file config runs');
+    return config;
+  }
   const recorded = readSecurityState(securityStatePath(config.dataDir));
   // a wiped or replaced store (fleet.ts): its layers are not the ones probation knows; the fleet
   // service keeps the kiosk out of service and starts the probation record afresh

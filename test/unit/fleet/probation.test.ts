@@ -3,12 +3,15 @@
  * explicit instants, and the ledger on a real file in a temporary directory, read back by a new
  * ledger each time as a restarted process would.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { parseConfig } from '../../../src/config/index.js';
+import { chooseBootConfig, configProbationPath } from '../../../src/fleet/config-probation.js';
+import { quietLogger } from '../../helpers/logs.js';
 import {
   CRASH_LOOP,
   type HealthInput,
@@ -157,5 +160,19 @@ describe('ProbationLedger', () => {
     writeFileSync(file, '{"lastGood": {"id": 1}}');
     expect(ledger(file).boot({ id: 'z' })).toEqual({ kind: 'good', run: { id: 'z' } });
     expect(readdirSync(join(file, '..')).some((name) => name.includes('.unreadable-'))).toBe(true);
+  });
+});
+
+describe('chooseBootConfig', () => {
+  it('runs the file config and leaves probation alone when the store cannot be read before start', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'probation-boot-'));
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(join(dataDir, 'kiosk.sqlite'), 'this is not a database '.repeat(100));
+    const config = parseConfig(
+      { kiosk: { id: 'boot-0001' }, mqtt: { url: 'mqtt://127.0.0.1:1' }, dataDir },
+      'test',
+    );
+    expect(await chooseBootConfig(config, quietLogger())).toBe(config);
+    expect(existsSync(configProbationPath(dataDir))).toBe(false);
   });
 });
