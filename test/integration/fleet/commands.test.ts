@@ -111,6 +111,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
       [
         'acceptsNewSessions',
         'devices',
+        'effective',
         'fleet',
         'kioskId',
         'logLevel',
@@ -119,6 +120,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
         'parts',
         'platform',
         'queueDepth',
+        'restartPending',
         'startedAt',
         'uptimeSeconds',
         'version',

@@ -86,7 +86,8 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
       key: rig.opsKey,
     });
     const result = await push(kioskTopic, message);
-    expect(result).toMatchObject({ version: 1, status: 'applied', restartRequired: ['ui.port'] });
+    // applied means in effect: the live log level is, the UI port waits for the restart at idle
+    expect(result).toMatchObject({ version: 1, status: 'pending-restart', restartRequired: ['ui.port'] });
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345); // the fleet layer stays
     expect(rig.runtime.fleet.config.log.level).toBe('fatal');
   });
