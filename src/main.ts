@@ -235,7 +235,11 @@ export function createKioskRuntime(
     { sessions, fingerGuard, link, devices, logLevel: { get: () => log.level, set: setLogLevel } },
     log.child({ room: 'config' }),
   );
-  const restartAtIdle: RestartAtIdle = new RestartAtIdle({ sessions, bus, log: log.child({ room: 'config' }) });
+  const restartAtIdle: RestartAtIdle = new RestartAtIdle({
+    sessions,
+    bus,
+    log: log.child({ room: 'config' }),
+  });
   bus.on('main', 'device.health', () => void link.publishStatus());
   bus.on('main', 'fleet.lock', () => void link.publishStatus());
   bus.on('main', 'config.applied', () => void link.publishStatus());

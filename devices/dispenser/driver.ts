@@ -8,7 +8,12 @@ import {
   DeviceProtocolError,
   DeviceTimeout,
 } from '../transport/errors.js';
-import { type LinkHealth, type ReopenableSerial, SerialConnection, type SerialParams } from '../transport/serial.js';
+import {
+  type LinkHealth,
+  type ReopenableSerial,
+  SerialConnection,
+  type SerialParams,
+} from '../transport/serial.js';
 import {
   type CardSensors,
   DISPENSER_SYSEX,

@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { type LinkHealth, type ReopenableSerial, SerialConnection, type SerialParams } from '../transport/serial.js';
+import {
+  type LinkHealth,
+  type ReopenableSerial,
+  SerialConnection,
+  type SerialParams,
+} from '../transport/serial.js';
 import { type ScanDecodeError, ScanDecoder } from './protocol.js';
 
 interface ScannerEvents {

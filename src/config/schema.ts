@@ -121,10 +121,15 @@ export const DevicesSchema = z
           'door lock relay, service-door/tamper switches, presence sensor, service button, LEDs (BCM numbers)',
         ...RESTART,
       }),
-    probeIntervalMs: z.number().int().min(500).default(10_000).meta({
-      description: 'how often request/response devices are asked a real question to keep their health true',
-      ...LIVE,
-    }),
+    probeIntervalMs: z
+      .number()
+      .int()
+      .min(500)
+      .default(10_000)
+      .meta({
+        description: 'how often request/response devices are asked a real question to keep their health true',
+        ...LIVE,
+      }),
   })
   .default({ probeIntervalMs: 10_000 });
 
@@ -201,7 +206,8 @@ export const KioskConfigSchema = z.strictObject({
         })
         .default({ minMs: 1000, maxMs: 60_000 })
         .meta({
-          description: 'capped exponential backoff with full jitter between reconnects; live: the next wait uses it',
+          description:
+            'capped exponential backoff with full jitter between reconnects; live: the next wait uses it',
           ...LIVE,
         }),
     })
@@ -234,9 +240,24 @@ export const KioskConfigSchema = z.strictObject({
   devices: DevicesSchema,
   timeouts: z
     .strictObject({
-      sessionIdleMs: z.number().int().min(5000).default(60_000).meta({ ...LIVE }),
-      fingerAttemptMs: z.number().int().min(1000).default(15_000).meta({ ...LIVE }),
-      trayTakeMs: z.number().int().min(5000).default(30_000).meta({ ...LIVE }),
+      sessionIdleMs: z
+        .number()
+        .int()
+        .min(5000)
+        .default(60_000)
+        .meta({ ...LIVE }),
+      fingerAttemptMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(15_000)
+        .meta({ ...LIVE }),
+      trayTakeMs: z
+        .number()
+        .int()
+        .min(5000)
+        .default(30_000)
+        .meta({ ...LIVE }),
       requestMs: z
         .number()
         .int()
@@ -260,15 +281,21 @@ export const KioskConfigSchema = z.strictObject({
     }),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info').meta({ ...LIVE }),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('info')
+        .meta({ ...LIVE }),
       pretty: z
         .boolean()
         .default(false)
         .meta({ description: 'human-readable lines (demo); JSON otherwise', ...RESTART }),
-      sensitive: z.boolean().default(false).meta({
-        description: 'log payload hex of device traffic (never PII fields); off in production',
-        ...RESTART,
-      }),
+      sensitive: z
+        .boolean()
+        .default(false)
+        .meta({
+          description: 'log payload hex of device traffic (never PII fields); off in production',
+          ...RESTART,
+        }),
     })
     .default({ level: 'info', pretty: false, sensitive: false }),
   store: z
@@ -375,18 +402,36 @@ export const KioskConfigSchema = z.strictObject({
           'a JSON file {"signing", "sealing"} holding the two registry keys above (base64), as provisioning writes it; read at load, inline keys win',
         restart: true,
       }),
-      rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
-        description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
-        ...RESTART,
-      }),
-      refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
-        description: 'refused inbound messages are summarised in one security.refused event per window',
-        ...RESTART,
-      }),
-      refusalRepliesPerWindow: z.number().int().min(0).max(10_000).default(60).meta({
-        description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
-        ...RESTART,
-      }),
+      rollbackAfterMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(3_600_000)
+        .default(60_000)
+        .meta({
+          description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
+          ...RESTART,
+        }),
+      refusalSummaryMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(3_600_000)
+        .default(60_000)
+        .meta({
+          description: 'refused inbound messages are summarised in one security.refused event per window',
+          ...RESTART,
+        }),
+      refusalRepliesPerWindow: z
+        .number()
+        .int()
+        .min(0)
+        .max(10_000)
+        .default(60)
+        .meta({
+          description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
+          ...RESTART,
+        }),
     })
     .default({
       opsPublicKeys: [],
@@ -397,11 +442,14 @@ export const KioskConfigSchema = z.strictObject({
     .meta({ description: 'central operations: signed configuration and commands' }),
   card: z
     .strictObject({
-      accessPolicy: z.enum(['prefer-pace', 'require-pace']).default('prefer-pace').meta({
-        description:
-          'prefer-pace: PACE when EF.CardAccess offers it, BAC only when it does not; require-pace: refuse chips without PACE. A failed PACE never becomes BAC.',
-        ...LIVE,
-      }),
+      accessPolicy: z
+        .enum(['prefer-pace', 'require-pace'])
+        .default('prefer-pace')
+        .meta({
+          description:
+            'prefer-pace: PACE when EF.CardAccess offers it, BAC only when it does not; require-pace: refuse chips without PACE. A failed PACE never becomes BAC.',
+          ...LIVE,
+        }),
       masterLists: z
         .array(
           z
@@ -440,15 +488,27 @@ export const KioskConfigSchema = z.strictObject({
           'PEM bundle of the CSCA certificates passive authentication trusts (required for pickups)',
         restart: true,
       }),
-      fingerAttempts: z.number().int().min(1).max(10).default(3).meta({
-        description: 'finger attempts in one session before the citizen is referred to staff',
-        ...LIVE,
-      }),
-      fingerLockAfter: z.number().int().min(1).max(50).default(5).meta({
-        description:
-          'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
-        ...LIVE,
-      }),
+      fingerAttempts: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .default(3)
+        .meta({
+          description: 'finger attempts in one session before the citizen is referred to staff',
+          ...LIVE,
+        }),
+      fingerLockAfter: z
+        .number()
+        .int()
+        .min(1)
+        .max(50)
+        .default(5)
+        .meta({
+          description:
+            'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
+          ...LIVE,
+        }),
       identifyRateLimit: z
         .strictObject({
           attempts: z.number().int().min(1).max(1000).default(10),
@@ -459,10 +519,15 @@ export const KioskConfigSchema = z.strictObject({
           description: 'identification attempts (typed IDs, scanned codes) per window, per kiosk',
           ...LIVE,
         }),
-      resultMs: z.number().int().min(2000).default(15_000).meta({
-        description: 'how long receipt, referral and status screens stay before the attract screen',
-        ...LIVE,
-      }),
+      resultMs: z
+        .number()
+        .int()
+        .min(2000)
+        .default(15_000)
+        .meta({
+          description: 'how long receipt, referral and status screens stay before the attract screen',
+          ...LIVE,
+        }),
     })
     .default({
       fingerAttempts: 3,

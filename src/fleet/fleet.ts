@@ -563,7 +563,11 @@ export class FleetService implements Service {
       // a newer config of the same source may have replaced the record meanwhile: leave it be
       const mine = "key = ? AND json_extract(value, '$.configId') = ?";
       if (waiting)
-        await tx.run(`UPDATE fleet_state SET value = ? WHERE ${mine}`, [JSON.stringify(ack), key, ack.configId]);
+        await tx.run(`UPDATE fleet_state SET value = ? WHERE ${mine}`, [
+          JSON.stringify(ack),
+          key,
+          ack.configId,
+        ]);
       else await tx.run(`DELETE FROM fleet_state WHERE ${mine}`, [key, ack.configId]);
       tx.emit({
         type: 'config.result',
@@ -684,7 +688,8 @@ export class FleetService implements Service {
       restartRequired,
     });
     void this.options.onConfigChange?.({ config: after, changed: changedPaths(before, after) });
-    if (restartRequired.length > 0) this.options.bus.emit('config.restartPending', { paths: restartRequired });
+    if (restartRequired.length > 0)
+      this.options.bus.emit('config.restartPending', { paths: restartRequired });
   }
 
   /** True when the nonce of `message` is already remembered (committed): it is a replay. */

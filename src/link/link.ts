@@ -298,7 +298,10 @@ export class KioskLink implements Service {
     for (const field of ['ca', 'cert', 'key'] as const) delete client.options[field];
     if (tls) Object.assign(client.options, tls);
     this.attempt = 0;
-    this.options.log.info({ keepaliveSeconds: tuning.keepaliveSeconds }, 'link: reconnecting with pushed settings');
+    this.options.log.info(
+      { keepaliveSeconds: tuning.keepaliveSeconds },
+      'link: reconnecting with pushed settings',
+    );
     if (client.connected) await client.endAsync(false);
     else this.scheduleReconnect();
     // the 'close' of the hang-up schedules the reconnect (backoff attempt 0: within reconnect.minMs);

@@ -116,7 +116,8 @@ export const LIVE_APPLIERS: readonly LiveApplier[] = [
       await whenIdle(parts.sessions);
       for (const name of SERIAL_DEVICES) {
         const device = config.devices[name];
-        if (device?.enabled) await parts.devices.reopen(name, { path: device.path, baudRate: device.baudRate });
+        if (device?.enabled)
+          await parts.devices.reopen(name, { path: device.path, baudRate: device.baudRate });
       }
     },
   },
@@ -174,7 +175,10 @@ export class LiveConfig {
       }
     }
     if (appliers.length > 0)
-      this.log.info({ parts: appliers.map((applier) => applier.part), settings: live }, 'live config applied');
+      this.log.info(
+        { parts: appliers.map((applier) => applier.part), settings: live },
+        'live config applied',
+      );
     return { notTaken: [...new Set(notTaken)] };
   }
 

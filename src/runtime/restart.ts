@@ -57,7 +57,8 @@ export class RestartAtIdle {
     if (this.requested || this.stopped) return;
     this.requested = true;
     const { sessions, log } = this.options;
-    if (!sessions.idle) log.info({ settings: paths }, 'restart for pushed settings waits for the session to end');
+    if (!sessions.idle)
+      log.info({ settings: paths }, 'restart for pushed settings waits for the session to end');
     void whenIdle(sessions).then(() => {
       if (this.stopped) return;
       log.warn({ settings: this.pending }, 'restarting at idle: pushed settings take effect at start');
