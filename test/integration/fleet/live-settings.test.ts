@@ -32,7 +32,7 @@ import { capturingLogger } from '../../helpers/logs.js';
 import { freePort, type MosquittoInstance, startMosquitto } from '../../helpers/mosquitto.js';
 import { watchTopic } from '../../helpers/mqtt-watch.js';
 import { spawnKiosk } from '../../helpers/processes.js';
-import { makeTestPki } from '../../helpers/tls-pki.js';
+import { makeBrokerPki } from '../../helpers/test-pki.js';
 import { until } from './fleet-rig.js';
 
 interface ConfigResult {
@@ -151,7 +151,7 @@ describe('live settings reach the parts that use them (issue 13, item 1)', () =>
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'live-'));
     pki = mkdtempSync(join(tmpdir(), 'live-pki-'));
-    makeTestPki(pki, { 'kiosk-a': 'live-a', 'kiosk-b': 'live-b' });
+    makeBrokerPki(pki, 'live-a', { 'kiosk-b': 'live-b' });
     copyFileSync(join(pki, 'ca.pem'), join(pki, 'ca-copy.pem'));
     const tlsPort = await freePort();
     broker = await startMosquitto([
@@ -176,7 +176,7 @@ describe('live settings reach the parts that use them (issue 13, item 1)', () =>
         mqtt: {
           url: `mqtts://127.0.0.1:${tlsPort}`,
           protocolVersion: 5,
-          tls: { ca: join(pki, 'ca.pem'), cert: join(pki, 'kiosk-a.pem'), key: join(pki, 'kiosk-a.key') },
+          tls: { ca: join(pki, 'ca.pem'), cert: join(pki, 'kiosk.pem'), key: join(pki, 'kiosk.key') },
           reconnect: { minMs: 100, maxMs: 1000 },
         },
         dataDir: join(dir, 'kiosk'),
