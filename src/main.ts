@@ -350,7 +350,7 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
   );
   // `restart` from operations: stop cleanly, then exit non-zero so systemd (Restart=on-failure) starts us again.
   runtime.bus.on('main:restart', 'fleet.restart', ({ by }) => {
-    log.warn({ by }, 'restart requested by operations');
+    log.warn({ by }, by === 'config' ? 'restart for pushed settings' : 'restart requested by operations');
     void notifier
       .stopping()
       .then(() => runtime.stop())

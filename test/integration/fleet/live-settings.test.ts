@@ -23,7 +23,9 @@ import {
   settingPaths,
   signCommand,
   signConfig,
+  withPushedSettings,
 } from '../../../src/fleet/index.js';
+import { superviseInProcess } from '../../../src/runtime/restart.js';
 import { EXIT_RESTART_REQUESTED, createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
 import type { Envelope } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
@@ -364,6 +366,41 @@ describe('a restart-required setting restarts `kiosk start` at idle (issue 13, i
       }
     } finally {
       await op.close();
+    }
+  });
+  it("restarts in place under `kiosk demo`'s supervisor, which builds the runtime with the setting", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'live-demo-'));
+    const kioskId = `demo-live-${process.pid}`;
+    const fileConfig = parseConfig(
+      {
+        kiosk: { id: kioskId },
+        mqtt: { url: broker.url, protocolVersion: 5, reconnect: { minMs: 100, maxMs: 1000 } },
+        dataDir: join(dir, 'data'),
+        ui: { port: 0 },
+        fleet: { opsPublicKeys: [ops.publicKey] },
+      },
+      'test',
+    );
+    const { log, text } = capturingLogger('info');
+    const runtimes: KioskRuntime[] = [];
+    // what src/demo/demo.ts runs: the file's config with the stored pushed settings, rebuilt on restart
+    await superviseInProcess(
+      async () => createKioskRuntime(await withPushedSettings(fileConfig, log), log, { fileConfig }),
+      (runtime) => void runtimes.push(runtime),
+      log,
+    );
+    const op = await operator(broker.url, kioskId);
+    try {
+      await op.subscribed();
+      const configId = await op.push(1, { mqtt: { telemetryIntervalMs: 8000 } });
+      await op.result(configId, 'applied');
+      expect(op.configResults(configId).map((body) => body.status)).toEqual(['pending-restart', 'applied']);
+      expect(runtimes).toHaveLength(2);
+      expect(text()).toMatch(/supervisor: restarting the kiosk runtime/);
+      expect((await op.effective()).telemetryIntervalMs).toBe(8000);
+    } finally {
+      await op.close();
+      await runtimes.at(-1)?.stop();
     }
   });
 });
