@@ -341,8 +341,8 @@ describe('a restart-required setting restarts `kiosk start` at idle (issue 13, i
       }),
     );
     const op = await operator(broker.url, kioskId);
+    const first = spawnKiosk(['start', '--config', file]);
     try {
-      const first = spawnKiosk(['start', '--config', file]);
       await first.waitFor(/link: connected/, 30_000);
       await op.subscribed();
       expect((await op.effective()).telemetryIntervalMs).toBe(60_000);
@@ -365,9 +365,12 @@ describe('a restart-required setting restarts `kiosk start` at idle (issue 13, i
         await second.exited;
       }
     } finally {
+      // a failure before its restart leaves no kiosk behind
+      if (first.child.exitCode === null && first.child.signalCode === null) first.child.kill('SIGKILL');
       await op.close();
     }
   });
+
   it("restarts in place under `kiosk demo`'s supervisor, which builds the runtime with the setting", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'live-demo-'));
     const kioskId = `demo-live-${process.pid}`;
