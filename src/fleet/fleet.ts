@@ -39,6 +39,7 @@ import {
   InvalidSettings,
   requiresRestart,
   type Settings,
+  valueAt,
 } from './settings.js';
 import { GateRefused, MAX_LIFETIME_MS, MessageGate, rememberNonce } from './gate.js';
 import { RefusalLedger } from './refusals.js';
@@ -164,6 +165,8 @@ export class FleetService implements Service {
   private configQueue: Promise<void> = Promise.resolve();
   /** acknowledgements of decided configs, in the order they were decided */
   private acks: Promise<void> = Promise.resolve();
+  /** settings acknowledged pending-restart since this start: in effect only after the restart */
+  private readonly awaitingRestart = new Set<string>();
   readonly counts = { configApplied: 0, configRefused: 0, rolledBack: 0, commandsRun: 0, commandsRefused: 0 };
 
   constructor(private readonly options: FleetServiceOptions) {
@@ -508,7 +511,11 @@ export class FleetService implements Service {
       return;
     }
     const changed = changedPaths(before, after);
-    const restartRequired = changed.filter((path) => requiresRestart(path));
+    // a setting pushed earlier and still waiting for the restart is not in effect with this one either
+    const carried = [...this.awaitingRestart].filter(
+      (path) => valueAt(candidate.settings, path) !== undefined,
+    );
+    const restartRequired = [...new Set([...changed.filter((path) => requiresRestart(path)), ...carried])];
     const previous = this.applied[source];
     const wasHealthy = this.options.health().healthy;
     const fresh = await this.options.store.transaction(async (tx) => {
@@ -584,7 +591,9 @@ export class FleetService implements Service {
         },
       });
     });
-    if (waiting) this.options.bus.emit('config.restartPending', { paths: ack.restartRequired });
+    if (!waiting) return;
+    for (const path of ack.restartRequired) this.awaitingRestart.add(path);
+    this.options.bus.emit('config.restartPending', { paths: ack.restartRequired });
   }
 
   /**

@@ -41,7 +41,8 @@ export function mergeSettings(base: Settings, overlay: Settings): Settings {
   return merged;
 }
 
-function valueAt(settings: unknown, path: string): unknown {
+/** The value at dotted `path` of a settings object, undefined when absent. */
+export function valueAt(settings: unknown, path: string): unknown {
   let node = settings;
   for (const part of path.split('.')) node = isPlainObject(node) ? node[part] : undefined;
   return node;

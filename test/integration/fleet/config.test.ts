@@ -92,6 +92,18 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
     expect(rig.runtime.fleet.config.log.level).toBe('fatal');
   });
 
+  it('keeps saying a pushed setting waits for the restart until the kiosk restarted', async () => {
+    const message = signConfig({
+      version: 2,
+      kioskId,
+      settings: { ui: { port: 18_080 }, log: { level: 'fatal' }, timeouts: { trayTakeMs: 25_000 } },
+      key: rig.opsKey,
+    });
+    // only trayTakeMs changed (live), but the UI port it carries is still not in effect
+    const result = await push(kioskTopic, message);
+    expect(result).toMatchObject({ version: 2, status: 'pending-restart', restartRequired: ['ui.port'] });
+  });
+
   it('refuses an unsigned config', async () => {
     const message = envelope(
       'config.push',
