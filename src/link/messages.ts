@@ -240,10 +240,13 @@ export const ConfigResultBodySchema = z.strictObject({
   /** id of the `config.push` envelope this answers */
   configId: z.string().min(1).max(64),
   /**
-   * applied: in the store and on probation; kept: passed probation, it is the last good config now;
-   * rolled-back: probation failed, the last good config runs again; refused: never applied
+   * applied: in effect (live settings taken by the parts that use them, or the kiosk restarted
+   * with them), and on probation; pending-restart: recorded, live settings in effect, the rest
+   * (`restartRequired`) once the kiosk restarts at idle — `applied` follows after the restart;
+   * kept: passed probation, it is the last good config now; rolled-back: probation failed, the last
+   * good config runs again; refused: never applied.
    */
-  status: z.enum(['applied', 'refused', 'rolled-back', 'kept']),
+  status: z.enum(['applied', 'pending-restart', 'refused', 'rolled-back', 'kept']),
   reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
   /** short, PII-free detail (e.g. the first validation issue) */
   detail: z.string().max(500).optional(),

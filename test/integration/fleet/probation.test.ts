@@ -6,7 +6,8 @@
  * from outside: its `config.result` events on the broker and its output.
  *
  * The bad configuration points `mqtt.url` at a port where no broker listens. It needs a restart to
- * take effect; the test restarts the kiosk (what the restart at idle, or an operator, does).
+ * take effect: the kiosk restarts itself at idle (src/runtime/restart.ts, exit 75), and so does the
+ * revert that undoes it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
@@ -53,6 +54,8 @@ const CASES = [
 
 /** Generous deadlines: the machine is shared; nothing here asserts a duration. */
 const DEADLINE_MS = 90_000;
+/** Each case restarts `kiosk start` several times (tsx from source, on a shared machine). */
+const TEST_TIMEOUT_MS = 300_000;
 /** The probation window N: far longer than a revert takes, so the revert happens within it. */
 const PROBATION_MS = 600_000;
 
@@ -199,59 +202,71 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
   }
 
   for (const { title, name, killDuringProbation, brokerUnreachableMs } of CASES)
-    it(title, async () => {
-      // a crash loop needs more starts than this test makes: the broker is what reverts
-      const { kioskId, kiosk, events } = await startKiosk(name, { brokerUnreachableMs, maxStarts: 10 });
-      const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
-      const bad = await push(kioskId, 1, { mqtt: { url: deadBroker } });
-      expect(await resultFor(events, bad.id, 'applied')).toMatchObject({ version: 1 });
-      await kiosk.restart();
-      // the kiosk starts on the candidate, chosen before its link connects: to nowhere
-      await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
-      if (killDuringProbation) {
-        await kiosk.kill('SIGKILL');
-        // started again: the candidate is still on probation (this start is counted against it)
+    it(
+      title,
+      async () => {
+        // a crash loop needs more starts than this test makes: the broker is what reverts
+        const { kioskId, kiosk, events } = await startKiosk(name, { brokerUnreachableMs, maxStarts: 10 });
+        const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
+        const bad = await push(kioskId, 1, { mqtt: { url: deadBroker } });
+        // recorded; the broker URL takes effect at a start: the kiosk restarts itself at idle
+        expect(await resultFor(events, bad.id, 'pending-restart')).toMatchObject({
+          restartRequired: ['mqtt.url'],
+        });
+        // it starts on the candidate, chosen before its link connects: to nowhere
         await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
-      }
+        if (killDuringProbation) {
+          await kiosk.kill('SIGKILL');
+          // started again: the candidate is still on probation (this start is counted against it)
+          await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
+        }
 
-      const reverted = await resultFor(events, bad.id, 'rolled-back');
-      expect(reverted).toMatchObject({
-        version: 1,
-        reason: 'unhealthy',
-        detail: `broker unreachable for ${brokerUnreachableMs / 1000} s`,
-      });
-      expect(kiosk.output()).not.toMatch(/passed probation/);
-      // it runs the last good configuration: connected again, to the broker it started with
-      await until(() => kiosk.current.output().includes('link: connected'), DEADLINE_MS);
-      expect(kiosk.current.output()).not.toMatch(ON_PROBATION);
-      await expectReportedOnce(kiosk, kioskId, events, bad.id);
-    });
-
-  if (process.env.PROBATION_ALL === '1')
-    it('reverts a config that makes the kiosk crash at every start (a crash loop) after maxStarts', async () => {
-      const { kioskId, kiosk, events } = await startKiosk('crash-loop', {
-        brokerUnreachableMs: 60_000,
-        maxStarts: 2,
-      });
-      // the touchscreen's port taken by another program: the runtime cannot start with it
-      const squatter = createServer();
-      await new Promise<void>((listening) => squatter.listen(0, '127.0.0.1', listening));
-      try {
-        const busyPort = (squatter.address() as AddressInfo).port;
-        const bad = await push(kioskId, 1, { ui: { port: busyPort } });
-        expect(await resultFor(events, bad.id, 'applied')).toMatchObject({ restartRequired: ['ui.port'] });
-        await kiosk.restart();
         const reverted = await resultFor(events, bad.id, 'rolled-back');
         expect(reverted).toMatchObject({
           version: 1,
           reason: 'unhealthy',
-          detail: 'crash loop: started 3 times without passing probation',
+          detail: `broker unreachable for ${brokerUnreachableMs / 1000} s`,
         });
-        expect(kiosk.output()).toMatch(/EADDRINUSE/);
-        await until(() => kiosk.current.output().includes('kiosk runtime ready'), DEADLINE_MS);
+        expect(kiosk.output()).not.toMatch(/passed probation/);
+        // it runs the last good configuration: connected again, to the broker it started with
+        await until(() => kiosk.current.output().includes('link: connected'), DEADLINE_MS);
+        expect(kiosk.current.output()).not.toMatch(ON_PROBATION);
         await expectReportedOnce(kiosk, kioskId, events, bad.id);
-      } finally {
-        squatter.close();
-      }
-    });
+      },
+      TEST_TIMEOUT_MS,
+    );
+
+  if (process.env.PROBATION_ALL === '1')
+    it(
+      'reverts a config that makes the kiosk crash at every start (a crash loop) after maxStarts',
+      async () => {
+        const { kioskId, kiosk, events } = await startKiosk('crash-loop', {
+          brokerUnreachableMs: 60_000,
+          maxStarts: 2,
+        });
+        // the touchscreen's port taken by another program: the runtime cannot start with it
+        const squatter = createServer();
+        await new Promise<void>((listening) => squatter.listen(0, '127.0.0.1', listening));
+        try {
+          const busyPort = (squatter.address() as AddressInfo).port;
+          const bad = await push(kioskId, 1, { ui: { port: busyPort } });
+          // the kiosk restarts itself at idle to take it, and cannot start with it
+          expect(await resultFor(events, bad.id, 'pending-restart')).toMatchObject({
+            restartRequired: ['ui.port'],
+          });
+          const reverted = await resultFor(events, bad.id, 'rolled-back');
+          expect(reverted).toMatchObject({
+            version: 1,
+            reason: 'unhealthy',
+            detail: 'crash loop: started 3 times without passing probation',
+          });
+          expect(kiosk.output()).toMatch(/EADDRINUSE/);
+          await until(() => kiosk.current.output().includes('kiosk runtime ready'), DEADLINE_MS);
+          await expectReportedOnce(kiosk, kioskId, events, bad.id);
+        } finally {
+          squatter.close();
+        }
+      },
+      TEST_TIMEOUT_MS,
+    );
 });
