@@ -207,31 +207,37 @@ describe('pushed configuration on probation, across restarts (issue 13 item 2)',
       async () => {
         // a crash loop needs more starts than this test makes: the broker is what reverts
         const { kioskId, kiosk, events } = await startKiosk(name, { brokerUnreachableMs, maxStarts: 10 });
-        const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
-        const bad = await push(kioskId, 1, { mqtt: { url: deadBroker } });
-        // recorded; the broker URL takes effect at a start: the kiosk restarts itself at idle
-        expect(await resultFor(events, bad.id, 'pending-restart')).toMatchObject({
-          restartRequired: ['mqtt.url'],
-        });
-        // it starts on the candidate, chosen before its link connects: to nowhere
-        await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
-        if (killDuringProbation) {
-          await kiosk.kill('SIGKILL');
-          // started again: the candidate is still on probation (this start is counted against it)
+        try {
+          const deadBroker = `mqtt://127.0.0.1:${await freePort()}`;
+          const bad = await push(kioskId, 1, { mqtt: { url: deadBroker } });
+          // it restarts itself at idle to take the broker URL, and starts on the candidate, chosen
+          // before its link connects: to nowhere (polled on the run in progress, to kill it there)
           await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
-        }
+          if (killDuringProbation) {
+            await kiosk.kill('SIGKILL');
+            // started again: the candidate is still on probation (this start is counted against it)
+            await until(() => ON_PROBATION.test(kiosk.current.output()), DEADLINE_MS);
+          }
 
-        const reverted = await resultFor(events, bad.id, 'rolled-back');
-        expect(reverted).toMatchObject({
-          version: 1,
-          reason: 'unhealthy',
-          detail: `broker unreachable for ${brokerUnreachableMs / 1000} s`,
-        });
-        expect(kiosk.output()).not.toMatch(/passed probation/);
-        // it runs the last good configuration: connected again, to the broker it started with
-        await until(() => kiosk.current.output().includes('link: connected'), DEADLINE_MS);
-        expect(kiosk.current.output()).not.toMatch(ON_PROBATION);
-        await expectReportedOnce(kiosk, kioskId, events, bad.id);
+          // recorded as waiting for the restart (published from the outbox once the link is back)
+          expect(await resultFor(events, bad.id, 'pending-restart')).toMatchObject({
+            restartRequired: ['mqtt.url'],
+          });
+          const reverted = await resultFor(events, bad.id, 'rolled-back');
+          expect(reverted).toMatchObject({
+            version: 1,
+            reason: 'unhealthy',
+            detail: `broker unreachable for ${brokerUnreachableMs / 1000} s`,
+          });
+          expect(kiosk.output()).not.toMatch(/passed probation/);
+          // it runs the last good configuration: connected again, to the broker it started with
+          await until(() => kiosk.current.output().includes('link: connected'), DEADLINE_MS);
+          expect(kiosk.current.output()).not.toMatch(ON_PROBATION);
+          await expectReportedOnce(kiosk, kioskId, events, bad.id);
+        } catch (error) {
+          // what the kiosk said, to see which step it did not reach
+          throw new Error(`${(error as Error).message}\n${kiosk.output().slice(-6000)}`, { cause: error });
+        }
       },
       TEST_TIMEOUT_MS,
     );
