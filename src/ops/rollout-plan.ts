@@ -71,9 +71,11 @@ export function healthRegression(
   if (!now) return undefined;
   if (!now.online) return offlineCounts && baseline?.online !== false ? 'offline' : undefined;
   if (now.outOfService && !baseline?.outOfService) return `out of service: ${now.outOfService}`;
+  const baseParts = baseline?.parts ?? {};
   return (
     worsened('device', DEVICE_RANK, baseline?.devices ?? {}, now.devices) ??
-    worsened('part', PART_RANK, baseline?.parts ?? {}, now.parts)
+    // parts come from telemetry: without any in the baseline there is nothing to compare them with
+    (Object.keys(baseParts).length > 0 ? worsened('part', PART_RANK, baseParts, now.parts) : undefined)
   );
 }
 

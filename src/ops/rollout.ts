@@ -42,6 +42,7 @@ export { configDriver, PayloadInvalid, type PayloadDriver, type PayloadDrivers }
 export { countOutcomes, type OutcomeCounts, RolloutPlanInvalid } from './rollout-plan.js';
 export {
   type KioskOutcome,
+  ownerAlive,
   type KioskSnapshot,
   type RolloutKiosk,
   type RolloutPayload,
@@ -64,6 +65,13 @@ export interface StartRolloutRequest {
   targets?: readonly string[];
   /** who starts it (operator name and key id): kept in the record */
   by: string;
+  /** the rollout's id (`newRolloutId()`): given when the caller needs it before starting */
+  id?: string;
+}
+
+/** `2026-11-30-1a2b3c4d`: the day, and random hex so ids do not collide. */
+export function newRolloutId(now = Date.now()): string {
+  return `${new Date(now).toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
 }
 
 export type RolloutProgressKind =
@@ -152,7 +160,8 @@ export class RolloutEngine {
     driver.check(request.payload);
     const order = rolloutOrder(plan, request.targets ?? this.options.fleet.kiosks());
     const now = this.now();
-    const id = `${new Date(now).toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
+    const id = request.id ?? newRolloutId(now);
+    if (this.options.store.load(id)) throw new RolloutRefused(`rollout ${id} exists already`);
     const record: RolloutRecord = {
       id,
       createdAt: now,
@@ -419,9 +428,14 @@ export class RolloutEngine {
     for (const [kioskId, kiosk] of Object.entries(record.kiosks)) {
       const snapshot = this.options.fleet.snapshot(kioskId);
       if (kiosk.outcome === 'pushed') {
-        // an answer the ops process missed (it was down): the kiosk's status says it runs it
-        if (snapshot && driver.runs(record.payload, snapshot) && snapshot.seenAt >= (kiosk.pushedAt ?? 0))
-          this.setOutcome(active, kioskId, 'applied', 'confirmed by its status');
+        // an answer the ops process missed (it was down): the kiosk's status says it moved to it
+        // (a kiosk that was there before it was sent will refuse it: its answer is awaited)
+        const moved =
+          snapshot !== undefined &&
+          snapshot.seenAt >= (kiosk.pushedAt ?? 0) &&
+          driver.runs(record.payload, snapshot) &&
+          !(kiosk.baseline && driver.runs(record.payload, kiosk.baseline));
+        if (moved) this.setOutcome(active, kioskId, 'applied', 'confirmed by its status');
         else if (now - (kiosk.pushedAt ?? now) >= record.plan.abort.ackTimeoutMs)
           this.setOutcome(active, kioskId, 'no-ack', `no answer within ${record.plan.abort.ackTimeoutMs} ms`);
         continue;
