@@ -11,13 +11,20 @@
  * the fleet through the `RolloutFleet` port (fleet-feed.ts) and listen to its progress.
  */
 import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
 import type { RolloutFleet } from './fleet-feed.js';
-import type { PayloadAnswer, PayloadDriver, PayloadDrivers } from './rollout-payloads.js';
+import {
+  type PayloadAnswer,
+  type PayloadDriver,
+  type PayloadDrivers,
+  PayloadInvalid,
+} from './rollout-payloads.js';
 import {
   abortVerdict,
   countOutcomes,
   healthRegression,
   type OutcomeCounts,
+  RolloutPlanInvalid,
   rolloutOrder,
   stepSize,
 } from './rollout-plan.js';
@@ -31,6 +38,7 @@ import {
   type RolloutKiosk,
   type RolloutPayload,
   type RolloutPlan,
+  RolloutPayloadSchema,
   RolloutPlanSchema,
   type RolloutRecord,
   type RolloutState,
@@ -115,6 +123,11 @@ interface Active {
 
 const FINAL: readonly RolloutState[] = ['completed', 'aborted'];
 
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown';
+}
+
 /** Steps a plan takes for `targets` kiosks (canary included). */
 export function plannedSteps(plan: RolloutPlan, targets: number): number {
   let steps = 0;
@@ -155,10 +168,13 @@ export class RolloutEngine {
 
   /** Checks payload and plan, writes the record, and starts the canary step on the next tick. */
   start(request: StartRolloutRequest): RolloutRecord {
-    const plan = RolloutPlanSchema.parse(request.plan);
-    const driver = this.driver(request.payload);
-    driver.check(request.payload);
-    const order = rolloutOrder(plan, request.targets ?? this.options.fleet.kiosks());
+    const plan = RolloutPlanSchema.safeParse(request.plan);
+    if (!plan.success) throw new RolloutPlanInvalid(`invalid plan: ${firstIssue(plan.error)}`);
+    const payload = RolloutPayloadSchema.safeParse(request.payload);
+    if (!payload.success) throw new PayloadInvalid(`invalid payload: ${firstIssue(payload.error)}`);
+    const driver = this.driver(payload.data);
+    driver.check(payload.data);
+    const order = rolloutOrder(plan.data, request.targets ?? this.options.fleet.kiosks());
     const now = this.now();
     const id = request.id ?? newRolloutId(now);
     if (this.options.store.load(id)) throw new RolloutRefused(`rollout ${id} exists already`);
@@ -166,19 +182,19 @@ export class RolloutEngine {
       id,
       createdAt: now,
       createdBy: request.by,
-      payload: request.payload,
-      plan,
+      payload: payload.data,
+      plan: plan.data,
       state: 'running',
       order,
       kiosks: Object.fromEntries(order.map((kioskId) => [kioskId, { outcome: 'waiting' }])),
       steps: [],
-      history: [{ at: now, by: request.by, action: 'start', detail: driver.describe(request.payload) }],
+      history: [{ at: now, by: request.by, action: 'start', detail: driver.describe(payload.data) }],
       owner: currentOwner(now),
       updatedAt: now,
     };
     this.options.store.save(record);
     this.adopt(record);
-    this.emit(record, 'started', { detail: driver.describe(request.payload) });
+    this.emit(record, 'started', { detail: driver.describe(payload.data) });
     return structuredClone(record);
   }
 
@@ -192,6 +208,8 @@ export class RolloutEngine {
     const record = mine?.record ?? this.options.store.load(id);
     if (!record) throw new RolloutRefused(`no rollout ${id}`);
     if (FINAL.includes(record.state)) throw new RolloutRefused(`rollout ${id} is ${record.state}`);
+    // already driven here, and running: nothing to resume
+    if (mine && record.state === 'running') return structuredClone(record);
     if (!mine && ownerAlive(record.owner))
       throw new RolloutRefused(
         `rollout ${id} is driven by process ${record.owner?.pid} on ${record.owner?.host}`,
@@ -409,9 +427,10 @@ export class RolloutEngine {
     const control = this.options.store.takeControl(active.record.id);
     if (control) this.apply(active, control);
     const { record } = active;
-    if (record.state !== 'running') return;
+    if (!this.active.has(record.id)) return;
+    // paused: nothing new is sent, but the kiosks already sent it are still judged
     this.checkAnswersAndHealth(active);
-    if (this.abortIfDue(active)) return;
+    if (this.abortIfDue(active) || record.state !== 'running') return;
     const step = record.steps.at(-1);
     if (step && step.endedAt === undefined) return this.advanceStep(active, step);
     if (!record.order.some((id) => record.kiosks[id]?.outcome === 'waiting'))

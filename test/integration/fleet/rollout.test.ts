@@ -142,6 +142,7 @@ describe('staged rollouts to kiosk runtimes over Mosquitto', () => {
   });
 
   afterAll(async () => {
+    for (const child of running) child.kill('SIGKILL');
     await feed?.stop();
     await opsClient?.endAsync();
     await Promise.all(kiosks.map((kiosk) => kiosk.stop()));
@@ -318,94 +319,182 @@ describe('staged rollouts to kiosk runtimes over Mosquitto', () => {
     ]);
   });
 
-  it('`kiosk-ops rollout` SIGKILLed mid-rollout is resumed by a new process and completes', async () => {
+  it('`kiosk-ops rollout` SIGKILLed mid-rollout is taken over by a new process, paused and resumed from other shells, and completes', async () => {
     const cliDir = mkdtempSync(join(tmpdir(), 'rollout-cli-'));
     const keyFile = join(cliDir, 'ops.key');
     const settingsFile = join(cliDir, 'settings.json');
     writeFileSync(keyFile, ops.privateKeyPem, { mode: 0o600 });
     writeFileSync(settingsFile, JSON.stringify({ timeouts: { requestMs: 7300 } }));
     const brokerArgs = ['--url', broker.url, '--key', keyFile];
-    const first: ChildProcess = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        OPS_CLI,
-        '--json',
-        'rollout',
-        'start',
-        ...brokerArgs,
-        '--config-version',
-        '300',
-        '--settings',
-        settingsFile,
-        '--kiosk',
-        ids.join(','),
-        '--canary',
-        ids[3] as string,
-        '--rate',
-        'constant:2',
-        '--soak',
-        '500',
-        '--settle',
-        '500',
-        '--operator',
-        'operator-e',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const lines: RolloutProgress[] = [];
-    let buffered = '';
-    first.stderr?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const parts = buffered.split('\n');
-      buffered = parts.pop() ?? '';
-      for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as RolloutProgress);
-    });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      first.once('exit', (_code, signal) => resolve(signal)),
-    );
-    // killed as soon as step 2 has been sent, before its kiosks' answers are taken
-    await until(() => lines.some((line) => line.kind === 'step-started' && line.step === 1), 60_000);
-    first.kill('SIGKILL');
-    expect(await exited).toBe('SIGKILL');
-    const id = lines[0]?.rolloutId as string;
+    const first = spawnOps([
+      'rollout',
+      'start',
+      ...brokerArgs,
+      '--config-version',
+      '300',
+      '--settings',
+      settingsFile,
+      '--kiosk',
+      ids.join(','),
+      '--canary',
+      ids[3] as string,
+      '--rate',
+      'constant:1',
+      '--soak',
+      '2000',
+      '--settle',
+      '500',
+      '--operator',
+      'operator-e',
+    ]);
+    // killed as soon as step 2 has been sent, before its kiosk's answer is taken
+    await until(() => first.lines.some((line) => line.kind === 'step-started' && line.step === 1), 60_000);
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    const id = first.lines[0]?.rolloutId as string;
     const interrupted = new RolloutStore(cliDir).load(id) as RolloutRecord;
     expect(interrupted.state).toBe('running');
     expect(interrupted.steps).toHaveLength(2);
 
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        OPS_CLI,
-        '--json',
-        'rollout',
-        'resume',
-        id,
-        ...brokerArgs,
-        '--operator',
-        'operator-f',
-      ],
-      { cwd: ROOT },
-    );
-    const done = JSON.parse(stdout) as RolloutRecord;
+    const second = spawnOps(['rollout', 'resume', id, ...brokerArgs, '--operator', 'operator-f']);
+    await until(() => second.lines.some((line) => line.kind === 'resumed'), 60_000);
+    // an operator in another shell pauses it, then resumes it: the driving process takes both
+    const pause = await kioskOps([
+      '--json',
+      'rollout',
+      'pause',
+      id,
+      '--key',
+      keyFile,
+      '--operator',
+      'operator-g',
+    ]);
+    expect(pause.code).toBe(0);
+    expect(JSON.parse(pause.stdout)).toMatchObject({ requested: 'pause', owner: { pid: second.child.pid } });
+    await until(() => second.lines.some((line) => line.kind === 'paused'), 30_000);
+    expect(new RolloutStore(cliDir).load(id)?.state).toBe('paused');
+    const resume = await kioskOps([
+      '--json',
+      'rollout',
+      'resume',
+      id,
+      ...brokerArgs,
+      '--operator',
+      'operator-g',
+    ]);
+    expect(resume.code).toBe(0);
+    expect(JSON.parse(resume.stdout)).toMatchObject({ requested: 'resume' });
+
+    const exit = await second.exited;
+    expect(exit.code).toBe(0);
+    const done = JSON.parse(second.stdout()) as RolloutRecord;
     expect(done.state).toBe('completed');
     expect(Object.values(kioskOutcomes(done))).toEqual(ids.map(() => 'healthy'));
     // each kiosk got the one message recorded for it: none was sent a second, refused version
-    expect(done.steps.map((step) => step.kiosks.length)).toEqual([1, 2, 1]);
+    expect(done.steps.map((step) => step.kiosks.length)).toEqual([1, 1, 1, 1]);
     for (const kiosk of kiosks) {
       expect(kiosk.runtime.fleet.config.timeouts.requestMs).toBe(7300);
       expect(kioskVersion(kiosk)).toBe(300);
     }
-    expect(done.history).toContainEqual(
+    expect(done.createdBy).toMatch(/^operator-e \(key [0-9a-f]{16}\)$/);
+    const actions = done.history.filter((entry) => entry.action === 'pause' || entry.action === 'resume');
+    expect(actions).toEqual([
       expect.objectContaining({
         action: 'resume',
         by: expect.stringMatching(/^operator-f/),
         detail: expect.stringMatching(/taken over/),
       }),
-    );
-    expect(done.createdBy).toMatch(/^operator-e \(key [0-9a-f]{16}\)$/);
-  }, 120_000);
+      expect.objectContaining({ action: 'pause', by: 'operator-g' }),
+      expect.objectContaining({ action: 'resume', by: expect.stringMatching(/^operator-g/) }),
+    ]);
+    // no step started while it was paused
+    const pausedAt = actions[1]?.at ?? 0;
+    const resumedAt = actions[2]?.at ?? 0;
+    for (const step of done.steps)
+      expect(step.startedAt < pausedAt || step.startedAt >= resumedAt).toBe(true);
+    // the record stays for `status` and `list`
+    const listed = await kioskOps(['--json', 'rollout', 'list', '--ops-dir', cliDir]);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      expect.objectContaining({ id, state: 'completed', createdBy: done.createdBy }),
+    ]);
+  }, 180_000);
+
+  it('`kiosk-ops rollout start` refuses invalid settings and unknown kiosks in one line, before signing', async () => {
+    const cliDir = mkdtempSync(join(tmpdir(), 'rollout-cli-'));
+    const keyFile = join(cliDir, 'ops.key');
+    const settingsFile = join(cliDir, 'settings.json');
+    writeFileSync(keyFile, ops.privateKeyPem, { mode: 0o600 });
+    writeFileSync(settingsFile, JSON.stringify({ timeouts: { requestMs: 'soon' } }));
+    const common = [
+      'rollout',
+      'start',
+      '--url',
+      broker.url,
+      '--key',
+      keyFile,
+      '--config-version',
+      '900',
+      '--settle',
+      '300',
+    ];
+    const invalid = await kioskOps([...common, '--settings', settingsFile, '--fleet']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^kiosk-ops: invalid settings: .*requestMs/),
+    ]);
+    writeFileSync(settingsFile, JSON.stringify({ timeouts: { requestMs: 7900 } }));
+    const unknown = await kioskOps([...common, '--settings', settingsFile, '--kiosk', 'no-such-kiosk']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/no kiosk no-such-kiosk is known/),
+    ]);
+    expect(new RolloutStore(cliDir).list()).toEqual([]);
+    for (const kiosk of kiosks) expect(kioskVersion(kiosk)).toBe(300);
+  }, 60_000);
 });
+
+/** `kiosk-ops` as an operator runs it; waits for its exit. */
+async function kioskOps(args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', OPS_CLI, ...args],
+      {
+        cwd: ROOT,
+      },
+    );
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const failed = error as { stdout: string; stderr: string; code: number };
+    return { stdout: failed.stdout, stderr: failed.stderr, code: failed.code };
+  }
+}
+
+/** ops processes still running (killed after the tests, should one fail midway) */
+const running = new Set<ChildProcess>();
+
+/** `kiosk-ops --json …` left running; its progress lines (JSON on stderr) are collected. */
+function spawnOps(args: string[]) {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', OPS_CLI, '--json', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  child.once('close', () => running.delete(child));
+  const lines: RolloutProgress[] = [];
+  let buffered = '';
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as RolloutProgress);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, lines, exited, stdout: () => stdout };
+}
