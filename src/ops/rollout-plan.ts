@@ -4,6 +4,7 @@
  */
 import {
   FAILED_OUTCOMES,
+  type KioskOutcome,
   type KioskSnapshot,
   type RolloutKiosk,
   type RolloutPlan,
@@ -89,6 +90,13 @@ export interface OutcomeCounts {
   failed: number;
 }
 
+/** The count an outcome adds to: failures are one bucket. */
+export function outcomeBucket(outcome: KioskOutcome): Exclude<keyof OutcomeCounts, 'total'> {
+  return FAILED_OUTCOMES.includes(outcome)
+    ? 'failed'
+    : (outcome as 'waiting' | 'pushed' | 'applied' | 'healthy' | 'skipped');
+}
+
 export function countOutcomes(kiosks: Readonly<Record<string, RolloutKiosk>>): OutcomeCounts {
   const counts: OutcomeCounts = {
     total: 0,
@@ -101,9 +109,7 @@ export function countOutcomes(kiosks: Readonly<Record<string, RolloutKiosk>>): O
   };
   for (const kiosk of Object.values(kiosks)) {
     counts.total++;
-    const outcome = kiosk.outcome;
-    if (FAILED_OUTCOMES.includes(outcome)) counts.failed++;
-    else counts[outcome as 'waiting' | 'pushed' | 'applied' | 'healthy' | 'skipped']++;
+    counts[outcomeBucket(kiosk.outcome)]++;
   }
   return counts;
 }

@@ -24,6 +24,7 @@ import {
   countOutcomes,
   healthRegression,
   type OutcomeCounts,
+  outcomeBucket,
   RolloutPlanInvalid,
   rolloutOrder,
   stepSize,
@@ -112,11 +113,20 @@ export interface RolloutEngineOptions {
   now?: () => number;
   /** how often running rollouts are advanced (default 250 ms) */
   tickMs?: number;
+  /** how often at most answers alone are written to the record (default 1000 ms) */
+  flushMs?: number;
+}
+
+interface Tally {
+  counts: OutcomeCounts;
+  steps: number;
 }
 
 interface Active {
   record: RolloutRecord;
   dirty: boolean;
+  /** when the record was last written (answers are written at most every `flushMs`) */
+  savedAt: number;
   settled: Promise<RolloutRecord>;
   settle: (record: RolloutRecord) => void;
 }
@@ -137,6 +147,7 @@ export function plannedSteps(plan: RolloutPlan, targets: number): number {
 
 export class RolloutEngine {
   private readonly active = new Map<string, Active>();
+  private readonly tallies = new WeakMap<RolloutRecord, Tally>();
   private readonly listeners = new Set<RolloutProgressListener>();
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -278,7 +289,7 @@ export class RolloutEngine {
     const settled = new Promise<RolloutRecord>((resolve) => {
       settle = resolve;
     });
-    this.active.set(record.id, { record, dirty: false, settled, settle });
+    this.active.set(record.id, { record, dirty: false, savedAt: this.now(), settled, settle });
   }
 
   private note(record: RolloutRecord, by: string, action: RolloutAction, detail?: string): void {
@@ -291,6 +302,7 @@ export class RolloutEngine {
     active.record.updatedAt = this.now();
     this.options.store.save(active.record);
     active.dirty = false;
+    active.savedAt = active.record.updatedAt;
   }
 
   private changeState(id: string, by: string, action: 'pause' | 'abort', reason: string): RolloutRecord {
@@ -343,8 +355,8 @@ export class RolloutEngine {
       kind,
       state: record.state,
       ...extra,
-      stepsPlanned: plannedSteps(record.plan, record.order.length),
-      counts: countOutcomes(record.kiosks),
+      stepsPlanned: this.tally(record).steps,
+      counts: { ...this.tally(record).counts },
     };
     for (const listener of this.listeners) {
       try {
@@ -355,9 +367,25 @@ export class RolloutEngine {
     }
   }
 
+  /** Counts and planned steps of a record, kept up to date by `setOutcome` (a fleet is 10,000). */
+  private tally(record: RolloutRecord): Tally {
+    let tally = this.tallies.get(record);
+    if (!tally) {
+      tally = {
+        counts: countOutcomes(record.kiosks),
+        steps: plannedSteps(record.plan, record.order.length),
+      };
+      this.tallies.set(record, tally);
+    }
+    return tally;
+  }
+
   private setOutcome(active: Active, kioskId: string, outcome: KioskOutcome, detail?: string): void {
     const kiosk = active.record.kiosks[kioskId];
     if (!kiosk || kiosk.outcome === outcome) return;
+    const { counts } = this.tally(active.record);
+    counts[outcomeBucket(kiosk.outcome)]--;
+    counts[outcomeBucket(outcome)]++;
     kiosk.outcome = outcome;
     if (detail) kiosk.detail = detail.slice(0, 500);
     else delete kiosk.detail;
@@ -415,7 +443,9 @@ export class RolloutEngine {
               at: this.now(),
             });
         }
-        if (active.dirty && this.active.has(active.record.id)) this.save(active);
+        // answers are written in batches: one a second is enough, and the kiosks' status fills a gap
+        const due = this.now() - active.savedAt >= (this.options.flushMs ?? 1000);
+        if (active.dirty && due && this.active.has(active.record.id)) this.save(active);
       }
     })().finally(() => {
       this.ticking = undefined;
@@ -466,7 +496,7 @@ export class RolloutEngine {
   }
 
   private abortIfDue(active: Active): boolean {
-    const verdict = abortVerdict(active.record.plan, countOutcomes(active.record.kiosks));
+    const verdict = abortVerdict(active.record.plan, this.tally(active.record).counts);
     if (!verdict) return false;
     this.finish(active, 'aborted', 'engine', `failure threshold: ${verdict}`);
     return true;
