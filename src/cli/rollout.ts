@@ -265,8 +265,8 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
       await engine.close();
       await client.endAsync(true).catch(() => undefined);
       const record = store.load(id);
-      // a settled rollout needs its session no more; an unfinished one keeps it for its resume
-      if (record && (record.state === 'completed' || record.state === 'aborted'))
+      // a settled (or never started) rollout needs its session no more; an unfinished one keeps it
+      if (!record || record.state === 'completed' || record.state === 'aborted')
         await forgetSession(kit, options, session.clientId);
     }
   };
