@@ -11,7 +11,8 @@ import type { ConfigPayload, KioskSnapshot, PayloadKind, RolloutPayload } from '
 
 /** A kiosk's answer to the payload sent to it. */
 export interface PayloadAnswer {
-  status: 'applied' | 'refused' | 'rolled-back';
+  /** `pending`: taken, not in effect yet (a config waiting for the kiosk's restart at idle) */
+  status: 'applied' | 'pending' | 'refused' | 'rolled-back';
   /** short, PII-free reason */
   detail?: string;
 }
@@ -100,6 +101,8 @@ export function configDriver(key: KeyObject, now: () => number = Date.now): Payl
       try {
         const { body } = decodeMessage(payload, 'config.result');
         if (body.configId !== messageId) return undefined;
+        if (body.status === 'pending-restart')
+          return { status: 'pending', detail: 'waiting for its restart at idle' };
         const detail = [body.reason, body.detail].filter(Boolean).join(': ');
         return { status: body.status, ...(detail ? { detail } : {}) };
       } catch (error) {

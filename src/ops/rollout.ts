@@ -433,6 +433,12 @@ export class RolloutEngine {
 
   private onAnswer(active: Active, kioskId: string, kiosk: RolloutKiosk, answer: PayloadAnswer): void {
     kiosk.answeredAt = this.now();
+    if (answer.status === 'pending') {
+      // taken, not in effect yet: still `pushed` (its ack timeout still runs) until `applied`
+      if (kiosk.outcome === 'pushed' && answer.detail) kiosk.detail = answer.detail;
+      active.dirty = true;
+      return;
+    }
     if (answer.status === 'applied') {
       if (kiosk.outcome === 'pushed') this.setOutcome(active, kioskId, 'applied', answer.detail);
     } else this.setOutcome(active, kioskId, answer.status, answer.detail);
@@ -499,8 +505,10 @@ export class RolloutEngine {
       const snapshot = this.options.fleet.snapshot(kioskId);
       if (kiosk.outcome === 'pushed') {
         // an answer the ops process missed (it was down): the kiosk's status says it moved to it
-        // (a kiosk that was there before it was sent will refuse it: its answer is awaited)
+        // (a kiosk that was there before it was sent will refuse it: its answer is awaited; one
+        // that answered `pending` reports its version before the payload is in effect)
         const moved =
+          kiosk.answeredAt === undefined &&
           snapshot !== undefined &&
           snapshot.seenAt >= (kiosk.pushedAt ?? 0) &&
           driver.runs(record.payload, snapshot) &&

@@ -19,8 +19,10 @@ import {
   RolloutRecordUnreadable,
   RolloutStore,
 } from '../../../src/ops/rollout-record.js';
+import { envelope } from '../../../src/link/messages.js';
 import {
   configDriver,
+  PayloadInvalid,
   plannedSteps,
   requestRolloutAction,
   RolloutEngine,
@@ -275,3 +277,43 @@ async function until(condition: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('config payload driver', () => {
+  const driver = configDriver(generateKeyPairSync('ed25519').privateKey);
+  const result = (status: 'applied' | 'pending-restart' | 'refused' | 'rolled-back', configId = 'c-1') =>
+    Buffer.from(
+      JSON.stringify(
+        envelope('config.result', 'kk-1', {
+          version: 3,
+          configId,
+          status,
+          ...(status === 'refused' ? { reason: 'not-newer' as const, detail: 'version 3 ≤ 9' } : {}),
+        }),
+      ),
+    );
+  it("reads the kiosk's config.result for the message it was sent, and nothing else", () => {
+    expect(driver.answer('events', result('applied'), 'c-1')).toEqual({ status: 'applied' });
+    expect(driver.answer('events', result('refused'), 'c-1')).toEqual({
+      status: 'refused',
+      detail: 'not-newer: version 3 ≤ 9',
+    });
+    // taken, in effect only after the kiosk's restart at idle: not an answer that ends the wait
+    expect(driver.answer('events', result('pending-restart'), 'c-1')).toMatchObject({ status: 'pending' });
+    expect(driver.answer('events', result('applied', 'c-2'), 'c-1')).toBeUndefined();
+    expect(driver.answer('status', result('applied'), 'c-1')).toBeUndefined();
+    expect(driver.answer('events', Buffer.from('{"not":"an envelope"}'), 'c-1')).toBeUndefined();
+  });
+  it('refuses settings the kiosk config schema refuses, before signing', () => {
+    expect(() =>
+      driver.check({
+        kind: 'config',
+        version: 1,
+        settings: { timeouts: { requestMs: 'soon' } },
+        expiresInMs: 1,
+      }),
+    ).toThrow(PayloadInvalid);
+    expect(() =>
+      driver.check({ kind: 'config', version: 1, settings: { kiosk: { id: 'other-1' } }, expiresInMs: 1 }),
+    ).toThrow(PayloadInvalid);
+  });
+});
