@@ -63,6 +63,13 @@ export class ReferenceRegistry implements Service {
       enrolmentCa?: CaFiles;
       /** its signing and sealing keys (default: `<databaseFile>.keys.json`, made at first start) */
       keys?: RegistryKeys;
+      /**
+       * Scale out: read the kiosks' topics through MQTT 5 shared subscriptions
+       * (`$share/<group>/…`), so the instances of one group split the fleet's messages, each
+       * message going to one of them (see sharedTopics). Needs a broker that supports them
+       * (Mosquitto ≥ 1.6, EMQX, VerneMQ, HiveMQ); the embedded demo broker does not.
+       */
+      shareGroup?: string;
     },
   ) {
     this.keys = options.keys ?? loadOrCreateRegistryKeys(`${options.databaseFile}.keys.json`);
@@ -158,8 +165,15 @@ export class ReferenceRegistry implements Service {
         )
         .finally(() => done());
     };
-    const subscriptions = [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()];
-    if (this.enrolment) subscriptions.push(topics.bootstrapEnrol());
+    const subscriptions = sharedTopics(
+      [
+        topics.allStatuses(),
+        topics.allEvents(),
+        topics.allRegistryRequests(),
+        ...(this.enrolment ? [topics.bootstrapEnrol()] : []),
+      ],
+      this.options.shareGroup,
+    );
     // A broker that lost our session (restarted without persistence) needs the subscriptions again.
     client.on('connect', (connack) => {
       if (!connack.sessionPresent)
@@ -474,4 +488,19 @@ export class ReferenceRegistry implements Service {
   health(): Health {
     return this.client?.connected ? { state: 'up' } : { state: 'degraded', detail: 'broker not connected' };
   }
+}
+
+const SHARE_GROUP = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The subscription filters of a consumer in `group`: `$share/<group>/<filter>` (MQTT 5 §4.8.2),
+ * or the filters themselves without a group. Every message of a shared filter goes to one member
+ * of the group. A broker sends no retained messages to a shared subscription, so a consumer that
+ * must read the retained statuses at start (a dashboard) subscribes without a group.
+ */
+export function sharedTopics(filters: readonly string[], group: string | undefined): string[] {
+  if (group === undefined) return [...filters];
+  // the group name is one topic level without wildcards (§4.8.2): refuse anything else outright
+  if (!SHARE_GROUP.test(group)) throw new Error(`not a share group name: ${JSON.stringify(group)}`);
+  return filters.map((filter) => `$share/${group}/${filter}`);
 }
