@@ -30,3 +30,28 @@ export function reconnectDelay(
 export function reconnectWindow(attempt: number, policy: BackoffPolicy): number {
   return reconnectDelay(attempt, policy, () => 1);
 }
+
+/**
+ * The schedule's ideal outcome, for sizing `mqtt.reconnect` and as the bench's baseline: `kiosks`
+ * lose the broker at once and it is back after `outageMs`; every attempt before that fails at
+ * once, the first at or after it connects (no network or CPU time). Returns the reconnects per
+ * second after the broker is back and the last one's delay.
+ */
+export function modelOutage(
+  policy: BackoffPolicy,
+  kiosks: number,
+  outageMs: number,
+  random: () => number = Math.random,
+  delay: (attempt: number, policy: BackoffPolicy, random: () => number) => number = reconnectDelay,
+): { perSecond: Map<number, number>; lastMs: number } {
+  const perSecond = new Map<number, number>();
+  let lastMs = 0;
+  for (let kiosk = 0; kiosk < kiosks; kiosk++) {
+    let at = 0;
+    for (let attempt = 0; at < outageMs; attempt++) at += delay(attempt, policy, random);
+    const second = Math.floor((at - outageMs) / 1000);
+    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+    lastMs = Math.max(lastMs, at - outageMs);
+  }
+  return { perSecond, lastMs };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay, reconnectWindow } from '../../../src/link/reconnect.js';
+import { modelOutage, reconnectDelay, reconnectWindow } from '../../../src/link/reconnect.js';
 import { fullJitterDelay } from '../../../src/util/backoff.js';
 
 const policy = { minMs: 1000, maxMs: 60_000 }; // the config's defaults (mqtt.reconnect)
@@ -16,29 +16,6 @@ function seeded(seed: number): () => number {
   };
 }
 
-/**
- * `kiosks` lose the broker at t = 0; it is back at `outageMs`. Every attempt before that fails at
- * once and the next is scheduled by `delay`; the first at or after it connects. Returns the
- * reconnects per second after the broker is back, and the last one's time after it.
- */
-function simulateOutage(
-  delay: (attempt: number, random: () => number) => number,
-  kiosks: number,
-  outageMs: number,
-  seed: number,
-): { perSecond: Map<number, number>; lastMs: number } {
-  const random = seeded(seed);
-  const perSecond = new Map<number, number>();
-  let lastMs = 0;
-  for (let kiosk = 0; kiosk < kiosks; kiosk++) {
-    let at = 0;
-    for (let attempt = 0; at < outageMs; attempt++) at += delay(attempt, random);
-    const second = Math.floor((at - outageMs) / 1000);
-    perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
-    lastMs = Math.max(lastMs, at - outageMs);
-  }
-  return { perSecond, lastMs };
-}
 const busiestShare = (perSecond: Map<number, number>, kiosks: number) =>
   Math.max(...perSecond.values()) / kiosks;
 
@@ -62,18 +39,8 @@ describe('the link reconnect schedule', () => {
 
   it('spreads 10,000 kiosks after a 15 s outage: busiest second ≤ 10 %, all back within maxMs', () => {
     const kiosks = 10_000;
-    const tripling = simulateOutage(
-      (attempt, random) => reconnectDelay(attempt, policy, random),
-      kiosks,
-      15_000,
-      7,
-    );
-    const doubling = simulateOutage(
-      (attempt, random) => fullJitterDelay(attempt, policy, random),
-      kiosks,
-      15_000,
-      7,
-    );
+    const tripling = modelOutage(policy, kiosks, 15_000, seeded(7));
+    const doubling = modelOutage(policy, kiosks, 15_000, seeded(7), fullJitterDelay);
     const share = busiestShare(tripling.perSecond, kiosks);
     expect(share).toBeLessThanOrEqual(0.1);
     // the reason for tripling: a flatter return than the doubling window gives
