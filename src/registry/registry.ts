@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
@@ -146,7 +147,9 @@ export class ReferenceRegistry implements Service {
     });
     const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
-      clientId: this.options.clientId ?? `registry-${process.pid}`,
+      // unique without a configured id: two members of a share group (or two registries on two
+      // hosts with the same pid) with one client id would take the connection from each other
+      clientId: this.options.clientId ?? `registry-${process.pid}-${randomBytes(4).toString('hex')}`,
       protocolVersion: this.options.protocolVersion ?? 4,
       clean: !persistent,
       ...(persistent && this.options.protocolVersion === 5

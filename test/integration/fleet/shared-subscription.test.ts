@@ -87,6 +87,9 @@ describe('MQTT 5 shared subscriptions: two registry instances split the fleet (M
           brokerUrl: broker.url,
           databaseFile: join(dir, `registry-${name}.sqlite`),
           log: quietLogger(),
+          // each member its own client id (and persistent session): one id for both would make
+          // the broker hand the connection back and forth, which splits nothing
+          clientId: `registry-${name}-${process.pid}`,
           protocolVersion: 5,
           shareGroup: 'registry',
         }),
