@@ -36,6 +36,8 @@ interface SimKiosk {
   fleet: FleetService;
   link: KioskLink;
   connects: number[];
+  /** times the link went down (the drop, then each failed attempt) */
+  closes: number[];
 }
 
 const log = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'silent', pretty: false });
@@ -116,9 +118,10 @@ async function buildKiosk(spec: WorkerSpec, index: number): Promise<SimKiosk> {
     ],
   });
   holder.link = link;
-  const kiosk: SimKiosk = { store, fleet, link, connects: [] };
+  const kiosk: SimKiosk = { store, fleet, link, connects: [], closes: [] };
   bus.on('bench', 'link.state', ({ state }) => {
     if (state === 'up') kiosk.connects.push(Date.now());
+    else kiosk.closes.push(Date.now());
   });
   return kiosk;
 }
@@ -182,6 +185,10 @@ async function main(): Promise<void> {
       send({
         kind: 'connects',
         firsts: kiosks.map((kiosk) => kiosk.connects.find((at) => at >= message.since) ?? Number.NaN),
+        attempts: kiosks.map((kiosk) => {
+          const back = kiosk.connects.find((at) => at >= message.since) ?? Infinity;
+          return kiosk.closes.filter((at) => at >= message.since && at < back).length - 1;
+        }),
       });
     if (message.kind === 'stop') {
       clearInterval(tick);

@@ -12,7 +12,8 @@ export interface WorkerSpec {
 export type WorkerMessage =
   | { kind: 'ready'; kiosks: number; descriptorsPerKiosk: number; buildMs: number; rssMb: number }
   | { kind: 'tick'; connected: number; connects: number[]; rssMb: number; cpuMs: number; lagMaxMs: number }
-  | { kind: 'connects'; firsts: number[] }
+  /** per kiosk: first connect at or after `since`, and the failed attempts (closes) before it */
+  | { kind: 'connects'; firsts: number[]; attempts: number[] }
   | { kind: 'failed'; error: string };
 
 export type ParentMessage = { kind: 'stop' } | { kind: 'connects'; since: number };

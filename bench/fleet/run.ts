@@ -107,6 +107,7 @@ interface Worker {
   cpuMs: number;
   lagMaxMs: number;
   firsts: number[] | undefined;
+  attempts: number[] | undefined;
 }
 const allConnects: number[] = [];
 const workers: Worker[] = [];
@@ -131,6 +132,7 @@ for (let first = 0; first < KIOSKS; first += PER_WORKER) {
     cpuMs: 0,
     lagMaxMs: 0,
     firsts: undefined,
+    attempts: undefined,
   };
   child.on('message', (message: WorkerMessage) => {
     if (message.kind === 'ready') worker.ready = message;
@@ -141,7 +143,10 @@ for (let first = 0; first < KIOSKS; first += PER_WORKER) {
       worker.lagMaxMs = Math.max(worker.lagMaxMs, message.lagMaxMs);
       allConnects.push(...message.connects);
     }
-    if (message.kind === 'connects') worker.firsts = message.firsts;
+    if (message.kind === 'connects') {
+      worker.firsts = message.firsts;
+      worker.attempts = message.attempts;
+    }
     if (message.kind === 'failed') {
       process.stderr.write(`bench worker failed: ${message.error}\n`);
       process.exitCode = 1;
@@ -293,6 +298,14 @@ const reconnects = workers.flatMap((worker) => worker.firsts ?? []);
 const afterOutage = perSecond(reconnects, restartedAt);
 const atBroker = brokerConnects(brokerLog, logOffset, restartedAt);
 const allBackMs = Math.max(...reconnects) - restartedAt;
+// failed attempts before coming back, of the kiosks back in the busiest second at the kiosks
+const attempts = workers.flatMap((worker) => worker.attempts ?? []);
+const busiestSecond = [...afterOutage.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 0;
+const attemptsOfBusiest = attempts.filter(
+  (_, index) => Math.max(0, Math.floor(((reconnects[index] ?? NaN) - restartedAt) / 1000)) === busiestSecond,
+);
+const attemptCounts = new Map<number, number>();
+for (const count of attemptsOfBusiest) attemptCounts.set(count, (attemptCounts.get(count) ?? 0) + 1);
 const reconnectLagMs = Math.max(...workers.map((worker) => worker.lagMaxMs));
 // baseline: the same schedule (the kiosk's default policy), same fleet and outage, as a model
 // with no network and no CPU time: what the kiosks' backoff alone gives
@@ -310,7 +323,12 @@ process.stdout.write(
     `figure: busiest second of reconnects after a ${OUTAGE_MS / 1000} s outage, ${KIOSKS} kiosks: ${percent(busiest(atBroker))} (target: ≤ 10 %; counted by the broker, CONNECTs accepted per second)`,
     `  at the broker: ${histogram(atBroker)}`,
     `  at the kiosks (CONNACK received; ${percent(busiest(afterOutage))} in the busiest second): ${histogram(afterOutage)}`,
-    `  all ${KIOSKS} kiosks back after ${seconds(allBackMs)}`,
+    `  all ${KIOSKS} kiosks back after ${seconds(allBackMs)}; the ${attemptsOfBusiest.length} back in second ${busiestSecond} at the kiosks had failed attempts: ${[
+      ...attemptCounts.entries(),
+    ]
+      .sort((a, b) => a[0] - b[0])
+      .map(([count, kiosks]) => `${count}×${kiosks}`)
+      .join(' ')}`,
     `  worst lateness of a worker's timers during the outage and reconnects: ${seconds(reconnectLagMs)} (a reconnect due then fires that late, with the others due meanwhile)`,
     `figure: busiest second of reconnects after a ${OUTAGE_MS / 1000} s outage, ${KIOSKS} kiosks, the backoff alone (baseline, model of the same schedule, same run): ${percent(busiest(model.perSecond))} (target: report only; all back after ${seconds(model.lastMs)})`,
     '',
