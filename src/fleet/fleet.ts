@@ -129,6 +129,8 @@ export class FleetService implements Service {
   /** id of the last config message decided on per source (a retained redelivery is not news) */
   private readonly lastDecided: Partial<Record<ConfigSource, string>> = {};
   private locked = false;
+  /** the security state file could not be written (disk full): it is written again once there is room */
+  private securityFileBehind = false;
   private effective: KioskConfig;
   private started = false;
   /** config messages are handled one at a time, in arrival order */
@@ -267,6 +269,9 @@ export class FleetService implements Service {
       );
     }
     this.started = true;
+    this.options.bus.on('fleet', 'store.health', ({ acceptsNewSessions }) => {
+      if (acceptsNewSessions && this.securityFileBehind) this.writeSecurityFile();
+    });
     this.refusals.start();
     await this.prune();
     this.pruneTimer = setInterval(
@@ -294,7 +299,7 @@ export class FleetService implements Service {
       this.versions.fleet = recorded.versions.fleet;
       this.versions.kiosk = recorded.versions.kiosk;
       this.locked = recorded.locked;
-      writeSecurityState(this.stateFile, this.security);
+      this.writeSecurityFile();
       await this.options.store.transaction(async (tx) => {
         await tx.audit('runtime', 'store.replaced', { expected: 'security state of another store' });
         tx.emit({
@@ -333,7 +338,30 @@ export class FleetService implements Service {
       },
       locked: this.locked,
     };
-    writeSecurityState(this.stateFile, this.security);
+    this.writeSecurityFile();
+  }
+
+  /**
+   * Writes the security state file. On a full disk (ENOSPC, EDQUOT) the write is retried once the
+   * store has room again (`store.health`) instead of throwing: it runs after a commit, so throwing
+   * would leave an applied command unanswered, and at start it would turn a full disk into a crash
+   * loop. Meanwhile the store holds the newer state, and on start the two are merged from it; a
+   * store lost meanwhile leaves the kiosk out of service whatever the file says (fail closed).
+   */
+  private writeSecurityFile(): void {
+    try {
+      writeSecurityState(this.stateFile, this.security);
+      this.securityFileBehind = false;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
+      if (!this.securityFileBehind)
+        this.options.log.error(
+          { code },
+          'fleet: security state file not written (disk full); retried when there is room',
+        );
+      this.securityFileBehind = true;
+    }
   }
 
   /** Retention: inbox ids, audit rows and expired nonces beyond their bounds are deleted. */
@@ -353,6 +381,7 @@ export class FleetService implements Service {
 
   async stop(): Promise<void> {
     this.started = false;
+    this.options.bus.off('fleet');
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.refusals.stop().catch(() => undefined);

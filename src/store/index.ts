@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 export { type JobHandler, type JobInput, type JobRow, JobRunner, type JobState, JobStore } from './jobs.js';
 export { LATEST_VERSION, type Migration, migrate, migrations, SchemaTooNew } from './migrations.js';
+export { inspectStoreFile, listMovedAside, type MovedAside, recoverStoreFile } from './recovery.js';
 export { SqliteDatabase, sqliteCode } from './sqlite.js';
 export {
   type OutboxEventInput,
@@ -13,3 +15,8 @@ export {
   type Synchronous,
   type Transaction,
 } from './store.js';
+
+/** The kiosk's store file in its data directory. */
+export function storeFile(config: { dataDir: string }): string {
+  return join(config.dataDir, 'kiosk.sqlite');
+}
