@@ -19,7 +19,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessageBody } from '../../../src/link/messages.js';
 import { SqliteDatabase, sqliteCode } from '../../../src/store/sqlite.js';
-import { fillDisk, freeBytes, startStorageWorld, type StorageWorld, until } from './storage-rig.js';
+import { Store, type StoreEvent, StoreFull } from '../../../src/store/index.js';
+import { quietLogger } from '../../helpers/logs.js';
+import {
+  fillDisk,
+  freeBytes,
+  mountTmpfs,
+  sleep,
+  startStorageWorld,
+  type StorageWorld,
+  until,
+} from './storage-rig.js';
 
 type StorageFault = MessageBody<'fault.storage'>;
 
@@ -98,6 +108,45 @@ async function seedAndLocate(file: string): Promise<{ root: number; pageSize: nu
   }
 }
 
+describe('the store on a real full disk (tmpfs)', () => {
+  let disk: ReturnType<typeof mountTmpfs>;
+  let store: Store;
+  beforeAll(() => {
+    disk = mountTmpfs(4);
+  });
+  afterAll(async () => {
+    await store?.stop();
+    disk?.unmount();
+  });
+
+  it('polls for room: writable again with no write after the space returns', async () => {
+    const events: StoreEvent[] = [];
+    store = new Store({
+      file: join(disk.dir, 'kiosk.sqlite'),
+      synchronous: 'FULL',
+      defaultTopic: 'cccd/v1/kiosk/poll-0001/events',
+      log: quietLogger(),
+      roomPollMs: 100,
+    });
+    store.on((event) => events.push(event));
+    await store.start();
+    const ballast = join(disk.dir, 'ballast');
+    fillDisk(ballast);
+    await expect(store.enqueue({ type: 'pickup.completed', body: { n: 1 } })).rejects.toBeInstanceOf(
+      StoreFull,
+    );
+    expect(store.acceptsNewSessions).toBe(false);
+    await sleep(300); // polled meanwhile: still no room
+    expect(store.acceptsNewSessions).toBe(false);
+    rmSync(ballast);
+    // nothing is written from here on: only the store's own polling can see the space
+    await until(() => store.acceptsNewSessions, 10_000, 'store writable again');
+    expect(events.filter((event) => event.kind === 'health').at(-1)).toMatchObject({
+      health: { state: 'up' },
+    });
+  });
+});
+
 describe.each(RUN)('storage faults on `kiosk start` after $name', (corruption) => {
   let world: StorageWorld;
   beforeAll(async () => {
@@ -157,12 +206,12 @@ describe.each(RUN)('storage faults on `kiosk start` after $name', (corruption) =
     expect(world.events.received.map((received) => received.payload).join('\n')).not.toContain('KIEMTRA');
   });
 
-  it('disk full, then freed: in service again by itself (polled; nothing is sent after the space returns)', async () => {
+  it('disk full, then freed: in service again by itself (polled; nothing reaches it after the space returns)', async () => {
     const ballast = join(world.disk, 'ballast');
     fillDisk(ballast);
     expect(freeBytes(world.disk)).toBeLessThan(4096);
-    // any write shows it: a command's inbox transaction fails, the kiosk keeps it for redelivery.
-    // (Its link hangs up and reconnects for that redelivery, so /healthz, not telemetry, is asked.)
+    // a command's inbox transaction shows it: it fails, and the kiosk keeps the command for
+    // redelivery (its link hangs up and reconnects for it, so /healthz, not telemetry, is asked)
     const pending: string[] = [];
     await until(
       async () => {
@@ -173,13 +222,24 @@ describe.each(RUN)('storage faults on `kiosk start` after $name', (corruption) =
       'store full in /healthz',
     );
     expect((await world.healthz()).status).toBe(503);
-    const freedAt = world.telemetry.received.length;
-    rmSync(ballast);
-    const back = await world.telemetryWhere((body) => body.service.inService, 15_000, freedAt);
+    // the broker freezes: no redelivery (no write) can tell the kiosk that the space returned
+    world.broker.pause();
+    try {
+      await sleep(1500); // what was in flight fails on the full disk meanwhile
+      expect((await world.healthz()).body.parts.store?.detail).toMatch(/disk full/);
+      rmSync(ballast);
+      await until(
+        async () => (await world.healthz()).body.parts.store?.state === 'up',
+        15_000,
+        'store up in /healthz',
+      );
+    } finally {
+      world.broker.resume();
+    }
+    const back = await world.telemetryWhere((body) => body.service.inService, 20_000);
     expect(back.service.reasons).toEqual([]);
-    expect((await world.healthz()).body.parts.store?.state).toBe('up');
     // what arrived while the disk was full was not lost: each is applied and answered now
-    for (const id of pending) expect(await world.resultOf(id)).toMatchObject({ status: 'ok' });
+    for (const id of pending) expect(await world.resultOf(id, 30_000)).toMatchObject({ status: 'ok' });
   });
 
   it('a lock with the disk full is answered only after its commit (or refused), and stays so across restarts', async () => {

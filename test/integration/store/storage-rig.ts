@@ -104,6 +104,7 @@ export interface StorageWorld {
   kiosk: Spawned;
   /** every line the kiosk processes of this world printed, across restarts */
   logs(): string;
+  broker: MosquittoInstance;
   events: Watch;
   telemetry: Watch;
   results: Watch;
@@ -171,6 +172,7 @@ export async function startStorageWorld(name: string, diskMb = 8): Promise<Stora
     storeFile: join(dataDir, 'kiosk.sqlite'),
     kiosk: undefined as unknown as Spawned,
     logs: () => previousLogs + (world.kiosk?.output() ?? ''),
+    broker,
     events,
     telemetry,
     results,
@@ -232,6 +234,7 @@ export async function startStorageWorld(name: string, diskMb = 8): Promise<Stora
       if (world.kiosk && world.kiosk.child.exitCode === null) await world.stopKiosk().catch(() => undefined);
       for (const watched of [events, telemetry, results]) await watched.close().catch(() => undefined);
       await client.endAsync().catch(() => undefined);
+      broker.resume();
       await broker.stop();
       mounted.unmount();
       rmSync(configDir, { recursive: true, force: true });
