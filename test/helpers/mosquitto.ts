@@ -10,9 +10,6 @@ export interface MosquittoInstance {
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** SIGSTOP: the broker freezes, its connections stay open and nothing is delivered; `resume` undoes it */
-  pause(): void;
-  resume(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -58,12 +55,6 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<Mosqui
       await waitForPort(port, 5000, () =>
         running.exitCode !== null ? `mosquitto exited: ${stderr}` : undefined,
       );
-    },
-    pause() {
-      child?.kill('SIGSTOP');
-    },
-    resume() {
-      child?.kill('SIGCONT');
     },
     async stop() {
       const running = child;

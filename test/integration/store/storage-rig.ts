@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { generateOpsKeyPair, privateKeyFromPem, signCommand } from '../../../src/fleet/index.js';
+import { readSecurityState, type SecurityState, securityStatePath } from '../../../src/fleet/state-file.js';
 import type { Envelope, MessageBody, TelemetryBody } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
 import { SqliteDatabase } from '../../../src/store/sqlite.js';
@@ -126,6 +127,13 @@ export interface StorageWorld {
   eventsOf<T>(type: string, from?: number): T[];
   /** one value of the kiosk's `fleet_state` (read-only connection), undefined when absent */
   fleetState(key: string): Promise<unknown>;
+  /**
+   * Leaves `pages` reusable pages at the start of the kiosk's WAL (0: truncates it), written
+   * beside the running kiosk on a connection of its own: what a commit on a full disk can still use.
+   */
+  walRoom(pages: number): Promise<void>;
+  /** the security state file beside the kiosk's keys */
+  securityState(): SecurityState;
   healthz(): Promise<{ status: number; body: { parts: Record<string, { state: string; detail?: string }> } }>;
   stop(): Promise<void>;
 }
@@ -223,6 +231,26 @@ export async function startStorageWorld(name: string, diskMb = 8): Promise<Stora
         await db.close();
       }
     },
+    async walRoom(pages) {
+      const db = await SqliteDatabase.open(world.storeFile);
+      try {
+        await db.exec('PRAGMA busy_timeout = 5000');
+        if (pages > 0) {
+          await db.exec('BEGIN IMMEDIATE; CREATE TABLE test_wal_room (filler BLOB)');
+          for (let n = 0; n < pages; n++) await db.run('INSERT INTO test_wal_room VALUES (zeroblob(3000))');
+          await db.exec('COMMIT; DROP TABLE test_wal_room');
+          // copied into the database: the next writer starts again at the WAL's first frame
+          await db.exec('PRAGMA wal_checkpoint(RESTART)');
+        } else await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } finally {
+        await db.close();
+      }
+    },
+    securityState() {
+      const state = readSecurityState(securityStatePath(dataDir));
+      if (!state) throw new Error('no security state file');
+      return state;
+    },
     async healthz() {
       const response = await fetch(`http://127.0.0.1:${uiPort}/healthz`);
       return {
@@ -234,7 +262,6 @@ export async function startStorageWorld(name: string, diskMb = 8): Promise<Stora
       if (world.kiosk && world.kiosk.child.exitCode === null) await world.stopKiosk().catch(() => undefined);
       for (const watched of [events, telemetry, results]) await watched.close().catch(() => undefined);
       await client.endAsync().catch(() => undefined);
-      broker.resume();
       await broker.stop();
       mounted.unmount();
       rmSync(configDir, { recursive: true, force: true });
