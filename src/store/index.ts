@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-export { type JobHandler, type JobInput, type JobRow, JobRunner, type JobState, JobStore } from './jobs.js';
 export { LATEST_VERSION, type Migration, migrate, migrations, SchemaTooNew } from './migrations.js';
 export { inspectStoreFile, listMovedAside, type MovedAside, recoverStoreFile } from './recovery.js';
 export { SqliteDatabase, sqliteCode } from './sqlite.js';

@@ -146,6 +146,23 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 7,
+    description:
+      'manifest resyncs the kiosk asked the registry for (src/kiosk/manifest-resync.ts); no jobs table',
+    // `requested_at` splits what the kiosk held when it asked (the registry's list speaks for it)
+    // from what was staged since; `reconciled_at` makes a second list for one request a no-op.
+    // The jobs table goes: nothing ever queued a job (all deferred delivery is the outbox's), and
+    // the runner that polled it is gone (issue 13).
+    sql: `
+      CREATE TABLE manifest_resyncs (
+        request_id    TEXT PRIMARY KEY,
+        requested_at  INTEGER NOT NULL,
+        requested_by  TEXT NOT NULL,
+        reconciled_at INTEGER
+      ) WITHOUT ROWID;
+      DROP TABLE jobs;`,
+  },
+  {
+    version: 8,
     description: 'corrupt store files moved aside, and whether their fault.storage was reported',
     // src/store/recovery.ts: the move comes first, the report second; a copy found without its row
     // (a crash in between) is reported at the next start. moved_to is a file name, never a path.

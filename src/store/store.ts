@@ -4,9 +4,8 @@ import { dirname } from 'node:path';
 import type { Health, Service } from '../util/lifecycle.js';
 import { ensurePrivateFile } from '../util/private-files.js';
 import type { Logger } from '../util/log.js';
-import { JobStore } from './jobs.js';
 import { migrate } from './migrations.js';
-import type { JobInput, JobRow, OutboxEventInput, Transaction } from './transaction.js';
+import type { OutboxEventInput, Transaction } from './transaction.js';
 import { type RunResult, type SqlParams, SqliteDatabase, sqliteCode } from './sqlite.js';
 import { inspectStoreFile, listMovedAside, type MovedAside, recoverStoreFile } from './recovery.js';
 
@@ -27,8 +26,8 @@ export interface StoreOptions {
   /** outbox event types whose body carries personal data: their removal is a purge (see `purged`) */
   personalEventTypes?: readonly string[];
   /**
-   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no crash recovery
-   * of jobs and no moving a bad file aside — those belong to the runtime alone.
+   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no WAL checkpoint
+   * and no moving a bad file aside — those belong to the runtime alone.
    */
   forTool?: boolean;
   /**
@@ -83,7 +82,6 @@ export type StoreEvent =
  */
 export class Store implements Service {
   readonly name = 'store';
-  readonly jobs: JobStore;
   private writer: SqliteDatabase | undefined;
   private reader: SqliteDatabase | undefined;
   private readonly queue: Pending[] = [];
@@ -102,7 +100,6 @@ export class Store implements Service {
 
   constructor(private readonly options: StoreOptions) {
     this.now = options.now ?? Date.now;
-    this.jobs = new JobStore(this, this.now);
   }
 
   get file(): string {
@@ -138,11 +135,7 @@ export class Store implements Service {
     if (forTool) return;
     // a crash may have left frames of deleted personal data in the WAL: fold them in and truncate it
     await this.checkpoint(writer);
-    // a full disk at start is a state to wait out (polled), not a reason to crash-loop
-    const recovered = await this.jobs
-      .recoverInterrupted()
-      .catch((error: unknown) => this.unlessFull(error, 0));
-    if (recovered > 0) log.warn({ recovered }, 'store: jobs that were running at a crash are due again');
+    // on a full disk the report waits for room (polled): a full disk is not a reason to crash-loop
     await this.reportMovedAside();
     log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
   }
@@ -258,7 +251,7 @@ export class Store implements Service {
       return;
     }
     for (const item of batch) {
-      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now, this.jobs);
+      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now);
       try {
         const value = await item.work(tx);
         await tx.writeEmitted();
@@ -475,7 +468,6 @@ class BufferedTransaction implements Transaction {
     private readonly db: SqliteDatabase,
     private readonly defaultTopic: string,
     private readonly now: () => number,
-    private readonly jobStore: JobStore,
   ) {}
 
   /**
@@ -558,10 +550,6 @@ class BufferedTransaction implements Transaction {
       detail === undefined ? null : JSON.stringify(detail),
     ]);
   }
-
-  addJob(job: JobInput): Promise<number> {
-    return this.jobStore.insert(this, job);
-  }
 }
 
-export type { JobInput, JobRow, OutboxEventInput, Transaction };
+export type { OutboxEventInput, Transaction };
