@@ -117,6 +117,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
         'fleet',
         'kioskId',
         'logLevel',
+        'manifestResync',
         'memoryMb',
         'node',
         'parts',
