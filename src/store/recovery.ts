@@ -136,6 +136,9 @@ function pruneMovedAside(file: string, log: Logger): void {
   const all = listMovedAside(file);
   for (const old of all.slice(0, Math.max(0, all.length - MAX_MOVED_ASIDE))) {
     for (const suffix of SIDE_FILES) rmSync(join(dirname(file), old.name + suffix), { force: true });
-    log.warn({ removed: old.name, kept: MAX_MOVED_ASIDE }, 'store: oldest moved-aside database deleted');
+    log.warn(
+      { file: old.name, n: MAX_MOVED_ASIDE },
+      'store: oldest moved-aside database deleted (n newest kept)',
+    );
   }
 }
