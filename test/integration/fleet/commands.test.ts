@@ -114,6 +114,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
       [
         'acceptsNewSessions',
         'devices',
+        'effective',
         'fleet',
         'kioskId',
         'logLevel',
@@ -123,6 +124,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
         'parts',
         'platform',
         'queueDepth',
+        'restartPending',
         'startedAt',
         'uptimeSeconds',
         'version',
