@@ -11,6 +11,7 @@ import { parseConfig } from '../config/index.js';
 import { withPushedSettings } from '../fleet/index.js';
 import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js';
 import { superviseInProcess } from '../runtime/restart.js';
+import { recoverStoreFile, storeFile } from '../store/index.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS } from './citizens.js';
 import { rigDemoControl } from './panel.js';
@@ -176,11 +177,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // start `kiosk start` again; after the first start the UI keeps the port it bound.
   let fileConfig = config;
   const runtime = await superviseInProcess(
-    async () =>
-      createKioskRuntime(await withPushedSettings(fileConfig, log), log, {
+    async () => {
+      // as `kiosk start`: a corrupt store goes aside before the pushed settings are read from it
+      await recoverStoreFile(storeFile(fileConfig), log.child({ room: 'store' }));
+      return createKioskRuntime(await withPushedSettings(fileConfig, log), log, {
         demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
         fileConfig,
-      }),
+      });
+    },
     (current) => {
       parts.runtime = current;
     },
