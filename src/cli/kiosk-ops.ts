@@ -31,6 +31,7 @@ import {
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
+import { addServeCommands } from './ops-serve.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -281,6 +282,8 @@ Examples:
   $ kiosk-ops cmd send lock --url … --key ops.key --kiosk hn-0001 --wait
   $ kiosk-ops cmd send set-log-level --arg level=debug --url … --key ops.key --kiosk hn-0001 --wait
   $ kiosk-ops fleet --url mqtts://broker:8883 --json
+  $ kiosk-ops operator add alice --passwords ops-keys/operators   (password on stdin)
+  $ kiosk-ops serve --url mqtts://broker:8883 --key ops-keys/ops.key --passwords ops-keys/operators
 
 Commands a kiosk runs: ${KIOSK_COMMANDS.join(', ')}
 (set-log-level takes --arg level=…). The broker URL may come from KIOSK_OPS_URL.
@@ -340,6 +343,13 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
     });
 
   addEnrolmentCommands(program, (value, text) => print(json(), value, text));
+  addServeCommands(program, {
+    print: (value, text) => print(json(), value, text),
+    loadKey,
+    readOperatorFile,
+    brokerOptions: addBrokerOptions,
+    refuse: (message, exitCode) => new OpsError(message, exitCode),
+  });
 
   const config = program.command('config').description('signed configuration');
   interface SignOptions {

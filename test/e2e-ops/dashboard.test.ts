@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { SimKiosk } from './sim-kiosk.js';
+import {
+  type DemoWorld,
+  openDashboard,
+  OPERATOR,
+  type RunningServe,
+  screenshot,
+  startDemoWorld,
+  startServe,
+} from './ops-rig.js';
+
+/**
+ * The operations dashboard end to end (issue 13, item 4): `kiosk-ops serve` as an operator runs it,
+ * fed over MQTT by `kiosk demo` (a real kiosk that pins the demo operations key) and 24 simulated
+ * kiosks publishing retained statuses and telemetry in the documented schemas; headless Chromium
+ * logs in, reads the fleet table, locks the real kiosk through a signed action, and runs a config
+ * rollout that an injected failure aborts. Screenshots: test-results/screens/ops/.
+ */
+const DEMO_KIOSK = 'demo-ops';
+const SIMULATED = 24;
+const simId = (index: number) => `sim-${String(index).padStart(4, '0')}`;
+
+let world: DemoWorld;
+let serve: RunningServe;
+let dashboard: Awaited<ReturnType<typeof openDashboard>>;
+let page: Page;
+const sims: SimKiosk[] = [];
+
+beforeAll(async () => {
+  world = await startDemoWorld(DEMO_KIOSK);
+  for (let index = 1; index <= SIMULATED; index++) {
+    const sim = new SimKiosk({
+      id: simId(index),
+      brokerUrl: world.brokerUrl,
+      opsPublicKey: world.opsPublicKey,
+      // the canary's second kiosk refuses the rollout's config: the injected failure
+      refuseConfig: index === 2,
+      offline: index === SIMULATED,
+      faulty: index === 7 ? 'devices.printer' : undefined,
+      queueDepth: index === 5 ? 17 : 0,
+      software: index % 3 === 0 ? '0.1.1' : '0.1.0',
+    });
+    await sim.start();
+    sims.push(sim);
+  }
+  serve = await startServe(world.brokerUrl, world.opsKeyFile);
+  dashboard = await openDashboard(serve.url);
+  page = dashboard.page;
+}, 120_000);
+
+afterAll(async () => {
+  await dashboard?.close();
+  await serve?.stop();
+  for (const sim of sims) await sim.stop();
+  await world?.stop();
+});
+
+const row = (id: string) => `#spacer .row[data-kiosk="${id}"]`;
+
+async function login(): Promise<void> {
+  await page.fill('#name', OPERATOR.name);
+  await page.fill('#password', OPERATOR.password);
+  await page.click('[data-testid="login-submit"]');
+  await page.waitForSelector('body[data-view="fleet"]');
+}
+
+describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
+  it('asks for a login, refuses a wrong password, and the API refuses an action without a session', async () => {
+    await page.waitForSelector('body[data-view="login"]');
+    await screenshot(page, '00-login');
+    await page.fill('#name', OPERATOR.name);
+    await page.fill('#password', 'not the password at all');
+    await page.click('[data-testid="login-submit"]');
+    await page.waitForFunction(() => {
+      const doc = (
+        globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+      ).document;
+      return (doc.querySelector('[data-testid="login-error"]')?.textContent ?? '').length > 0;
+    });
+    expect(await page.textContent('[data-testid="login-error"]')).toContain('wrong name or password');
+    await screenshot(page, '01-login-refused');
+    const unauthenticated = await page.evaluate(() =>
+      fetch('/api/actions/lock', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kiosks: ['demo-ops'] }),
+      }).then((response) => response.status),
+    );
+    expect(unauthenticated).toBe(401);
+  });
+
+  it('shows the fleet table: the real kiosk and the simulated ones, versions, queue, health, offline', async () => {
+    await login();
+    // every kiosk, with data: the demo kiosk's inventory comes from its telemetry
+    await page.waitForSelector(`body[data-kiosks="${SIMULATED + 1}"]`, { timeout: 30_000 });
+    await page.waitForSelector(`${row(DEMO_KIOSK)}[data-online="true"]`);
+    await page.waitForFunction(
+      (selector) => {
+        const doc = (
+          globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+        ).document;
+        return (doc.querySelector(selector)?.textContent ?? '').includes('in-slot');
+      },
+      `${row(DEMO_KIOSK)} .c-inventory`,
+      { timeout: 30_000 },
+    );
+    expect(await page.textContent(`${row(simId(SIMULATED))} .c-online`)).toBe('NO');
+    expect(await page.textContent(`${row(simId(5))} .c-queue`)).toContain('17');
+    expect(await page.textContent(`${row(simId(7))} .c-health`)).toContain('devices.printer: down');
+    expect(await page.textContent(`${row(simId(3))} .c-software`)).toBe('0.1.1');
+    expect(await page.textContent(`${row(DEMO_KIOSK)} .c-service`)).toBe('in service');
+    // the table is virtualised: no more row elements than fit the viewport (plus its overscan)
+    const rendered = await page.locator('#spacer .row').count();
+    expect(rendered).toBeLessThan(SIMULATED + 1);
+    await screenshot(page, '02-fleet');
+
+    await page.selectOption('[data-testid="filter"]', 'offline');
+    await page.waitForSelector('body[data-shown="1"]');
+    expect(await page.locator('#spacer .row').first().getAttribute('data-kiosk')).toBe(simId(SIMULATED));
+    await screenshot(page, '03-filter-offline');
+    await page.selectOption('[data-testid="filter"]', 'all');
+    await page.fill('[data-testid="search"]', 'printer');
+    await page.waitForSelector('body[data-shown="1"]');
+    await page.click(row(simId(7)));
+    await page.waitForSelector('[data-testid="detail-faults"] li');
+    expect(await page.textContent('[data-testid="detail-faults"]')).toContain('device.printer.missing');
+    await screenshot(page, '04-search-and-detail-with-faults');
+    await page.fill('[data-testid="search"]', '');
+  });
+
+  it('locks the real kiosk through a signed action: the kiosk applies it and the table shows it locked', async () => {
+    await page.click(row(DEMO_KIOSK));
+    await page.waitForSelector(`[data-testid="detail-id"]:text("${DEMO_KIOSK}")`);
+    await page.click('[data-testid="action-lock"]');
+    // the kiosk's own retained status says locked: the row follows it
+    await page.waitForSelector(`${row(DEMO_KIOSK)}[data-locked="true"]`, { timeout: 20_000 });
+    expect(await page.textContent(`${row(DEMO_KIOSK)} .c-service`)).toMatch(/^LOCKED/);
+    await page.waitForSelector(
+      `#activity li[data-kiosk="${DEMO_KIOSK}"][data-action="lock"][data-state="ok"]`,
+      {
+        timeout: 20_000,
+      },
+    );
+    // the open detail follows the row
+    await page.waitForSelector('[data-testid="detail-service"]:text("LOCKED")', { timeout: 10_000 });
+    await page.selectOption('[data-testid="filter"]', 'locked');
+    await page.waitForSelector('body[data-shown="1"]');
+    await screenshot(page, '05-locked');
+    await page.selectOption('[data-testid="filter"]', 'all');
+    await page.click(row(DEMO_KIOSK));
+    await page.click('[data-testid="action-unlock"]');
+    await page.waitForSelector(`${row(DEMO_KIOSK)}[data-locked="false"]`, { timeout: 20_000 });
+  });
+});

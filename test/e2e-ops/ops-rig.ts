@@ -1,0 +1,139 @@
+/**
+ * The world of the dashboard tests: `kiosk demo` (a real kiosk with its embedded broker, registry
+ * and emulated devices; it pins the demo operations key `<data dir>/ops/ops.key`), `kiosk-ops
+ * serve` as an operator runs it, with that key and a password file, and headless Chromium.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { hashPassword } from '../../src/ops/dashboard/index.js';
+import { CHROMIUM } from '../e2e/browser.js';
+import { processesMatching, ROOT, type Spawned, spawnKiosk, spawnScript } from '../helpers/processes.js';
+
+export const OPS_CLI = fileURLToPath(new URL('../../src/cli/kiosk-ops.ts', import.meta.url));
+export const OPS_SCREENS = join(ROOT, 'test-results', 'screens', 'ops');
+export const OPERATOR = { name: 'alice', password: 'correct horse battery staple' };
+
+export interface DemoWorld {
+  demo: Spawned;
+  dataDir: string;
+  brokerUrl: string;
+  opsKeyFile: string;
+  opsPublicKey: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemoWorld(kioskId: string): Promise<DemoWorld> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-ops-e2e-'));
+  const demo = spawnKiosk(
+    ['demo', '--data-dir', dataDir, '--ui-port', '0', '--broker-port', '0', '--kiosk-id', kioskId],
+    { KIOSK_LOG_LEVEL: 'warn' },
+  );
+  let brokerUrl: string;
+  try {
+    [, brokerUrl = ''] = await demo.waitFor(/demo ready: .*broker (mqtt:\/\/[0-9.:]+)/, 45_000);
+    await demo.waitFor(/demo: vault loaded/, 30_000);
+  } catch (error) {
+    demo.child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    demo,
+    dataDir,
+    brokerUrl,
+    opsKeyFile: join(dataDir, 'ops', 'ops.key'),
+    opsPublicKey: readFileSync(join(dataDir, 'ops', 'ops.pub'), 'utf8').trim(),
+    stop: async () => {
+      demo.child.kill('SIGINT');
+      await demo.exited;
+      for (const pid of await processesMatching(dataDir)) process.kill(pid, 'SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningServe {
+  serve: Spawned;
+  url: string;
+  opsDir: string;
+  stop(): Promise<void>;
+}
+
+/** `kiosk-ops serve` on a free loopback port, with one operator in its password file. */
+export async function startServe(
+  brokerUrl: string,
+  keyFile: string,
+  extraArgs: string[] = [],
+): Promise<RunningServe> {
+  const opsDir = mkdtempSync(join(tmpdir(), 'kiosk-ops-serve-'));
+  const passwords = join(opsDir, 'operators');
+  writeFileSync(passwords, `${hashPassword(OPERATOR.name, OPERATOR.password)}\n`, { mode: 0o600 });
+  const serve = spawnScript(OPS_CLI, [
+    'serve',
+    '--url',
+    brokerUrl,
+    '--key',
+    keyFile,
+    '--passwords',
+    passwords,
+    '--port',
+    '0',
+    '--ops-dir',
+    opsDir,
+    '--log-level',
+    'warn',
+    ...extraArgs,
+  ]);
+  let url: string;
+  try {
+    [, url = ''] = await serve.waitFor(/dashboard at (http:\/\/127\.0\.0\.1:\d+)/, 30_000);
+  } catch (error) {
+    serve.child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    serve,
+    url,
+    opsDir,
+    stop: async () => {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+      rmSync(opsDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Headless Chromium at a desk's size, nothing from the network; page errors fail `close`. */
+export async function openDashboard(
+  url: string,
+): Promise<{ browser: Browser; page: Page; close(): Promise<void> }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 960 } });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    // a failed login answers 401 on purpose: the console notes it, it is not a page fault
+    if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text());
+  });
+  await page.goto(url);
+  return {
+    browser,
+    page,
+    close: async () => {
+      await browser.close();
+      if (errors.length > 0) throw new Error(`the dashboard logged errors:\n${errors.join('\n')}`);
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(OPS_SCREENS, { recursive: true });
+  await page.screenshot({ path: join(OPS_SCREENS, `${name}.png`), fullPage: true });
+}
