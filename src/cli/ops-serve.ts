@@ -3,6 +3,7 @@
  * (a line of its password file). Kept apart from kiosk-ops.ts, which runs its program on import.
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { KeyObject } from 'node:crypto';
 import {
@@ -13,6 +14,7 @@ import {
   parsePasswordFile,
   startDashboard,
 } from '../ops/dashboard/index.js';
+import { dashboardRollouts } from '../ops/dashboard/rollout-engine.js';
 import { createLogger } from '../util/log.js';
 
 export interface ServeDeps {
@@ -137,6 +139,7 @@ export function addServeCommands(program: Command, deps: ServeDeps): void {
         port: options.port,
         log,
         ...(options.hostName ? { hostNames: options.hostName } : {}),
+        rollouts: dashboardRollouts(options.opsDir ?? dirname(options.key), log),
       }).catch((error: unknown) => {
         if (error instanceof BrokerUnreachable)
           throw deps.refuse(

@@ -48,7 +48,7 @@ beforeAll(async () => {
   serve = await startServe(world.brokerUrl, world.opsKeyFile);
   dashboard = await openDashboard(serve.url);
   page = dashboard.page;
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await dashboard?.close();
@@ -106,7 +106,6 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
       `${row(DEMO_KIOSK)} .c-inventory`,
       { timeout: 30_000 },
     );
-    expect(await page.textContent(`${row(simId(SIMULATED))} .c-online`)).toBe('NO');
     expect(await page.textContent(`${row(simId(5))} .c-queue`)).toContain('17');
     expect(await page.textContent(`${row(simId(7))} .c-health`)).toContain('devices.printer: down');
     expect(await page.textContent(`${row(simId(3))} .c-software`)).toBe('0.1.1');
@@ -114,11 +113,14 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
     // the table is virtualised: no more row elements than fit the viewport (plus its overscan)
     const rendered = await page.locator('#spacer .row').count();
     expect(rendered).toBeLessThan(SIMULATED + 1);
+    expect(await page.locator(row(simId(SIMULATED))).count()).toBe(0);
     await screenshot(page, '02-fleet');
 
     await page.selectOption('[data-testid="filter"]', 'offline');
     await page.waitForSelector('body[data-shown="1"]');
+    // the last row of the fleet: out of view (not rendered) until the filter brings it up
     expect(await page.locator('#spacer .row').first().getAttribute('data-kiosk')).toBe(simId(SIMULATED));
+    expect(await page.textContent(`${row(simId(SIMULATED))} .c-online`)).toBe('NO');
     await screenshot(page, '03-filter-offline');
     await page.selectOption('[data-testid="filter"]', 'all');
     await page.fill('[data-testid="search"]', 'printer');
@@ -152,5 +154,35 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
     await page.click(row(DEMO_KIOSK));
     await page.click('[data-testid="action-unlock"]');
     await page.waitForSelector(`${row(DEMO_KIOSK)}[data-locked="false"]`, { timeout: 20_000 });
+  });
+
+  it('runs a config rollout to the simulated kiosks: an injected failure in the canary aborts it, and it is shown', async () => {
+    await page.fill('[data-testid="search"]', 'sim-');
+    await page.waitForSelector(`body[data-shown="${SIMULATED}"]`);
+    await page.fill('#rollout-canary', `${simId(1)}, ${simId(2)}`);
+    await page.fill('#rollout-step', '5');
+    await page.fill('#rollout-failures', '0');
+    await page.click('[data-testid="rollout-start"]');
+    const rollout = '[data-testid="rollouts"] .rollout';
+    await page.waitForSelector(`${rollout}[data-state="aborted"]`, { timeout: 30_000 });
+    expect(await page.textContent(`${rollout} [data-testid="rollout-reason"]`)).toContain(
+      'failure threshold',
+    );
+    expect(await page.getAttribute(`${rollout} li[data-kiosk="${simId(2)}"]`, 'data-outcome')).toBe(
+      'refused',
+    );
+    expect(await page.getAttribute(`${rollout} li[data-kiosk="${simId(1)}"]`, 'data-outcome')).toBe(
+      'applied',
+    );
+    expect(await page.getAttribute(`${rollout} li[data-kiosk="${simId(10)}"]`, 'data-outcome')).toBe(
+      'waiting',
+    );
+    // past the canary nothing was sent: the rollout stopped by itself
+    expect(sims[9]?.configsSeen).toEqual([]);
+    expect(sims[0]?.configsSeen).toHaveLength(1);
+    // the canary kiosk that applied it runs the new version: its row says so
+    await page.waitForSelector(`${row(simId(1))} .c-config:text("k1")`, { timeout: 10_000 });
+    await page.fill('[data-testid="search"]', '');
+    await screenshot(page, '06-rollout-aborted');
   });
 });

@@ -33,8 +33,8 @@ export async function startDemoWorld(kioskId: string): Promise<DemoWorld> {
   );
   let brokerUrl: string;
   try {
-    [, brokerUrl = ''] = await demo.waitFor(/demo ready: .*broker (mqtt:\/\/[0-9.:]+)/, 45_000);
-    await demo.waitFor(/demo: vault loaded/, 30_000);
+    [, brokerUrl = ''] = await demo.waitFor(/demo ready: .*broker (mqtt:\/\/[0-9.:]+)/, 60_000);
+    await demo.waitFor(/demo: vault loaded/, 60_000);
   } catch (error) {
     demo.child.kill('SIGKILL');
     throw error;
