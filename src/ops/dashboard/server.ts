@@ -3,6 +3,7 @@
  * otherwise (put TLS in front of it to reach it from elsewhere). Routes:
  *
  * - `GET /`, `/app.js`, `/app.css`: the page (login form, or the fleet view once logged in);
+ * - `GET /healthz`: 200 while the broker is connected, 503 otherwise, with the number of kiosks;
  * - `POST /api/login` `{name, password}` → session cookie (HttpOnly, SameSite=Strict) + CSRF token;
  *   `POST /api/logout`; `GET /api/session` → `{operator, csrf}` or 401;
  * - `GET /api/stream`: Server-Sent Events: `snapshot` (every row, the activity, the rollouts) on
@@ -132,6 +133,12 @@ export class DashboardServer {
     try {
       if (!hostAllowed(request.headers.host, this.hosts)) throw new HttpError(421, 'unknown host');
       const path = new URL(request.url ?? '/', 'http://dashboard').pathname;
+      if (request.method === 'GET' && path === '/healthz')
+        // for a supervisor or a load balancer: no kiosk data, only whether the feed is live
+        return json(response, this.options.brokerConnected() ? 200 : 503, {
+          broker: this.options.brokerConnected(),
+          kiosks: this.options.model.size,
+        });
       if (request.method === 'GET' && !path.startsWith('/api/')) return this.serveStatic(path, response);
       if (request.method === 'POST' && path === '/api/login') {
         checkOrigin(request); // no logging in from another site's form (login CSRF)
