@@ -70,7 +70,8 @@ class HttpError extends Error {
 export class DashboardServer {
   private server: Server | undefined;
   private ticker: NodeJS.Timeout | undefined;
-  private readonly streams = new Set<ServerResponse>();
+  /** open event streams and the session each belongs to (ended with it) */
+  private readonly streams = new Map<ServerResponse, string>();
   private readonly sessions: SessionTable;
   private readonly throttle = new LoginThrottle();
   private readonly hosts: ReadonlySet<string>;
@@ -103,7 +104,7 @@ export class DashboardServer {
 
   async stop(): Promise<void> {
     clearInterval(this.ticker);
-    for (const stream of this.streams) stream.end();
+    for (const stream of this.streams.keys()) stream.end();
     this.streams.clear();
     const server = this.server;
     this.server = undefined;
@@ -126,7 +127,11 @@ export class DashboardServer {
       ...(rollouts ? { rollouts } : {}),
       broker: this.options.brokerConnected(),
     });
-    for (const stream of this.streams) stream.write(event);
+    for (const [stream, sessionId] of this.streams) {
+      // a session that ended (logout, expiry) no longer sees the fleet
+      if (this.sessions.find(sessionId)) stream.write(event);
+      else this.endStream(stream);
+    }
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -205,7 +210,9 @@ export class DashboardServer {
     response: ServerResponse,
   ): Promise<void> {
     if (path === '/api/logout') {
-      this.sessions.close(cookieValue(request.headers.cookie, COOKIE));
+      const sessionId = cookieValue(request.headers.cookie, COOKIE);
+      this.sessions.close(sessionId);
+      for (const [stream, owner] of this.streams) if (owner === sessionId) this.endStream(stream);
       response.setHeader('set-cookie', `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
       return json(response, 200, { ok: true });
     }
@@ -266,8 +273,13 @@ export class DashboardServer {
         broker: this.options.brokerConnected(),
       }),
     );
-    this.streams.add(response);
+    this.streams.set(response, cookieValue(request.headers.cookie, COOKIE) ?? '');
     request.once('close', () => this.streams.delete(response));
+  }
+
+  private endStream(stream: ServerResponse): void {
+    this.streams.delete(stream);
+    stream.end();
   }
 
   private fail(response: ServerResponse, error: unknown): void {

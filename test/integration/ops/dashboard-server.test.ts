@@ -183,8 +183,8 @@ describe('kiosk-ops serve over HTTP', () => {
     }
   });
 
-  it('streams a snapshot of the fleet, then the changes in batches', async () => {
-    const { cookie } = await login();
+  it('streams a snapshot of the fleet, then the changes in batches, until the operator logs out', async () => {
+    const { cookie, csrf } = await login();
     const controller = new AbortController();
     const response = await fetch(`${dashboard.url}/api/stream`, {
       headers: { cookie },
@@ -204,6 +204,16 @@ describe('kiosk-ops serve over HTTP', () => {
     );
     await readUntil(/event: batch\ndata: .*"hn-0002".*\n\n/);
     expect(text).toContain('"software":"0.3.0"');
+    expect((await post('/api/logout', {}, { cookie, 'x-csrf-token': csrf })).status).toBe(200);
+    // the stream ends with the session (at the next batch, or now)
+    await kiosk.publishAsync(
+      topics.status('hn-0002'),
+      JSON.stringify(envelope('kiosk.status', 'hn-0002', { online: false })),
+      { qos: 1, retain: true },
+    );
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      expect(new TextDecoder().decode(chunk.value)).not.toContain('"online":false');
+    expect((await fetch(`${dashboard.url}/api/stream`, { headers: { cookie } })).status).toBe(401);
     controller.abort();
   });
 });
