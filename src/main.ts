@@ -11,6 +11,7 @@ import { FleetService, withPushedSettings } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
+import { ManifestResync } from './kiosk/manifest-resync.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { PERSONAL_EVENT_TYPES } from './link/messages.js';
 import { tightenTree } from './util/private-files.js';
@@ -23,7 +24,7 @@ import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.j
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
-import { JobRunner, Store } from './store/index.js';
+import { Store } from './store/index.js';
 import { type DemoControl } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
@@ -90,13 +91,6 @@ export function createKioskRuntime(
     if (event.kind === 'health')
       bus.emit('store.health', { ...event.health, acceptsNewSessions: store.acceptsNewSessions });
   });
-  const jobs = new JobRunner({
-    jobs: store.jobs,
-    handlers: new Map(),
-    backoff: { minMs: 1000, maxMs: 15 * 60_000 },
-    pollMs: 1000,
-    log: log.child({ room: 'jobs' }),
-  });
 
   const { drivers, disabled } = createDevices(config, log, bus, extras.gpioBackend);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
@@ -149,8 +143,10 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       acceptsNewSessions: store.acceptsNewSessions,
+      manifestResync: resync.lastSummary ?? null,
     }),
     setLogLevel,
+    resyncManifest: (tx, by) => resync.request(tx, by),
   });
   // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
   let pushedLevel = config.log.level;
@@ -167,7 +163,13 @@ export function createKioskRuntime(
     Date.now,
     manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
   );
-  const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
+  const resync = new ManifestResync({
+    vault,
+    identity,
+    transport: manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
+    log: log.child({ room: 'vault' }),
+  });
+  const inbound = kioskInbound(vault, resync, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,
@@ -280,7 +282,7 @@ export function createKioskRuntime(
         ]
       : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
+    [store, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 

@@ -82,6 +82,11 @@ export interface FleetServiceOptions {
   health: () => KioskHealthVerdict;
   /** a bounded, PII-free picture of the kiosk for `collect-diagnostics` */
   diagnostics: () => Record<string, unknown>;
+  /**
+   * `resync-manifest`: records the request and queues it for the registry in `tx` (the vault's
+   * ManifestResync); absent: the command is refused
+   */
+  resyncManifest?: (tx: Transaction, by: string) => Promise<{ requestId: string } | { refused: string }>;
   /** changes the runtime's log level (the root logger) */
   setLogLevel: (level: LogLevel) => void;
   now?: () => number;
@@ -754,9 +759,14 @@ export class FleetService implements Service {
       case 'purge-sessions':
         afterCommit(() => this.options.bus.emit('fleet.purgeSessions', { by }));
         return ok();
-      case 'resync-manifest':
-        afterCommit(() => this.options.bus.emit('fleet.resyncManifest', { by }));
-        return ok();
+      case 'resync-manifest': {
+        // recorded and queued for the registry in this transaction; the differences come later,
+        // as the `manifest.resynced` event of the same requestId
+        const asked = await this.options.resyncManifest?.(tx, by);
+        if (!asked) throw new Refused('invalid', 'this kiosk has no manifest to resync');
+        if ('refused' in asked) throw new Refused('invalid', asked.refused);
+        return ok({ requestId: asked.requestId });
+      }
       case 'collect-diagnostics':
         return ok(this.diagnosticsBundle());
       case 'set-log-level': {
