@@ -35,16 +35,40 @@ export class MqttFleetFeed implements RolloutFleet {
   private readonly snapshots = new Map<string, KioskSnapshot>();
   private readonly listeners = new Set<KioskMessageListener>();
   private readonly onMessage = (topic: string, payload: Buffer) => this.receive(topic, payload);
+  /** kiosk messages held until `release()`: see the constructor */
+  private held: [string, string, Buffer][] | undefined;
 
+  /**
+   * Listens on `client` from now on (call it right after `mqtt.connect`, before the connection is
+   * up: a persistent session's queued messages may come in the same packet as the CONNACK).
+   * With `hold`, kiosk messages are passed on only once `release()` is called, so the engine can
+   * first take up the rollout those queued answers belong to.
+   */
   constructor(
     private readonly client: MqttClient,
-    private readonly now: () => number = Date.now,
-  ) {}
+    options: { hold?: boolean; now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    if (options.hold) this.held = [];
+    client.on('message', this.onMessage);
+  }
+
+  private readonly now: () => number;
 
   /** Subscribes to statuses, telemetry and events; resolves once the broker granted them. */
   async start(): Promise<void> {
-    this.client.on('message', this.onMessage);
     await this.client.subscribeAsync([topics.allStatuses(), ALL_TELEMETRY, topics.allEvents()], { qos: 1 });
+  }
+
+  /** Passes on the kiosk messages held since construction, and every later one at once. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [kioskId, leaf, payload] of held) this.pass(kioskId, leaf, payload);
+  }
+
+  private pass(kioskId: string, leaf: string, payload: Buffer): void {
+    for (const listener of this.listeners) listener(kioskId, leaf, payload);
   }
 
   async stop(): Promise<void> {
@@ -82,7 +106,8 @@ export class MqttFleetFeed implements RolloutFleet {
       // a kiosk's malformed message says nothing about its health; never crash the ops process
       if (!(error instanceof InvalidMessage)) throw error;
     }
-    for (const listener of this.listeners) listener(parsed.kioskId, parsed.leaf, payload);
+    if (this.held) this.held.push([parsed.kioskId, parsed.leaf, payload]);
+    else this.pass(parsed.kioskId, parsed.leaf, payload);
   }
 
   private previous(kioskId: string): KioskSnapshot {

@@ -4,6 +4,7 @@
  */
 import {
   FAILED_OUTCOMES,
+  type KioskOutcome,
   type KioskSnapshot,
   type RolloutKiosk,
   type RolloutPlan,
@@ -71,9 +72,11 @@ export function healthRegression(
   if (!now) return undefined;
   if (!now.online) return offlineCounts && baseline?.online !== false ? 'offline' : undefined;
   if (now.outOfService && !baseline?.outOfService) return `out of service: ${now.outOfService}`;
+  const baseParts = baseline?.parts ?? {};
   return (
     worsened('device', DEVICE_RANK, baseline?.devices ?? {}, now.devices) ??
-    worsened('part', PART_RANK, baseline?.parts ?? {}, now.parts)
+    // parts come from telemetry: without any in the baseline there is nothing to compare them with
+    (Object.keys(baseParts).length > 0 ? worsened('part', PART_RANK, baseParts, now.parts) : undefined)
   );
 }
 
@@ -85,6 +88,13 @@ export interface OutcomeCounts {
   healthy: number;
   skipped: number;
   failed: number;
+}
+
+/** The count an outcome adds to: failures are one bucket. */
+export function outcomeBucket(outcome: KioskOutcome): Exclude<keyof OutcomeCounts, 'total'> {
+  return FAILED_OUTCOMES.includes(outcome)
+    ? 'failed'
+    : (outcome as 'waiting' | 'pushed' | 'applied' | 'healthy' | 'skipped');
 }
 
 export function countOutcomes(kiosks: Readonly<Record<string, RolloutKiosk>>): OutcomeCounts {
@@ -99,9 +109,7 @@ export function countOutcomes(kiosks: Readonly<Record<string, RolloutKiosk>>): O
   };
   for (const kiosk of Object.values(kiosks)) {
     counts.total++;
-    const outcome = kiosk.outcome;
-    if (FAILED_OUTCOMES.includes(outcome)) counts.failed++;
-    else counts[outcome as 'waiting' | 'pushed' | 'applied' | 'healthy' | 'skipped']++;
+    counts[outcomeBucket(kiosk.outcome)]++;
   }
   return counts;
 }

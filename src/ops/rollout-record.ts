@@ -225,8 +225,8 @@ export class RolloutStore {
 
   save(record: RolloutRecord): void {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    const checked = RolloutRecordSchema.parse(record);
-    writeFileAtomically(this.file(record.id), `${JSON.stringify(checked, null, 1)}\n`, this.directory);
+    // typed by the engine; checked by the schema when read back
+    writeFileAtomically(this.file(record.id), `${JSON.stringify(record)}\n`, this.directory);
   }
 
   load(id: string): RolloutRecord | undefined {

@@ -11,13 +11,21 @@
  * the fleet through the `RolloutFleet` port (fleet-feed.ts) and listen to its progress.
  */
 import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
 import type { RolloutFleet } from './fleet-feed.js';
-import type { PayloadAnswer, PayloadDriver, PayloadDrivers } from './rollout-payloads.js';
+import {
+  type PayloadAnswer,
+  type PayloadDriver,
+  type PayloadDrivers,
+  PayloadInvalid,
+} from './rollout-payloads.js';
 import {
   abortVerdict,
   countOutcomes,
   healthRegression,
   type OutcomeCounts,
+  outcomeBucket,
+  RolloutPlanInvalid,
   rolloutOrder,
   stepSize,
 } from './rollout-plan.js';
@@ -31,6 +39,7 @@ import {
   type RolloutKiosk,
   type RolloutPayload,
   type RolloutPlan,
+  RolloutPayloadSchema,
   RolloutPlanSchema,
   type RolloutRecord,
   type RolloutState,
@@ -42,6 +51,7 @@ export { configDriver, PayloadInvalid, type PayloadDriver, type PayloadDrivers }
 export { countOutcomes, type OutcomeCounts, RolloutPlanInvalid } from './rollout-plan.js';
 export {
   type KioskOutcome,
+  ownerAlive,
   type KioskSnapshot,
   type RolloutKiosk,
   type RolloutPayload,
@@ -64,6 +74,13 @@ export interface StartRolloutRequest {
   targets?: readonly string[];
   /** who starts it (operator name and key id): kept in the record */
   by: string;
+  /** the rollout's id (`newRolloutId()`): given when the caller needs it before starting */
+  id?: string;
+}
+
+/** `2026-11-30-1a2b3c4d`: the day, and random hex so ids do not collide. */
+export function newRolloutId(now = Date.now()): string {
+  return `${new Date(now).toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
 }
 
 export type RolloutProgressKind =
@@ -96,16 +113,30 @@ export interface RolloutEngineOptions {
   now?: () => number;
   /** how often running rollouts are advanced (default 250 ms) */
   tickMs?: number;
+  /** how often at most answers alone are written to the record (default 1000 ms) */
+  flushMs?: number;
+}
+
+interface Tally {
+  counts: OutcomeCounts;
+  steps: number;
 }
 
 interface Active {
   record: RolloutRecord;
   dirty: boolean;
+  /** when the record was last written (answers are written at most every `flushMs`) */
+  savedAt: number;
   settled: Promise<RolloutRecord>;
   settle: (record: RolloutRecord) => void;
 }
 
 const FINAL: readonly RolloutState[] = ['completed', 'aborted'];
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown';
+}
 
 /** Steps a plan takes for `targets` kiosks (canary included). */
 export function plannedSteps(plan: RolloutPlan, targets: number): number {
@@ -116,6 +147,7 @@ export function plannedSteps(plan: RolloutPlan, targets: number): number {
 
 export class RolloutEngine {
   private readonly active = new Map<string, Active>();
+  private readonly tallies = new WeakMap<RolloutRecord, Tally>();
   private readonly listeners = new Set<RolloutProgressListener>();
   private readonly unsubscribe: () => void;
   private timer: NodeJS.Timeout | undefined;
@@ -147,29 +179,33 @@ export class RolloutEngine {
 
   /** Checks payload and plan, writes the record, and starts the canary step on the next tick. */
   start(request: StartRolloutRequest): RolloutRecord {
-    const plan = RolloutPlanSchema.parse(request.plan);
-    const driver = this.driver(request.payload);
-    driver.check(request.payload);
-    const order = rolloutOrder(plan, request.targets ?? this.options.fleet.kiosks());
+    const plan = RolloutPlanSchema.safeParse(request.plan);
+    if (!plan.success) throw new RolloutPlanInvalid(`invalid plan: ${firstIssue(plan.error)}`);
+    const payload = RolloutPayloadSchema.safeParse(request.payload);
+    if (!payload.success) throw new PayloadInvalid(`invalid payload: ${firstIssue(payload.error)}`);
+    const driver = this.driver(payload.data);
+    driver.check(payload.data);
+    const order = rolloutOrder(plan.data, request.targets ?? this.options.fleet.kiosks());
     const now = this.now();
-    const id = `${new Date(now).toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
+    const id = request.id ?? newRolloutId(now);
+    if (this.options.store.load(id)) throw new RolloutRefused(`rollout ${id} exists already`);
     const record: RolloutRecord = {
       id,
       createdAt: now,
       createdBy: request.by,
-      payload: request.payload,
-      plan,
+      payload: payload.data,
+      plan: plan.data,
       state: 'running',
       order,
       kiosks: Object.fromEntries(order.map((kioskId) => [kioskId, { outcome: 'waiting' }])),
       steps: [],
-      history: [{ at: now, by: request.by, action: 'start', detail: driver.describe(request.payload) }],
+      history: [{ at: now, by: request.by, action: 'start', detail: driver.describe(payload.data) }],
       owner: currentOwner(now),
       updatedAt: now,
     };
     this.options.store.save(record);
     this.adopt(record);
-    this.emit(record, 'started', { detail: driver.describe(request.payload) });
+    this.emit(record, 'started', { detail: driver.describe(payload.data) });
     return structuredClone(record);
   }
 
@@ -183,6 +219,8 @@ export class RolloutEngine {
     const record = mine?.record ?? this.options.store.load(id);
     if (!record) throw new RolloutRefused(`no rollout ${id}`);
     if (FINAL.includes(record.state)) throw new RolloutRefused(`rollout ${id} is ${record.state}`);
+    // already driven here, and running: nothing to resume
+    if (mine && record.state === 'running') return structuredClone(record);
     if (!mine && ownerAlive(record.owner))
       throw new RolloutRefused(
         `rollout ${id} is driven by process ${record.owner?.pid} on ${record.owner?.host}`,
@@ -251,7 +289,7 @@ export class RolloutEngine {
     const settled = new Promise<RolloutRecord>((resolve) => {
       settle = resolve;
     });
-    this.active.set(record.id, { record, dirty: false, settled, settle });
+    this.active.set(record.id, { record, dirty: false, savedAt: this.now(), settled, settle });
   }
 
   private note(record: RolloutRecord, by: string, action: RolloutAction, detail?: string): void {
@@ -264,6 +302,7 @@ export class RolloutEngine {
     active.record.updatedAt = this.now();
     this.options.store.save(active.record);
     active.dirty = false;
+    active.savedAt = active.record.updatedAt;
   }
 
   private changeState(id: string, by: string, action: 'pause' | 'abort', reason: string): RolloutRecord {
@@ -316,8 +355,8 @@ export class RolloutEngine {
       kind,
       state: record.state,
       ...extra,
-      stepsPlanned: plannedSteps(record.plan, record.order.length),
-      counts: countOutcomes(record.kiosks),
+      stepsPlanned: this.tally(record).steps,
+      counts: { ...this.tally(record).counts },
     };
     for (const listener of this.listeners) {
       try {
@@ -328,9 +367,25 @@ export class RolloutEngine {
     }
   }
 
+  /** Counts and planned steps of a record, kept up to date by `setOutcome` (a fleet is 10,000). */
+  private tally(record: RolloutRecord): Tally {
+    let tally = this.tallies.get(record);
+    if (!tally) {
+      tally = {
+        counts: countOutcomes(record.kiosks),
+        steps: plannedSteps(record.plan, record.order.length),
+      };
+      this.tallies.set(record, tally);
+    }
+    return tally;
+  }
+
   private setOutcome(active: Active, kioskId: string, outcome: KioskOutcome, detail?: string): void {
     const kiosk = active.record.kiosks[kioskId];
     if (!kiosk || kiosk.outcome === outcome) return;
+    const { counts } = this.tally(active.record);
+    counts[outcomeBucket(kiosk.outcome)]--;
+    counts[outcomeBucket(outcome)]++;
     kiosk.outcome = outcome;
     if (detail) kiosk.detail = detail.slice(0, 500);
     else delete kiosk.detail;
@@ -388,7 +443,9 @@ export class RolloutEngine {
               at: this.now(),
             });
         }
-        if (active.dirty && this.active.has(active.record.id)) this.save(active);
+        // answers are written in batches: one a second is enough, and the kiosks' status fills a gap
+        const due = this.now() - active.savedAt >= (this.options.flushMs ?? 1000);
+        if (active.dirty && due && this.active.has(active.record.id)) this.save(active);
       }
     })().finally(() => {
       this.ticking = undefined;
@@ -400,9 +457,10 @@ export class RolloutEngine {
     const control = this.options.store.takeControl(active.record.id);
     if (control) this.apply(active, control);
     const { record } = active;
-    if (record.state !== 'running') return;
+    if (!this.active.has(record.id)) return;
+    // paused: nothing new is sent, but the kiosks already sent it are still judged
     this.checkAnswersAndHealth(active);
-    if (this.abortIfDue(active)) return;
+    if (this.abortIfDue(active) || record.state !== 'running') return;
     const step = record.steps.at(-1);
     if (step && step.endedAt === undefined) return this.advanceStep(active, step);
     if (!record.order.some((id) => record.kiosks[id]?.outcome === 'waiting'))
@@ -419,9 +477,14 @@ export class RolloutEngine {
     for (const [kioskId, kiosk] of Object.entries(record.kiosks)) {
       const snapshot = this.options.fleet.snapshot(kioskId);
       if (kiosk.outcome === 'pushed') {
-        // an answer the ops process missed (it was down): the kiosk's status says it runs it
-        if (snapshot && driver.runs(record.payload, snapshot) && snapshot.seenAt >= (kiosk.pushedAt ?? 0))
-          this.setOutcome(active, kioskId, 'applied', 'confirmed by its status');
+        // an answer the ops process missed (it was down): the kiosk's status says it moved to it
+        // (a kiosk that was there before it was sent will refuse it: its answer is awaited)
+        const moved =
+          snapshot !== undefined &&
+          snapshot.seenAt >= (kiosk.pushedAt ?? 0) &&
+          driver.runs(record.payload, snapshot) &&
+          !(kiosk.baseline && driver.runs(record.payload, kiosk.baseline));
+        if (moved) this.setOutcome(active, kioskId, 'applied', 'confirmed by its status');
         else if (now - (kiosk.pushedAt ?? now) >= record.plan.abort.ackTimeoutMs)
           this.setOutcome(active, kioskId, 'no-ack', `no answer within ${record.plan.abort.ackTimeoutMs} ms`);
         continue;
@@ -433,7 +496,7 @@ export class RolloutEngine {
   }
 
   private abortIfDue(active: Active): boolean {
-    const verdict = abortVerdict(active.record.plan, countOutcomes(active.record.kiosks));
+    const verdict = abortVerdict(active.record.plan, this.tally(active.record).counts);
     if (!verdict) return false;
     this.finish(active, 'aborted', 'engine', `failure threshold: ${verdict}`);
     return true;
