@@ -10,47 +10,28 @@ import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { hashPassword } from '../../src/ops/dashboard/index.js';
 import { CHROMIUM } from '../e2e/browser.js';
-import { processesMatching, ROOT, type Spawned, spawnKiosk, spawnScript } from '../helpers/processes.js';
+import { type DemoProcess, ROOT, type Spawned, spawnScript, startDemoProcess } from '../helpers/processes.js';
 
 export const OPS_CLI = fileURLToPath(new URL('../../src/cli/kiosk-ops.ts', import.meta.url));
 export const OPS_SCREENS = join(ROOT, 'test-results', 'screens', 'ops');
 export const OPERATOR = { name: 'alice', password: 'correct horse battery staple' };
 
-export interface DemoWorld {
-  demo: Spawned;
-  dataDir: string;
-  brokerUrl: string;
+export interface DemoWorld extends DemoProcess {
   opsKeyFile: string;
   opsPublicKey: string;
-  stop(): Promise<void>;
 }
 
 export async function startDemoWorld(kioskId: string): Promise<DemoWorld> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-ops-e2e-'));
-  const demo = spawnKiosk(
-    ['demo', '--data-dir', dataDir, '--ui-port', '0', '--broker-port', '0', '--kiosk-id', kioskId],
-    { KIOSK_LOG_LEVEL: 'warn' },
-  );
-  let brokerUrl: string;
-  try {
-    [, brokerUrl = ''] = await demo.waitFor(/demo ready: .*broker (mqtt:\/\/[0-9.:]+)/, 60_000);
-    await demo.waitFor(/demo: vault loaded/, 60_000);
-  } catch (error) {
-    demo.child.kill('SIGKILL');
-    throw error;
-  }
+  const running = await startDemoProcess({
+    kioskId,
+    prefix: 'kiosk-ops-e2e-',
+    env: { KIOSK_LOG_LEVEL: 'warn' },
+    vaultLoaded: true,
+  });
   return {
-    demo,
-    dataDir,
-    brokerUrl,
-    opsKeyFile: join(dataDir, 'ops', 'ops.key'),
-    opsPublicKey: readFileSync(join(dataDir, 'ops', 'ops.pub'), 'utf8').trim(),
-    stop: async () => {
-      demo.child.kill('SIGINT');
-      await demo.exited;
-      for (const pid of await processesMatching(dataDir)) process.kill(pid, 'SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    ...running,
+    opsKeyFile: join(running.dataDir, 'ops', 'ops.key'),
+    opsPublicKey: readFileSync(join(running.dataDir, 'ops', 'ops.pub'), 'utf8').trim(),
   };
 }
 
