@@ -185,4 +185,25 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
     await page.fill('[data-testid="search"]', '');
     await screenshot(page, '06-rollout-aborted');
   });
+
+  it('pauses a running rollout and aborts it from the page; the record says who did it', async () => {
+    // kiosks that apply it, and a long soak: the rollout stays running after its canary
+    await page.fill('[data-testid="search"]', 'sim-001');
+    await page.waitForSelector('body[data-shown="10"]');
+    await page.fill('#rollout-canary', simId(10));
+    await page.click('[data-testid="rollout-start"]');
+    const newest = '[data-testid="rollouts"] .rollout:first-child';
+    await page.waitForSelector(`${newest}[data-state="running"]`, { timeout: 10_000 });
+    await page.click(`${newest} button:text("Pause")`);
+    await page.waitForSelector(`${newest}[data-state="paused"]`, { timeout: 10_000 });
+    await screenshot(page, '07-rollout-paused');
+    await page.click(`${newest} button:text("Abort")`);
+    await page.waitForSelector(`${newest}[data-state="aborted"]`, { timeout: 10_000 });
+    expect(await page.textContent(`${newest} [data-testid="rollout-reason"]`)).toContain(
+      'aborted by operator',
+    );
+    // nothing beyond the canary was sent
+    expect(sims[10]?.configsSeen).toEqual([]);
+    await page.fill('[data-testid="search"]', '');
+  });
 });
