@@ -403,6 +403,17 @@ async function select(id) {
       el('dt', {}, 'Uptime'),
       el('dd', {}, detail.uptimeSeconds === null ? '-' : `${Math.round(detail.uptimeSeconds / 60)} min`),
     ),
+    el('h3', {}, 'Recent faults'),
+    detail.faults.length === 0
+      ? el('p', { class: 'muted', 'data-testid': 'detail-faults' }, 'none reported')
+      : el(
+          'ol',
+          { class: 'faults', 'data-testid': 'detail-faults' },
+          detail.faults
+            .slice()
+            .reverse()
+            .map((fault) => el('li', {}, `${fault.at.replace('T', ' ').slice(0, 19)} ${fault.code}`)),
+        ),
     el(
       'div',
       { class: 'buttons' },
@@ -444,17 +455,6 @@ async function select(id) {
         el('li', { 'data-state': health }, `device ${name}: ${health}`),
       ),
     ),
-    el('h3', {}, 'Recent faults'),
-    detail.faults.length === 0
-      ? el('p', { class: 'muted', 'data-testid': 'detail-faults' }, 'none reported')
-      : el(
-          'ol',
-          { class: 'faults', 'data-testid': 'detail-faults' },
-          detail.faults
-            .slice()
-            .reverse()
-            .map((fault) => el('li', {}, `${fault.at.replace('T', ' ').slice(0, 19)} ${fault.code}`)),
-        ),
   );
 }
 
