@@ -37,6 +37,8 @@ import { createDevices, sessionDevicesOf } from './runtime/devices.js';
 import { kioskInbound } from './runtime/inbound.js';
 import { kioskTelemetry } from './runtime/telemetry.js';
 import { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
+import { LiveConfig } from './runtime/live-config.js';
+import { RestartAtIdle } from './runtime/restart.js';
 
 export { EXIT_RESTART_REQUESTED, exitOnSignals } from './runtime/process.js';
 export { addConfiguredDevices, createDevicesForDoctor } from './runtime/devices.js';
@@ -110,7 +112,7 @@ export function createKioskRuntime(
   };
   // the fleet answers commands through the link, which is made after it (it takes the fleet's handlers)
   const linkHolder: { link?: KioskLink } = {};
-  const fleet = new FleetService({
+  const fleet: FleetService = new FleetService({
     kioskId: config.kiosk.id,
     baseConfig: fileConfig,
     store,
@@ -144,16 +146,14 @@ export function createKioskRuntime(
       queueDepth: store.queueDepth,
       acceptsNewSessions: store.acceptsNewSessions,
       manifestResync: resync.lastSummary ?? null,
+      // what the parts use now (live settings), and what waits for a restart at idle
+      effective: { ...liveConfig.effective(), telemetryIntervalMs: telemetry.intervalMs },
+      restartPending: restartAtIdle.pending,
     }),
     setLogLevel,
     resyncManifest: (tx, by) => resync.request(tx, by),
-  });
-  // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
-  let pushedLevel = config.log.level;
-  bus.on('main', 'config.applied', () => {
-    if (fleet.config.log.level === pushedLevel) return;
-    pushedLevel = fleet.config.log.level;
-    setLogLevel(pushedLevel);
+    bootConfig: config,
+    onConfigChange: (change) => liveConfig.apply(change),
   });
   // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
   const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
@@ -197,6 +197,7 @@ export function createKioskRuntime(
   const sessionDevices = withMoveJournal(sessionDevicesOf(config, drivers), store);
   // one trust for the pickup and the vault load: pinned CSCAs plus pushed master lists and CRLs
   const cardTrust = loadCardTrustFailClosed(config, log);
+  const fingerGuard = new FingerGuard(store, fingerGuardOptions(config));
   const sessions = new SessionOrchestrator({
     kiosk: config.kiosk,
     settings: {
@@ -219,7 +220,7 @@ export function createKioskRuntime(
     deviceStates: () => devices.summary(),
     isLocked: () => fleet.isLocked,
     vault,
-    fingerGuard: new FingerGuard(store, fingerGuardOptions(config)),
+    fingerGuard,
     store,
     identity,
     sealUpdate: updateSealer(config.kiosk.id, identity.privateKey, config.fleet.registrySealingKey),
@@ -232,6 +233,15 @@ export function createKioskRuntime(
     log: log.child({ room: 'sessions' }),
   });
   linkHolder.link = link;
+  const liveConfig: LiveConfig = new LiveConfig(
+    { sessions, fingerGuard, link, devices, logLevel: { get: () => log.level, set: setLogLevel } },
+    log.child({ room: 'config' }),
+  );
+  const restartAtIdle: RestartAtIdle = new RestartAtIdle({
+    sessions,
+    bus,
+    log: log.child({ room: 'config' }),
+  });
   bus.on('main', 'device.health', () => void link.publishStatus());
   bus.on('main', 'fleet.lock', () => void link.publishStatus());
   bus.on('main', 'config.applied', () => void link.publishStatus());
@@ -314,6 +324,7 @@ export function createKioskRuntime(
     start: () => lifecycle.start(),
     stop: async () => {
       clearTimeout(statusRefresh);
+      restartAtIdle.stop();
       await lifecycle.stop();
       bus.off('main');
     },
@@ -339,7 +350,7 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
   );
   // `restart` from operations: stop cleanly, then exit non-zero so systemd (Restart=on-failure) starts us again.
   runtime.bus.on('main:restart', 'fleet.restart', ({ by }) => {
-    log.warn({ by }, 'restart requested by operations');
+    log.warn({ by }, by === 'config' ? 'restart for pushed settings' : 'restart requested by operations');
     void notifier
       .stopping()
       .then(() => runtime.stop())

@@ -8,7 +8,12 @@ import {
   DeviceProtocolError,
   DeviceTimeout,
 } from '../transport/errors.js';
-import { type LinkHealth, SerialConnection } from '../transport/serial.js';
+import {
+  type LinkHealth,
+  type ReopenableSerial,
+  SerialConnection,
+  type SerialParams,
+} from '../transport/serial.js';
 import {
   type CardSensors,
   DISPENSER_SYSEX,
@@ -126,7 +131,10 @@ export interface JohnnyFiveDispenserOptions {
   handshakeMs?: number;
 }
 
-export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implements CardDispenser {
+export class JohnnyFiveDispenser
+  extends EventEmitter<DispenserEvents>
+  implements CardDispenser, ReopenableSerial
+{
   private readonly connection: SerialConnection;
   private transport: ConnectionTransport | undefined;
   private io: Firmata | undefined;
@@ -178,6 +186,17 @@ export class JohnnyFiveDispenser extends EventEmitter<DispenserEvents> implement
   async stop(): Promise<void> {
     this.detach(new DeviceCanceled('dispenser', 'driver stopped'));
     await this.connection.close();
+  }
+
+  get serialParams(): SerialParams {
+    return this.connection.params;
+  }
+
+  /** Closes the port and opens it at `params`; the board answers the Firmata handshake again. */
+  async reopen(params: SerialParams): Promise<void> {
+    await this.stop();
+    this.connection.retarget(params);
+    await this.start();
   }
 
   /** A board appeared on the port: start firmata-io and johnny-five on it. */

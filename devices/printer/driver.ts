@@ -89,7 +89,7 @@ export class SerialReceiptPrinter extends SerialRequestDevice<StatusFrame> imple
     assertPrintable(await this.status(options));
     const timeoutMs =
       (options?.timeoutMs ?? 1000) +
-      wireMs(bytes.length, this.options.baudRate) +
+      wireMs(bytes.length, this.serialParams.baudRate) +
       (this.options.printingMs ?? PRINTING_MS);
     try {
       // GS r 1 is not a real-time command: the printer answers it only after it has processed

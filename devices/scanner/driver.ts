@@ -1,5 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { type LinkHealth, SerialConnection } from '../transport/serial.js';
+import {
+  type LinkHealth,
+  type ReopenableSerial,
+  SerialConnection,
+  type SerialParams,
+} from '../transport/serial.js';
 import { type ScanDecodeError, ScanDecoder } from './protocol.js';
 
 interface ScannerEvents {
@@ -21,7 +26,7 @@ export interface Scanner extends EventEmitter<ScannerEvents> {
   stop(): Promise<void>;
 }
 
-export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanner {
+export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanner, ReopenableSerial {
   private readonly connection: SerialConnection;
   private decoder = new ScanDecoder();
 
@@ -55,5 +60,15 @@ export class SerialScanner extends EventEmitter<ScannerEvents> implements Scanne
 
   stop(): Promise<void> {
     return this.connection.close();
+  }
+
+  get serialParams(): SerialParams {
+    return this.connection.params;
+  }
+
+  async reopen(params: SerialParams): Promise<void> {
+    await this.stop();
+    this.connection.retarget(params);
+    await this.start();
   }
 }

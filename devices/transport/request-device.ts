@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { type FrameDecoder, RequestChannel } from './request.js';
-import { type LinkHealth, SerialConnection } from './serial.js';
+import { type LinkHealth, type ReopenableSerial, SerialConnection, type SerialParams } from './serial.js';
 
 export interface SerialDeviceOptions {
   path: string;
@@ -13,9 +13,12 @@ export interface SerialDeviceOptions {
  * What every request/response serial driver shares: a SerialConnection that reconnects, a
  * RequestChannel on it, and the health the device manager watches.
  */
-export abstract class SerialRequestDevice<F> extends EventEmitter<{
-  health: [LinkHealth, string | undefined];
-}> {
+export abstract class SerialRequestDevice<F>
+  extends EventEmitter<{
+    health: [LinkHealth, string | undefined];
+  }>
+  implements ReopenableSerial
+{
   protected readonly connection: SerialConnection;
   protected readonly channel: RequestChannel<F>;
 
@@ -53,5 +56,15 @@ export abstract class SerialRequestDevice<F> extends EventEmitter<{
   async stop(): Promise<void> {
     this.channel.cancel();
     await this.connection.close();
+  }
+
+  get serialParams(): SerialParams {
+    return this.connection.params;
+  }
+
+  async reopen(params: SerialParams): Promise<void> {
+    await this.stop();
+    this.connection.retarget(params);
+    await this.start();
   }
 }

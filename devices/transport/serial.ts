@@ -14,6 +14,24 @@ export interface SerialConnectionOptions {
   onLog?: (level: 'info' | 'warn' | 'debug', message: string, detail?: Record<string, unknown>) => void;
 }
 
+/** Where a serial device is opened: what a pushed device setting changes (live config). */
+export interface SerialParams {
+  path: string;
+  baudRate: number;
+}
+
+/** A serial driver that can be reopened elsewhere or at another speed without being rebuilt. */
+export interface ReopenableSerial {
+  /** the path and speed of the port it opens (the effective device setting) */
+  readonly serialParams: SerialParams;
+  /** closes the port, and opens it again at `params` (the driver's listeners stay attached) */
+  reopen(params: SerialParams): Promise<void>;
+}
+
+export function isReopenableSerial(device: unknown): device is ReopenableSerial {
+  return typeof (device as Partial<ReopenableSerial> | null)?.reopen === 'function';
+}
+
 interface SerialConnectionEvents {
   data: [Buffer];
   health: [LinkHealth, string | undefined];
@@ -45,6 +63,21 @@ export class SerialConnection extends EventEmitter<SerialConnectionEvents> {
 
   get isOpen(): boolean {
     return this.port?.isOpen ?? false;
+  }
+
+  /** The path and speed the port is opened at. */
+  get params(): SerialParams {
+    return { path: this.options.path, baudRate: this.options.baudRate };
+  }
+
+  /**
+   * Where the next open goes (a pushed device setting). Only while closed: the driver closes the
+   * connection first, so a port is never half at the old speed and half at the new one.
+   */
+  retarget(params: SerialParams): void {
+    if (!this.closed) throw new Error(`${this.options.device}: retarget while open`);
+    this.options.path = params.path;
+    this.options.baudRate = params.baudRate;
   }
 
   /** Starts opening; resolves after the first attempt, whether or not the device was there. */

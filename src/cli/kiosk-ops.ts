@@ -484,7 +484,8 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
             },
             (items) => {
               const last = items.at(-1);
-              const answered = new Set(items.map((item) => item.kioskId)).size;
+              // pending-restart is not the end: `applied` follows once the kiosk restarted at idle
+              const answered = new Set(items.filter(isFinalResult).map((item) => item.kioskId)).size;
               if (last) progress(`${answered}/${expected} answered (${last.kioskId}: ${last.status})`);
               return answered >= expected;
             },
@@ -499,12 +500,13 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
                 result,
                 `${result.kioskId}\t${result.status}${result.reason ? ` (${result.reason})` : ''}${result.restartRequired ? `\trestart needed: ${result.restartRequired.join(', ')}` : ''}`,
               );
-          if (results.length < expected)
+          const finals = results.filter(isFinalResult);
+          if (finals.length < expected)
             throw new OpsError(
-              `only ${results.length} of ${expected} kiosks answered within ${options.timeout} ms`,
+              `only ${finals.length} of ${expected} kiosks answered within ${options.timeout} ms${finals.length < results.length ? ' (others wait for a restart)' : ''}`,
               EXIT.noAnswer,
             );
-          else if (results.some((result) => result.status !== 'applied')) process.exitCode = 1;
+          else if (finals.some((result) => result.status !== 'applied')) process.exitCode = 1;
         } finally {
           await client.endAsync();
         }
@@ -744,4 +746,9 @@ try {
     // a bug, not an operator's mistake: still one line, named so it can be reported
     fail(`internal error: ${reasonOf(error)}`, 70);
   }
+}
+
+/** A config.result after which nothing more comes for that config (not `pending-restart`). */
+function isFinalResult(result: { status: string }): boolean {
+  return result.status !== 'pending-restart';
 }

@@ -2,11 +2,18 @@
  * The one configuration schema of the kiosk runtime. File, environment and (later) configuration
  * pushed by operations all pass through `KioskConfigSchema`; nothing else defines a setting.
  *
- * Each field carries `.meta({ description, restart })`: `restart: true` marks a setting that only
- * takes effect after a restart of the runtime (used by the fleet layer when applying pushed config).
+ * Every setting is classified (test/unit/config/schema-classes.test.ts checks each leaf): its own
+ * `.meta()` or the nearest enclosing one carries `restart: true` (takes effect when the kiosk
+ * restarts, which a pushed change triggers at idle: src/runtime/restart.ts) or `restart: false`
+ * (live: src/runtime/live-config.ts hands the new value to the part that uses it). The deepest mark
+ * on a setting's path wins, so a group can be restart-required while some of its fields are live.
  */
 import { z } from 'zod';
 import { PrinterProfileIdSchema } from '../../devices/printer/profiles.js';
+
+/** Marks: spread into `.meta()`. `LIVE` settings have an applier in src/runtime/live-config.ts. */
+const LIVE = { restart: false } as const;
+const RESTART = { restart: true } as const;
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
 
@@ -17,18 +24,24 @@ const baudRate = (fallback: (typeof BAUD_RATES)[number]) =>
         `expected one of ${BAUD_RATES[0]}…${BAUD_RATES.at(-1)}, got ${JSON.stringify(issue.input)}`,
     })
     .default(fallback)
-    .meta({ description: 'UART speed in baud', restart: true });
+    .meta({ description: 'UART speed in baud; live: the device reopens at idle', ...LIVE });
 
 const serialPath = z
   .string()
   .min(1, 'expected a device path such as /dev/ttyUSB0 or /dev/kiosk-scanner')
-  .meta({ description: 'serial device path (a stable udev name is best)', restart: true });
+  .meta({
+    description: 'serial device path (a stable udev name is best); live: the device reopens at idle',
+    ...LIVE,
+  });
 
 const serialDevice = (defaultBaud: (typeof BAUD_RATES)[number]) =>
   z.strictObject({
     path: serialPath,
     baudRate: baudRate(defaultBaud),
-    enabled: z.boolean().default(true).meta({ description: 'whether the runtime opens this device' }),
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'whether the runtime opens this device', ...RESTART }),
   });
 
 const gpioPin = z.strictObject({
@@ -38,20 +51,25 @@ const gpioPin = z.strictObject({
 
 export const DevicesSchema = z
   .strictObject({
-    scanner: serialDevice(9600).optional().meta({ description: 'QR / barcode scanner (lines ending in CR)' }),
-    fingerprint: serialDevice(57600).optional().meta({ description: 'R30x/ZFM fingerprint sensor' }),
+    scanner: serialDevice(9600)
+      .optional()
+      .meta({ description: 'QR / barcode scanner (lines ending in CR)', ...RESTART }),
+    fingerprint: serialDevice(57600)
+      .optional()
+      .meta({ description: 'R30x/ZFM fingerprint sensor', ...RESTART }),
     printer: serialDevice(9600)
       .extend({
         profile: PrinterProfileIdSchema.default('epson-wpc1258').meta({
           description:
             'printer model: code page for Vietnamese (epson-wpc1258, clone-tcvn3, clone-cp1258-uncomposed) or raster-80mm / raster-58mm for any ESC/POS printer',
+          ...RESTART,
         }),
       })
       .optional()
-      .meta({ description: 'ESC/POS receipt printer' }),
+      .meta({ description: 'ESC/POS receipt printer', ...RESTART }),
     dispenser: serialDevice(57600)
       .optional()
-      .meta({ description: 'card dispenser controller board (Firmata)' }),
+      .meta({ description: 'card dispenser controller board (Firmata)', ...RESTART }),
     cardReader: z
       .strictObject({
         kind: z
@@ -76,7 +94,7 @@ export const DevicesSchema = z
         enabled: z.boolean().default(true),
       })
       .optional()
-      .meta({ description: "the chip reader at the dispenser's chip station" }),
+      .meta({ description: "the chip reader at the dispenser's chip station", ...RESTART }),
     gpio: z
       .strictObject({
         enabled: z.boolean().default(true),
@@ -101,17 +119,24 @@ export const DevicesSchema = z
       .meta({
         description:
           'door lock relay, service-door/tamper switches, presence sensor, service button, LEDs (BCM numbers)',
+        ...RESTART,
       }),
-    probeIntervalMs: z.number().int().min(500).default(10_000).meta({
-      description: 'how often request/response devices are asked a real question to keep their health true',
-    }),
+    probeIntervalMs: z
+      .number()
+      .int()
+      .min(500)
+      .default(10_000)
+      .meta({
+        description: 'how often request/response devices are asked a real question to keep their health true',
+        ...LIVE,
+      }),
   })
   .default({ probeIntervalMs: 10_000 });
 
 export const TlsSchema = z.strictObject({
-  ca: z.string().min(1).meta({ description: 'PEM file of the broker CA', restart: true }),
-  cert: z.string().min(1).meta({ description: "PEM file of this kiosk's client certificate", restart: true }),
-  key: z.string().min(1).meta({ description: "PEM file of this kiosk's client key", restart: true }),
+  ca: z.string().min(1).meta({ description: 'PEM file of the broker CA' }),
+  cert: z.string().min(1).meta({ description: "PEM file of this kiosk's client certificate" }),
+  key: z.string().min(1).meta({ description: "PEM file of this kiosk's client key" }),
 });
 
 /** Audio guidance (issue 15): espeak-ng speaks each screen's instruction and every result. */
@@ -135,7 +160,7 @@ const SpeechSchema = z
       .meta({ description: "speaking rate; slower than espeak-ng's 175 so that codes are easy to note" }),
   })
   .default(SPEECH_DEFAULTS)
-  .meta({ description: 'audio guidance through espeak-ng, offline, in Vietnamese and English' });
+  .meta({ description: 'audio guidance through espeak-ng, offline, in Vietnamese and English', ...RESTART });
 
 export const KioskConfigSchema = z.strictObject({
   kiosk: z.strictObject({
@@ -143,7 +168,11 @@ export const KioskConfigSchema = z.strictObject({
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{2,62}$/, 'expected 3–63 lowercase letters, digits or dashes, e.g. "hn-0001"')
       .meta({ description: 'kiosk identity; names its MQTT topics', restart: true }),
-    site: z.string().max(200).optional().meta({ description: 'where the kiosk stands, for operators' }),
+    site: z
+      .string()
+      .max(200)
+      .optional()
+      .meta({ description: 'where the kiosk stands, for operators and on receipts', ...RESTART }),
   }),
   mqtt: z
     .strictObject({
@@ -155,19 +184,32 @@ export const KioskConfigSchema = z.strictObject({
         .union([z.literal(4), z.literal(5)])
         .default(5)
         .meta({ description: 'MQTT 3.1.1 (4) or MQTT 5 (5)', restart: true }),
-      keepaliveSeconds: z.number().int().min(5).max(600).default(30),
+      keepaliveSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .max(600)
+        .default(30)
+        .meta({ description: 'MQTT keepalive; live: the link reconnects with it', ...LIVE }),
       telemetryIntervalMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'how often the kiosk publishes telemetry (also soon after a change)',
         restart: true,
       }),
-      tls: TlsSchema.optional(),
+      tls: TlsSchema.optional().meta({
+        description: 'client certificate and broker CA (mqtts); live: the link reconnects with them',
+        ...LIVE,
+      }),
       reconnect: z
         .strictObject({
           minMs: z.number().int().min(100).default(1000),
           maxMs: z.number().int().min(1000).default(60_000),
         })
         .default({ minMs: 1000, maxMs: 60_000 })
-        .meta({ description: 'capped exponential backoff with full jitter between reconnects' }),
+        .meta({
+          description:
+            'capped exponential backoff with full jitter between reconnects; live: the next wait uses it',
+          ...LIVE,
+        }),
     })
     .meta({ description: 'link to the central MQTT broker' }),
   dataDir: z
@@ -193,15 +235,42 @@ export const KioskConfigSchema = z.strictObject({
         }),
       speech: SpeechSchema,
     })
+    .meta({ description: 'the touchscreen UI server', ...RESTART })
     .default({ host: '127.0.0.1', port: 8080, hostNames: [], speech: SPEECH_DEFAULTS }),
   devices: DevicesSchema,
   timeouts: z
     .strictObject({
-      sessionIdleMs: z.number().int().min(5000).default(60_000),
-      fingerAttemptMs: z.number().int().min(1000).default(15_000),
-      trayTakeMs: z.number().int().min(5000).default(30_000),
-      requestMs: z.number().int().min(500).default(10_000),
-      shutdownMs: z.number().int().min(500).max(30_000).default(2500),
+      sessionIdleMs: z
+        .number()
+        .int()
+        .min(5000)
+        .default(60_000)
+        .meta({ ...LIVE }),
+      fingerAttemptMs: z
+        .number()
+        .int()
+        .min(1000)
+        .default(15_000)
+        .meta({ ...LIVE }),
+      trayTakeMs: z
+        .number()
+        .int()
+        .min(5000)
+        .default(30_000)
+        .meta({ ...LIVE }),
+      requestMs: z
+        .number()
+        .int()
+        .min(500)
+        .default(10_000)
+        .meta({ description: 'registry requests (link and sessions)', ...LIVE }),
+      shutdownMs: z
+        .number()
+        .int()
+        .min(500)
+        .max(30_000)
+        .default(2500)
+        .meta({ description: 'bound of a clean stop (the signal handler is set at start)', ...RESTART }),
     })
     .default({
       sessionIdleMs: 60_000,
@@ -212,12 +281,21 @@ export const KioskConfigSchema = z.strictObject({
     }),
   log: z
     .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-      pretty: z.boolean().default(false).meta({ description: 'human-readable lines (demo); JSON otherwise' }),
+      level: z
+        .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
+        .default('info')
+        .meta({ ...LIVE }),
+      pretty: z
+        .boolean()
+        .default(false)
+        .meta({ description: 'human-readable lines (demo); JSON otherwise', ...RESTART }),
       sensitive: z
         .boolean()
         .default(false)
-        .meta({ description: 'log payload hex of device traffic (never PII fields); off in production' }),
+        .meta({
+          description: 'log payload hex of device traffic (never PII fields); off in production',
+          ...RESTART,
+        }),
     })
     .default({ level: 'info', pretty: false, sensitive: false }),
   store: z
@@ -236,7 +314,7 @@ export const KioskConfigSchema = z.strictObject({
         .min(1)
         .max(65_535)
         .default(512)
-        .meta({ description: 'outbox events published and not yet acknowledged at once' }),
+        .meta({ description: 'outbox events published and not yet acknowledged at once', ...RESTART }),
       retention: z
         .strictObject({
           inboxMs: z
@@ -273,7 +351,7 @@ export const KioskConfigSchema = z.strictObject({
           auditMaxRows: 200_000,
           pruneEveryMs: 3_600_000,
         })
-        .meta({ description: 'retention bounds of inbox, audit and nonces' }),
+        .meta({ description: 'retention bounds of inbox, audit and nonces', ...RESTART }),
     })
     .default({
       synchronous: 'FULL',
@@ -324,15 +402,36 @@ export const KioskConfigSchema = z.strictObject({
           'a JSON file {"signing", "sealing"} holding the two registry keys above (base64), as provisioning writes it; read at load, inline keys win',
         restart: true,
       }),
-      rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
-        description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
-      }),
-      refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
-        description: 'refused inbound messages are summarised in one security.refused event per window',
-      }),
-      refusalRepliesPerWindow: z.number().int().min(0).max(10_000).default(60).meta({
-        description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
-      }),
+      rollbackAfterMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(3_600_000)
+        .default(60_000)
+        .meta({
+          description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
+          ...RESTART,
+        }),
+      refusalSummaryMs: z
+        .number()
+        .int()
+        .min(1000)
+        .max(3_600_000)
+        .default(60_000)
+        .meta({
+          description: 'refused inbound messages are summarised in one security.refused event per window',
+          ...RESTART,
+        }),
+      refusalRepliesPerWindow: z
+        .number()
+        .int()
+        .min(0)
+        .max(10_000)
+        .default(60)
+        .meta({
+          description: 'cmd/result refusals sent per summary window at most; the rest are only counted',
+          ...RESTART,
+        }),
     })
     .default({
       opsPublicKeys: [],
@@ -343,10 +442,14 @@ export const KioskConfigSchema = z.strictObject({
     .meta({ description: 'central operations: signed configuration and commands' }),
   card: z
     .strictObject({
-      accessPolicy: z.enum(['prefer-pace', 'require-pace']).default('prefer-pace').meta({
-        description:
-          'prefer-pace: PACE when EF.CardAccess offers it, BAC only when it does not; require-pace: refuse chips without PACE. A failed PACE never becomes BAC.',
-      }),
+      accessPolicy: z
+        .enum(['prefer-pace', 'require-pace'])
+        .default('prefer-pace')
+        .meta({
+          description:
+            'prefer-pace: PACE when EF.CardAccess offers it, BAC only when it does not; require-pace: refuse chips without PACE. A failed PACE never becomes BAC.',
+          ...LIVE,
+        }),
       masterLists: z
         .array(
           z
@@ -385,23 +488,46 @@ export const KioskConfigSchema = z.strictObject({
           'PEM bundle of the CSCA certificates passive authentication trusts (required for pickups)',
         restart: true,
       }),
-      fingerAttempts: z.number().int().min(1).max(10).default(3).meta({
-        description: 'finger attempts in one session before the citizen is referred to staff',
-      }),
-      fingerLockAfter: z.number().int().min(1).max(50).default(5).meta({
-        description:
-          'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
-      }),
+      fingerAttempts: z
+        .number()
+        .int()
+        .min(1)
+        .max(10)
+        .default(3)
+        .meta({
+          description: 'finger attempts in one session before the citizen is referred to staff',
+          ...LIVE,
+        }),
+      fingerLockAfter: z
+        .number()
+        .int()
+        .min(1)
+        .max(50)
+        .default(5)
+        .meta({
+          description:
+            'failed fingers of one pickup, over all its sessions and restarts, after which it is locked until staff release it',
+          ...LIVE,
+        }),
       identifyRateLimit: z
         .strictObject({
           attempts: z.number().int().min(1).max(1000).default(10),
           windowMs: z.number().int().min(1000).max(3_600_000).default(60_000),
         })
         .default({ attempts: 10, windowMs: 60_000 })
-        .meta({ description: 'identification attempts (typed IDs, scanned codes) per window, per kiosk' }),
-      resultMs: z.number().int().min(2000).default(15_000).meta({
-        description: 'how long receipt, referral and status screens stay before the attract screen',
-      }),
+        .meta({
+          description: 'identification attempts (typed IDs, scanned codes) per window, per kiosk',
+          ...LIVE,
+        }),
+      resultMs: z
+        .number()
+        .int()
+        .min(2000)
+        .default(15_000)
+        .meta({
+          description: 'how long receipt, referral and status screens stay before the attract screen',
+          ...LIVE,
+        }),
     })
     .default({
       fingerAttempts: 3,

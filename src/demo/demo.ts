@@ -8,8 +8,9 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/index.js';
-import { generateOpsKeyPair } from '../fleet/index.js';
+import { generateOpsKeyPair, withPushedSettings } from '../fleet/index.js';
 import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js';
+import { superviseInProcess } from '../runtime/restart.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS } from './citizens.js';
 import { rigDemoControl } from './panel.js';
@@ -173,14 +174,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     },
     'demo',
   );
-  const runtime = createKioskRuntime(config, log, {
-    demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
-  });
-  parts.runtime = runtime;
-  await runtime.start();
+  // The supervisor: a restart (operations' `restart`, or pushed settings that take effect at start)
+  // rebuilds the runtime from the file's config with the stored pushed settings, as systemd would
+  // start `kiosk start` again; after the first start the UI keeps the port it bound.
+  let fileConfig = config;
+  const runtime = await superviseInProcess(
+    async () =>
+      createKioskRuntime(await withPushedSettings(fileConfig, log), log, {
+        demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
+        fileConfig,
+      }),
+    (current) => {
+      parts.runtime = current;
+    },
+    log,
+  );
   // `kiosk doctor --config <data dir>/kiosk.json` checks the demo's devices (through the running
   // kiosk while it runs; see src/cli/doctor.ts). The UI port is the one actually bound.
   const uiBound = { ...config.ui, port: Number(new URL(runtime.ui.url).port) };
+  fileConfig = { ...config, ui: uiBound };
   writeFileSync(join(dataDir, 'kiosk.json'), `${JSON.stringify({ ...config, ui: uiBound }, null, 2)}\n`);
   // "Ready" means the page shows every part up: give the link a moment to reach the broker.
   const linkDeadline = Date.now() + 5000;

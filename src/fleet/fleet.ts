@@ -39,6 +39,7 @@ import {
   InvalidSettings,
   requiresRestart,
   type Settings,
+  valueAt,
 } from './settings.js';
 import { GateRefused, MAX_LIFETIME_MS, MessageGate, rememberNonce } from './gate.js';
 import { RefusalLedger } from './refusals.js';
@@ -89,9 +90,33 @@ export interface FleetServiceOptions {
   resyncManifest?: (tx: Transaction, by: string) => Promise<{ requestId: string } | { refused: string }>;
   /** changes the runtime's log level (the root logger) */
   setLogLevel: (level: LogLevel) => void;
+  /**
+   * The configuration this runtime was built with (the file's with the pushed settings stored at
+   * start: `withPushedSettings`); settings read once at start come from it. Default: baseConfig.
+   */
+  bootConfig?: KioskConfig;
+  /**
+   * Hands a committed change to the running kiosk (runtime/live-config.ts); resolves once the
+   * parts took their live settings, with those they could not take (they wait for the restart).
+   * The config is acknowledged `applied` only then.
+   */
+  onConfigChange?: (change: ConfigChange) => Promise<{ notTaken: string[] }>;
   now?: () => number;
   /** how often the kiosk's health is checked after applying config (default rollbackAfterMs / 20, ≥ 50 ms) */
   healthPollMs?: number;
+}
+
+/** A change of the configuration in force, as the fleet room decided it. */
+export interface ConfigChange {
+  config: KioskConfig;
+  changed: string[];
+}
+
+/** A decided config not yet acknowledged as in effect (kept in fleet_state until it is). */
+interface PendingAck {
+  version: number;
+  configId: string;
+  restartRequired: string[];
 }
 
 interface AppliedConfig {
@@ -138,10 +163,14 @@ export class FleetService implements Service {
   private started = false;
   /** config messages are handled one at a time, in arrival order */
   private configQueue: Promise<void> = Promise.resolve();
+  /** acknowledgements of decided configs, in the order they were decided */
+  private acks: Promise<void> = Promise.resolve();
+  /** settings acknowledged pending-restart since this start: in effect only after the restart */
+  private readonly awaitingRestart = new Set<string>();
   readonly counts = { configApplied: 0, configRefused: 0, rolledBack: 0, commandsRun: 0, commandsRefused: 0 };
 
   constructor(private readonly options: FleetServiceOptions) {
-    const { fleet } = options.baseConfig;
+    const { fleet } = options.bootConfig ?? options.baseConfig;
     this.gate = new MessageGate({
       kioskId: options.kioskId,
       keys: {
@@ -251,6 +280,7 @@ export class FleetService implements Service {
       return tx.all<{ key: string; value: string }>('SELECT key, value FROM fleet_state');
     });
     let storeId: string | undefined;
+    const pendingAcks: Array<[ConfigSource, PendingAck]> = [];
     for (const row of stored) {
       const value: unknown = JSON.parse(row.value);
       if (row.key === 'store.id') storeId = String(value);
@@ -259,6 +289,8 @@ export class FleetService implements Service {
         this.versions[row.key.slice(8) as ConfigSource] = Number(value);
       if (row.key === 'applied.fleet' || row.key === 'applied.kiosk')
         this.applied[row.key.slice(8) as ConfigSource] = value as AppliedConfig;
+      if (row.key === 'pendingAck.fleet' || row.key === 'pendingAck.kiosk')
+        pendingAcks.push([row.key.slice(11) as ConfigSource, value as PendingAck]);
     }
     await this.reconcileSecurityState(storeId);
     try {
@@ -271,12 +303,13 @@ export class FleetService implements Service {
         'fleet: stored pushed settings no longer valid; ignored',
       );
     }
+    await this.acknowledgeAtStart(pendingAcks);
     this.started = true;
     this.refusals.start();
     await this.prune();
     this.pruneTimer = setInterval(
       () => void this.prune().catch(() => undefined),
-      this.options.baseConfig.store.retention.pruneEveryMs,
+      (this.options.bootConfig ?? this.options.baseConfig).store.retention.pruneEveryMs,
     );
     this.pruneTimer.unref();
     if (this.isLocked)
@@ -343,7 +376,8 @@ export class FleetService implements Service {
 
   /** Retention: inbox ids, audit rows and expired nonces beyond their bounds are deleted. */
   async prune(): Promise<{ inbox: number; audit: number; nonces: number }> {
-    const { inboxMs, auditMs, auditMaxRows } = this.options.baseConfig.store.retention;
+    const { inboxMs, auditMs, auditMaxRows } = (this.options.bootConfig ?? this.options.baseConfig).store
+      .retention;
     const now = this.now();
     return this.options.store.transaction(async (tx) => {
       const inbox = await tx.run('DELETE FROM inbox WHERE applied_at < ?', [now - inboxMs]);
@@ -477,7 +511,11 @@ export class FleetService implements Service {
       return;
     }
     const changed = changedPaths(before, after);
-    const restartRequired = changed.filter((path) => requiresRestart(path));
+    // a setting pushed earlier and still waiting for the restart is not in effect with this one either
+    const carried = [...this.awaitingRestart].filter(
+      (path) => valueAt(candidate.settings, path) !== undefined,
+    );
+    const restartRequired = [...new Set([...changed.filter((path) => requiresRestart(path)), ...carried])];
     const previous = this.applied[source];
     const wasHealthy = this.options.health().healthy;
     const fresh = await this.options.store.transaction(async (tx) => {
@@ -485,15 +523,8 @@ export class FleetService implements Service {
       await this.saveState(tx, `version.${source}`, version);
       await this.saveState(tx, `applied.${source}`, candidate);
       await tx.audit(`ops:${message.keyId ?? '?'}`, 'config.applied', { source, version, changed });
-      tx.emit({
-        type: 'config.result',
-        body: {
-          version,
-          configId: message.id,
-          status: 'applied',
-          ...(restartRequired.length > 0 ? { restartRequired: restartRequired.slice(0, 100) } : {}),
-        },
-      });
+      // acknowledged once in effect (settle), or at the next start if the kiosk stops before that
+      await this.saveState(tx, `pendingAck.${source}`, { version, configId: message.id, restartRequired });
       return true;
     });
     this.lastDecided[source] = message.id;
@@ -508,9 +539,81 @@ export class FleetService implements Service {
       'fleet: config applied',
     );
     this.options.bus.emit('config.applied', { version, settings: candidate.settings, restartRequired });
+    this.settle(source, { version, configId: message.id, restartRequired }, { config: after, changed });
     if (wasHealthy) this.watchHealth(source, previous, candidate);
     else
       this.options.log.warn({ version }, 'fleet: kiosk was unhealthy before this config; no rollback watch');
+  }
+
+  /**
+   * "Applied" means in effect: the running kiosk takes the change (live settings reach their
+   * parts), then the config is acknowledged — `applied`, or `pending-restart` with the settings that
+   * take effect at start, after which the kiosk restarts at idle (`config.restartPending`) and
+   * acknowledges it `applied` when it starts with it. Not awaited by the config handler: the
+   * message is acknowledged to the broker once the decision is committed, and a device reopen
+   * waiting for a session to end must not hold the link's inbound messages.
+   */
+  private settle(source: ConfigSource, ack: PendingAck, change: ConfigChange): void {
+    const taking = this.options.onConfigChange?.(change) ?? Promise.resolve({ notTaken: [] });
+    this.acks = this.acks
+      .then(() => taking)
+      .then(({ notTaken }) =>
+        this.acknowledge(source, {
+          ...ack,
+          restartRequired: [...new Set([...ack.restartRequired, ...notTaken])],
+        }),
+      )
+      .catch((error: unknown) =>
+        this.options.log.error({ err: error, version: ack.version }, 'fleet: config acknowledgement failed'),
+      );
+  }
+
+  private async acknowledge(source: ConfigSource, ack: PendingAck): Promise<void> {
+    const waiting = ack.restartRequired.length > 0;
+    const key = `pendingAck.${source}`;
+    await this.options.store.transaction(async (tx) => {
+      // a newer config of the same source may have replaced the record meanwhile: leave it be
+      const mine = "key = ? AND json_extract(value, '$.configId') = ?";
+      if (waiting)
+        await tx.run(`UPDATE fleet_state SET value = ? WHERE ${mine}`, [
+          JSON.stringify(ack),
+          key,
+          ack.configId,
+        ]);
+      else await tx.run(`DELETE FROM fleet_state WHERE ${mine}`, [key, ack.configId]);
+      tx.emit({
+        type: 'config.result',
+        body: {
+          version: ack.version,
+          configId: ack.configId,
+          status: waiting ? 'pending-restart' : 'applied',
+          ...(waiting ? { restartRequired: ack.restartRequired.slice(0, 100) } : {}),
+        },
+      });
+    });
+    if (!waiting) return;
+    for (const path of ack.restartRequired) this.awaitingRestart.add(path);
+    this.options.bus.emit('config.restartPending', { paths: ack.restartRequired });
+  }
+
+  /**
+   * Configs decided before the last stop and not yet acknowledged (a restart for their settings,
+   * or a stop before their parts took them): this runtime was built with them, so they are in
+   * effect now. One that no longer is the applied config of its source was superseded.
+   */
+  private async acknowledgeAtStart(pending: ReadonlyArray<[ConfigSource, PendingAck]>): Promise<void> {
+    if (pending.length === 0) return;
+    await this.options.store.transaction(async (tx) => {
+      for (const [source, ack] of pending) {
+        await tx.run('DELETE FROM fleet_state WHERE key = ?', [`pendingAck.${source}`]);
+        if (this.applied[source]?.configId !== ack.configId) continue;
+        tx.emit({
+          type: 'config.result',
+          body: { version: ack.version, configId: ack.configId, status: 'applied' },
+        });
+        this.options.log.info({ source, version: ack.version }, 'fleet: config in effect since this start');
+      }
+    });
   }
 
   /** Authentic, for this kiosk (or the fleet on `fleet/config`), current; throws Refused. */
@@ -566,6 +669,7 @@ export class FleetService implements Service {
     const { source, previous, applied } = watch;
     if (this.applied[source]?.configId !== applied.configId) return; // superseded meanwhile
     const restored = { ...this.applied, [source]: previous };
+    const before = this.effective;
     const after = this.layered(restored);
     const restartRequired = changedPaths(this.effective, after).filter((path) => requiresRestart(path));
     await this.options.store.transaction(async (tx) => {
@@ -597,6 +701,9 @@ export class FleetService implements Service {
       settings: previous?.settings ?? {},
       restartRequired,
     });
+    void this.options.onConfigChange?.({ config: after, changed: changedPaths(before, after) });
+    if (restartRequired.length > 0)
+      this.options.bus.emit('config.restartPending', { paths: restartRequired });
   }
 
   /** True when the nonce of `message` is already remembered (committed): it is a replay. */

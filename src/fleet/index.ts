@@ -12,6 +12,9 @@ export {
   InvalidSettings,
   mergeSettings,
   requiresRestart,
+  type SettingClass,
+  settingClass,
+  settingPaths,
 } from './settings.js';
 export * from './signing.js';
 export {

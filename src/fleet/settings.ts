@@ -8,9 +8,13 @@ import { type KioskConfig, KioskConfigSchema } from '../config/schema.js';
 
 export type Settings = Record<string, unknown>;
 
-/** Settings operations may not push: the kiosk's identity and the keys that authorise pushes. */
+/**
+ * Settings operations may not push: the kiosk's identity, the keys that authorise pushes, and the
+ * data directory (it holds the pushed settings themselves: a new one would start without them).
+ */
 const NOT_PUSHABLE = [
   'kiosk.id',
+  'dataDir',
   'fleet.opsPublicKeys',
   'fleet.registrySigningKey',
   'fleet.registrySealingKey',
@@ -37,7 +41,8 @@ export function mergeSettings(base: Settings, overlay: Settings): Settings {
   return merged;
 }
 
-function valueAt(settings: unknown, path: string): unknown {
+/** The value at dotted `path` of a settings object, undefined when absent. */
+export function valueAt(settings: unknown, path: string): unknown {
   let node = settings;
   for (const part of path.split('.')) node = isPlainObject(node) ? node[part] : undefined;
   return node;
@@ -79,26 +84,58 @@ interface SchemaDef {
   valueType?: z.ZodType;
 }
 
-function needsRestart(schema: z.ZodType): boolean {
-  return (z.globalRegistry.get(schema) as { restart?: unknown } | undefined)?.restart === true;
+/** The `restart` mark of one schema node (its `.meta()`), if it carries one. */
+function restartMark(schema: z.ZodType): boolean | undefined {
+  const restart = (z.globalRegistry.get(schema) as { restart?: unknown } | undefined)?.restart;
+  return typeof restart === 'boolean' ? restart : undefined;
 }
 
-/** Whether changing `path` needs a restart: any schema node on the way carries `restart: true`. */
-export function requiresRestart(path: string, schema: z.ZodType = KioskConfigSchema): boolean {
+function defOf(schema: z.ZodType): SchemaDef {
+  return (schema as unknown as { _zod: { def: SchemaDef } })._zod.def;
+}
+
+/** How a setting takes effect: `live` (applied while running), `restart`, or not marked at all. */
+export type SettingClass = 'live' | 'restart' | 'unmarked';
+
+/**
+ * The class of the setting at dotted `path`: the deepest `restart` mark on the way to it wins, so
+ * a restart-required group may hold live fields (a device's path reopens it; enabling it restarts).
+ */
+export function settingClass(path: string, schema: z.ZodType = KioskConfigSchema): SettingClass {
   let node: z.ZodType | undefined = schema;
+  let mark: boolean | undefined;
   const parts = path.split('.');
   while (node) {
-    if (needsRestart(node)) return true;
-    const def: SchemaDef = (node as unknown as { _zod: { def: SchemaDef } })._zod.def;
+    mark = restartMark(node) ?? mark;
+    const def = defOf(node);
     if (def.innerType) {
       node = def.innerType; // optional, default, nullable, readonly: the meta may sit on either side
       continue;
     }
     const part = parts.shift();
-    if (part === undefined) return false;
+    if (part === undefined) break;
     node = def.shape?.[part] ?? def.element ?? def.valueType;
   }
-  return false;
+  return mark === undefined ? 'unmarked' : mark ? 'restart' : 'live';
+}
+
+/** Whether changing `path` needs a restart: restart-marked, or not marked (never assumed live). */
+export function requiresRestart(path: string, schema: z.ZodType = KioskConfigSchema): boolean {
+  return settingClass(path, schema) !== 'live';
+}
+
+/**
+ * Dotted paths of every setting of the schema: object fields are walked into, arrays and records
+ * are one setting each (they are pushed whole).
+ */
+export function settingPaths(schema: z.ZodType = KioskConfigSchema, prefix = ''): string[] {
+  const def = defOf(schema);
+  if (def.innerType) return settingPaths(def.innerType, prefix);
+  if (def.shape)
+    return Object.entries(def.shape).flatMap(([key, child]) =>
+      settingPaths(child, prefix ? `${prefix}.${key}` : key),
+    );
+  return [prefix];
 }
 
 /** A placeholder kiosk, so pushed settings can be checked against the schema before signing. */

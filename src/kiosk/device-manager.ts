@@ -1,4 +1,4 @@
-import type { LinkHealth } from '../../devices/index.js';
+import { isReopenableSerial, type LinkHealth, type SerialParams } from '../../devices/index.js';
 import type { EventBus } from '../util/bus.js';
 import type { DeviceHealthState, RuntimeEvents } from '../util/events.js';
 import type { Health, Service } from '../util/lifecycle.js';
@@ -30,6 +30,8 @@ export class DeviceManager implements Service {
   private probeTimer: NodeJS.Timeout | undefined;
   /** how often devices with `probe()` are asked a real question; 0 = never */
   probeIntervalMs = 0;
+  private started = false;
+  private readonly reopening = new Set<string>();
 
   constructor(
     private readonly devices: ReadonlyMap<string, ManagedDevice>,
@@ -41,6 +43,7 @@ export class DeviceManager implements Service {
   }
 
   async start(): Promise<void> {
+    this.started = true;
     await Promise.all(
       [...this.devices].map(async ([name, device]) => {
         device.on('health', (health, detail) => this.update(name, health, detail));
@@ -52,9 +55,47 @@ export class DeviceManager implements Service {
         this.update(name, device.health, device.healthDetail);
       }),
     );
+    this.scheduleProbes();
+  }
+
+  private scheduleProbes(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
     if (this.probeIntervalMs > 0) {
       this.probeTimer = setInterval(() => void this.probeAll(), this.probeIntervalMs);
       this.probeTimer.unref();
+    }
+  }
+
+  /** A pushed `devices.probeIntervalMs`: the probe timer runs again at the new interval. */
+  setProbeInterval(ms: number): void {
+    this.probeIntervalMs = ms;
+    if (this.started) this.scheduleProbes();
+  }
+
+  /** The path and speed a serial device is opened at (undefined: not configured, or not serial). */
+  serialParams(name: string): SerialParams | undefined {
+    const device = this.devices.get(name);
+    return isReopenableSerial(device) ? device.serialParams : undefined;
+  }
+
+  /**
+   * A pushed device setting: the driver closes its port and opens it at `params`, keeping its
+   * listeners (sessions hold the same driver). Its health is reported as it goes.
+   */
+  async reopen(name: string, params: SerialParams): Promise<void> {
+    const device = this.devices.get(name);
+    if (!isReopenableSerial(device)) return;
+    const before = device.serialParams;
+    if (before.path === params.path && before.baudRate === params.baudRate) return;
+    this.log.info({ device: name, baudRate: params.baudRate }, 'device reopens with pushed settings');
+    // the close of a deliberate reopen is not a fault: health is reported once it is open again
+    this.reopening.add(name);
+    try {
+      await device.reopen(params);
+    } finally {
+      this.reopening.delete(name);
+      this.update(name, device.health, device.healthDetail);
     }
   }
 
@@ -73,6 +114,7 @@ export class DeviceManager implements Service {
   }
 
   private update(name: string, state: DeviceHealthState, detail: string | undefined): void {
+    if (this.reopening.has(name)) return;
     const previous = this.states.get(name);
     if (previous?.state === state && previous.detail === detail) return;
     this.states.set(name, detail === undefined ? { state } : { state, detail });
@@ -90,6 +132,7 @@ export class DeviceManager implements Service {
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     clearInterval(this.probeTimer);
     await Promise.all(
       [...this.devices].map(async ([name, device]) => {

@@ -51,6 +51,15 @@ export class FingerGuard {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Failures after which a pickup is locked (a pushed `sessions.fingerLockAfter` changes it). */
+  get lockAfter(): number {
+    return this.options.lockAfter;
+  }
+
+  set lockAfter(failures: number) {
+    this.options.lockAfter = failures;
+  }
+
   /** Attempts the subject has left before the lock (0 when locked). */
   async attemptsLeft(subject: FingerSubject): Promise<number> {
     const row = await this.store

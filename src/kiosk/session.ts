@@ -61,6 +61,15 @@ export interface SessionDevices {
   openChipStation?: () => Promise<CardTransport>;
 }
 
+/** The settings of citizen sessions that operations may change while the kiosk runs. */
+export interface SessionTuning {
+  timeouts: SessionSettings['timeouts'];
+  maxFingerAttempts: number;
+  identifyRateLimit?: { attempts: number; windowMs: number };
+  requestTimeoutMs: number;
+  accessPolicy: AccessPolicy;
+}
+
 export interface SessionOrchestratorOptions {
   settings: SessionSettings;
   /** printed on receipts */
@@ -141,6 +150,39 @@ export class SessionOrchestrator implements SessionController, Service {
 
   handle(input: UiInput): void {
     this.dispatch({ type: 'ui', input });
+  }
+
+  /** What sessions run with now: timeouts, attempts, rate limit, request timeout, chip access. */
+  get tuning(): SessionTuning {
+    const { settings, requestTimeoutMs, accessPolicy } = this.options;
+    return {
+      timeouts: { ...settings.timeouts },
+      maxFingerAttempts: settings.maxFingerAttempts,
+      ...(settings.identifyRateLimit ? { identifyRateLimit: { ...settings.identifyRateLimit } } : {}),
+      requestTimeoutMs,
+      accessPolicy: accessPolicy ?? 'prefer-pace',
+    };
+  }
+
+  /**
+   * Pushed settings (live config): the next reducer step, the next timer armed, the next request
+   * and the next chip read use them; a timer already running keeps its length.
+   */
+  retune(tuning: SessionTuning): void {
+    const { identifyRateLimit, timeouts, maxFingerAttempts } = tuning;
+    this.options.settings = {
+      ...this.options.settings,
+      timeouts: { ...timeouts },
+      maxFingerAttempts,
+      ...(identifyRateLimit ? { identifyRateLimit: { ...identifyRateLimit } } : {}),
+    };
+    this.options.requestTimeoutMs = tuning.requestTimeoutMs;
+    this.options.accessPolicy = tuning.accessPolicy;
+  }
+
+  /** Between sessions: nothing a citizen started is in progress (a restart may happen now). */
+  get idle(): boolean {
+    return this.state.phase === 'attract' || this.state.phase === 'out-of-service';
   }
 
   /** The session's current phase (tests and the bench read it). */

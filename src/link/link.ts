@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Store } from '../store/index.js';
@@ -61,6 +62,22 @@ export class RequestTimeout extends Error {
   }
 }
 
+/** The link settings operations may change while the kiosk runs (live config). */
+export interface LinkTuning {
+  keepaliveSeconds: number;
+  tls?: { ca: string; cert: string; key: string } | undefined;
+  reconnect: BackoffPolicy;
+  requestTimeoutMs: number;
+}
+
+/** What the current connection was made with: the effective link settings. */
+export interface LinkConnectionFacts {
+  keepaliveSeconds: number;
+  /** subject CN of the client certificate this connection presented (TLS only) */
+  clientCertificate?: string;
+  connects: number;
+}
+
 interface PendingRequest {
   expected: MessageType;
   resolve: (message: Envelope) => void;
@@ -91,6 +108,8 @@ export class KioskLink implements Service {
   private handingBack = false;
   /** `handedBack`: inbound messages left unacknowledged for redelivery */
   readonly counts = { handedBack: 0 };
+  private connection: LinkConnectionFacts | undefined;
+  private connects = 0;
   readonly inbound: InboundRouter;
 
   constructor(private readonly options: KioskLinkOptions) {
@@ -132,10 +151,7 @@ export class KioskLink implements Service {
         sessionExpiryInterval: SESSION_EXPIRY_SECONDS,
         maximumPacketSize: MAX_PACKET_BYTES,
       };
-    if (tls) {
-      const [ca, cert, key] = await Promise.all([readFile(tls.ca), readFile(tls.cert), readFile(tls.key)]);
-      Object.assign(clientOptions, { ca, cert, key, rejectUnauthorized: true });
-    }
+    if (tls) Object.assign(clientOptions, await tlsOptions(tls));
     const client = mqtt.connect(url, clientOptions);
     this.client = client;
     guardPacketSize(client, MAX_PACKET_BYTES, (declaredBytes) => {
@@ -181,6 +197,7 @@ export class KioskLink implements Service {
     client.on('connect', () => {
       this.attempt = 0;
       this.lastError = undefined;
+      this.connection = connectionFacts(client, ++this.connects);
       this.options.log.info({ broker: redactUrl(url) }, 'link: connected');
       this.options.bus.emit('link.state', { state: 'up' });
       void this.publishStatus();
@@ -242,6 +259,61 @@ export class KioskLink implements Service {
     // kiosk is not offline, it only asks for the message again
     client.end(false, () => {
       this.handingBack = false;
+    });
+  }
+
+  /** The settings of the link in force, and what the current connection was made with. */
+  get tuning(): LinkTuning & { connection?: LinkConnectionFacts } {
+    const { keepaliveSeconds, tls, reconnect, requestTimeoutMs } = this.options;
+    return {
+      keepaliveSeconds,
+      ...(tls ? { tls: { ...tls } } : {}),
+      reconnect: { ...reconnect },
+      requestTimeoutMs: requestTimeoutMs ?? 10_000,
+      ...(this.connected && this.connection ? { connection: { ...this.connection } } : {}),
+    };
+  }
+
+  /**
+   * Pushed link settings (live config). Backoff and request timeout apply to the next wait and
+   * request. A new keepalive or TLS identity is a new connection: the files are read first (a
+   * missing file is refused here and the connection stays), then the link hangs up cleanly (the
+   * session and its subscriptions stay at the broker, no last will) and reconnects with them.
+   */
+  async retune(tuning: LinkTuning): Promise<void> {
+    const reconnect =
+      tuning.keepaliveSeconds !== this.options.keepaliveSeconds ||
+      JSON.stringify(tuning.tls) !== JSON.stringify(this.options.tls);
+    const tls = tuning.tls ? await tlsOptions(tuning.tls) : undefined;
+    Object.assign(this.options, {
+      keepaliveSeconds: tuning.keepaliveSeconds,
+      tls: tuning.tls,
+      reconnect: { ...tuning.reconnect },
+      requestTimeoutMs: tuning.requestTimeoutMs,
+    });
+    const client = this.client;
+    if (!reconnect || !client || this.stopping) return;
+    // mqtt.js builds every (re)connection from client.options, the TLS stream included
+    client.options.keepalive = tuning.keepaliveSeconds;
+    for (const field of ['ca', 'cert', 'key'] as const) delete client.options[field];
+    if (tls) Object.assign(client.options, tls);
+    this.attempt = 0;
+    this.options.log.info(
+      { keepaliveSeconds: tuning.keepaliveSeconds },
+      'link: reconnecting with pushed settings',
+    );
+    if (client.connected) await client.endAsync(false);
+    else this.scheduleReconnect();
+    // the 'close' of the hang-up schedules the reconnect (backoff attempt 0: within reconnect.minMs);
+    // done at the next connect, or at the next close when the new settings do not connect
+    await new Promise<void>((done) => {
+      const finish = () => {
+        client.off('connect', finish);
+        client.off('close', finish);
+        done();
+      };
+      client.on('connect', finish);
+      client.on('close', finish);
     });
   }
 
@@ -391,6 +463,23 @@ export class KioskLink implements Service {
     if (this.connected) return { state: 'up' };
     return { state: 'degraded', detail: this.lastError ? `offline: ${this.lastError}` : 'connecting' };
   }
+}
+
+async function tlsOptions(tls: { ca: string; cert: string; key: string }) {
+  const [ca, cert, key] = await Promise.all([readFile(tls.ca), readFile(tls.cert), readFile(tls.key)]);
+  return { ca, cert, key, rejectUnauthorized: true };
+}
+
+function connectionFacts(client: MqttClient, connects: number): LinkConnectionFacts {
+  const stream = client.stream as Partial<TLSSocket> | undefined;
+  const certificate = typeof stream?.getCertificate === 'function' ? stream.getCertificate() : null;
+  const subject = certificate && 'subject' in certificate ? (certificate.subject as { CN?: unknown }) : {};
+  const cn = subject.CN;
+  return {
+    keepaliveSeconds: client.options.keepalive ?? 0,
+    ...(typeof cn === 'string' ? { clientCertificate: cn } : {}),
+    connects,
+  };
 }
 
 function toBuffer(payload: Buffer | string): Buffer {

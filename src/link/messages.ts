@@ -239,7 +239,12 @@ export const ConfigResultBodySchema = z.strictObject({
   version: z.number().int().min(0),
   /** id of the `config.push` envelope this answers */
   configId: z.string().min(1).max(64),
-  status: z.enum(['applied', 'refused', 'rolled-back']),
+  /**
+   * applied: in effect (live settings taken by the parts that use them, or the kiosk restarted
+   * with them); pending-restart: recorded, live settings in effect, the rest (`restartRequired`)
+   * once the kiosk restarts at idle — `applied` follows after the restart; refused; rolled-back.
+   */
+  status: z.enum(['applied', 'pending-restart', 'refused', 'rolled-back']),
   reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
   /** short, PII-free detail (e.g. the first validation issue) */
   detail: z.string().max(500).optional(),

@@ -61,6 +61,11 @@ export class TelemetryReporter implements Service {
   private lastError: string | undefined;
   readonly counts = { sent: 0, failed: 0 };
 
+  /** How often telemetry is sent (mqtt.telemetryIntervalMs as this runtime was built with it). */
+  get intervalMs(): number {
+    return this.options.intervalMs;
+  }
+
   constructor(private readonly options: TelemetryOptions) {
     this.startedAt = this.now();
   }

@@ -17,4 +17,6 @@ export interface RuntimeEvents {
   'fleet.purgeSessions': { by: string };
   /** a pushed configuration was applied or rolled back; `restartRequired` lists settings waiting for a restart */
   'config.applied': { version: number; settings: Record<string, unknown>; restartRequired: string[] };
+  /** pushed settings that take effect at start were recorded: the kiosk restarts at idle (runtime/restart.ts) */
+  'config.restartPending': { paths: string[] };
 }

@@ -31,15 +31,18 @@ export function selfSigned(dir: string, name: string, subject: string): void {
  * A broker PKI in `dir`, made with openssl as a technician would: `ca.pem`/`ca.key`, a server
  * certificate for 127.0.0.1 (`server.pem`/`server.key`) and a kiosk client certificate whose CN is
  * the kiosk id (`kiosk.pem`/`kiosk.key`). The files are left world-readable because Mosquitto
- * started as root reads them as the mosquitto user.
+ * started as root reads them as the mosquitto user. `moreClients` (file name → CN) adds further
+ * client certificates of the same CA (a kiosk's second identity, pushed as live config).
  */
-export function makeBrokerPki(dir: string, kioskId: string): void {
+export function makeBrokerPki(dir: string, kioskId: string, moreClients: Record<string, string> = {}): void {
   selfSigned(dir, 'ca', '/CN=test-ca');
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, subject] of [
+  const certificates: Array<[name: string, subject: string]> = [
     ['server', '/CN=127.0.0.1'],
     ['kiosk', `/CN=${kioskId}`],
-  ] as const) {
+    ...Object.entries(moreClients).map(([file, cn]): [string, string] => [file, `/CN=${cn}`]),
+  ];
+  for (const [name, subject] of certificates) {
     openssl(dir, 'req', ...NEW_KEY, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
     const extensions = name === 'server' ? ['-extfile', 'server.ext'] : [];
     openssl(

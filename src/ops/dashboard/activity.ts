@@ -14,7 +14,7 @@ export interface ActivityEntry {
   operator: string;
   action: string;
   kioskId: string;
-  state: 'sent' | 'ok' | 'applied' | 'refused' | 'failed' | 'rolled-back';
+  state: 'sent' | 'ok' | 'applied' | 'pending-restart' | 'refused' | 'failed' | 'rolled-back';
   detail?: string;
   /** correlationId of a command, or id of a config message */
   ref: string;

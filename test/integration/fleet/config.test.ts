@@ -86,9 +86,22 @@ describe('signed configuration over Mosquitto (issue 7, item 2)', () => {
       key: rig.opsKey,
     });
     const result = await push(kioskTopic, message);
-    expect(result).toMatchObject({ version: 1, status: 'applied', restartRequired: ['ui.port'] });
+    // applied means in effect: the live log level is, the UI port waits for the restart at idle
+    expect(result).toMatchObject({ version: 1, status: 'pending-restart', restartRequired: ['ui.port'] });
     expect(rig.runtime.fleet.config.timeouts.requestMs).toBe(12_345); // the fleet layer stays
     expect(rig.runtime.fleet.config.log.level).toBe('fatal');
+  });
+
+  it('keeps saying a pushed setting waits for the restart until the kiosk restarted', async () => {
+    const message = signConfig({
+      version: 2,
+      kioskId,
+      settings: { ui: { port: 18_080 }, log: { level: 'fatal' }, timeouts: { trayTakeMs: 25_000 } },
+      key: rig.opsKey,
+    });
+    // only trayTakeMs changed (live), but the UI port it carries is still not in effect
+    const result = await push(kioskTopic, message);
+    expect(result).toMatchObject({ version: 2, status: 'pending-restart', restartRequired: ['ui.port'] });
   });
 
   it('refuses an unsigned config', async () => {

@@ -12,15 +12,19 @@ import {
 const base = parseConfig({ kiosk: { id: 'hn-0001' }, mqtt: { url: 'mqtt://localhost:1883' } }, 'test');
 
 describe('pushed settings take the file path', () => {
-  it('reads restart: true from the schema meta, through optional, default and nested objects', () => {
+  it('reads the restart mark from the schema meta, through optional, default and nested objects', () => {
     expect(requiresRestart('ui.port')).toBe(true);
     expect(requiresRestart('mqtt.url')).toBe(true);
     expect(requiresRestart('store.synchronous')).toBe(true);
-    expect(requiresRestart('devices.scanner.path')).toBe(true);
-    expect(requiresRestart('mqtt.tls.ca')).toBe(true);
+    expect(requiresRestart('devices.scanner')).toBe(true); // adding or removing a device
+    expect(requiresRestart('devices.scanner.enabled')).toBe(true);
+    expect(requiresRestart('devices.scanner.path')).toBe(false); // the deepest mark wins: reopens
+    expect(requiresRestart('mqtt.tls.ca')).toBe(false);
+    expect(requiresRestart('mqtt.tls')).toBe(false);
     expect(requiresRestart('timeouts.requestMs')).toBe(false);
     expect(requiresRestart('log.level')).toBe(false);
-    expect(requiresRestart('fleet.rollbackAfterMs')).toBe(false);
+    expect(requiresRestart('fleet.rollbackAfterMs')).toBe(true);
+    expect(requiresRestart('no.such.setting')).toBe(true); // never assumed live
   });
 
   it('layers settings over the file and validates with the one schema', () => {
@@ -33,6 +37,7 @@ describe('pushed settings take the file path', () => {
     expect(() => effectiveConfig(base, [{ fleet: { opsPublicKeys: [] } }])).toThrow(
       'fleet.opsPublicKeys cannot be pushed',
     );
+    expect(() => effectiveConfig(base, [{ dataDir: '/tmp/elsewhere' }])).toThrow('dataDir cannot be pushed');
   });
 
   it('never throws anything but InvalidSettings for arbitrary pushed JSON', () => {
