@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `kiosk-ops`: the operations centre's tool. Generates operations keys, signs and pushes
- * configuration (retained, QoS 1) to one kiosk, a list or the fleet, sends signed commands and
- * waits for their `cmd/result`, and shows the fleet from the kiosks' retained statuses.
+ * configuration (retained, QoS 1) to one kiosk, a list or the fleet, rolls it out in stages
+ * (`rollout`, src/cli/rollout.ts), sends signed commands and waits for their `cmd/result`, and shows
+ * the fleet from the kiosks' retained statuses.
  * Every command takes `--json` for machine-readable output.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

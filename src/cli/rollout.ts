@@ -118,7 +118,8 @@ function operatorName(options: StoreOptions, key?: KeyObject): string {
   return key ? `${name} (key ${keyIdOf(createPublicKey(key))})` : name;
 }
 
-function line(progress: RolloutProgress): string | undefined {
+/** The text line of a progress event; undefined for what is summed up per step. */
+export function progressLine(progress: RolloutProgress): string | undefined {
   const { counts } = progress;
   const step = progress.step === undefined ? '' : `step ${progress.step + 1}/${progress.stepsPlanned}`;
   const tally = `${counts.healthy} healthy, ${counts.applied + counts.pushed} in progress, ${counts.failed} failed, ${counts.skipped} skipped, ${counts.waiting} waiting`;
@@ -139,7 +140,8 @@ function line(progress: RolloutProgress): string | undefined {
   }
 }
 
-function summary(record: RolloutRecord): string {
+/** What an operator reads at the end: the tally, then one line per kiosk. */
+export function rolloutSummary(record: RolloutRecord): string {
   const counts = countOutcomes(record.kiosks);
   const rows = record.order.map((kioskId) => {
     const kiosk = record.kiosks[kioskId];
@@ -191,7 +193,7 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
         'who does this, for the record (default: env KIOSK_OPS_OPERATOR or the user)',
       );
   const report = (progress: RolloutProgress) => {
-    const text = line(progress);
+    const text = progressLine(progress);
     if (kit.json()) kit.progress(text ?? progress.kind, { ...progress });
     else if (text) kit.progress(text);
   };
@@ -253,7 +255,7 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
           `${interrupted}: rollout ${record.id} stays resumable: kiosk-ops rollout resume ${record.id}`,
           interrupted === 'lost the broker' ? kit.exit.brokerUnreachable : kit.exit.refused,
         );
-      kit.print(shown(settled), summary(settled));
+      kit.print(shown(settled), rolloutSummary(settled));
       if (settled.state === 'aborted')
         throw kit.refuse(`rollout ${settled.id} aborted: ${settled.reason ?? ''}`);
     } finally {
@@ -263,8 +265,8 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
       await engine.close();
       await client.endAsync(true).catch(() => undefined);
       const record = store.load(id);
-      // a settled rollout needs its session no more; an unfinished one keeps it for its resume
-      if (record && (record.state === 'completed' || record.state === 'aborted'))
+      // a settled (or never started) rollout needs its session no more; an unfinished one keeps it
+      if (!record || record.state === 'completed' || record.state === 'aborted')
         await forgetSession(kit, options, session.clientId);
     }
   };
@@ -457,7 +459,7 @@ Example:
       (entry) =>
         `${new Date(entry.at).toISOString()}\t${entry.action}\t${entry.by}${entry.detail ? `\t${entry.detail}` : ''}`,
     );
-    kit.print(shown(record), `${summary(record)}\n\nhistory:\n${history.join('\n')}`);
+    kit.print(shown(record), `${rolloutSummary(record)}\n\nhistory:\n${history.join('\n')}`);
   });
 
   withStoreOptions(

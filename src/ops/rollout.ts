@@ -256,7 +256,28 @@ export class RolloutEngine {
 
   /** Every rollout's record, oldest first. */
   list(): RolloutRecord[] {
-    return this.options.store.list().map((record) => this.active.get(record.id)?.record ?? record);
+    return this.options.store
+      .list()
+      .map((record) => structuredClone(this.active.get(record.id)?.record ?? record));
+  }
+
+  /**
+   * Takes over every unfinished rollout no live process drives (an ops server restarted): the
+   * running ones carry on, the paused ones stay paused under this process. Returns them.
+   */
+  takeOverInterrupted(by: string): RolloutRecord[] {
+    const orphans = this.options.store
+      .list()
+      .filter((record) => !FINAL.includes(record.state) && !this.active.has(record.id))
+      .filter((record) => !ownerAlive(record.owner));
+    return orphans.map((record) => {
+      if (record.state === 'running') return this.resume(record.id, by);
+      record.owner = currentOwner(this.now());
+      this.options.store.save(record);
+      this.adopt(record);
+      void this.republishPending(record);
+      return structuredClone(record);
+    });
   }
 
   /** Resolves when the rollout completes or aborts (stays pending while paused). */

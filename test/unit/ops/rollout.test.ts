@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,14 @@ import {
   RolloutRecordUnreadable,
   RolloutStore,
 } from '../../../src/ops/rollout-record.js';
-import { plannedSteps, requestRolloutAction, RolloutRefused } from '../../../src/ops/rollout.js';
+import {
+  configDriver,
+  plannedSteps,
+  requestRolloutAction,
+  RolloutEngine,
+  type RolloutFleet,
+  RolloutRefused,
+} from '../../../src/ops/rollout.js';
 
 const abort = { maxFailures: 0, ackTimeoutMs: 1000, soakMs: 0 };
 const constant = (perStep: number): RolloutPlan => ({
@@ -190,3 +198,80 @@ describe('rollout records', () => {
     );
   });
 });
+
+describe('rollout engine after an ops server restart', () => {
+  it('takes over the unfinished rollouts no live process drives, and re-sends the messages recorded', async () => {
+    const store = new RolloutStore(mkdtempSync(join(tmpdir(), 'rollout-records-')));
+    const dead = { pid: 2 ** 22 + 54321, host: hostname(), since: 1 };
+    const base = {
+      createdAt: 1,
+      createdBy: 'a',
+      payload: { kind: 'config' as const, version: 2, settings: {}, expiresInMs: 1000 },
+      plan: { ...constant(1), abort: { ...abort, ackTimeoutMs: 3_600_000 } },
+      order: ['kk-1'],
+      steps: [{ index: 0, kiosks: ['kk-1'], startedAt: 1 }],
+      history: [],
+      updatedAt: 1,
+    };
+    const pushed = {
+      outcome: 'pushed' as const,
+      step: 0,
+      messageId: 'm-1',
+      pushedAt: Date.now(),
+      sent: { topic: 'cccd/v1/kiosk/kk-1/config', message: '{"id":"m-1"}', retain: true },
+    };
+    store.save({ ...base, id: 'running-0001', state: 'running', kiosks: { 'kk-1': pushed }, owner: dead });
+    store.save({ ...base, id: 'paused-00001', state: 'paused', kiosks: { 'kk-1': pushed }, owner: dead });
+    store.save({
+      ...base,
+      id: 'done-0000001',
+      state: 'completed',
+      kiosks: { 'kk-1': { outcome: 'healthy' } },
+    });
+    const published: string[] = [];
+    const fleet: RolloutFleet = {
+      snapshot: () => undefined,
+      kiosks: () => [],
+      publish: (topic, payload) => {
+        published.push(`${topic} ${payload}`);
+        return Promise.resolve();
+      },
+      onKioskMessage: () => () => undefined,
+    };
+    const engine = new RolloutEngine({
+      store,
+      fleet,
+      drivers: { config: configDriver(generateKeyPairSync('ed25519').privateKey) },
+    });
+    try {
+      const taken = engine.takeOverInterrupted('dashboard');
+      expect(taken.map((record) => `${record.id}:${record.state}`).sort()).toEqual([
+        'paused-00001:paused',
+        'running-0001:running',
+      ]);
+      expect(store.load('running-0001')?.history.at(-1)).toMatchObject({
+        by: 'dashboard',
+        action: 'resume',
+        detail: expect.stringMatching(/taken over/),
+      });
+      expect(store.load('paused-00001')?.owner?.pid).toBe(process.pid);
+      await until(() => published.length === 2);
+      expect(published).toEqual([
+        'cccd/v1/kiosk/kk-1/config {"id":"m-1"}',
+        'cccd/v1/kiosk/kk-1/config {"id":"m-1"}',
+      ]);
+      // now driven here: a second server would not take them
+      expect(engine.takeOverInterrupted('other')).toEqual([]);
+    } finally {
+      await engine.close();
+    }
+    expect(store.load('running-0001')?.owner).toBeUndefined();
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let tries = 0; !condition(); tries++) {
+    if (tries > 200) throw new Error('condition not met');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
