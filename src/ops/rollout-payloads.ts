@@ -100,6 +100,8 @@ export function configDriver(key: KeyObject, now: () => number = Date.now): Payl
       try {
         const { body } = decodeMessage(payload, 'config.result');
         if (body.configId !== messageId) return undefined;
+        // not final: the kiosk restarts at idle to apply it and then answers `applied` (or reverts)
+        if (body.status === 'pending-restart') return undefined;
         const detail = [body.reason, body.detail].filter(Boolean).join(': ');
         return { status: body.status, ...(detail ? { detail } : {}) };
       } catch (error) {
