@@ -206,4 +206,32 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
     expect(sims[10]?.configsSeen).toEqual([]);
     await page.fill('[data-testid="search"]', '');
   });
+
+  it('a rollout running when the dashboard restarts is taken over by the new process and carries on', async () => {
+    await page.fill('[data-testid="search"]', 'sim-002');
+    await page.waitForSelector('body[data-shown="5"]');
+    await page.fill('#rollout-canary', simId(20));
+    await page.click('[data-testid="rollout-start"]');
+    const newest = '[data-testid="rollouts"] .rollout:first-child';
+    await page.waitForSelector(`${newest} li[data-kiosk="${simId(20)}"][data-outcome="applied"]`, {
+      timeout: 10_000,
+    });
+    // the canary soaks (10 s by default): the dashboard stops meanwhile and another one starts
+    await page.goto('about:blank');
+    await serve.stop(true);
+    serve = await startServe(world.brokerUrl, world.opsKeyFile, serve.opsDir);
+    await page.goto(serve.url);
+    await login();
+    await page.waitForSelector(`${newest}[data-state="running"]`, { timeout: 10_000 });
+    // the next step goes out from the new process: sim-0021 gets the config
+    await expect.poll(() => sims[20]?.configsSeen.length, { timeout: 30_000 }).toBe(1);
+    await page.waitForSelector(`${newest} li[data-kiosk="${simId(21)}"]:not([data-outcome="waiting"])`, {
+      timeout: 10_000,
+    });
+    await screenshot(page, '08-rollout-taken-over');
+    if ((await page.getAttribute(newest, 'data-state')) === 'running') {
+      await page.click(`${newest} button:text("Abort")`);
+      await page.waitForSelector(`${newest}[data-state="aborted"]`, { timeout: 10_000 });
+    }
+  });
 });

@@ -39,16 +39,17 @@ export interface RunningServe {
   serve: Spawned;
   url: string;
   opsDir: string;
-  stop(): Promise<void>;
+  /** SIGTERM; `keep` leaves the ops dir (rollout records, password file) for the next serve */
+  stop(keep?: boolean): Promise<void>;
 }
 
 /** `kiosk-ops serve` on a free loopback port, with one operator in its password file. */
 export async function startServe(
   brokerUrl: string,
   keyFile: string,
-  extraArgs: string[] = [],
+  reuseOpsDir?: string,
 ): Promise<RunningServe> {
-  const opsDir = mkdtempSync(join(tmpdir(), 'kiosk-ops-serve-'));
+  const opsDir = reuseOpsDir ?? mkdtempSync(join(tmpdir(), 'kiosk-ops-serve-'));
   const passwords = join(opsDir, 'operators');
   writeFileSync(passwords, `${hashPassword(OPERATOR.name, OPERATOR.password)}\n`, { mode: 0o600 });
   const serve = spawnScript(OPS_CLI, [
@@ -65,7 +66,6 @@ export async function startServe(
     opsDir,
     '--log-level',
     'warn',
-    ...extraArgs,
   ]);
   let url: string;
   try {
@@ -78,10 +78,10 @@ export async function startServe(
     serve,
     url,
     opsDir,
-    stop: async () => {
+    stop: async (keep = false) => {
       serve.child.kill('SIGTERM');
       await serve.exited;
-      rmSync(opsDir, { recursive: true, force: true });
+      if (!keep) rmSync(opsDir, { recursive: true, force: true });
     },
   };
 }

@@ -14,7 +14,6 @@ import {
   RolloutEngine,
   RolloutStore,
 } from '../rollout.js';
-import { ownerAlive } from '../rollout-record.js';
 import { ActionRefused, checkSettings, parse } from './actions.js';
 import type { FleetFeed } from './feed.js';
 import type { FleetModel } from './fleet-model.js';
@@ -90,12 +89,9 @@ export function dashboardRollouts(
     await fleet.start();
     const store = new RolloutStore(opsDir);
     const engine = new RolloutEngine({ store, fleet, drivers: { config: configDriver(operatorKey) } });
-    // a rollout the previous dashboard (or CLI) process left running continues here
-    for (const record of store.list())
-      if (record.state === 'running' && !ownerAlive(record.owner)) {
-        engine.resume(record.id, 'kiosk-ops serve');
-        log.info({ rollout: record.id }, 'ops dashboard: rollout taken over');
-      }
+    // a rollout the previous dashboard (or CLI) process left unfinished continues here
+    for (const record of engine.takeOverInterrupted('kiosk-ops serve'))
+      log.info({ rollout: record.id, state: record.state }, 'ops dashboard: rollout taken over');
     const listeners = new Set<() => void>();
     engine.onProgress(() => {
       for (const listener of listeners) listener();
