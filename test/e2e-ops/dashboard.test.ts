@@ -107,7 +107,10 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
       { timeout: 30_000 },
     );
     expect(await page.textContent(`${row(simId(5))} .c-queue`)).toContain('17');
-    expect(await page.textContent(`${row(simId(7))} .c-health`)).toContain('devices.printer: down');
+    // from its telemetry (every 2 s), which may follow the status by a moment
+    await page.waitForSelector(`${row(simId(7))} .c-health:has-text("devices.printer: down")`, {
+      timeout: 10_000,
+    });
     expect(await page.textContent(`${row(simId(3))} .c-software`)).toBe('0.1.1');
     expect(await page.textContent(`${row(DEMO_KIOSK)} .c-service`)).toBe('in service');
     // the table is virtualised: no more row elements than fit the viewport (plus its overscan)
