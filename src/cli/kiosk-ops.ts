@@ -32,6 +32,7 @@ import {
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
+import { addServeCommands } from './ops-serve.js';
 import { addRolloutCommands } from './rollout.js';
 
 interface GlobalOptions {
@@ -297,6 +298,8 @@ Examples:
   $ kiosk-ops rollout start --url … --key ops.key --config-version 8 --settings s.json --fleet \
       --canary hn-0001 --rate exponential:5
   $ kiosk-ops rollout pause 2026-11-30-1a2b3c4d --key ops.key
+  $ kiosk-ops operator add alice --passwords ops-keys/operators   (password on stdin)
+  $ kiosk-ops serve --url mqtts://broker:8883 --key ops-keys/ops.key --passwords ops-keys/operators
 
 Commands a kiosk runs: ${KIOSK_COMMANDS.join(', ')}
 (set-log-level takes --arg level=…). The broker URL may come from KIOSK_OPS_URL.
@@ -356,6 +359,13 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
     });
 
   addEnrolmentCommands(program, (value, text) => print(json(), value, text));
+  addServeCommands(program, {
+    print: (value, text) => print(json(), value, text),
+    loadKey,
+    readOperatorFile,
+    brokerOptions: addBrokerOptions,
+    refuse: (message, exitCode) => new OpsError(message, exitCode),
+  });
   addRolloutCommands<BrokerOptions>(program, {
     json,
     print: (value, text) => print(json(), value, text),
