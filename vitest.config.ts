@@ -65,6 +65,19 @@ export default defineConfig({
           maxWorkers: 1,
         },
       },
+      {
+        // headless Chromium against the ops dashboard (`kiosk-ops serve`) on `kiosk demo` plus
+        // simulated kiosks: `npm run test:ops-e2e` (sets KIOSK_OPS_E2E), not `npm test`
+        test: {
+          name: 'ops-e2e',
+          sequence: { groupOrder: 5 },
+          include: process.env.KIOSK_OPS_E2E === '1' ? ['test/e2e-ops/**/*.test.ts'] : [],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 90_000,
+          maxWorkers: 1,
+        },
+      },
     ],
   },
 });

@@ -5,7 +5,6 @@
  * (runtime/devices.ts), the inbound handlers (runtime/inbound.ts), signal handling
  * (runtime/process.ts). The demo (src/demo) is not part of the runtime and does not ship.
  */
-import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
 import { chooseBootConfig, FleetService } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
@@ -24,7 +23,7 @@ import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.j
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
-import { Store } from './store/index.js';
+import { recoverStoreFile, Store, storeFile } from './store/index.js';
 import { type DemoControl } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
@@ -82,7 +81,7 @@ export function createKioskRuntime(
   const version = runtimeVersion();
 
   const store = new Store({
-    file: join(config.dataDir, 'kiosk.sqlite'),
+    file: storeFile(config),
     synchronous: config.store.synchronous,
     maxSizeBytes: config.store.maxSizeMb === undefined ? undefined : config.store.maxSizeMb * 1024 * 1024,
     defaultTopic: topics.events(config.kiosk.id),
@@ -336,6 +335,8 @@ export function createKioskRuntime(
 export async function runKiosk(config: KioskConfig): Promise<void> {
   process.umask(0o077); // whatever the shell's umask: files the runtime creates are its user's only
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
+  // the pushed settings the runtime is built from live in the store: a corrupt one goes aside first
+  await recoverStoreFile(storeFile(config), log.child({ room: 'store' }));
   // which configuration runs (the one on probation, or the last good one) is chosen before the link exists
   const runtime = createKioskRuntime(await chooseBootConfig(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `kiosk-ops`: the operations centre's tool. Generates operations keys, signs and pushes
- * configuration (retained, QoS 1) to one kiosk, a list or the fleet, sends signed commands and
- * waits for their `cmd/result`, and shows the fleet from the kiosks' retained statuses.
+ * configuration (retained, QoS 1) to one kiosk, a list or the fleet, rolls it out in stages
+ * (`rollout`, src/cli/rollout.ts), sends signed commands and waits for their `cmd/result`, and shows
+ * the fleet from the kiosks' retained statuses.
  * Every command takes `--json` for machine-readable output.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,8 @@ import {
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
+import { addServeCommands } from './ops-serve.js';
+import { addRolloutCommands } from './rollout.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -130,13 +133,21 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-async function connectBroker(options: BrokerOptions): Promise<MqttClient> {
+/** A session that outlives this process (rollouts): its client id, and `clean: false` to keep it. */
+interface SessionOptions {
+  clientId: string;
+  clean: boolean;
+  /** called with the client before it connects (to listen before queued messages arrive) */
+  onClient?: (client: MqttClient) => void;
+}
+
+async function connectBroker(options: BrokerOptions, session?: SessionOptions): Promise<MqttClient> {
   const clientOptions: IClientOptions = {
     protocolVersion: 4,
-    clean: true,
+    clean: session?.clean ?? true,
     reconnectPeriod: 0,
     connectTimeout: options.connectTimeout,
-    clientId: `kiosk-ops-${process.pid}-${Date.now().toString(36)}`,
+    clientId: session?.clientId ?? `kiosk-ops-${process.pid}-${Date.now().toString(36)}`,
   };
   if (options.tlsCa) clientOptions.ca = readOperatorFile(options.tlsCa, 'TLS CA file');
   if (options.tlsCert) clientOptions.cert = readOperatorFile(options.tlsCert, 'TLS certificate file');
@@ -145,6 +156,7 @@ async function connectBroker(options: BrokerOptions): Promise<MqttClient> {
   try {
     client = mqtt.connect(options.url, clientOptions);
     const connecting = client;
+    session?.onClient?.(connecting);
     await new Promise<void>((resolve, reject) => {
       connecting.once('connect', () => resolve());
       connecting.once('error', reject);
@@ -262,7 +274,9 @@ function ago(ts: string, now = Date.now()): string {
 
 export function buildKioskOpsCli(): Command {
   const program = new Command('kiosk-ops')
-    .description('cccd-kiosk operations: sign and push configuration, send commands, watch the fleet')
+    .description(
+      'cccd-kiosk operations: sign and push configuration, roll it out in stages, send commands, watch the fleet',
+    )
     .version(runtimeVersion(), '-V, --version')
     .option('--json', 'machine-readable output (one JSON document per line; errors too, on stderr)')
     .configureOutput({
@@ -281,6 +295,11 @@ Examples:
   $ kiosk-ops cmd send lock --url … --key ops.key --kiosk hn-0001 --wait
   $ kiosk-ops cmd send set-log-level --arg level=debug --url … --key ops.key --kiosk hn-0001 --wait
   $ kiosk-ops fleet --url mqtts://broker:8883 --json
+  $ kiosk-ops rollout start --url … --key ops.key --config-version 8 --settings s.json --fleet \
+      --canary hn-0001 --rate exponential:5
+  $ kiosk-ops rollout pause 2026-11-30-1a2b3c4d --key ops.key
+  $ kiosk-ops operator add alice --passwords ops-keys/operators   (password on stdin)
+  $ kiosk-ops serve --url mqtts://broker:8883 --key ops-keys/ops.key --passwords ops-keys/operators
 
 Commands a kiosk runs: ${KIOSK_COMMANDS.join(', ')}
 (set-log-level takes --arg level=…). The broker URL may come from KIOSK_OPS_URL.
@@ -340,6 +359,24 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
     });
 
   addEnrolmentCommands(program, (value, text) => print(json(), value, text));
+  addServeCommands(program, {
+    print: (value, text) => print(json(), value, text),
+    loadKey,
+    readOperatorFile,
+    brokerOptions: addBrokerOptions,
+    refuse: (message, exitCode) => new OpsError(message, exitCode),
+  });
+  addRolloutCommands<BrokerOptions>(program, {
+    json,
+    print: (value, text) => print(json(), value, text),
+    progress,
+    refuse: (message, exitCode) => new OpsError(message, exitCode),
+    exit: EXIT,
+    addBrokerOptions,
+    connect: connectBroker,
+    loadKey,
+    readJsonFile,
+  });
 
   const config = program.command('config').description('signed configuration');
   interface SignOptions {

@@ -3,14 +3,15 @@
  * emulators, exactly as `kiosk start` wires a configured kiosk.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../config/index.js';
-import { chooseBootConfig } from '../fleet/index.js';
+import { chooseBootConfig, generateOpsKeyPair } from '../fleet/index.js';
 import { createKioskRuntime, exitOnSignals, type KioskRuntime } from '../main.js';
 import { superviseInProcess } from '../runtime/restart.js';
+import { recoverStoreFile, storeFile } from '../store/index.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { DEMO_CITIZENS } from './citizens.js';
 import { rigDemoControl } from './panel.js';
@@ -138,6 +139,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         protocolVersion: 4,
         keepaliveSeconds: 10,
         reconnect: { minMs: 200, maxMs: 5000 },
+        // telemetry is not retained: a dashboard opened now shows the demo kiosk's parts within 10 s
+        telemetryIntervalMs: 10_000,
       },
       dataDir: join(dataDir, 'kiosk'),
       ui: { host: '127.0.0.1', port: uiPort },
@@ -159,14 +162,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           ? { identifyRateLimit: { attempts: options.identifyPerMinute, windowMs: 60_000 } }
           : {}),
       },
-      ...(started.ready.registryKeys
-        ? {
-            fleet: {
+      fleet: {
+        opsPublicKeys: [demoOpsKey(join(dataDir, 'ops'))],
+        ...(started.ready.registryKeys
+          ? {
               registrySigningKey: started.ready.registryKeys.signing,
               registrySealingKey: started.ready.registryKeys.sealing,
-            },
-          }
-        : {}),
+            }
+          : {}),
+      },
       log: { level: options.logLevel, pretty: true },
     },
     'demo',
@@ -176,11 +180,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // start `kiosk start` again; after the first start the UI keeps the port it bound.
   let fileConfig = config;
   const runtime = await superviseInProcess(
-    async () =>
-      createKioskRuntime(await chooseBootConfig(fileConfig, log), log, {
+    async () => {
+      // as `kiosk start`: a corrupt store goes aside before the pushed settings are read from it
+      await recoverStoreFile(storeFile(fileConfig), log.child({ room: 'store' }));
+      return createKioskRuntime(await chooseBootConfig(fileConfig, log), log, {
         demo: rigDemoControl(join(dataDir, 'rig', 'rig.sock')),
         fileConfig,
-      }),
+      });
+    },
     (current) => {
       parts.runtime = current;
     },
@@ -204,6 +211,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   process.stdout.write(
     `cccd-kiosk demo ready: ${runtime.ui.url}  (kiosk ${config.kiosk.id}, broker ${started.ready.brokerUrl}, pid ${process.pid}; Ctrl-C stops)\n`,
   );
+}
+
+/**
+ * The demo's operations key pair, `<data dir>/ops/ops.key` and `ops.pub` (made on first run, as
+ * `kiosk-ops keys generate` makes them), pinned by the demo kiosk: `kiosk-ops serve` and
+ * `kiosk-ops cmd send` with `--key <data dir>/ops/ops.key` steer the demo kiosk. Returns ops.pub.
+ */
+function demoOpsKey(dir: string): string {
+  const keyFile = join(dir, 'ops.key');
+  const pubFile = join(dir, 'ops.pub');
+  if (!existsSync(keyFile) || !existsSync(pubFile)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const pair = generateOpsKeyPair();
+    writeFileSync(keyFile, pair.privateKeyPem, { mode: 0o600 });
+    writeFileSync(pubFile, `${pair.publicKey}\n`);
+  }
+  return readFileSync(pubFile, 'utf8').trim();
 }
 
 /**

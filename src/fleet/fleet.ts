@@ -160,6 +160,8 @@ export class FleetService implements Service {
   /** id of the last config message decided on per source (a retained redelivery is not news) */
   private readonly lastDecided: Partial<Record<ConfigSource, string>> = {};
   private locked = false;
+  /** set while the security state file could not be written (disk full): retried every second */
+  private securityFileRetry: NodeJS.Timeout | undefined;
   private effective: KioskConfig;
   private started = false;
   /** config messages are handled one at a time, in arrival order */
@@ -337,7 +339,7 @@ export class FleetService implements Service {
       this.versions.fleet = recorded.versions.fleet;
       this.versions.kiosk = recorded.versions.kiosk;
       this.locked = recorded.locked;
-      writeSecurityState(this.stateFile, this.security);
+      this.writeSecurityFile();
       // the layers probation knew went with the store: what runs now (the file's) is the last good
       this.probation.reset({});
       await this.options.store.transaction(async (tx) => {
@@ -378,7 +380,35 @@ export class FleetService implements Service {
       },
       locked: this.locked,
     };
-    writeSecurityState(this.stateFile, this.security);
+    this.writeSecurityFile();
+  }
+
+  /**
+   * Writes the security state file. On a full disk (ENOSPC, EDQUOT) it is retried every second
+   * until there is room, instead of throwing: it runs after a commit, so throwing would leave an
+   * applied command unanswered, and at start it would turn a full disk into a crash loop.
+   * Meanwhile the store holds the newer state, and on start the two are merged from it; a store
+   * lost meanwhile leaves the kiosk out of service whatever the file says (fail closed).
+   */
+  private writeSecurityFile(): void {
+    try {
+      writeSecurityState(this.stateFile, this.security);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
+      if (this.securityFileRetry) return;
+      this.options.log.error(
+        { code },
+        'fleet: security state file not written (disk full); retried until there is room',
+      );
+      this.securityFileRetry = setInterval(() => this.writeSecurityFile(), 1000);
+      this.securityFileRetry.unref();
+      return;
+    }
+    if (!this.securityFileRetry) return;
+    clearInterval(this.securityFileRetry);
+    this.securityFileRetry = undefined;
+    this.options.log.info('fleet: security state file written again');
   }
 
   /** Retention: inbox ids, audit rows and expired nonces beyond their bounds are deleted. */
@@ -399,6 +429,8 @@ export class FleetService implements Service {
 
   async stop(): Promise<void> {
     this.started = false;
+    clearInterval(this.securityFileRetry);
+    this.securityFileRetry = undefined;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.refusals.stop().catch(() => undefined);

@@ -18,6 +18,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -79,12 +80,18 @@ export function writeSecurityState(file: string, state: SecurityState): void {
   const directory = dirname(file);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const temporary = `${file}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(SecurityStateSchema.parse(state))}\n`, { mode: 0o600 });
-  const handle = openSync(temporary, 'r');
   try {
-    fsyncSync(handle);
-  } finally {
-    closeSync(handle);
+    writeFileSync(temporary, `${JSON.stringify(SecurityStateSchema.parse(state))}\n`, { mode: 0o600 });
+    const handle = openSync(temporary, 'r');
+    try {
+      fsyncSync(handle);
+    } finally {
+      closeSync(handle);
+    }
+  } catch (error) {
+    // a half-written temporary (disk full) must not hold the space the next attempt needs
+    rmSync(temporary, { force: true });
+    throw error;
   }
   renameSync(temporary, file);
   const dir = openSync(directory, 'r');

@@ -7,7 +7,7 @@ import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
-import { type BackoffPolicy, fullJitterDelay } from '../util/backoff.js';
+import type { BackoffPolicy } from '../util/backoff.js';
 import { type InboundHandlers, InboundRouter } from './inbound.js';
 import {
   decodeMessage,
@@ -19,6 +19,7 @@ import {
   type StatusBody,
 } from './messages.js';
 import { OutboxPump } from './outbox-pump.js';
+import { reconnectDelay } from './reconnect.js';
 import { guardPacketSize, MAX_PACKET_BYTES } from './packet-size.js';
 import { topics } from './topics.js';
 
@@ -91,7 +92,7 @@ const SESSION_EXPIRY_SECONDS = 7 * 24 * 3600;
 /**
  * The kiosk's MQTT connection: persistent session, a last will saying offline, the retained
  * status republished on every connect, and reconnects spaced by capped exponential backoff with
- * full jitter (mqtt.js's own reconnect is a fixed interval, so it is switched off).
+ * full jitter (reconnect.ts; mqtt.js's own reconnect is a fixed interval, so it is switched off).
  */
 export class KioskLink implements Service {
   readonly name = 'link';
@@ -320,7 +321,7 @@ export class KioskLink implements Service {
   private scheduleReconnect(): void {
     if (this.reconnectTimer || this.stopping) return;
     const attempt = Math.max(this.attempt++, this.inboundFailures - 1);
-    const wait = fullJitterDelay(attempt, this.options.reconnect, this.options.random);
+    const wait = reconnectDelay(attempt, this.options.reconnect, this.options.random);
     this.options.log.debug({ wait, attempt: this.attempt }, 'link: reconnecting after backoff');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;

@@ -47,3 +47,18 @@ export function parseKioskTopic(topic: string): { kioskId: string; leaf: string 
   if (!KIOSK_ID.test(kioskId)) return undefined;
   return { kioskId, leaf: rest.slice(slash + 1) };
 }
+
+const SHARE_GROUP = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The subscription filters of a consumer in `group`: `$share/<group>/<filter>` (MQTT 5 §4.8.2),
+ * or the filters themselves without a group. Every message of a shared filter goes to one member
+ * of the group. A broker sends no retained messages to a shared subscription, so a consumer that
+ * must read the retained statuses at start (a dashboard) subscribes without a group.
+ */
+export function sharedTopics(filters: readonly string[], group: string | undefined): string[] {
+  if (group === undefined) return [...filters];
+  // the group name is one topic level without wildcards (§4.8.2): refuse anything else outright
+  if (!SHARE_GROUP.test(group)) throw new Error(`not a share group name: ${JSON.stringify(group)}`);
+  return filters.map((filter) => `$share/${group}/${filter}`);
+}

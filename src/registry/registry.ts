@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { withTimeout } from '../link/link.js';
 import { decodeMessage, decodeOneOf, EVENT_TYPES, envelope, InvalidMessage } from '../link/messages.js';
 import { RegistryCitizens } from './citizens.js';
-import { parseKioskTopic, topics } from '../link/topics.js';
+import { parseKioskTopic, sharedTopics, topics } from '../link/topics.js';
 import { SqliteDatabase } from '../store/sqlite.js';
 import type { Health, Service } from '../util/lifecycle.js';
 import type { Logger } from '../util/log.js';
@@ -63,6 +64,13 @@ export class ReferenceRegistry implements Service {
       enrolmentCa?: CaFiles;
       /** its signing and sealing keys (default: `<databaseFile>.keys.json`, made at first start) */
       keys?: RegistryKeys;
+      /**
+       * Scale out: read the kiosks' topics through MQTT 5 shared subscriptions
+       * (`$share/<group>/…`), so the instances of one group split the fleet's messages, each
+       * message going to one of them (see sharedTopics). Needs a broker that supports them
+       * (Mosquitto ≥ 1.6, EMQX, VerneMQ, HiveMQ); the embedded demo broker does not.
+       */
+      shareGroup?: string;
     },
   ) {
     this.keys = options.keys ?? loadOrCreateRegistryKeys(`${options.databaseFile}.keys.json`);
@@ -139,7 +147,9 @@ export class ReferenceRegistry implements Service {
     });
     const persistent = this.options.clientId !== undefined;
     const client = mqtt.connect(this.options.brokerUrl, {
-      clientId: this.options.clientId ?? `registry-${process.pid}`,
+      // unique without a configured id: two members of a share group (or two registries on two
+      // hosts with the same pid) with one client id would take the connection from each other
+      clientId: this.options.clientId ?? `registry-${process.pid}-${randomBytes(4).toString('hex')}`,
       protocolVersion: this.options.protocolVersion ?? 4,
       clean: !persistent,
       ...(persistent && this.options.protocolVersion === 5
@@ -158,8 +168,15 @@ export class ReferenceRegistry implements Service {
         )
         .finally(() => done());
     };
-    const subscriptions = [topics.allStatuses(), topics.allEvents(), topics.allRegistryRequests()];
-    if (this.enrolment) subscriptions.push(topics.bootstrapEnrol());
+    const subscriptions = sharedTopics(
+      [
+        topics.allStatuses(),
+        topics.allEvents(),
+        topics.allRegistryRequests(),
+        ...(this.enrolment ? [topics.bootstrapEnrol()] : []),
+      ],
+      this.options.shareGroup,
+    );
     // A broker that lost our session (restarted without persistence) needs the subscriptions again.
     client.on('connect', (connack) => {
       if (!connack.sessionPresent)

@@ -161,6 +161,19 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
       DROP TABLE jobs;`,
   },
+  {
+    version: 8,
+    description: 'corrupt store files moved aside, and whether their fault.storage was reported',
+    // src/store/recovery.ts: the move comes first, the report second; a copy found without its row
+    // (a crash in between) is reported at the next start. moved_to is a file name, never a path.
+    sql: `
+      CREATE TABLE store_faults (
+        moved_to    TEXT PRIMARY KEY,
+        corruption  TEXT NOT NULL,
+        moved_at    INTEGER NOT NULL,
+        reported_at INTEGER NOT NULL
+      ) WITHOUT ROWID;`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, renameSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Health, Service } from '../util/lifecycle.js';
 import { ensurePrivateFile } from '../util/private-files.js';
 import type { Logger } from '../util/log.js';
 import { migrate } from './migrations.js';
 import type { OutboxEventInput, Transaction } from './transaction.js';
 import { type RunResult, type SqlParams, SqliteDatabase, sqliteCode } from './sqlite.js';
+import { inspectStoreFile, listMovedAside, type MovedAside, recoverStoreFile } from './recovery.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
@@ -28,6 +30,13 @@ export interface StoreOptions {
    * and no moving a bad file aside — those belong to the runtime alone.
    */
   forTool?: boolean;
+  /**
+   * While full, how often to look for room (default 1 s): space returns without any event (an
+   * operator deletes a file, logs rotate, the outbox drains), so it is polled.
+   */
+  roomPollMs?: number;
+  /** free bytes the file system must have before the store counts as writable again (default 1 MiB) */
+  roomHeadroomBytes?: number;
 }
 
 export interface OutboxRow {
@@ -81,7 +90,13 @@ export class Store implements Service {
   private depth = 0;
   private readonly listeners = new Set<(event: StoreEvent) => void>();
   private readonly now: () => number;
-  private startNote: string | undefined;
+  /** set once a moved-aside corrupt file was reported: shown in the health detail, not as a fault */
+  private recoveryNote: string | undefined;
+  /** `max_page_count` when `maxSizeBytes` caps the file */
+  private maxPages: number | undefined;
+  /** polls for room while the store is full (no event tells us when space returns) */
+  private roomPoll: NodeJS.Timeout | undefined;
+  private checkingRoom: Promise<boolean> | undefined;
 
   constructor(private readonly options: StoreOptions) {
     this.now = options.now ?? Date.now;
@@ -107,57 +122,78 @@ export class Store implements Service {
   }
 
   async start(): Promise<void> {
-    const { file, log } = this.options;
+    const { file, log, forTool } = this.options;
+    // before anything reads the file (an operator tool only refuses a corrupt one: it never moves it)
+    if (!forTool) await recoverStoreFile(file, log, this.now);
+    else if (await inspectStoreFile(file)) throw new CorruptDatabase('the store file is corrupt');
     ensurePrivateFile(file);
-    let writer: SqliteDatabase;
-    try {
-      writer = await this.openChecked(file);
-    } catch (error) {
-      const code = sqliteCode(error);
-      if (this.options.forTool) throw error;
-      if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB' && !(error instanceof CorruptDatabase))
-        throw error;
-      const movedTo = moveAside(file, this.now());
-      log.error({ code: code ?? 'quick_check', movedTo }, 'store: database file is corrupt; moved aside');
-      this.startNote = `corrupt database moved aside to ${movedTo}`;
-      writer = await this.openChecked(file);
-      this.writer = writer;
-      await this.openReader();
-      await this.transaction(async (tx) => {
-        await tx.audit('runtime', 'store.corrupt-moved-aside', { movedTo });
-        tx.emit({ type: 'fault.storage', body: { fault: 'corrupt-database', detail: 'moved aside' } });
-      });
-      this.notify({ kind: 'fault', fault: 'corrupt-moved-aside', movedTo });
-    }
+    const writer = await this.openWriter(file);
     this.writer = writer;
-    if (!this.reader) await this.openReader();
-    // a crash may have left frames of deleted personal data in the WAL: fold them in and truncate it
-    if (!this.options.forTool) await this.checkpoint(writer);
+    await this.openReader();
     const row = await this.reader?.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
     this.depth = row?.n ?? 0;
-    if (!this.options.forTool)
-      log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
+    if (forTool) return;
+    // a crash may have left frames of deleted personal data in the WAL: fold them in and truncate it
+    await this.checkpoint(writer);
+    // on a full disk the report waits for room (polled): a full disk is not a reason to crash-loop
+    await this.reportMovedAside();
+    log.info({ file, depth: this.depth, synchronous: this.options.synchronous }, 'store: open');
   }
 
-  private async openChecked(file: string): Promise<SqliteDatabase> {
+  /** Returns `fallback` when `error` is the store being full (flagged, polled); rethrows otherwise. */
+  private unlessFull<T>(error: unknown, fallback: T): T {
+    if (this.classify(error) instanceof StoreFull) return fallback;
+    throw error;
+  }
+
+  private async openWriter(file: string): Promise<SqliteDatabase> {
     const db = await SqliteDatabase.open(file);
     try {
       await db.exec(
         // secure_delete: deleted rows are overwritten with zeros, not left in free pages (issue 12)
         `PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.options.synchronous}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;`,
       );
-      const check = await db.all<{ quick_check: string }>('PRAGMA quick_check');
-      if (check.length !== 1 || check[0]?.quick_check !== 'ok') throw new CorruptDatabase();
       if (this.options.maxSizeBytes !== undefined) {
         const page = await db.get<{ page_size: number }>('PRAGMA page_size');
-        const pages = Math.max(1, Math.floor(this.options.maxSizeBytes / (page?.page_size ?? 4096)));
-        await db.get(`PRAGMA max_page_count = ${pages}`);
+        this.maxPages = Math.max(1, Math.floor(this.options.maxSizeBytes / (page?.page_size ?? 4096)));
+        await db.get(`PRAGMA max_page_count = ${this.maxPages}`);
       }
       await migrate(db);
       return db;
     } catch (error) {
       await db.close().catch(() => undefined);
       throw error;
+    }
+  }
+
+  /**
+   * Reports every moved-aside copy of the store not reported yet (`fault.storage`, audit row): the
+   * one moved at this start, and one a crash kept from being reported at the last. On a full disk
+   * the report waits for room (`setFull(false)` tries again).
+   */
+  private async reportMovedAside(): Promise<void> {
+    const moved = listMovedAside(this.options.file);
+    if (moved.length === 0) return;
+    const reported = await this.transaction(async (tx) => {
+      const fresh: MovedAside[] = [];
+      for (const copy of moved) {
+        const row = await tx.run(
+          'INSERT OR IGNORE INTO store_faults (moved_to, corruption, moved_at, reported_at) VALUES (?, ?, ?, ?)',
+          [copy.name, copy.corruption, copy.at, this.now()],
+        );
+        if (row.changes === 0) continue;
+        fresh.push(copy);
+        await tx.audit('runtime', 'store.corrupt-moved-aside', { movedTo: copy.name, code: copy.corruption });
+        tx.emit({
+          type: 'fault.storage',
+          body: { fault: 'corrupt-database', detail: `${copy.corruption}: moved aside as ${copy.name}` },
+        });
+      }
+      return fresh;
+    }).catch((error: unknown) => this.unlessFull(error, []));
+    for (const copy of reported) {
+      this.recoveryNote = `recovered: a corrupt database (${copy.corruption}) was moved aside as ${copy.name}`;
+      this.notify({ kind: 'fault', fault: 'corrupt-moved-aside', movedTo: copy.name });
     }
   }
 
@@ -249,7 +285,8 @@ export class Store implements Service {
       return;
     }
     if (purged) await this.checkpoint(db);
-    if (emitted > 0 && this.full) this.setFull(false);
+    // a commit on a full disk may only have reused WAL space: room is measured, not assumed
+    if (this.full) await this.checkRoom();
     this.depth += emitted - removed;
     // an operator tool (`kiosk pickup release`) may add events beside the runtime: recount when the
     // tally says the queue drained, so the status never reports a depth of -1 (or hides a row)
@@ -293,9 +330,53 @@ export class Store implements Service {
 
   private setFull(full: boolean): void {
     this.full = full;
-    if (full) this.options.log.error('store: disk full; new citizen sessions are refused');
-    else this.options.log.info('store: writable again; citizen sessions accepted');
+    if (full) {
+      this.options.log.error('store: disk full; new citizen sessions are refused until there is room');
+      this.roomPoll ??= setInterval(() => void this.checkRoom(), this.options.roomPollMs ?? 1000);
+      this.roomPoll.unref();
+    } else {
+      clearInterval(this.roomPoll);
+      this.roomPoll = undefined;
+      this.options.log.info('store: writable again; citizen sessions accepted');
+      // a moved-aside file found while the disk was full is reported now
+      void this.reportMovedAside().catch((error: unknown) =>
+        this.options.log.error({ err: error }, 'store: moved-aside report failed'),
+      );
+    }
     this.notify({ kind: 'health', health: this.health() });
+  }
+
+  /** Clears the full state when there is room again; true when the store is writable. */
+  private checkRoom(): Promise<boolean> {
+    this.checkingRoom ??= this.measureRoom()
+      .then((room) => {
+        if (room && this.full && this.writer) this.setFull(false);
+        return room;
+      })
+      .catch(() => false)
+      .finally(() => {
+        this.checkingRoom = undefined;
+      });
+    return this.checkingRoom;
+  }
+
+  /**
+   * Room = the file system has `roomHeadroomBytes` free for the kiosk's user (statfs `bavail`) and,
+   * when `maxSizeBytes` caps the file, the cap leaves some pages (unused or on the free list).
+   */
+  private async measureRoom(): Promise<boolean> {
+    const headroom = this.options.roomHeadroomBytes ?? 1024 * 1024;
+    const disk = await statfs(dirname(this.options.file));
+    if (disk.bavail * disk.bsize < headroom) return false;
+    if (this.maxPages === undefined || !this.reader) return true;
+    const [count, free, size] = await Promise.all([
+      this.reader.get<{ page_count: number }>('PRAGMA page_count'),
+      this.reader.get<{ freelist_count: number }>('PRAGMA freelist_count'),
+      this.reader.get<{ page_size: number }>('PRAGMA page_size'),
+    ]);
+    const pageSize = size?.page_size ?? 4096;
+    const spare = (this.maxPages - (count?.page_count ?? 0) + (free?.freelist_count ?? 0)) * pageSize;
+    return spare >= Math.min(headroom, (this.maxPages * pageSize) / 16);
   }
 
   private notify(event: StoreEvent): void {
@@ -352,7 +433,10 @@ export class Store implements Service {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.roomPoll);
+    this.roomPoll = undefined;
     await this.flushing;
+    await this.checkingRoom;
     const { writer, reader } = this;
     this.writer = undefined;
     this.reader = undefined;
@@ -363,23 +447,15 @@ export class Store implements Service {
   health(): Health {
     if (!this.writer) return { state: 'down', detail: 'not open' };
     if (this.full) return { state: 'degraded', detail: 'disk full: new citizen sessions refused' };
-    if (this.startNote) return { state: 'degraded', detail: this.startNote };
-    return { state: 'up', detail: `queue depth ${this.depth}` };
+    return {
+      state: 'up',
+      detail: `queue depth ${this.depth}${this.recoveryNote ? `; ${this.recoveryNote}` : ''}`,
+    };
   }
 }
 
 class CorruptDatabase extends Error {
   override readonly name = 'CorruptDatabase';
-}
-
-/** Renames the database and its WAL/SHM files to `<file>.corrupt-<timestamp>` (kept for analysis). */
-function moveAside(file: string, now: number): string {
-  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-');
-  const target = `${file}.corrupt-${stamp}`;
-  for (const suffix of ['', '-wal', '-shm']) {
-    if (existsSync(file + suffix)) renameSync(file + suffix, target + suffix);
-  }
-  return target;
 }
 
 class BufferedTransaction implements Transaction {

@@ -1,8 +1,9 @@
 /**
  * Capped exponential backoff with full jitter ("Exponential Backoff And Jitter", AWS Architecture
- * Blog, 2015): delay = random(0, min(cap, base · 2^attempt)). Full jitter spreads a fleet that lost
- * its broker at the same instant, so thousands of kiosks do not reconnect in lock-step; the job
- * queue uses the same curve so a failing job does not retry in a tight loop.
+ * Blog, 2015): delay = random(0, min(cap, base · growth^attempt)), growth 2 unless said. Full
+ * jitter spreads a fleet that lost its broker at the same instant, so thousands of kiosks do not
+ * reconnect in lock-step; the job queue uses the same curve so a failing job does not retry in a
+ * tight loop.
  */
 export interface BackoffPolicy {
   minMs: number;
@@ -13,7 +14,8 @@ export function fullJitterDelay(
   attempt: number,
   policy: BackoffPolicy,
   random: () => number = Math.random,
+  growth = 2,
 ): number {
-  const ceiling = Math.min(policy.maxMs, policy.minMs * 2 ** Math.min(attempt, 30));
+  const ceiling = Math.min(policy.maxMs, policy.minMs * growth ** Math.min(attempt, 30));
   return Math.round(random() * ceiling);
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import {
   LATEST_VERSION,
   migrate,
   migrations,
+  recoverStoreFile,
   SqliteDatabase,
   Store,
   StoreFull,
@@ -214,14 +215,27 @@ describe('Store', () => {
     writeFileSync(file, Buffer.alloc(8192, 0x5a));
     const store = await openStore(file);
     const moved = readdirSync(join(file, '..')).filter((name) => name.includes('.corrupt-'));
-    expect(moved).toHaveLength(1);
-    expect(store.health()).toMatchObject({
-      state: 'degraded',
-      detail: expect.stringContaining('moved aside'),
-    });
+    expect(moved).toEqual([expect.stringMatching(/^kiosk\.sqlite\.corrupt-.*-notadb$/)]);
+    expect(statSync(join(file, '..', moved[0] ?? '')).mode & 0o777).toBe(0o600);
+    // reported (below), not a lasting fault: the fresh store is up
+    expect(store.health()).toMatchObject({ state: 'up', detail: expect.stringContaining('moved aside') });
     const page = await store.outboxPage(0, 10);
     expect(page.map((row) => row.type)).toEqual(['fault.storage']);
     const audit = await store.read().get<{ action: string }>('SELECT action FROM audit');
     expect(audit?.action).toBe('store.corrupt-moved-aside');
+  });
+
+  it('reports a copy moved aside before a crash kept it from being reported, once', async () => {
+    const file = tempFile();
+    writeFileSync(file, Buffer.alloc(8192, 0x5a));
+    // the move happened (a start that crashed before its store opened), the report did not
+    expect(await recoverStoreFile(file, quietLogger())).toMatchObject({ corruption: 'SQLITE_NOTADB' });
+    const store = await openStore(file);
+    const types = async () => (await store.outboxPage(0, 10)).map((row) => row.type);
+    expect(await types()).toEqual(['fault.storage']);
+    await store.stop();
+    opened.splice(opened.indexOf(store), 1);
+    const again = await openStore(file);
+    expect((await again.outboxPage(0, 10)).map((row) => row.type)).toEqual(['fault.storage']);
   });
 });
