@@ -31,6 +31,7 @@ import {
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
+import { registerReleaseCommands } from './release.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -340,6 +341,7 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
     });
 
   addEnrolmentCommands(program, (value, text) => print(json(), value, text));
+  registerReleaseCommands(program, (value, text) => print(json(), value, text));
 
   const config = program.command('config').description('signed configuration');
   interface SignOptions {

@@ -9,6 +9,7 @@ import { registerPickupCommands } from './pickup.js';
 import { registerProvisionCommand } from './provision.js';
 import { runVaultCommand } from './vault.js';
 import { runQueueCommand } from './queue.js';
+import { registerUpdateCommand } from './update.js';
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -160,6 +161,7 @@ Examples:
       },
     );
   registerProvisionCommand(program);
+  registerUpdateCommand(program);
   registerPickupCommands(program);
   program
     .command('vault')

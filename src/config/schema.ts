@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { PrinterProfileIdSchema } from '../../devices/printer/profiles.js';
+import { UpdateSettingsSchema } from './update-schema.js';
 
 export const BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
 
@@ -195,6 +196,7 @@ export const KioskConfigSchema = z.strictObject({
     })
     .default({ host: '127.0.0.1', port: 8080, hostNames: [], speech: SPEECH_DEFAULTS }),
   devices: DevicesSchema,
+  update: UpdateSettingsSchema,
   timeouts: z
     .strictObject({
       sessionIdleMs: z.number().int().min(5000).default(60_000),
