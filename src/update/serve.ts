@@ -22,6 +22,8 @@ export interface RepositoryServer {
   url: string;
   /** Body bytes sent for files under targets/ (what a bench compares with the bundle size). */
   targetBytesSent(): number;
+  /** Body bytes sent in all, metadata included. */
+  bytesSent(): number;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ function parseRange(
 
 export async function serveRepository(options: ServeOptions): Promise<RepositoryServer> {
   let targetBytes = 0;
+  let allBytes = 0;
   const root = normalize(options.dir);
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const pathname = decodeURIComponent(new URL(req.url ?? '/', 'https://repo').pathname);
@@ -72,7 +75,11 @@ export async function serveRepository(options: ServeOptions): Promise<Repository
       return;
     }
     const stream = createReadStream(file, { start, end });
-    if (pathname.startsWith('/targets/')) stream.on('data', (chunk) => (targetBytes += chunk.length));
+    const isTarget = pathname.startsWith('/targets/');
+    stream.on('data', (chunk) => {
+      allBytes += chunk.length;
+      if (isTarget) targetBytes += chunk.length;
+    });
     stream.pipe(res);
     res.on('close', () => stream.destroy());
   };
@@ -86,6 +93,7 @@ export async function serveRepository(options: ServeOptions): Promise<Repository
   return {
     url: `https://${address}:${port}/`,
     targetBytesSent: () => targetBytes,
+    bytesSent: () => allBytes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
