@@ -7,10 +7,11 @@
  */
 import { join } from 'node:path';
 import { type KioskConfig } from './config/index.js';
-import { FleetService, withPushedSettings } from './fleet/index.js';
+import { chooseBootConfig, FleetService } from './fleet/index.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
+import { ManifestResync } from './kiosk/manifest-resync.js';
 import { FingerGuard, fingerGuardOptions } from './kiosk/finger-guard.js';
 import { PERSONAL_EVENT_TYPES } from './link/messages.js';
 import { tightenTree } from './util/private-files.js';
@@ -23,7 +24,7 @@ import { loadOrCreateSealingIdentity, sealingIdentityPath } from './store/seal.j
 import { updateSealer } from './store/hpke.js';
 import { KioskLink } from './link/link.js';
 import { topics } from './link/topics.js';
-import { JobRunner, Store } from './store/index.js';
+import { Store } from './store/index.js';
 import { type DemoControl } from './ui/demo-control.js';
 import { UiServer, type UiStatus } from './ui/server.js';
 import { EventBus } from './util/bus.js';
@@ -90,13 +91,6 @@ export function createKioskRuntime(
     if (event.kind === 'health')
       bus.emit('store.health', { ...event.health, acceptsNewSessions: store.acceptsNewSessions });
   });
-  const jobs = new JobRunner({
-    jobs: store.jobs,
-    handlers: new Map(),
-    backoff: { minMs: 1000, maxMs: 15 * 60_000 },
-    pollMs: 1000,
-    log: log.child({ room: 'jobs' }),
-  });
 
   const { drivers, disabled } = createDevices(config, log, bus, extras.gpioBackend);
   const devices = new DeviceManager(drivers, disabled, bus, log.child({ room: 'devices' }));
@@ -149,8 +143,12 @@ export function createKioskRuntime(
       devices: devices.summary(),
       queueDepth: store.queueDepth,
       acceptsNewSessions: store.acceptsNewSessions,
+      manifestResync: resync.lastSummary ?? null,
     }),
     setLogLevel,
+    resyncManifest: (tx, by) => resync.request(tx, by),
+    linkConnected: () => linkHolder.link?.connected ?? false,
+    runningConfig: config,
   });
   // a pushed `log.level` takes effect at once (others wait for a restart or for their room to react)
   let pushedLevel = config.log.level;
@@ -167,7 +165,13 @@ export function createKioskRuntime(
     Date.now,
     manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
   );
-  const inbound = kioskInbound(vault, log.child({ room: 'vault' }));
+  const resync = new ManifestResync({
+    vault,
+    identity,
+    transport: manifestTransport(config.kiosk.id, config.fleet.registrySealingKey),
+    log: log.child({ room: 'vault' }),
+  });
+  const inbound = kioskInbound(vault, resync, log.child({ room: 'vault' }));
 
   const link = new KioskLink({
     kioskId: config.kiosk.id,
@@ -280,7 +284,7 @@ export function createKioskRuntime(
         ]
       : [];
   const lifecycle: Lifecycle = new Lifecycle(
-    [store, jobs, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
+    [store, devices, fleet, link, vault, sessions, ...guard, ui, telemetry],
     log,
   );
 
@@ -322,7 +326,8 @@ export function createKioskRuntime(
 export async function runKiosk(config: KioskConfig): Promise<void> {
   process.umask(0o077); // whatever the shell's umask: files the runtime creates are its user's only
   const log = createLogger({ level: config.log.level, pretty: config.log.pretty });
-  const runtime = createKioskRuntime(await withPushedSettings(config, log), log, { fileConfig: config });
+  // which configuration runs (the one on probation, or the last good one) is chosen before the link exists
+  const runtime = createKioskRuntime(await chooseBootConfig(config, log), log, { fileConfig: config });
   // under systemd (Type=notify): READY=1 after start, watchdog pings, STOPPING=1 (deploy/systemd)
   const notifier = new SystemdNotifier(process.env, undefined, (error) =>
     log.warn({ err: error.message }, 'systemd notification failed'),

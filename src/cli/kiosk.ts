@@ -138,28 +138,14 @@ Examples:
     });
   program
     .command('queue')
-    .description("the kiosk's local queue: outbox depth, oldest event, jobs and dead letters")
-    .argument('[action]', 'status, retry <job-id> or discard <job-id>', 'status')
-    .argument('[job-id]', 'id of a dead job (from `kiosk queue`)')
+    .description("the kiosk's local queue: events in the outbox waiting for the broker, and the oldest's age")
     .requiredOption('-c, --config <file>', 'configuration file (its dataDir holds the store)')
     .option('--json', 'machine-readable output')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  $ kiosk queue --config kiosk.json --json\n  $ kiosk queue retry 12 --config kiosk.json',
-    )
-    .action(
-      async (action: string, jobIdText: string | undefined, options: { config: string; json?: boolean }) => {
-        if (action !== 'status' && action !== 'retry' && action !== 'discard')
-          throw new InvalidArgumentError(
-            `unknown action ${JSON.stringify(action)}: use status, retry or discard`,
-          );
-        const jobId = jobIdText === undefined ? undefined : Number(jobIdText);
-        if (jobId !== undefined && !Number.isInteger(jobId))
-          throw new InvalidArgumentError('job id must be a number');
-        const config = await loadConfigFile(options.config);
-        process.exitCode = await runQueueCommand(config, action, jobId, options.json ?? false);
-      },
-    );
+    .addHelpText('after', '\nExamples:\n  $ kiosk queue --config kiosk.json --json')
+    .action(async (options: { config: string; json?: boolean }) => {
+      const config = await loadConfigFile(options.config);
+      process.exitCode = await runQueueCommand(config, options.json ?? false);
+    });
   registerProvisionCommand(program);
   registerUpdateCommand(program);
   registerPickupCommands(program);

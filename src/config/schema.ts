@@ -326,9 +326,28 @@ export const KioskConfigSchema = z.strictObject({
           'a JSON file {"signing", "sealing"} holding the two registry keys above (base64), as provisioning writes it; read at load, inline keys win',
         restart: true,
       }),
-      rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
-        description: 'a pushed config is rolled back if the kiosk turns unhealthy within this time',
+      rollbackAfterMs: z.number().int().min(1000).max(3_600_000).default(300_000).meta({
+        description:
+          'probation: a pushed config is kept once the kiosk has been healthy and connected this long without a break (set by the file only: a push cannot loosen its own probation)',
       }),
+      probation: z
+        .strictObject({
+          brokerUnreachableMs: z.number().int().min(1000).max(3_600_000).default(120_000).meta({
+            description: 'a config on probation is reverted when the broker stays unreachable this long',
+          }),
+          partDownMs: z.number().int().min(0).max(3_600_000).default(30_000).meta({
+            description: 'a config on probation is reverted when a part that was well stays down this long',
+          }),
+          maxStarts: z.number().int().min(1).max(100).default(3).meta({
+            description:
+              'a config on probation is reverted when the kiosk starts more often than this without passing (a crash loop)',
+          }),
+        })
+        .default({ brokerUnreachableMs: 120_000, partDownMs: 30_000, maxStarts: 3 })
+        .meta({
+          description:
+            'when a pushed config on probation goes back to the last good one (set by the file only)',
+        }),
       refusalSummaryMs: z.number().int().min(1000).max(3_600_000).default(60_000).meta({
         description: 'refused inbound messages are summarised in one security.refused event per window',
       }),
@@ -338,7 +357,8 @@ export const KioskConfigSchema = z.strictObject({
     })
     .default({
       opsPublicKeys: [],
-      rollbackAfterMs: 60_000,
+      rollbackAfterMs: 300_000,
+      probation: { brokerUnreachableMs: 120_000, partDownMs: 30_000, maxStarts: 3 },
       refusalSummaryMs: 60_000,
       refusalRepliesPerWindow: 60,
     })

@@ -4,8 +4,10 @@
  *
  * Configuration: refused when unsigned, wrongly signed, expired, for another kiosk or not newer
  * than the last one of its source (versions only move forward, remembered in the store); otherwise
- * validated by the one config schema, applied, watched for `rollbackAfterMs` and rolled back if the
- * kiosk turns unhealthy. Every outcome is a `config.result` event in the outbox.
+ * validated by the one config schema, applied, and put on probation (config-probation.ts): kept
+ * once the kiosk has been healthy and connected for `rollbackAfterMs`, reverted to the last good
+ * configuration on a crash loop, a broker that stays unreachable or a part that stays down — across
+ * restarts. Every outcome is a `config.result` event in the outbox.
  *
  * Commands, manifest entries and update statuses arrive through the link's inbound router, which
  * asks this room's guard (the MessageGate, gate.ts) before anything is stored. Every refusal of an
@@ -42,6 +44,15 @@ import {
 } from './settings.js';
 import { GateRefused, MAX_LIFETIME_MS, MessageGate, rememberNonce } from './gate.js';
 import { RefusalLedger } from './refusals.js';
+import { configProbationLedger, layersBeyond } from './config-probation.js';
+import type { AppliedConfig, AppliedLayers } from './persisted.js';
+import {
+  type HealthInput,
+  type ProbationLedger,
+  ProbationWatch,
+  type Reverted,
+  type Verdict,
+} from './probation.js';
 import { pinKeys } from './signing.js';
 import {
   newSecurityState,
@@ -82,25 +93,20 @@ export interface FleetServiceOptions {
   health: () => KioskHealthVerdict;
   /** a bounded, PII-free picture of the kiosk for `collect-diagnostics` */
   diagnostics: () => Record<string, unknown>;
+  /**
+   * `resync-manifest`: records the request and queues it for the registry in `tx` (the vault's
+   * ManifestResync); absent: the command is refused
+   */
+  resyncManifest?: (tx: Transaction, by: string) => Promise<{ requestId: string } | { refused: string }>;
   /** changes the runtime's log level (the root logger) */
   setLogLevel: (level: LogLevel) => void;
+  /** whether the link is connected to the broker: a health input of a config on probation */
+  linkConnected?: () => boolean;
+  /** the configuration this process was built with (default `baseConfig`): what is in effect */
+  runningConfig?: KioskConfig;
   now?: () => number;
-  /** how often the kiosk's health is checked after applying config (default rollbackAfterMs / 20, ≥ 50 ms) */
+  /** how often a config on probation is judged (default rollbackAfterMs / 20, 50 ms to 1 s) */
   healthPollMs?: number;
-}
-
-interface AppliedConfig {
-  version: number;
-  configId: string;
-  settings: Settings;
-}
-
-interface Watch {
-  source: ConfigSource;
-  previous: AppliedConfig | undefined;
-  applied: AppliedConfig;
-  timer: NodeJS.Timeout;
-  until: number;
 }
 
 class Refused extends Error {
@@ -125,7 +131,9 @@ export class FleetService implements Service {
   private readonly applied: Partial<Record<ConfigSource, AppliedConfig>> = {};
   /** highest version seen per source, applied or rolled back: versions only move forward */
   private readonly versions: Record<ConfigSource, number> = { fleet: 0, kiosk: 0 };
-  private watch: Watch | undefined;
+  /** the last good configuration and the one on probation, kept beside the keys */
+  private readonly probation: ProbationLedger<AppliedLayers>;
+  private probationWatch: ProbationWatch | undefined;
   /** id of the last config message decided on per source (a retained redelivery is not news) */
   private readonly lastDecided: Partial<Record<ConfigSource, string>> = {};
   private locked = false;
@@ -155,6 +163,7 @@ export class FleetService implements Service {
     });
     this.stateFile = securityStatePath(options.baseConfig.dataDir);
     this.effective = options.baseConfig;
+    this.probation = configProbationLedger(options.baseConfig, options.log);
   }
 
   private now(): number {
@@ -267,6 +276,8 @@ export class FleetService implements Service {
       );
     }
     this.started = true;
+    // the store lost its applied layers with it: nothing to judge until operations re-establish it
+    if (!this.security.storeLost) await this.resumeProbation();
     this.refusals.start();
     await this.prune();
     this.pruneTimer = setInterval(
@@ -295,6 +306,8 @@ export class FleetService implements Service {
       this.versions.kiosk = recorded.versions.kiosk;
       this.locked = recorded.locked;
       writeSecurityState(this.stateFile, this.security);
+      // the layers probation knew went with the store: what runs now (the file's) is the last good
+      this.probation.reset({});
       await this.options.store.transaction(async (tx) => {
         await tx.audit('runtime', 'store.replaced', { expected: 'security state of another store' });
         tx.emit({
@@ -356,8 +369,8 @@ export class FleetService implements Service {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = undefined;
     await this.refusals.stop().catch(() => undefined);
-    if (this.watch) clearTimeout(this.watch.timer);
-    this.watch = undefined;
+    this.probationWatch?.stop();
+    this.probationWatch = undefined;
     await this.configQueue;
   }
 
@@ -371,7 +384,7 @@ export class FleetService implements Service {
       };
     return {
       state: 'up',
-      detail: `config v${this.versions.fleet}/${this.versions.kiosk}${this.locked ? ', locked' : ''}${this.watch ? ', watching' : ''}`,
+      detail: `config v${this.versions.fleet}/${this.versions.kiosk}${this.locked ? ', locked' : ''}${this.onProbation ? ', config on probation' : ''}`,
     };
   }
 
@@ -473,7 +486,7 @@ export class FleetService implements Service {
     }
     const changed = changedPaths(before, after);
     const restartRequired = changed.filter((path) => requiresRestart(path));
-    const previous = this.applied[source];
+    const previous: AppliedLayers = { ...this.applied };
     const wasHealthy = this.options.health().healthy;
     const fresh = await this.options.store.transaction(async (tx) => {
       if (!(await this.rememberConfig(tx, message))) return false;
@@ -503,9 +516,12 @@ export class FleetService implements Service {
       'fleet: config applied',
     );
     this.options.bus.emit('config.applied', { version, settings: candidate.settings, restartRequired });
-    if (wasHealthy) this.watchHealth(source, previous, candidate);
-    else
-      this.options.log.warn({ version }, 'fleet: kiosk was unhealthy before this config; no rollback watch');
+    if (!wasHealthy)
+      this.options.log.warn(
+        { version },
+        'fleet: kiosk was unhealthy before this config; its parts are not held against it',
+      );
+    this.beginProbation(previous, wasHealthy);
   }
 
   /** Authentic, for this kiosk (or the fleet on `fleet/config`), current; throws Refused. */
@@ -526,72 +542,193 @@ export class FleetService implements Service {
     if (target !== undefined && target !== this.options.kioskId) throw new Refused('other-kiosk');
   }
 
-  private watchHealth(
-    source: ConfigSource,
-    previous: AppliedConfig | undefined,
-    applied: AppliedConfig,
-  ): void {
-    if (this.watch) clearTimeout(this.watch.timer);
-    const windowMs = this.effective.fleet.rollbackAfterMs;
-    const pollMs = this.options.healthPollMs ?? Math.max(50, Math.floor(windowMs / 20));
-    const until = this.now() + windowMs;
-    const check = () => {
-      const watch = this.watch;
-      if (!watch || !this.started) return;
-      const verdict = this.options.health();
-      if (!verdict.healthy) {
-        this.watch = undefined;
-        const run = this.configQueue.then(() => this.rollBack(watch, verdict.detail));
-        this.configQueue = run.catch((error: unknown) =>
-          this.options.log.error({ err: error }, 'fleet: rollback failed'),
-        );
-        return;
-      }
-      if (this.now() >= watch.until) {
-        this.watch = undefined;
-        this.options.log.info({ version: applied.version }, 'fleet: config kept (kiosk stayed healthy)');
-        return;
-      }
-      watch.timer = setTimeout(check, pollMs);
-    };
-    this.watch = { source, previous, applied, until, timer: setTimeout(check, pollMs) };
+  // ---- probation ------------------------------------------------------------------------------
+
+  /** True while a pushed configuration is on probation (not yet the last good one). */
+  get onProbation(): boolean {
+    return this.probationWatch !== undefined;
   }
 
-  private async rollBack(watch: Watch, detail: string | undefined): Promise<void> {
-    const { source, previous, applied } = watch;
-    if (this.applied[source]?.configId !== applied.configId) return; // superseded meanwhile
-    const restored = { ...this.applied, [source]: previous };
-    const after = this.layered(restored);
-    const restartRequired = changedPaths(this.effective, after).filter((path) => requiresRestart(path));
-    await this.options.store.transaction(async (tx) => {
-      if (previous) await this.saveState(tx, `applied.${source}`, previous);
-      else await tx.run('DELETE FROM fleet_state WHERE key = ?', [`applied.${source}`]);
-      await tx.audit('fleet', 'config.rolledBack', { source, version: applied.version });
-      tx.emit({
-        type: 'config.result',
-        body: {
-          version: applied.version,
-          configId: applied.configId,
-          status: 'rolled-back',
-          reason: 'unhealthy',
-          ...(detail ? { detail: detail.slice(0, 500) } : {}),
-          ...(restartRequired.length > 0 ? { restartRequired: restartRequired.slice(0, 100) } : {}),
+  /** The last good configuration: what a revert would run. */
+  get lastGoodConfig(): KioskConfig {
+    return this.layeredOrBase(this.probation.read()?.lastGood ?? { ...this.applied });
+  }
+
+  /**
+   * On start: a revert recorded before (by `kiosk start` for a crash loop, or by a process that
+   * died before carrying it out) is carried out and reported; a candidate is judged again.
+   */
+  private async resumeProbation(): Promise<void> {
+    const state = this.probation.resume({ ...this.applied });
+    if (state.kind === 'reverted') await this.carryOutRevert(state.reverted, state.run);
+    if (state.kind === 'probation') this.watchCandidate(state.candidate.inputs);
+  }
+
+  /**
+   * What judges the new candidate besides a crash loop: the parts, unless one was already down (it is
+   * not held against the config); the broker, when the candidate changes the link's settings (a
+   * broker outage during an unrelated change, fleet-wide, must not revert that change everywhere).
+   */
+  private beginProbation(previous: AppliedLayers, wasHealthy: boolean): void {
+    const lastGood = this.layeredOrBase(this.probation.read()?.lastGood ?? previous);
+    const touchesLink = changedPaths(lastGood, this.effective).some((path) => path.startsWith('mqtt.'));
+    const inputs = [...(wasHealthy ? ['parts'] : []), ...(touchesLink ? ['broker'] : [])];
+    const candidate = this.probation.begin({ ...this.applied }, previous, { inputs });
+    this.watchCandidate(candidate.inputs);
+  }
+
+  /** The probation limits come from the file: a push must not loosen what judges it. */
+  private healthInputs(): HealthInput[] {
+    const { probation } = this.options.baseConfig.fleet;
+    const inputs: HealthInput[] = [
+      {
+        name: 'parts',
+        graceMs: probation.partDownMs,
+        read: () => {
+          const verdict = this.options.health();
+          return verdict.healthy ? { ok: true } : { ok: false, detail: verdict.detail ?? 'unhealthy' };
         },
+      },
+    ];
+    const connected = this.options.linkConnected;
+    if (connected)
+      inputs.push({
+        name: 'broker',
+        graceMs: probation.brokerUnreachableMs,
+        read: () =>
+          connected()
+            ? { ok: true }
+            : {
+                ok: false,
+                detail: `broker unreachable for ${Math.round(probation.brokerUnreachableMs / 1000)} s`,
+              },
       });
+    return inputs;
+  }
+
+  private watchCandidate(only: readonly string[] | undefined): void {
+    this.probationWatch?.stop();
+    const windowMs = this.options.baseConfig.fleet.rollbackAfterMs;
+    const watch: ProbationWatch = new ProbationWatch({
+      inputs: this.healthInputs().filter((input) => !only || only.includes(input.name)),
+      passAfterMs: windowMs,
+      pollMs: this.options.healthPollMs ?? Math.max(50, Math.min(1000, Math.floor(windowMs / 20))),
+      inEffect: () => this.restartPending(this.effective).length === 0,
+      decided: (verdict) => {
+        const run = this.configQueue.then(() => this.decideProbation(watch, verdict));
+        this.configQueue = run.catch((error: unknown) =>
+          this.options.log.error({ err: error }, 'fleet: probation decision failed'),
+        );
+      },
     });
-    if (previous) this.applied[source] = previous;
-    else delete this.applied[source];
+    this.probationWatch = watch;
+    watch.start();
+  }
+
+  /** Settings of `config` that this process does not run: they take effect at the next start. */
+  private restartPending(config: KioskConfig): string[] {
+    const running = this.options.runningConfig ?? this.options.baseConfig;
+    return changedPaths(running, config).filter((path) => requiresRestart(path));
+  }
+
+  private async decideProbation(
+    watch: ProbationWatch,
+    verdict: Exclude<Verdict, { kind: 'wait' }>,
+  ): Promise<void> {
+    if (this.probationWatch !== watch || !this.started) return; // a newer candidate, or stopping
+    this.probationWatch = undefined;
+    if (verdict.kind === 'pass') return this.keepCandidate();
+    const state = this.probation.revert(verdict.cause, verdict.detail);
+    if (state?.kind !== 'reverted') return;
+    const restartRequired = await this.carryOutRevert(state.reverted, state.run);
+    // the process runs settings of the reverted config (a broker URL): only a start undoes them
+    if (restartRequired.length > 0) this.options.bus.emit('fleet.restart', { by: 'probation' });
+  }
+
+  /** The candidate passed: it is the last good configuration now, and operations are told (`kept`). */
+  private async keepCandidate(): Promise<void> {
+    const before = this.probation.read()?.lastGood ?? {};
+    const kept = this.probation.pass();
+    if (!kept) return;
+    const layers = layersBeyond(kept, before); // the layers that were on probation
+    await this.options.store.transaction(async (tx) => {
+      for (const layer of layers)
+        tx.emit({
+          type: 'config.result',
+          body: { version: layer.version, configId: layer.configId, status: 'kept' },
+        });
+    });
+    this.options.log.info(
+      { versions: layers.map((layer) => layer.version) },
+      'fleet: config passed probation; it is the last good one now',
+    );
+  }
+
+  /**
+   * Puts the last good layers back in the store and reports the revert (one `config.result` per
+   * reverted layer) in one transaction, then settles it in the ledger. The revert's id is marked in
+   * the inbox, so a crash between the commit and `settle` does not report it twice. Returns the
+   * settings this process runs that differ from the last good configuration and need a restart.
+   */
+  private async carryOutRevert(
+    reverted: Reverted<AppliedLayers>,
+    lastGood: AppliedLayers,
+  ): Promise<string[]> {
+    const after = this.layeredOrBase(lastGood);
+    const undone = layersBeyond(reverted.value, lastGood);
+    const restartRequired = this.restartPending(after);
+    await this.options.store.transaction(async (tx) => {
+      for (const source of ['fleet', 'kiosk'] as const) {
+        const layer = lastGood[source];
+        if (layer) await this.saveState(tx, `applied.${source}`, layer);
+        else await tx.run('DELETE FROM fleet_state WHERE key = ?', [`applied.${source}`]);
+      }
+      if (!(await tx.markApplied(reverted.id, 'probation.revert'))) return;
+      await tx.audit('fleet', 'config.rolledBack', {
+        cause: reverted.cause,
+        versions: undone.map((layer) => layer.version),
+      });
+      for (const layer of undone)
+        tx.emit({
+          type: 'config.result',
+          body: {
+            version: layer.version,
+            configId: layer.configId,
+            status: 'rolled-back',
+            reason: 'unhealthy',
+            detail: reverted.detail,
+            ...(restartRequired.length > 0 ? { restartRequired: restartRequired.slice(0, 100) } : {}),
+          },
+        });
+    });
+    this.probation.settle(reverted.id);
+    for (const source of ['fleet', 'kiosk'] as const) {
+      const layer = lastGood[source];
+      if (layer) this.applied[source] = layer;
+      else delete this.applied[source];
+    }
     this.effective = after;
+    this.persistSecurity();
     this.counts.rolledBack++;
     this.options.log.warn(
-      { source, version: applied.version, detail },
-      'fleet: config rolled back: kiosk unhealthy',
+      { cause: reverted.cause, detail: reverted.detail, versions: undone.map((layer) => layer.version) },
+      'fleet: config reverted to the last good one',
     );
     this.options.bus.emit('config.applied', {
-      version: previous?.version ?? 0,
-      settings: previous?.settings ?? {},
+      version: lastGood.kiosk?.version ?? lastGood.fleet?.version ?? 0,
+      settings: lastGood.kiosk?.settings ?? lastGood.fleet?.settings ?? {},
       restartRequired,
     });
+    return restartRequired;
+  }
+
+  private layeredOrBase(layers: AppliedLayers): KioskConfig {
+    try {
+      return this.layered(layers);
+    } catch (error) {
+      if (!(error instanceof InvalidSettings)) throw error;
+      return this.options.baseConfig; // the file changed under them: the file wins (as at start)
+    }
   }
 
   /** True when the nonce of `message` is already remembered (committed): it is a replay. */
@@ -754,9 +891,14 @@ export class FleetService implements Service {
       case 'purge-sessions':
         afterCommit(() => this.options.bus.emit('fleet.purgeSessions', { by }));
         return ok();
-      case 'resync-manifest':
-        afterCommit(() => this.options.bus.emit('fleet.resyncManifest', { by }));
-        return ok();
+      case 'resync-manifest': {
+        // recorded and queued for the registry in this transaction; the differences come later,
+        // as the `manifest.resynced` event of the same requestId
+        const asked = await this.options.resyncManifest?.(tx, by);
+        if (!asked) throw new Refused('invalid', 'this kiosk has no manifest to resync');
+        if ('refused' in asked) throw new Refused('invalid', asked.refused);
+        return ok({ requestId: asked.requestId });
+      }
       case 'collect-diagnostics':
         return ok(this.diagnosticsBundle());
       case 'set-log-level': {

@@ -18,6 +18,7 @@ import { type PinnedKeys, SignatureRefused, verifyEnvelope } from './signing.js'
 /** Who must have signed each inbound message type. */
 export const AUTHOR_OF = {
   'manifest.entry': 'registry',
+  'manifest.resync': 'registry',
   'update.status': 'registry',
   'config.push': 'ops',
   'command.request': 'ops',
@@ -27,6 +28,7 @@ export type GatedType = keyof typeof AUTHOR_OF;
 /** How far ahead a message may say it expires; bounds how long its nonce is kept. */
 export const MAX_LIFETIME_MS: Record<GatedType, number> = {
   'manifest.entry': 7 * 24 * 3600_000,
+  'manifest.resync': 7 * 24 * 3600_000,
   'update.status': 7 * 24 * 3600_000,
   'config.push': 30 * 24 * 3600_000,
   'command.request': 24 * 3600_000,

@@ -24,4 +24,6 @@ export {
   type SignCommandOptions,
   type SignConfigOptions,
 } from './ops.js';
-export { withPushedSettings } from './persisted.js';
+export { type AppliedLayers, withPushedSettings } from './persisted.js';
+export { chooseBootConfig, configProbationPath } from './config-probation.js';
+export * from './probation.js';

@@ -8,13 +8,16 @@ import { type KioskConfig, KioskConfigSchema } from '../config/schema.js';
 
 export type Settings = Record<string, unknown>;
 
-/** Settings operations may not push: the kiosk's identity and the keys that authorise pushes. */
+/** Settings operations may not push: the kiosk's identity, the keys that authorise pushes, probation. */
 const NOT_PUSHABLE = [
   'kiosk.id',
   'fleet.opsPublicKeys',
   'fleet.registrySigningKey',
   'fleet.registrySealingKey',
   'fleet.registryKeysFile',
+  // a pushed change must not loosen the probation that judges it (fleet/probation.ts)
+  'fleet.rollbackAfterMs',
+  'fleet.probation',
 ] as const;
 
 /** Pushed settings that fail the schema or touch a setting only provisioning may set. */

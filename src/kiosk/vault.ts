@@ -141,7 +141,8 @@ export class Vault implements Service {
     const secrets = openSecrets(atRest, this.identity);
     await tx.run(
       `INSERT INTO vault_manifest (pickup_id, id_lookup, sealed, state, staged_at) VALUES (?, ?, ?, 'staged', ?)
-       ON CONFLICT (pickup_id) DO UPDATE SET id_lookup = excluded.id_lookup, sealed = excluded.sealed, state = 'staged'`,
+       ON CONFLICT (pickup_id) DO UPDATE SET id_lookup = excluded.id_lookup, sealed = excluded.sealed, state = 'staged',
+         staged_at = excluded.staged_at`,
       [entry.pickupId, this.identity.lookupHash(secrets.idNumber), atRest, this.now()],
     );
     await tx.audit('registry', 'vault.staged', { pickupId: entry.pickupId });

@@ -50,11 +50,14 @@ export const CHANNELS = {
   },
   manifest: {
     address: 'kiosk/{kioskId}/manifest',
-    description: 'Pickup entries staged or withdrawn by the registry; deduplicated by id in the inbox.',
+    description:
+      'Pickup entries staged or withdrawn by the registry; deduplicated by id in the inbox. A resync ' +
+      '(after the kiosk asked with manifest.resyncRequested) is every staged entry again, then ' +
+      'manifest.resync listing them all.',
     action: 'receive',
     qos: 1,
     retain: false,
-    messages: ['manifest.entry'],
+    messages: ['manifest.entry', 'manifest.resync'],
   },
   kioskConfig: {
     address: 'kiosk/{kioskId}/config',

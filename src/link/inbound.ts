@@ -26,7 +26,7 @@ export type InboundHandler<T extends MessageType> = (
 
 /** An inbound message of one of the gated types (manifest, update status, command). */
 export type InboundMessage = Envelope<MessageBody<InboundType>> & { type: InboundType };
-type InboundType = 'manifest.entry' | 'command.request' | 'update.status';
+type InboundType = 'manifest.entry' | 'manifest.resync' | 'command.request' | 'update.status';
 
 /**
  * Decides, BEFORE anything of a message is stored, whether it may be applied (signature, target,
@@ -51,6 +51,8 @@ export interface InboundHandlers {
   /** without a guard every gated message is refused: nothing unverified is ever applied */
   guard?: InboundGuard;
   manifest?: InboundHandler<'manifest.entry'>;
+  /** the registry's list that closes a manifest resync the kiosk asked for */
+  manifestResync?: InboundHandler<'manifest.resync'>;
   command?: InboundHandler<'command.request'>;
   updateStatus?: InboundHandler<'update.status'>;
 }
@@ -59,7 +61,7 @@ export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored';
 
 /** Which message types each inbound leaf topic carries (DESIGN.md "MQTT API"). */
 const LEAF_TYPES = {
-  manifest: ['manifest.entry'],
+  manifest: ['manifest.entry', 'manifest.resync'],
   cmd: ['command.request'],
   updates: ['update.status'],
 } as const satisfies Record<string, readonly MessageType[]>;
@@ -113,6 +115,8 @@ export class InboundRouter {
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
         await handlers.manifest?.(message as Envelope<MessageBody<'manifest.entry'>>, tx, afterCommit);
+      else if (message.type === 'manifest.resync')
+        await handlers.manifestResync?.(message as Envelope<MessageBody<'manifest.resync'>>, tx, afterCommit);
       else if (message.type === 'update.status')
         await handlers.updateStatus?.(message as Envelope<MessageBody<'update.status'>>, tx, afterCommit);
       else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx, afterCommit);

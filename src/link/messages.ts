@@ -139,6 +139,64 @@ export const ManifestEntryBodySchema = z.strictObject({
   sealed: z.string().max(65_536).optional(),
 });
 
+const PICKUP_ID = z.string().min(1).max(64);
+/** Most pickups one resync lists (a kiosk's vault holds a few hundred cards; 256 KiB payloads). */
+export const MAX_RESYNC_PICKUPS = 2000;
+/** Most pickup ids a resync report names per difference (the counts stay exact). */
+export const MAX_RESYNC_REPORTED_IDS = 200;
+
+/**
+ * `manifest.resyncRequested` (kiosk → registry, an outbox event): the kiosk asks for its whole
+ * manifest. `proof` is HPKE auth mode from the kiosk's enrolled X25519 key to the registry's,
+ * bound to the kiosk and `requestId` (src/store/hpke.ts `resyncInfo`): the registry acts only on
+ * a request it can open with the key it holds for the kiosk of the topic.
+ */
+export const ManifestResyncRequestedBodySchema = z.strictObject({
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  proof: z.string().min(1).max(4096),
+});
+
+/** What a resync proof holds once opened (the registry checks it names the kiosk of the topic). */
+export const ManifestResyncProofSchema = z.strictObject({
+  kioskId: z.string().min(3).max(63),
+  requestId: z.string().min(16).max(64),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+
+/**
+ * `manifest.resync` (registry → kiosk on `kiosk/{id}/manifest`, signed, bound like an entry): sent
+ * after the stage entries of a resync, it lists every pickup the registry has staged at the kiosk.
+ * The kiosk reconciles its vault against it (src/kiosk/manifest-resync.ts).
+ */
+export const ManifestResyncBodySchema = z.strictObject({
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  pickupIds: z.array(PICKUP_ID).max(MAX_RESYNC_PICKUPS),
+});
+
+const ResyncDifferenceSchema = z.strictObject({
+  count: z.number().int().min(0),
+  /** the first MAX_RESYNC_REPORTED_IDS pickup ids (pseudonymous, no PII) */
+  pickupIds: z.array(PICKUP_ID).max(MAX_RESYNC_REPORTED_IDS),
+});
+
+/**
+ * `manifest.resynced` (kiosk → registry and operations, an outbox event): what a resync changed or
+ * found. Counts and pickup ids only.
+ */
+export const ManifestResyncedBodySchema = z.strictObject({
+  requestId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+  /** pickups the kiosk holds as the registry does */
+  inSync: z.number().int().min(0),
+  /** staged at the registry, missing here: staged by the resync's entries (the normal stage path) */
+  staged: ResyncDifferenceSchema,
+  /** staged here, no longer at the registry: withdrawn */
+  withdrawn: ResyncDifferenceSchema,
+  /** staged at the registry but still not staged here (its entry was refused or did not open) */
+  notStaged: ResyncDifferenceSchema,
+  /** cards in the vault whose pickup the registry does not stage here: never dispensed, staff remove them */
+  unknownCards: ResyncDifferenceSchema,
+});
+
 /** `command.request`: an operations command (signature checked by the fleet layer). */
 export const CommandBodySchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
@@ -181,7 +239,11 @@ export const ConfigResultBodySchema = z.strictObject({
   version: z.number().int().min(0),
   /** id of the `config.push` envelope this answers */
   configId: z.string().min(1).max(64),
-  status: z.enum(['applied', 'refused', 'rolled-back']),
+  /**
+   * applied: in the store and on probation; kept: passed probation, it is the last good config now;
+   * rolled-back: probation failed, the last good config runs again; refused: never applied
+   */
+  status: z.enum(['applied', 'refused', 'rolled-back', 'kept']),
   reason: RefusalReasonSchema.or(z.literal('unhealthy')).optional(),
   /** short, PII-free detail (e.g. the first validation issue) */
   detail: z.string().max(500).optional(),
@@ -393,6 +455,9 @@ export const messageBodies = {
   'update.submitted': UpdateSubmittedBodySchema,
   'update.status': UpdateStatusBodySchema,
   'security.refused': SecurityRefusedBodySchema,
+  'manifest.resyncRequested': ManifestResyncRequestedBodySchema,
+  'manifest.resync': ManifestResyncBodySchema,
+  'manifest.resynced': ManifestResyncedBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
@@ -409,6 +474,8 @@ export const EVENT_TYPES = [
   'vault.loaded',
   'update.submitted',
   'security.refused',
+  'manifest.resyncRequested',
+  'manifest.resynced',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 /** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */

@@ -9,6 +9,9 @@ import {
   ContactRecordSchema,
   type Envelope,
   envelope,
+  ManifestResyncProofSchema,
+  ManifestResyncRequestedBodySchema,
+  MAX_RESYNC_PICKUPS,
   type MessageBody,
   UpdateSubmissionSchema,
   UpdateSubmittedBodySchema,
@@ -16,7 +19,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import { signEnvelope } from '../fleet/signing.js';
 import { topics } from '../link/topics.js';
-import { hpkeOpen, hpkeSeal, manifestInfo, updateInfo } from '../store/hpke.js';
+import { CLOCK_SKEW_MS } from '../fleet/gate.js';
+import { hpkeOpen, hpkeSeal, manifestInfo, resyncInfo, updateInfo } from '../store/hpke.js';
 import { publicKeyFromRaw } from '../store/seal.js';
 import type { RegistryKeys } from './keys.js';
 import type { SqliteDatabase } from '../store/sqlite.js';
@@ -68,7 +72,13 @@ export class RegistryCitizens {
         pickup_id TEXT PRIMARY KEY,
         kiosk_id  TEXT NOT NULL,
         id_number TEXT NOT NULL,
-        state     TEXT NOT NULL CHECK (state IN ('waiting-for-key', 'staged', 'completed', 'retracted'))
+        state     TEXT NOT NULL
+                  CHECK (state IN ('waiting-for-key', 'staged', 'completed', 'retracted', 'withdrawn'))
+      );
+      CREATE TABLE IF NOT EXISTS resync_requests (
+        request_id  TEXT PRIMARY KEY,
+        kiosk_id    TEXT NOT NULL,
+        answered_at TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS updates (
         tracking_code TEXT PRIMARY KEY,
@@ -77,6 +87,7 @@ export class RegistryCitizens {
         changes       TEXT NOT NULL,
         state         TEXT NOT NULL
       );`);
+    await allowWithdrawnPickups(db);
     return new RegistryCitizens(db, options);
   }
 
@@ -101,6 +112,15 @@ export class RegistryCitizens {
       [kioskId],
     );
     if (known?.public_key !== publicKey) await this.setKioskKey(kioskId, publicKey);
+  }
+
+  /** The X25519 key (base64) this registry seals a kiosk's pickups to, once it knows it. */
+  async kioskKey(kioskId: string): Promise<string | undefined> {
+    return (
+      await this.db.get<{ public_key: string }>('SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?', [
+        kioskId,
+      ])
+    )?.public_key;
   }
 
   /** The kiosk's sealing key (from its status, or set by operations): pending pickups go out now. */
@@ -132,15 +152,81 @@ export class RegistryCitizens {
     if (key) await this.sendStage(kioskId, pickupId, idNumber, key.public_key);
   }
 
+  /** Withdraws a pickup from its kiosk; a later resync no longer lists it. */
   async withdrawPickup(kioskId: string, pickupId: string): Promise<void> {
     await this.options.publish(
       topics.manifest(kioskId),
       this.signedFor(kioskId, 'manifest.entry', { pickupId, action: 'withdraw' }),
     );
+    await this.db.run(`UPDATE pickups SET state = 'withdrawn' WHERE pickup_id = ? AND kiosk_id = ?`, [
+      pickupId,
+      kioskId,
+    ]);
+  }
+
+  /**
+   * A kiosk asked for its whole manifest (`manifest.resyncRequested`): once its proof opens with
+   * the key held for that kiosk, every pickup staged there goes out again as a signed stage entry
+   * (sealed afresh; the kiosk keeps the secrets it already holds), then the signed list of them all.
+   * A request is answered once.
+   */
+  async resendManifest(kioskId: string, request: MessageBody<'manifest.resyncRequested'>): Promise<void> {
+    const key = await this.db.get<{ public_key: string }>(
+      'SELECT public_key FROM kiosk_keys WHERE kiosk_id = ?',
+      [kioskId],
+    );
+    if (!key) throw new Error(`no sealing key known for kiosk ${kioskId}`);
+    await this.checkResyncProof(kioskId, request, key.public_key);
+    const fresh = await this.db.run(
+      'INSERT OR IGNORE INTO resync_requests (request_id, kiosk_id, answered_at) VALUES (?, ?, ?)',
+      [request.requestId, kioskId, new Date().toISOString()],
+    );
+    if (fresh.changes === 0) throw new Error('resync request already answered');
+    const staged = await this.db.all<{ pickup_id: string; id_number: string }>(
+      `SELECT pickup_id, id_number FROM pickups WHERE kiosk_id = ? AND state IN ('staged', 'waiting-for-key')
+         ORDER BY pickup_id`,
+      [kioskId],
+    );
+    if (staged.length > MAX_RESYNC_PICKUPS)
+      throw new Error(`${staged.length} pickups staged: more than one resync lists (${MAX_RESYNC_PICKUPS})`);
+    for (const row of staged)
+      // a stage that cannot be sent stays listed: the kiosk then reports it as not staged
+      await this.sendStage(kioskId, row.pickup_id, row.id_number, key.public_key).catch((error: unknown) =>
+        this.options.log.warn(
+          { kioskId, pickupId: row.pickup_id, err: (error as Error).message },
+          'registry: resync stage not sent',
+        ),
+      );
+    await this.options.publish(
+      topics.manifest(kioskId),
+      this.signedFor(kioskId, 'manifest.resync', {
+        requestId: request.requestId,
+        pickupIds: staged.map((row) => row.pickup_id),
+      }),
+    );
+    this.options.log.info({ kioskId, pickups: staged.length }, 'registry: manifest re-sent');
+  }
+
+  /** The proof opens only if the kiosk's enrolled key sealed it for this kiosk and request id. */
+  private async checkResyncProof(
+    kioskId: string,
+    request: MessageBody<'manifest.resyncRequested'>,
+    kioskKey: string,
+  ): Promise<void> {
+    const plaintext = await hpkeOpen(request.proof, {
+      recipient: this.options.keys.sealing,
+      sender: Buffer.from(kioskKey, 'base64'),
+      info: resyncInfo(kioskId, request.requestId),
+    });
+    const proof = ManifestResyncProofSchema.parse(JSON.parse(plaintext.toString('utf8')));
+    const age = Date.now() - Date.parse(proof.requestedAt);
+    if (proof.kioskId !== kioskId || proof.requestId !== request.requestId)
+      throw new Error('resync proof names another kiosk or request');
+    if (age > MESSAGE_LIFETIME_MS || age < -CLOCK_SKEW_MS) throw new Error('resync request out of date');
   }
 
   /** Signed by the registry key, bound to one kiosk, with a nonce, an issue time and an expiry. */
-  private signedFor<T extends 'manifest.entry' | 'update.status'>(
+  private signedFor<T extends 'manifest.entry' | 'manifest.resync' | 'update.status'>(
     kioskId: string,
     type: T,
     body: MessageBody<T>,
@@ -213,6 +299,8 @@ export class RegistryCitizens {
       ]);
       return;
     }
+    if (type === 'manifest.resyncRequested')
+      return this.resendManifest(kioskId, ManifestResyncRequestedBodySchema.parse(body));
     if (type === 'update.submitted') {
       const { trackingCode, sealed } = UpdateSubmittedBodySchema.parse(body);
       const update = await this.openSubmission(kioskId, trackingCode, sealed);
@@ -265,4 +353,28 @@ export class RegistryCitizens {
     );
     return row ? { state: row.state, changes: JSON.parse(row.changes) as unknown } : undefined;
   }
+}
+
+/**
+ * Registry files made before pickups could be withdrawn have a CHECK without 'withdrawn': the
+ * table is rebuilt with the current one (SQLite cannot alter a CHECK in place).
+ */
+async function allowWithdrawnPickups(db: SqliteDatabase): Promise<void> {
+  const table = await db.get<{ sql: string }>(
+    `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'pickups'`,
+  );
+  if (!table || table.sql.includes("'withdrawn'")) return;
+  await db.exec(`
+    BEGIN IMMEDIATE;
+    ALTER TABLE pickups RENAME TO pickups_before_withdrawn;
+    CREATE TABLE pickups (
+      pickup_id TEXT PRIMARY KEY,
+      kiosk_id  TEXT NOT NULL,
+      id_number TEXT NOT NULL,
+      state     TEXT NOT NULL
+                CHECK (state IN ('waiting-for-key', 'staged', 'completed', 'retracted', 'withdrawn'))
+    );
+    INSERT INTO pickups SELECT pickup_id, kiosk_id, id_number, state FROM pickups_before_withdrawn;
+    DROP TABLE pickups_before_withdrawn;
+    COMMIT;`);
 }

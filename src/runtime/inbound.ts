@@ -1,10 +1,18 @@
 import type { InboundHandlers } from '../link/inbound.js';
+import type { ManifestResync } from '../kiosk/manifest-resync.js';
 import { ManifestRejected, type Vault } from '../kiosk/vault.js';
 import type { Logger } from '../util/log.js';
 
-/** Manifest entries (staging, withdrawal) and update statuses, each applied in its inbox transaction. */
-export function kioskInbound(vault: Vault, log: Logger): InboundHandlers {
+/**
+ * Manifest entries (staging, withdrawal), the registry's list closing a manifest resync, and update
+ * statuses, each applied in its inbox transaction.
+ */
+export function kioskInbound(vault: Vault, resync: ManifestResync, log: Logger): InboundHandlers {
   return {
+    manifestResync: async (message, tx, afterCommit) => {
+      const report = await resync.reconcile(tx, message.body);
+      if (report) afterCommit(() => resync.reconciled(report));
+    },
     manifest: async (message, tx) => {
       try {
         await vault.applyManifest(tx, message.body);

@@ -32,6 +32,11 @@ export function updateInfo(kioskId: string, trackingCode: string): Buffer {
   return Buffer.from(`cccd-kiosk/v1 update ${kioskId} ${trackingCode}`, 'utf8');
 }
 
+/** `info` of a kiosk's manifest resync request (its proof): binds the kiosk and the request id. */
+export function resyncInfo(kioskId: string, requestId: string): Buffer {
+  return Buffer.from(`cccd-kiosk/v1 resync ${kioskId} ${requestId}`, 'utf8');
+}
+
 /** Raw 32-byte X25519 private key of a Node KeyObject (JWK `d`). */
 function rawPrivate(key: KeyObject): Buffer {
   const jwk = key.export({ format: 'jwk' });

@@ -1,4 +1,3 @@
-export { type JobHandler, type JobInput, type JobRow, JobRunner, type JobState, JobStore } from './jobs.js';
 export { LATEST_VERSION, type Migration, migrate, migrations, SchemaTooNew } from './migrations.js';
 export { SqliteDatabase, sqliteCode } from './sqlite.js';
 export {

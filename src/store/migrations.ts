@@ -144,6 +144,23 @@ export const migrations: readonly Migration[] = [
         CHECK ((phase = 'identified') = (pickup_id IS NOT NULL))
       );`,
   },
+  {
+    version: 7,
+    description:
+      'manifest resyncs the kiosk asked the registry for (src/kiosk/manifest-resync.ts); no jobs table',
+    // `requested_at` splits what the kiosk held when it asked (the registry's list speaks for it)
+    // from what was staged since; `reconciled_at` makes a second list for one request a no-op.
+    // The jobs table goes: nothing ever queued a job (all deferred delivery is the outbox's), and
+    // the runner that polled it is gone (issue 13).
+    sql: `
+      CREATE TABLE manifest_resyncs (
+        request_id    TEXT PRIMARY KEY,
+        requested_at  INTEGER NOT NULL,
+        requested_by  TEXT NOT NULL,
+        reconciled_at INTEGER
+      ) WITHOUT ROWID;
+      DROP TABLE jobs;`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;

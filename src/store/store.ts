@@ -3,9 +3,8 @@ import { existsSync, renameSync } from 'node:fs';
 import type { Health, Service } from '../util/lifecycle.js';
 import { ensurePrivateFile } from '../util/private-files.js';
 import type { Logger } from '../util/log.js';
-import { JobStore } from './jobs.js';
 import { migrate } from './migrations.js';
-import type { JobInput, JobRow, OutboxEventInput, Transaction } from './transaction.js';
+import type { OutboxEventInput, Transaction } from './transaction.js';
 import { type RunResult, type SqlParams, SqliteDatabase, sqliteCode } from './sqlite.js';
 
 export type Synchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
@@ -25,8 +24,8 @@ export interface StoreOptions {
   /** outbox event types whose body carries personal data: their removal is a purge (see `purged`) */
   personalEventTypes?: readonly string[];
   /**
-   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no crash recovery
-   * of jobs and no moving a bad file aside — those belong to the runtime alone.
+   * Opened by an operator tool (`kiosk queue`) beside a possibly running kiosk: no WAL checkpoint
+   * and no moving a bad file aside — those belong to the runtime alone.
    */
   forTool?: boolean;
 }
@@ -74,7 +73,6 @@ export type StoreEvent =
  */
 export class Store implements Service {
   readonly name = 'store';
-  readonly jobs: JobStore;
   private writer: SqliteDatabase | undefined;
   private reader: SqliteDatabase | undefined;
   private readonly queue: Pending[] = [];
@@ -87,7 +85,6 @@ export class Store implements Service {
 
   constructor(private readonly options: StoreOptions) {
     this.now = options.now ?? Date.now;
-    this.jobs = new JobStore(this, this.now);
   }
 
   get file(): string {
@@ -136,8 +133,6 @@ export class Store implements Service {
     if (!this.reader) await this.openReader();
     // a crash may have left frames of deleted personal data in the WAL: fold them in and truncate it
     if (!this.options.forTool) await this.checkpoint(writer);
-    const recovered = this.options.forTool ? 0 : await this.jobs.recoverInterrupted();
-    if (recovered > 0) log.warn({ recovered }, 'store: jobs that were running at a crash are due again');
     const row = await this.reader?.get<{ n: number }>('SELECT COUNT(*) AS n FROM outbox');
     this.depth = row?.n ?? 0;
     if (!this.options.forTool)
@@ -220,7 +215,7 @@ export class Store implements Service {
       return;
     }
     for (const item of batch) {
-      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now, this.jobs);
+      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now);
       try {
         const value = await item.work(tx);
         await tx.writeEmitted();
@@ -397,7 +392,6 @@ class BufferedTransaction implements Transaction {
     private readonly db: SqliteDatabase,
     private readonly defaultTopic: string,
     private readonly now: () => number,
-    private readonly jobStore: JobStore,
   ) {}
 
   /**
@@ -480,10 +474,6 @@ class BufferedTransaction implements Transaction {
       detail === undefined ? null : JSON.stringify(detail),
     ]);
   }
-
-  addJob(job: JobInput): Promise<number> {
-    return this.jobStore.insert(this, job);
-  }
 }
 
-export type { JobInput, JobRow, OutboxEventInput, Transaction };
+export type { OutboxEventInput, Transaction };

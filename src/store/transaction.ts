@@ -1,8 +1,4 @@
-/**
- * The types shared by the store and its job rows. They live apart from store.ts and jobs.ts so
- * that neither imports the other's module for its types (store.ts builds a JobStore; jobs.ts only
- * needs a transaction).
- */
+/** The transaction the store hands its callers, and the outbox event they emit in it. */
 import type { RunResult, SqlParams } from './sqlite.js';
 
 /** An event to put in the outbox; `id` defaults to a fresh UUID (the registry dedupes by it). */
@@ -32,31 +28,4 @@ export interface Transaction {
   /** Records that inbound message `id` is applied; false if it already was (a redelivery). */
   markApplied(messageId: string, kind: string): Promise<boolean>;
   audit(actor: string, action: string, detail?: Record<string, unknown>): Promise<void>;
-  addJob(job: JobInput): Promise<number>;
-}
-
-export interface JobInput {
-  kind: string;
-  payload: unknown;
-  /** higher runs first among due jobs */
-  priority?: number;
-  /** epoch ms; default now */
-  runAt?: number;
-  /** attempts before the job goes to the dead letters */
-  maxAttempts?: number;
-}
-
-export type JobState = 'pending' | 'running' | 'dead';
-
-export interface JobRow {
-  id: number;
-  kind: string;
-  payload: string;
-  priority: number;
-  state: JobState;
-  run_at: number;
-  attempts: number;
-  max_attempts: number;
-  last_error: string | null;
-  created_at: number;
 }

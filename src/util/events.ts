@@ -15,8 +15,6 @@ export interface RuntimeEvents {
   'fleet.restart': { by: string };
   /** operations asked to purge citizen sessions and their secrets (the session layer reacts) */
   'fleet.purgeSessions': { by: string };
-  /** operations asked to resync the pickup manifest with the registry */
-  'fleet.resyncManifest': { by: string };
   /** a pushed configuration was applied or rolled back; `restartRequired` lists settings waiting for a restart */
   'config.applied': { version: number; settings: Record<string, unknown>; restartRequired: string[] };
 }

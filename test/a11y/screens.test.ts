@@ -4,11 +4,9 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/kiosk/view.js';
-import { UiServer } from '../../src/ui/server.js';
-import { type KioskBrowser, openKioskBrowser } from '../e2e/browser.js';
+import { type FedScreens, type KioskBrowser, openFedScreens } from '../e2e/browser.js';
 import { ROOT } from '../helpers/processes.js';
-import { quietLogger } from '../helpers/logs.js';
-import { ViewFeeder } from '../helpers/view-feeder.js';
+import type { ViewFeeder } from '../helpers/view-feeder.js';
 
 /**
  * Accessibility checked by a machine (issue 15): every screen of the touchscreen app, in
@@ -179,30 +177,21 @@ const VIEWPORTS = [
 ] as const;
 
 let sessions: ViewFeeder;
-let ui: UiServer;
 let browser: KioskBrowser;
+let screens: FedScreens | undefined;
 const report: Array<{ screen: string; lang: string; mode: string; violations: unknown[] }> = [];
 let seriousOrCritical = 0;
 
 beforeAll(async () => {
-  sessions = new ViewFeeder();
-  ui = new UiServer({
-    host: '127.0.0.1',
-    port: 0,
-    log: quietLogger(),
-    status: () => ({ kioskId: 'k', version: '0', startedAt: '', parts: {} }),
-    sessions,
-  });
-  await ui.start();
-  browser = await openKioskBrowser(`${ui.url}/`);
+  screens = await openFedScreens();
+  ({ sessions, browser } = screens);
 });
 afterAll(async () => {
   const dir = join(ROOT, 'test-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'a11y-axe.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(`figure: axe serious+critical violations: ${seriousOrCritical} (target: 0)`);
-  await browser?.close();
-  await ui?.stop();
+  await screens?.close();
 });
 
 async function show(page: Page, view: Omit<SessionView, 'seq'>, lang: 'vi' | 'en', large: boolean) {

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { ROOT } from '../helpers/processes.js';
+import { UiServer } from '../../src/ui/server.js';
+import { quietLogger } from '../helpers/logs.js';
+import { ViewFeeder } from '../helpers/view-feeder.js';
 
 /** Debian's Chromium (scripts/ensure-deps.sh installs it); never a downloaded browser. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -116,4 +119,33 @@ export async function typeOnScreenKeyboard(page: Page, text: string): Promise<vo
       await page.click(`[data-testid="kb-${char.toLowerCase()}"]`);
     } else await page.click(`[data-testid="kb-${char}"]`);
   }
+}
+
+/** The kiosk page in Chromium with its views fed by the test (the UI alone, no kiosk behind it). */
+export interface FedScreens {
+  sessions: ViewFeeder;
+  browser: KioskBrowser;
+  close(): Promise<void>;
+}
+
+/** The real UI server on a free port, fed by a ViewFeeder, and headless Chromium on its page. */
+export async function openFedScreens(): Promise<FedScreens> {
+  const sessions = new ViewFeeder();
+  const ui = new UiServer({
+    host: '127.0.0.1',
+    port: 0,
+    log: quietLogger(),
+    status: () => ({ kioskId: 'k', version: '0', startedAt: '', parts: {} }),
+    sessions,
+  });
+  await ui.start();
+  const browser = await openKioskBrowser(`${ui.url}/`);
+  return {
+    sessions,
+    browser,
+    close: async () => {
+      await browser.close();
+      await ui.stop();
+    },
+  };
 }

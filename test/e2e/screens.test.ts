@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/kiosk/view.js';
-import { UiServer } from '../../src/ui/server.js';
-import { quietLogger } from '../helpers/logs.js';
-import { ViewFeeder } from '../helpers/view-feeder.js';
+import type { ViewFeeder } from '../helpers/view-feeder.js';
 import {
+  type FedScreens,
   type KioskBrowser,
-  openKioskBrowser,
+  openFedScreens,
   screenshotBothLanguages,
   typeOnScreenKeyboard,
   waitForScreen,
@@ -35,24 +34,15 @@ const record: NonNullable<SessionView['record']> = {
 const soon = (ms: number) => ({ endsAt: Date.now() + ms, totalMs: ms });
 
 let sessions: ViewFeeder;
-let ui: UiServer;
 let browser: KioskBrowser;
+let screens: FedScreens | undefined;
 
 beforeAll(async () => {
-  sessions = new ViewFeeder();
-  ui = new UiServer({
-    host: '127.0.0.1',
-    port: 0,
-    log: quietLogger(),
-    status: () => ({ kioskId: 'k', version: '0', startedAt: '', parts: {} }),
-    sessions,
-  });
-  await ui.start();
-  browser = await openKioskBrowser(`${ui.url}/`);
+  screens = await openFedScreens();
+  ({ sessions, browser } = screens);
 });
 afterAll(async () => {
-  await browser?.close();
-  await ui?.stop();
+  await screens?.close();
 });
 
 async function show(view: Omit<SessionView, 'seq'>): Promise<void> {

@@ -89,3 +89,72 @@ export async function processesMatching(needle: string): Promise<number[]> {
   }
   return pids;
 }
+
+export interface DemoProcess {
+  demo: Spawned;
+  dataDir: string;
+  uiUrl: string;
+  brokerUrl: string;
+  /** SIGINT and wait (if it still runs), then any child left behind killed and the data removed */
+  stop(): Promise<void>;
+}
+
+export interface DemoOptions {
+  kioskId: string;
+  /** the temporary data directory's prefix */
+  prefix: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** wait for the demo's vault load too: a citizen can start only once it has */
+  vaultLoaded?: boolean;
+}
+
+/**
+ * `kiosk demo` as a newcomer runs it (broker, registry and emulators in the rig process, the
+ * kiosk with its UI server) on free ports, in a temporary data directory. The waits are limits,
+ * not figures: how long start-up takes is measured in bench, not in tests.
+ */
+export async function startDemoProcess(options: DemoOptions): Promise<DemoProcess> {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dataDir = mkdtempSync(join(tmpdir(), options.prefix));
+  const demo = spawnKiosk(
+    [
+      'demo',
+      '--data-dir',
+      dataDir,
+      '--ui-port',
+      '0',
+      '--broker-port',
+      '0',
+      '--kiosk-id',
+      options.kioskId,
+    ].concat(options.extraArgs ?? []),
+    options.env,
+  );
+  try {
+    const [, uiUrl = '', brokerUrl = ''] = await demo.waitFor(
+      /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
+      60_000,
+    );
+    if (options.vaultLoaded) await demo.waitFor(/demo: vault loaded/, 60_000);
+    return {
+      demo,
+      dataDir,
+      uiUrl,
+      brokerUrl,
+      stop: async () => {
+        if (demo.child.exitCode === null && demo.child.signalCode === null) {
+          demo.child.kill('SIGINT');
+          await demo.exited;
+        }
+        for (const pid of await processesMatching(dataDir)) process.kill(pid, 'SIGKILL');
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    demo.child.kill('SIGKILL');
+    throw error;
+  }
+}

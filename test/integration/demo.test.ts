@@ -4,28 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { statusOf, watchTopic } from '../helpers/mqtt-watch.js';
-import { processesMatching, ROOT, spawnKiosk } from '../helpers/processes.js';
+import { processesMatching, ROOT, startDemoProcess } from '../helpers/processes.js';
 
-async function startDemo() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'demo-'));
-  const demo = spawnKiosk([
-    'demo',
-    '--data-dir',
-    dataDir,
-    '--ui-port',
-    '0',
-    '--broker-port',
-    '0',
-    '--kiosk-id',
-    'demo-test',
-  ]);
-  const [, uiUrl, brokerUrl] = await demo.waitFor(
-    /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
-    // a limit on waiting, not a figure: how long start-up takes is measured in bench, not here
-    60_000,
-  );
-  return { demo, dataDir, uiUrl: uiUrl as string, brokerUrl: brokerUrl as string };
-}
+const startDemo = () => startDemoProcess({ kioskId: 'demo-test', prefix: 'demo-' });
 
 describe('kiosk demo', () => {
   // Durations are not asserted here (issue 11): a loaded machine is slower, not wrong. The stop is
@@ -40,7 +21,6 @@ describe('kiosk demo', () => {
       expect(Object.keys(health.parts).sort()).toEqual([
         'devices',
         'fleet',
-        'jobs',
         'link',
         'sessions',
         'store',

@@ -13,7 +13,7 @@ import type { SessionView, UiInput } from '../../src/kiosk/view.js';
 import { rigDemoControl } from '../../src/demo/panel.js';
 import { SqliteDatabase } from '../../src/store/index.js';
 import type { DemoCommand } from '../../src/ui/demo-control.js';
-import { processesMatching, type Spawned, spawnKiosk } from '../helpers/processes.js';
+import { type Spawned, startDemoProcess } from '../helpers/processes.js';
 
 export interface CitizenWorld {
   demo: Spawned;
@@ -28,32 +28,12 @@ export interface CitizenWorld {
 }
 
 export async function startCitizenWorld(kioskId: string): Promise<CitizenWorld> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'kiosk-security-'));
-  const demo = spawnKiosk([
-    'demo',
-    '--data-dir',
-    dataDir,
-    '--ui-port',
-    '0',
-    '--broker-port',
-    '0',
-    '--kiosk-id',
+  const { demo, dataDir, uiUrl, brokerUrl, stop } = await startDemoProcess({
     kioskId,
-    '--log-level',
-    'debug',
-  ]);
-  let uiUrl: string;
-  let brokerUrl: string;
-  try {
-    [, uiUrl = '', brokerUrl = ''] = await demo.waitFor(
-      /demo ready: (http:\/\/127\.0\.0\.1:\d+) .*broker (mqtt:\/\/127\.0\.0\.1:\d+)/,
-      30_000,
-    );
-    await demo.waitFor(/demo: vault loaded/, 30_000);
-  } catch (error) {
-    demo.child.kill('SIGKILL');
-    throw error;
-  }
+    prefix: 'kiosk-security-',
+    extraArgs: ['--log-level', 'debug'],
+    vaultLoaded: true,
+  });
   const control = rigDemoControl(join(dataDir, 'rig', 'rig.sock'));
   return {
     demo,
@@ -63,14 +43,7 @@ export async function startCitizenWorld(kioskId: string): Promise<CitizenWorld> 
     brokerUrl,
     kioskId,
     rig: (command) => control.run(command),
-    stop: async () => {
-      if (demo.child.exitCode === null && demo.child.signalCode === null) {
-        demo.child.kill('SIGINT');
-        await demo.exited;
-      }
-      for (const pid of await processesMatching(dataDir)) process.kill(pid, 'SIGKILL');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
 

@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { makeBrokerPki } from '../../helpers/test-pki.js';
 import { spawnRig } from '../../../src/demo/demo.js';
 import type { DemoRigReady } from '../../../src/demo/rig.js';
 import { DEMO_CITIZENS } from '../../../src/demo/citizens.js';
@@ -31,51 +32,6 @@ let mosquitto: MosquittoInstance;
 let rig: { child: ChildProcess; ready: DemoRigReady };
 let env: NodeJS.ProcessEnv;
 const running: Spawned[] = [];
-
-function makePki(pkiDir: string): void {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: pkiDir, stdio: 'pipe' });
-  const key = ['-newkey', 'rsa:2048', '-nodes'];
-  openssl(
-    'req',
-    '-x509',
-    ...key,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=example-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-  );
-  writeFileSync(join(pkiDir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, subject] of [
-    ['server', '/CN=127.0.0.1'],
-    ['kiosk', `/CN=${KIOSK_ID}`],
-  ] as const) {
-    openssl('req', ...key, '-subj', subject, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    const ext = name === 'server' ? ['-extfile', 'server.ext'] : [];
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      `${name}.pem`,
-      ...ext,
-    );
-  }
-  // Mosquitto started as root reads its files as the mosquitto user
-  chmodSync(pkiDir, 0o755);
-  for (const file of readdirSync(pkiDir)) chmodSync(join(pkiDir, file), 0o644);
-}
 
 function rigSays(line: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -143,7 +99,7 @@ beforeAll(async () => {
   chmodSync(dir, 0o755); // Mosquitto (as the mosquitto user) reads the TLS files below it
   const pkiDir = join(dir, 'tls');
   execFileSync('mkdir', ['-p', pkiDir]);
-  makePki(pkiDir);
+  makeBrokerPki(pkiDir, KIOSK_ID);
   const tlsPort = await freePort();
   // plain loopback listener for the registry; the kiosk's listener: TLS with client certificates
   mosquitto = await startMosquitto([

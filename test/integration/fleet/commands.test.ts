@@ -24,12 +24,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
   let rig: Awaited<ReturnType<typeof startFleetRig>>;
   const seen: Partial<Record<keyof RuntimeEvents, unknown[]>> = {};
   const listen = () => {
-    for (const event of [
-      'fleet.lock',
-      'fleet.restart',
-      'fleet.purgeSessions',
-      'fleet.resyncManifest',
-    ] as const)
+    for (const event of ['fleet.lock', 'fleet.restart', 'fleet.purgeSessions'] as const)
       rig.runtime.bus.on('test', event, (payload) => {
         (seen[event] ??= []).push(payload);
       });
@@ -58,7 +53,6 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     ['lock', 'fleet.lock', { locked: true }],
     ['unlock', 'fleet.lock', { locked: false }],
     ['purge-sessions', 'fleet.purgeSessions', undefined],
-    ['resync-manifest', 'fleet.resyncManifest', undefined],
     ['restart', 'fleet.restart', { restartingInMs: 50 }],
   ] as const)(
     'runs %s once, answers with the correlationId, and refuses its replay',
@@ -98,6 +92,15 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
     expect(bad.body).toMatchObject({ status: 'refused', reason: 'invalid' });
   });
 
+  it('refuses resync-manifest on a kiosk without a pinned registry sealing key (it could not prove the request)', async () => {
+    const answer = await send(signCommand({ kioskId, name: 'resync-manifest', key: rig.opsKey }));
+    expect(answer.body).toMatchObject({ name: 'resync-manifest', status: 'refused', reason: 'invalid' });
+    const asked = await rig.runtime.store
+      .read()
+      .get<{ n: number }>('SELECT COUNT(*) AS n FROM manifest_resyncs');
+    expect(asked?.n).toBe(0);
+  });
+
   it('collects a bounded, PII-free diagnostics bundle', async () => {
     const answer = await send(signCommand({ kioskId, name: 'collect-diagnostics', key: rig.opsKey }));
     expect(answer.body.status).toBe('ok');
@@ -114,6 +117,7 @@ describe('signed commands over Mosquitto (issue 7, item 3)', () => {
         'fleet',
         'kioskId',
         'logLevel',
+        'manifestResync',
         'memoryMb',
         'node',
         'parts',

@@ -42,7 +42,12 @@ export async function startFleetRig(kioskId: string, extra: Partial<KioskConfigI
       dataDir: join(dir, 'kiosk'),
       ui: { port: 0 },
       devices: { scanner: { path: scannerDevice, baudRate: 9600 } },
-      fleet: { opsPublicKeys: [ops.publicKey], rollbackAfterMs: 1500 },
+      // probation: a part down reverts at once, the broker may be away (outage tests) for a minute
+      fleet: {
+        opsPublicKeys: [ops.publicKey],
+        rollbackAfterMs: 1500,
+        probation: { partDownMs: 0, brokerUnreachableMs: 60_000 },
+      },
       ...extra,
     },
     'test',

@@ -1,88 +1,21 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
+import { makeBrokerPki, selfSigned } from '../../helpers/test-pki.js';
 import { quietLogger } from '../../helpers/logs.js';
 import { type MosquittoInstance, startMosquitto } from '../../helpers/mosquitto.js';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const openssl = (dir: string, ...args: string[]) =>
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-
-/** A self-signed certificate `<name>.pem` with its key `<name>.key`. */
-function selfSigned(dir: string, name: string, subject: string): void {
-  openssl(
-    dir,
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    subject,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.pem`,
-  );
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a kiosk client certificate, all made here. */
-function makePki(dir: string): void {
-  selfSigned(dir, 'ca', '/CN=test-ca');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, subject] of [
-    ['server', '/CN=127.0.0.1'],
-    ['kiosk', '/CN=tls-0001'],
-  ] as const) {
-    openssl(
-      dir,
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      subject,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-    openssl(
-      dir,
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      `${name}.pem`,
-      ...(name === 'server' ? ['-extfile', 'server.ext'] : []),
-    );
-  }
-  // Mosquitto started as root reads its files as the mosquitto user.
-  chmodSync(dir, 0o755);
-  for (const file of readdirSync(dir)) chmodSync(join(dir, file), 0o644);
-}
-
 describe('link over TLS with a client certificate (Mosquitto)', () => {
   let dir: string;
   let mosquitto: MosquittoInstance;
   const runtimes: KioskRuntime[] = [];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tls-'));
-    makePki(dir);
+    makeBrokerPki(dir, 'tls-0001');
     mosquitto = await startMosquitto([
       `cafile ${join(dir, 'ca.pem')}`,
       `certfile ${join(dir, 'server.pem')}`,

@@ -9,7 +9,6 @@ import { type X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, it } from 'vitest';
 import { chipAuthenticationKey } from '../../../src/card/ca.js';
-import { CardError } from '../../../src/card/errors.js';
 import { LDS_FILES } from '../../../src/card/files.js';
 import { parseDynamicAuthentication } from '../../../src/card/pace.js';
 import { parseCardAccess, parseDg14SecurityInfos } from '../../../src/card/security-infos.js';
@@ -23,6 +22,7 @@ import {
   issueForeignCsca,
   issueMasterListSigner,
 } from '../../../src/demo/trust-list-pki.js';
+import { mutationsOf, typedOnly } from './fuzz-inputs.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
 /** master lists and CRLs verify signatures and parse certificates (~5 ms an input): fewer in `npm test` */
@@ -32,33 +32,6 @@ const TIMEOUT = Math.max(20_000, RUNS);
 /** up to 20 ms an input on a loaded 2-core machine */
 const SIGNED_TIMEOUT = Math.max(60_000, SIGNED_RUNS * 20);
 const DAY = 86_400_000;
-
-function typedOnly(parse: () => unknown): void {
-  try {
-    parse();
-  } catch (error) {
-    if (!(error instanceof CardError)) throw error;
-  }
-}
-
-/** Random bytes, and valid bytes edited, cut short or extended (reaches deep into the parsers). */
-function mutationsOf(valid: Buffer): fc.Arbitrary<Uint8Array> {
-  return fc.oneof(
-    fc.uint8Array({ maxLength: 300 }),
-    fc
-      .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
-        minLength: 1,
-        maxLength: 4,
-      })
-      .map((edits) => {
-        const copy = Buffer.from(valid);
-        for (const [at, value] of edits) copy[at] = value;
-        return copy;
-      }),
-    fc.nat(valid.length).map((n) => valid.subarray(0, n)),
-    fc.uint8Array({ minLength: 1, maxLength: 16 }).map((tail) => Buffer.concat([valid, tail])),
-  );
-}
 
 let dg14: Buffer;
 let masterList: Buffer;

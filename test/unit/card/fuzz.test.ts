@@ -7,7 +7,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCommand, decodeResponse } from '../../../src/card/apdu.js';
-import { CardError } from '../../../src/card/errors.js';
 import {
   decodeOid,
   encodeOid,
@@ -26,39 +25,10 @@ import { buildChipImage } from '../../../devices/card-reader/chip-image.js';
 import { createTestPki } from '../../../src/demo/test-pki.js';
 import { LDS_FILES } from '../../../src/card/files.js';
 import { TRAN_THI_MAI } from '../../../src/demo/sample-record.js';
+import { mutationsOf, typedOnly } from './fuzz-inputs.js';
 
 const RUNS = 100_000;
 const SOD_RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
-
-/** Runs `parse` and lets only the card stack's typed errors through. */
-function typedOnly(parse: () => unknown): void {
-  try {
-    parse();
-  } catch (error) {
-    if (!(error instanceof CardError)) throw error;
-  }
-}
-
-/** Valid bytes with a few bytes changed, cut short or extended: reaches deep into parsers. */
-function mutationsOf(valid: Buffer): fc.Arbitrary<Uint8Array> {
-  return fc.oneof(
-    fc.uint8Array({ maxLength: 300 }),
-    fc
-      .tuple(
-        fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), {
-          minLength: 1,
-          maxLength: 4,
-        }),
-      )
-      .map(([edits]) => {
-        const copy = Buffer.from(valid);
-        for (const [at, value] of edits) copy[at] = value;
-        return copy;
-      }),
-    fc.nat(valid.length).map((n) => valid.subarray(0, n)),
-    fc.uint8Array({ minLength: 1, maxLength: 16 }).map((tail) => Buffer.concat([valid, tail])),
-  );
-}
 
 let sod: Buffer;
 let dg13: Buffer;

@@ -71,6 +71,17 @@ describe('migrations', () => {
     await db.close();
   });
 
+  it('step 7 adds the manifest resync requests and drops the jobs table nothing ever filled', async () => {
+    const db = await SqliteDatabase.open(tempFile());
+    await migrate(db, 6);
+    expect(await tables(db)).toContain('jobs');
+    expect(await migrate(db, 7)).toEqual([7]);
+    const after = await tables(db);
+    expect(after).toContain('manifest_resyncs');
+    expect(after).not.toContain('jobs');
+    await db.close();
+  });
+
   it('are forward-only: re-running applies nothing, a newer database is refused', async () => {
     const db = await SqliteDatabase.open(tempFile());
     await migrate(db);
