@@ -6,7 +6,7 @@
  *   started from the new link; downtime is from SIGTERM to the new release's first answer. The
  *   baseline is a plain restart of the same release, measured in the same run. The service is a
  *   minimal Node HTTP app inside each bundle: the kiosk runtime's own start-up (devices, store,
- *   link) comes on top and is measured by bench:session, not here.
+ *   link) comes on top and is not part of this figure.
  * - bytes downloaded / bundle size: everything the link from the HTTPS repository carried (TLS,
  *   headers and metadata included)
  *   for one update whose bundle download the link drops once midway, over the bundle size.
