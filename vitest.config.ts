@@ -20,11 +20,25 @@ export default defineConfig({
           name: 'integration',
           sequence: { groupOrder: 1 },
           include: ['test/integration/**/*.test.ts'],
+          // signed software updates run in their own suite: `npm run test:update`
+          exclude: ['test/integration/update/**'],
           environment: 'node',
           globalSetup: ['test/helpers/global-setup.ts', 'test/integration/firmware/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // Integration tests start processes, brokers and ptys: keep them to the two cores.
+          maxWorkers: 2,
+        },
+      },
+      {
+        // issue 14, signed software updates (TUF, bundles, A/B): `npm run test:update` (sets KIOSK_UPDATE)
+        test: {
+          name: 'update',
+          sequence: { groupOrder: 5 },
+          include: process.env.KIOSK_UPDATE === '1' ? ['test/integration/update/**/*.test.ts'] : [],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
           maxWorkers: 2,
         },
       },

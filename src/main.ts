@@ -7,6 +7,7 @@
  */
 import { type KioskConfig } from './config/index.js';
 import { chooseBootConfig, FleetService } from './fleet/index.js';
+import { watchReleaseProbation } from './update/release-probation.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
@@ -361,6 +362,22 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
   });
   await runtime.start();
   await notifier.ready(`kiosk ${config.kiosk.id} running`);
+  // a software release on probation (issue 14) is judged like pushed configuration; the verdict is
+  // left in dataDir for deploy/release-guard.sh, which switches `current` back before the next start
+  await watchReleaseProbation({
+    installRoot: config.update.installRoot,
+    stateDir: config.dataDir,
+    inputs: runtime.fleet.healthInputs(),
+    passAfterMs: config.update.probationMinutes * 60_000,
+    onPass: (version) => log.info({ version }, 'release on probation marked good'),
+    onRevert: (cause) => {
+      log.error({ cause }, 'release on probation failed: rolled back at the restart');
+      void notifier
+        .stopping()
+        .then(() => runtime.stop())
+        .finally(() => process.exit(EXIT_RESTART_REQUESTED));
+    },
+  }).catch((error: unknown) => log.warn({ err: String(error) }, 'release probation not watched'));
   log.info(
     { kioskId: config.kiosk.id, ui: runtime.ui.url, version: runtimeVersion() },
     'kiosk runtime ready',

@@ -34,6 +34,7 @@ import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
 import { addServeCommands } from './ops-serve.js';
 import { addRolloutCommands } from './rollout.js';
+import { registerReleaseCommands } from './release.js';
 
 interface GlobalOptions {
   json?: boolean;
@@ -377,6 +378,7 @@ Exit codes: 0 done; 1 refused or bad input; 2 no answer within --timeout;
     loadKey,
     readJsonFile,
   });
+  registerReleaseCommands(program, (value, text) => print(json(), value, text));
 
   const config = program.command('config').description('signed configuration');
   interface SignOptions {

@@ -9,6 +9,7 @@ import { registerPickupCommands } from './pickup.js';
 import { registerProvisionCommand } from './provision.js';
 import { runVaultCommand } from './vault.js';
 import { runQueueCommand } from './queue.js';
+import { registerUpdateCommand } from './update.js';
 
 function portNumber(value: string): number {
   const port = Number(value);
@@ -146,6 +147,7 @@ Examples:
       process.exitCode = await runQueueCommand(config, options.json ?? false);
     });
   registerProvisionCommand(program);
+  registerUpdateCommand(program);
   registerPickupCommands(program);
   program
     .command('vault')

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { PrinterProfileIdSchema } from '../../devices/printer/profiles.js';
+import { UpdateSettingsSchema } from './update-schema.js';
 
 /** Marks: spread into `.meta()`. `LIVE` settings have an applier in src/runtime/live-config.ts. */
 const LIVE = { restart: false } as const;
@@ -238,6 +239,7 @@ export const KioskConfigSchema = z.strictObject({
     .meta({ description: 'the touchscreen UI server', ...RESTART })
     .default({ host: '127.0.0.1', port: 8080, hostNames: [], speech: SPEECH_DEFAULTS }),
   devices: DevicesSchema,
+  update: UpdateSettingsSchema,
   timeouts: z
     .strictObject({
       sessionIdleMs: z

@@ -712,8 +712,11 @@ export class FleetService implements Service {
     this.watchCandidate(candidate.inputs);
   }
 
-  /** The probation limits come from the file: a push must not loosen what judges it. */
-  private healthInputs(): HealthInput[] {
+  /**
+   * The probation limits come from the file: a push must not loosen what judges it. Public: a
+   * software release on probation is judged by the same inputs (src/update/release-probation.ts).
+   */
+  healthInputs(): HealthInput[] {
     const { probation } = this.options.baseConfig.fleet;
     const inputs: HealthInput[] = [
       {

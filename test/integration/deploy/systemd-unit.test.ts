@@ -46,6 +46,13 @@ describe('deploy/systemd units', () => {
     expect(text).toMatch(/^WatchdogSec=\d+s$/m);
   });
 
+  it('the release rollback unit verifies cleanly, and the service names it in OnFailure=', () => {
+    const { code, output } = verify('cccd-kiosk-rollback.service');
+    expect(output).toBe('');
+    expect(code).toBe(0);
+    expect(verify('cccd-kiosk.service').text.split('\n')).toContain('OnFailure=cccd-kiosk-rollback.service');
+  });
+
   it('the touchscreen browser unit verifies cleanly', () => {
     const { code, output } = verify('cccd-kiosk-browser.service');
     expect(output).toBe('');
@@ -71,7 +78,11 @@ describe('deploy/systemd units', () => {
   });
 
   it('the install script and the Chromium launcher parse', () => {
-    for (const script of ['deploy/install.sh', 'deploy/chromium/cccd-kiosk-browser'])
+    for (const script of [
+      'deploy/install.sh',
+      'deploy/chromium/cccd-kiosk-browser',
+      'deploy/release-guard.sh',
+    ])
       expect(() => execFileSync('bash', ['-n', join(ROOT, script)])).not.toThrow();
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * `npm run bundle -- --target linux-x64|linux-arm64 [--out DIR] [--no-build]`: a release bundle of
+ * this tree for one target (see src/update/build-app.ts for what is done for native modules).
+ */
+import { Command, Option } from 'commander';
+import { BUNDLE_TARGETS, hostTarget, type BundleTarget } from '../src/update/manifest.js';
+import { buildAppBundle, BundleBuildError } from '../src/update/build-app.js';
+import { projectRoot } from '../src/util/version.js';
+
+const program = new Command('bundle')
+  .addOption(
+    new Option('--target <target>', 'platform of the kiosks').choices(BUNDLE_TARGETS).default(hostTarget()),
+  )
+  .option('--out <dir>', 'where the bundle is written', 'dist-bundles')
+  .option('--no-build', 'use the dist/ already built')
+  .action(async (options: { target: BundleTarget | undefined; out: string; build: boolean }) => {
+    if (options.target === undefined)
+      throw new BundleBuildError('this host is not linux-x64 or linux-arm64: name --target');
+    const built = await buildAppBundle({
+      projectDir: projectRoot(),
+      outDir: options.out,
+      target: options.target,
+      build: options.build,
+    });
+    const natives = Object.entries(built.manifest.natives).map(([name, how]) => `${name} (${how})`);
+    console.log(`bundle: ${built.file}`);
+    console.log(
+      `version ${built.manifest.version}, ${built.manifest.target}, Node ABI ${built.manifest.nodeAbi}, ` +
+        `${Object.keys(built.manifest.files).length} files; native: ${natives.join(', ') || 'none'}`,
+    );
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(`bundle: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

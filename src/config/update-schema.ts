@@ -1,0 +1,47 @@
+/**
+ * Settings of signed software updates (issue 14). Read by `kiosk update` and the update agent;
+ * the repository is trusted through its TUF root (in <installRoot>/update/metadata), the
+ * transport through the pinned ops CA.
+ */
+import { z } from 'zod';
+
+export const UPDATE_DEFAULTS = {
+  installRoot: '/opt/cccd-kiosk',
+  maxBytesPerSecond: 256 * 1024,
+  probationMinutes: 10,
+} as const;
+
+export const UpdateSettingsSchema = z
+  .strictObject({
+    installRoot: z.string().min(1).default(UPDATE_DEFAULTS.installRoot).meta({
+      description: 'where releases/<version>, current and update/ live (deploy/install.sh lays them out)',
+      restart: true,
+    }),
+    repositoryUrl: z
+      .url({ protocol: /^https$/ })
+      .optional()
+      .meta({ description: 'HTTPS base URL of the ops TUF repository (kiosk-ops release serve)' }),
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'the ops CA certificate (PEM): the only CA trusted for the repository' }),
+    maxBytesPerSecond: z
+      .number()
+      .int()
+      .min(0)
+      .default(UPDATE_DEFAULTS.maxBytesPerSecond)
+      .meta({ description: 'bandwidth cap of bundle downloads in bytes a second (0: none)' }),
+    probationMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 60)
+      .default(UPDATE_DEFAULTS.probationMinutes)
+      .meta({
+        description: 'a new release must stay healthy and connected this long to be marked good',
+      }),
+  })
+  .default(UPDATE_DEFAULTS)
+  .meta({ description: 'signed software updates (TUF) and A/B releases' });
+export type UpdateSettings = z.infer<typeof UpdateSettingsSchema>;
