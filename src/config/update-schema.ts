@@ -43,5 +43,6 @@ export const UpdateSettingsSchema = z
       }),
   })
   .default(UPDATE_DEFAULTS)
-  .meta({ description: 'signed software updates (TUF) and A/B releases' });
+  // read when the kiosk starts (release probation) and by each `kiosk update` run: not live
+  .meta({ description: 'signed software updates (TUF) and A/B releases', restart: true });
 export type UpdateSettings = z.infer<typeof UpdateSettingsSchema>;
