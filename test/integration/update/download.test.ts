@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdateRefused } from '../../../src/update/errors.js';
-import type { HostIdentity } from '../../../src/update/manifest.js';
 import { readRepository } from '../../../src/update/repository.js';
 import type { RepositoryServer } from '../../../src/update/serve.js';
 import { stageUpdate } from '../../../src/update/updater.js';
@@ -27,14 +26,10 @@ import {
   serveRepository,
   tempDir,
   type OpsPki,
+  hostAt,
 } from './fixtures.js';
 
-const host = (version: string): HostIdentity => ({
-  target: HOST_TARGET,
-  nodeAbi: HOST_ABI,
-  version,
-  configSchema: 1,
-});
+const host = hostAt;
 const BUNDLE_PAD = 600 * 1024;
 
 describe('resumable, bounded downloads', () => {

@@ -11,13 +11,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packBundle } from '../../../src/update/bundle.js';
 import { generateSigningKey, type SigningKey } from '../../../src/update/keys.js';
-import type { BundleTarget } from '../../../src/update/manifest.js';
+import type { BundleTarget, HostIdentity } from '../../../src/update/manifest.js';
 import { addTargets, initRepository, type OnlineKeys } from '../../../src/update/repository.js';
 import { metadataDir } from '../../../src/update/updater.js';
 
 export const HOST_TARGET: BundleTarget = process.arch === 'arm64' ? 'linux-arm64' : 'linux-x64';
 export const OTHER_TARGET: BundleTarget = HOST_TARGET === 'linux-x64' ? 'linux-arm64' : 'linux-x64';
 export const HOST_ABI = process.versions.modules;
+
+/** This machine as a kiosk running `version` (config schema 1). */
+export const hostAt = (version: string): HostIdentity => ({
+  target: HOST_TARGET,
+  nodeAbi: HOST_ABI,
+  version,
+  configSchema: 1,
+});
 
 export interface OpsKeys extends OnlineKeys {
   root: [SigningKey, SigningKey, SigningKey];

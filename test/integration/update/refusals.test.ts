@@ -7,7 +7,6 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateRefused, type RefusalReason } from '../../../src/update/errors.js';
-import type { HostIdentity } from '../../../src/update/manifest.js';
 import { readRepository, rotateRoot, writeTimestamp } from '../../../src/update/repository.js';
 import type { RepositoryServer } from '../../../src/update/serve.js';
 import { stageUpdate } from '../../../src/update/updater.js';
@@ -26,14 +25,10 @@ import {
   tempDir,
   type OpsKeys,
   type OpsPki,
+  hostAt,
 } from './fixtures.js';
 
-const host = (version: string): HostIdentity => ({
-  target: HOST_TARGET,
-  nodeAbi: HOST_ABI,
-  version,
-  configSchema: 1,
-});
+const host = hostAt;
 
 async function refusalOf(promise: Promise<unknown>): Promise<RefusalReason> {
   const error = await promise.then(

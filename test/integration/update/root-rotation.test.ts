@@ -8,13 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateRefused } from '../../../src/update/errors.js';
 import { generateSigningKey } from '../../../src/update/keys.js';
-import type { HostIdentity } from '../../../src/update/manifest.js';
 import { renewTimestamp, rotateRoot } from '../../../src/update/repository.js';
 import type { RepositoryServer } from '../../../src/update/serve.js';
 import { metadataDir, stageUpdate } from '../../../src/update/updater.js';
 import {
-  HOST_ABI,
-  HOST_TARGET,
   makeBundle,
   makeKeys,
   makeKioskRoot,
@@ -24,14 +21,10 @@ import {
   serveRepository,
   tempDir,
   type OpsPki,
+  hostAt,
 } from './fixtures.js';
 
-const host = (version: string): HostIdentity => ({
-  target: HOST_TARGET,
-  nodeAbi: HOST_ABI,
-  version,
-  configSchema: 1,
-});
+const host = hostAt;
 
 async function trustedRootVersion(kiosk: string): Promise<number> {
   const root = JSON.parse(await readFile(join(metadataDir(kiosk), 'root.json'), 'utf8')) as {

@@ -7,11 +7,9 @@ import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type UpdateRefused } from '../../../src/update/errors.js';
-import type { HostIdentity } from '../../../src/update/manifest.js';
 import { readRepository } from '../../../src/update/repository.js';
 import { stageUpdate } from '../../../src/update/updater.js';
 import {
-  HOST_ABI,
   HOST_TARGET,
   makeBundle,
   makeKeys,
@@ -19,14 +17,10 @@ import {
   makeRepository,
   publish,
   tempDir,
+  hostAt,
 } from './fixtures.js';
 
-const host = (version: string): HostIdentity => ({
-  target: HOST_TARGET,
-  nodeAbi: HOST_ABI,
-  version,
-  configSchema: 1,
-});
+const host = hostAt;
 
 async function usbWorld(name: string) {
   const work = tempDir(`usb-${name}`);
