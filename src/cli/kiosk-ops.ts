@@ -32,6 +32,7 @@ import {
 import { parseKioskTopic, topics } from '../link/topics.js';
 import { runtimeVersion } from '../util/version.js';
 import { addEnrolmentCommands } from './enrolment-admin.js';
+import { kioskList, positiveInt } from './option-parsers.js';
 import { addServeCommands } from './ops-serve.js';
 import { addRolloutCommands } from './rollout.js';
 import { registerReleaseCommands } from './release.js';
@@ -89,23 +90,6 @@ interface BrokerOptions {
   tlsCa?: string;
   tlsCert?: string;
   tlsKey?: string;
-}
-
-function positiveInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number <= 0)
-    throw new InvalidArgumentError('expected a positive integer');
-  return number;
-}
-
-function kioskList(value: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...value
-      .split(',')
-      .map((id) => id.trim())
-      .filter(Boolean),
-  ];
 }
 
 function argPair(value: string, previous: Record<string, string | number | boolean> = {}) {

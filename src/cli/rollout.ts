@@ -29,6 +29,7 @@ import {
   RolloutRefused,
   RolloutStore,
 } from '../ops/rollout.js';
+import { kioskList, naturalInt, percent, positiveInt } from './option-parsers.js';
 
 /** What `kiosk-ops` lends its subcommands: output, errors, broker and key handling. */
 export interface OpsCliKit<Broker> {
@@ -70,36 +71,6 @@ interface StartOptions extends StoreOptions {
   ackTimeout: number;
   soak: number;
   settle: number;
-}
-
-function positiveInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number <= 0)
-    throw new InvalidArgumentError('expected a positive integer');
-  return number;
-}
-
-function naturalInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 0) throw new InvalidArgumentError('expected 0 or more');
-  return number;
-}
-
-function percent(value: string): number {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0 || number > 100)
-    throw new InvalidArgumentError('expected a percentage above 0, at most 100');
-  return number;
-}
-
-function kioskList(value: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...value
-      .split(',')
-      .map((id) => id.trim())
-      .filter(Boolean),
-  ];
 }
 
 /** `constant:10` (10 kiosks per step) or `exponential:2` (2, 4, 8… per step). */
