@@ -10,19 +10,10 @@
  * so the file is never older than one change behind the store; on start both are merged upwards.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 const VersionsSchema = z.strictObject({ fleet: z.number().int().min(0), kiosk: z.number().int().min(0) });
 
@@ -77,27 +68,5 @@ export function readSecurityState(file: string): SecurityState | undefined {
 }
 
 export function writeSecurityState(file: string, state: SecurityState): void {
-  const directory = dirname(file);
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const temporary = `${file}.tmp`;
-  try {
-    writeFileSync(temporary, `${JSON.stringify(SecurityStateSchema.parse(state))}\n`, { mode: 0o600 });
-    const handle = openSync(temporary, 'r');
-    try {
-      fsyncSync(handle);
-    } finally {
-      closeSync(handle);
-    }
-  } catch (error) {
-    // a half-written temporary (disk full) must not hold the space the next attempt needs
-    rmSync(temporary, { force: true });
-    throw error;
-  }
-  renameSync(temporary, file);
-  const dir = openSync(directory, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
+  writeFileAtomic(file, `${JSON.stringify(SecurityStateSchema.parse(state))}\n`);
 }

@@ -7,21 +7,11 @@
  * leaves either the previous record or the new one, never half of one, and the next process
  * resumes from it. Records are never deleted by the engine: they are the rollouts' history.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 const KIOSK_ID = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/);
 const INSTANT = z.number().int().min(0);
@@ -188,25 +178,6 @@ export function rolloutDir(opsDir: string): string {
   return join(opsDir, 'rollouts');
 }
 
-/** Writes `text` to `file` so that a crash leaves the old or the new content, never a mix. */
-export function writeFileAtomically(file: string, text: string, directory: string): void {
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode: 0o600 });
-  const handle = openSync(temporary, 'r');
-  try {
-    fsyncSync(handle);
-  } finally {
-    closeSync(handle);
-  }
-  renameSync(temporary, file);
-  const dir = openSync(directory, 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
 /** The rollout records of one operations directory. */
 export class RolloutStore {
   readonly directory: string;
@@ -226,7 +197,7 @@ export class RolloutStore {
   save(record: RolloutRecord): void {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
     // typed by the engine; checked by the schema when read back
-    writeFileAtomically(this.file(record.id), `${JSON.stringify(record)}\n`, this.directory);
+    writeFileAtomic(this.file(record.id), `${JSON.stringify(record)}\n`);
   }
 
   load(id: string): RolloutRecord | undefined {
@@ -265,11 +236,7 @@ export class RolloutStore {
   /** Leaves a request for the process driving `id` (it takes it on its next tick). */
   requestControl(id: string, control: RolloutControl): void {
     mkdirSync(this.directory, { recursive: true, mode: 0o700 });
-    writeFileAtomically(
-      this.controlFile(id),
-      JSON.stringify(RolloutControlSchema.parse(control)),
-      this.directory,
-    );
+    writeFileAtomic(this.controlFile(id), JSON.stringify(RolloutControlSchema.parse(control)));
   }
 
   /** The pending request for `id`, removed as it is taken; a malformed one is dropped. */
