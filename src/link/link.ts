@@ -19,6 +19,7 @@ import {
   type StatusBody,
 } from './messages.js';
 import { OutboxPump } from './outbox-pump.js';
+import { OutboxResend } from './outbox-resend.js';
 import { reconnectDelay } from './reconnect.js';
 import { guardPacketSize, MAX_PACKET_BYTES } from './packet-size.js';
 import { topics } from './topics.js';
@@ -176,6 +177,7 @@ export class KioskLink implements Service {
     };
     const store = this.options.store;
     if (store) {
+      const resend = new OutboxResend(client);
       const pump = new OutboxPump({
         store,
         kioskId,
@@ -186,8 +188,7 @@ export class KioskLink implements Service {
           get connected() {
             return client.connected;
           },
-          publish: (topic, payload, done) =>
-            client.publish(topic, payload, { qos: 1 }, (error) => done(error)),
+          publish: (topic, payload, done) => resend.publish(topic, payload, done),
         },
       });
       this.pump = pump;
