@@ -26,6 +26,7 @@ import { stageUpdate } from '../../src/update/updater.js';
 import {
   HOST_ABI,
   HOST_TARGET,
+  hostAt,
   makeKeys,
   makeKioskRoot,
   makeOpsPki,
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   const source = { kind: 'https' as const, baseUrl: server.url, ca: pki.caCert };
   const root = join(work, 'kiosk');
   await makeKioskRoot(root, repo);
-  const host = (version: string) => ({ target: HOST_TARGET, nodeAbi: HOST_ABI, version, configSchema: 1 });
+  const host = hostAt;
 
   // install 0.1.1 and run it
   await stageUpdate({ root, source, host: host('0.1.0') });
