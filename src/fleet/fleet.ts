@@ -163,6 +163,14 @@ export class FleetService implements Service {
   /** set while the security state file could not be written (disk full): retried every second */
   private securityFileRetry: NodeJS.Timeout | undefined;
   private effective: KioskConfig;
+  /** the last answer of `restartPending`, for the config it was asked about */
+  private restartPendingOf: { config: KioskConfig; paths: string[] } | undefined;
+  /**
+   * The last good configuration as layered for `beginProbation` (which only compares it), by the
+   * JSON of its layers: while a candidate is on probation the last good stays, and validating the
+   * whole config again for each newer push would be the same work with the same answer.
+   */
+  private lastGoodLayered: { key: string; config: KioskConfig } | undefined;
   private started = false;
   /** config messages are handled one at a time, in arrival order */
   private configQueue: Promise<void> = Promise.resolve();
@@ -512,14 +520,13 @@ export class FleetService implements Service {
       version === this.versions[source] &&
       this.security.configIds[source] === message.id &&
       this.applied[source]?.configId !== message.id;
-    // The nonce is only looked up here; it is remembered in the transaction that records the
-    // decision, so a decision that fails to commit (store full) leaves the config to be redelivered
-    // and decided again, instead of refused as a replay of itself (issue 13, no inbound loss).
-    if (await this.nonceKnown(message)) {
-      this.lastDecided[source] = message.id;
-      return this.refusals.note('replayed', 'config');
-    }
+    // The nonce is remembered in the transaction that records the decision, so a decision that
+    // fails to commit (store full) leaves the config to be redelivered and decided again, instead of
+    // refused as a replay of itself (issue 13, no inbound loss). A replay is not news: before a
+    // refusal is reported the nonce is looked up; an accepted config's transaction finds a known
+    // nonce itself (INSERT OR IGNORE) and records nothing, so it needs no lookup of its own.
     if (version <= this.versions[source] && !reapply) {
+      if (await this.replayed(message, source)) return;
       await this.reportConfig(
         {
           version,
@@ -541,6 +548,7 @@ export class FleetService implements Service {
       after = this.layered({ ...this.applied, [source]: candidate });
     } catch (error) {
       if (!(error instanceof InvalidSettings)) throw error;
+      if (await this.replayed(message, source)) return;
       await this.reportConfig(
         { version, configId: message.id, status: 'refused', reason: 'invalid', detail: error.message },
         'warn',
@@ -559,11 +567,13 @@ export class FleetService implements Service {
     const wasHealthy = this.options.health().healthy;
     const fresh = await this.options.store.transaction(async (tx) => {
       if (!(await this.rememberConfig(tx, message))) return false;
-      await this.saveState(tx, `version.${source}`, version);
-      await this.saveState(tx, `applied.${source}`, candidate);
+      await this.saveStates(tx, [
+        [`version.${source}`, version],
+        [`applied.${source}`, candidate],
+        // acknowledged once in effect (settle), or at the next start if the kiosk stops before that
+        [`pendingAck.${source}`, { version, configId: message.id, restartRequired }],
+      ]);
       await tx.audit(`ops:${message.keyId ?? '?'}`, 'config.applied', { source, version, changed });
-      // acknowledged once in effect (settle), or at the next start if the kiosk stops before that
-      await this.saveState(tx, `pendingAck.${source}`, { version, configId: message.id, restartRequired });
       return true;
     });
     this.lastDecided[source] = message.id;
@@ -705,11 +715,18 @@ export class FleetService implements Service {
    * broker outage during an unrelated change, fleet-wide, must not revert that change everywhere).
    */
   private beginProbation(previous: AppliedLayers, wasHealthy: boolean): void {
-    const lastGood = this.layeredOrBase(this.probation.read()?.lastGood ?? previous);
+    const lastGood = this.lastGoodForComparison(this.probation.read()?.lastGood ?? previous);
     const touchesLink = changedPaths(lastGood, this.effective).some((path) => path.startsWith('mqtt.'));
     const inputs = [...(wasHealthy ? ['parts'] : []), ...(touchesLink ? ['broker'] : [])];
     const candidate = this.probation.begin({ ...this.applied }, previous, { inputs });
     this.watchCandidate(candidate.inputs);
+  }
+
+  /** `layeredOrBase(layers)`, remembered for the same layers (only ever compared, never run). */
+  private lastGoodForComparison(layers: AppliedLayers): KioskConfig {
+    const key = JSON.stringify([layers.fleet?.settings, layers.kiosk?.settings]);
+    if (this.lastGoodLayered?.key !== key) this.lastGoodLayered = { key, config: this.layeredOrBase(layers) };
+    return this.lastGoodLayered.config;
   }
 
   /**
@@ -763,10 +780,19 @@ export class FleetService implements Service {
     watch.start();
   }
 
-  /** Settings of `config` that this process does not run: they take effect at the next start. */
+  /**
+   * Settings of `config` that this process does not run: they take effect at the next start.
+   * Remembered for the last config asked about (configs are never changed in place: a change is a
+   * new object): a candidate's watch asks every poll, and walking the whole config each time costs
+   * every kiosk CPU for minutes after a push.
+   */
   private restartPending(config: KioskConfig): string[] {
-    const running = this.options.bootConfig ?? this.options.baseConfig;
-    return changedPaths(running, config).filter((path) => requiresRestart(path));
+    if (this.restartPendingOf?.config !== config) {
+      const running = this.options.bootConfig ?? this.options.baseConfig;
+      const paths = changedPaths(running, config).filter((path) => requiresRestart(path));
+      this.restartPendingOf = { config, paths };
+    }
+    return [...this.restartPendingOf.paths];
   }
 
   private async decideProbation(
@@ -885,6 +911,14 @@ export class FleetService implements Service {
     return row !== undefined;
   }
 
+  /** A replayed config is counted, never reported: true (and counted) when `message` is one. */
+  private async replayed(message: Envelope, source: ConfigSource): Promise<boolean> {
+    if (!(await this.nonceKnown(message))) return false;
+    this.lastDecided[source] = message.id;
+    this.refusals.note('replayed', 'config');
+    return true;
+  }
+
   /** Remembers the config's nonce and id in `tx`; false when they are known already. */
   private async rememberConfig(tx: Transaction, message: Envelope): Promise<boolean> {
     return (await rememberNonce(tx, message, this.now())) && tx.markApplied(message.id, 'config.push');
@@ -909,9 +943,14 @@ export class FleetService implements Service {
   }
 
   private async saveState(tx: Transaction, key: string, value: unknown): Promise<void> {
+    await this.saveStates(tx, [[key, value]]);
+  }
+
+  /** Upserts several fleet_state rows in one statement (one round trip to the sqlite3 thread). */
+  private async saveStates(tx: Transaction, entries: ReadonlyArray<[string, unknown]>): Promise<void> {
     await tx.run(
-      'INSERT INTO fleet_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      [key, JSON.stringify(value)],
+      `INSERT INTO fleet_state (key, value) VALUES ${entries.map(() => '(?, ?)').join(', ')} ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      entries.flatMap(([key, value]) => [key, JSON.stringify(value)]),
     );
   }
 
@@ -976,10 +1015,12 @@ export class FleetService implements Service {
       kiosk: Math.max(this.versions.kiosk, kioskVersion),
     };
     const locked = args.locked;
-    await this.saveState(tx, 'version.fleet', versions.fleet);
-    await this.saveState(tx, 'version.kiosk', versions.kiosk);
-    await this.saveState(tx, 'locked', locked);
-    await this.saveState(tx, 'store.id', this.security.storeId);
+    await this.saveStates(tx, [
+      ['version.fleet', versions.fleet],
+      ['version.kiosk', versions.kiosk],
+      ['locked', locked],
+      ['store.id', this.security.storeId],
+    ]);
     const wasLost = this.security.storeLost;
     afterCommit(() => {
       this.versions.fleet = Math.max(this.versions.fleet, versions.fleet);

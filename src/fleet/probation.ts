@@ -20,7 +20,7 @@
  * read back after restarts) and when two values are the same change (by their ids).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { readFileSync, renameSync, type BigIntStats, statSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
@@ -97,6 +97,12 @@ export interface ProbationLedgerOptions<T> {
 /** The persisted record of one subject's probation (one file per subject). */
 export class ProbationLedger<T> {
   private readonly schema: z.ZodType<ProbationRecord<T>>;
+  /**
+   * The record as last read or written, with the identity of the file that held it (inode, change
+   * time, size): a read finds the same file and returns it without reading and validating the file
+   * again; a file written since by anyone (a new inode: writes are renames) is read afresh.
+   */
+  private cached: { file: string; record: ProbationRecord<T> } | undefined;
 
   constructor(private readonly options: ProbationLedgerOptions<T>) {
     this.schema = recordSchema(options.valueSchema) as unknown as z.ZodType<ProbationRecord<T>>;
@@ -109,9 +115,13 @@ export class ProbationLedger<T> {
   /** The record, or undefined when there is none (an unreadable one is moved aside). */
   read(): ProbationRecord<T> | undefined {
     const { file } = this.options;
-    if (!existsSync(file)) return undefined;
+    const stats = statSync(file, { bigint: true, throwIfNoEntry: false });
+    if (!stats) return undefined;
+    if (this.cached?.file === fileIdentity(stats)) return this.cached.record;
     try {
-      return this.schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      const record = this.schema.parse(JSON.parse(readFileSync(file, 'utf8')));
+      this.remember(record, stats);
+      return record;
     } catch {
       // a record we cannot trust says nothing about what was good: keep it for a technician and
       // start afresh from what the owner runs now
@@ -123,7 +133,15 @@ export class ProbationLedger<T> {
   }
 
   private write(record: ProbationRecord<T>): void {
-    writeFileAtomic(this.options.file, `${JSON.stringify(this.schema.parse(record))}\n`);
+    this.cached = undefined;
+    const valid = this.schema.parse(record);
+    writeFileAtomic(this.options.file, `${JSON.stringify(valid)}\n`);
+    this.remember(valid, statSync(this.options.file, { bigint: true }));
+  }
+
+  /** Keeps `record` as the content of the file `stats` describe (deeply frozen: callers share it). */
+  private remember(record: ProbationRecord<T>, stats: BigIntStats): void {
+    this.cached = { file: fileIdentity(stats), record: deepFreeze(record) };
   }
 
   /**
@@ -230,6 +248,19 @@ export class ProbationLedger<T> {
     if (record?.reverted?.id !== id) return;
     this.write({ lastGood: record.lastGood, ...(record.candidate ? { candidate: record.candidate } : {}) });
   }
+}
+
+/** What tells one version of a file from another: a rename brings a new inode. */
+function fileIdentity(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.ctimeNs}:${stats.mtimeNs}:${stats.size}`;
+}
+
+function deepFreeze<V>(value: V): V {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 // ---- judging a candidate while it runs -------------------------------------------------------

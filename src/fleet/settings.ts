@@ -71,13 +71,28 @@ export function effectiveConfig(base: KioskConfig, layers: readonly Settings[]):
 
 /** Dotted paths of the leaves that differ between two configurations. */
 export function changedPaths(before: unknown, after: unknown, prefix = ''): string[] {
+  const changed: string[] = [];
+  collectChanges(before, after, prefix, changed);
+  return changed;
+}
+
+/**
+ * Walks both configurations once; a path is only spelled out where the values are not the same
+ * (a config has hundreds of leaves, and a push changes a few of them).
+ */
+function collectChanges(before: unknown, after: unknown, prefix: string, changed: string[]): void {
+  // the same value (most leaves of two configs): equal without serialising it
+  if (before === after) return;
   if (isPlainObject(before) && isPlainObject(after)) {
-    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-    return [...keys].flatMap((key) =>
-      changedPaths(before[key], after[key], prefix ? `${prefix}.${key}` : key),
-    );
+    const visit = (key: string) => {
+      if (before[key] !== after[key])
+        collectChanges(before[key], after[key], prefix ? `${prefix}.${key}` : key, changed);
+    };
+    for (const key of Object.keys(before)) visit(key);
+    for (const key of Object.keys(after)) if (!Object.hasOwn(before, key)) visit(key);
+    return;
   }
-  return JSON.stringify(before) === JSON.stringify(after) ? [] : [prefix || '(root)'];
+  if (JSON.stringify(before) !== JSON.stringify(after)) changed.push(prefix || '(root)');
 }
 
 interface SchemaDef {

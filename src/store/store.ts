@@ -250,8 +250,11 @@ export class Store implements Service {
       for (const item of batch) item.reject(typed);
       return;
     }
+    // a caller alone in its batch needs no SAVEPOINT: a failure rolls the whole transaction back,
+    // which is then exactly its own writes
+    const alone = batch.length === 1;
     for (const item of batch) {
-      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now);
+      const tx = new BufferedTransaction(db, this.options.defaultTopic, this.now, !alone);
       try {
         const value = await item.work(tx);
         await tx.writeEmitted();
@@ -262,13 +265,16 @@ export class Store implements Service {
         outcomes.push({ ok: true, value });
       } catch (error) {
         const typed = this.classify(error);
-        const undone = await tx.rollback().then(
-          () => true,
-          () => false,
-        );
+        const undone =
+          !alone &&
+          (await tx.rollback().then(
+            () => true,
+            () => false,
+          ));
         if (!undone || typed instanceof StoreFull) {
           // SQLite rolls the whole transaction back on some errors (SQLITE_FULL, I/O): every caller
-          // in this batch lost its writes, so every one of them hears about it.
+          // in this batch lost its writes, so every one of them hears about it. (A caller alone
+          // in its batch is rolled back here too, and hears its own error.)
           await db.exec('ROLLBACK').catch(() => undefined);
           for (const pending of batch) pending.reject(typed);
           return;
@@ -468,16 +474,19 @@ class BufferedTransaction implements Transaction {
     private readonly db: SqliteDatabase,
     private readonly defaultTopic: string,
     private readonly now: () => number,
+    /** whether other callers share the transaction (then this one's writes sit in a SAVEPOINT) */
+    private readonly shared: boolean,
   ) {}
 
   /**
    * Each caller's work gets its own SAVEPOINT so a failure undoes only its writes — opened lazily:
    * work that only emits up to 100 events is one INSERT, atomic by itself, and skips two round trips.
+   * A caller alone in the transaction has none (the transaction's ROLLBACK undoes exactly its work).
    */
   private savepoint = false;
 
   private async openSavepoint(): Promise<void> {
-    if (this.savepoint) return;
+    if (this.savepoint || !this.shared) return;
     await this.db.exec('SAVEPOINT work');
     this.savepoint = true;
   }

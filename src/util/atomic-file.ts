@@ -8,17 +8,28 @@ import { dirname } from 'node:path';
 
 export function writeFileAtomic(file: string, text: string): void {
   const directory = dirname(file);
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
   // per process: two processes writing the same file (ops CLI and dashboard) never share a temporary
   const temporary = `${file}.${process.pid}.tmp`;
+  let handle: number;
   try {
-    writeFileSync(temporary, text, { mode: 0o600 });
-    fsyncPath(temporary);
+    handle = openSync(temporary, 'w', 0o600);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // the directory is created on the first write only (a mkdir per write costs the kiosk CPU)
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+    handle = openSync(temporary, 'w', 0o600);
+  }
+  try {
+    // written and fsynced through the one descriptor that created it
+    writeFileSync(handle, text);
+    fsyncSync(handle);
+  } catch (error) {
+    closeSync(handle);
     // a half-written temporary (disk full) must not hold the space the next attempt needs
     rmSync(temporary, { force: true });
     throw error;
   }
+  closeSync(handle);
   renameSync(temporary, file);
   fsyncPath(directory);
 }
