@@ -67,11 +67,30 @@ client.on('message', (_topic, payload) => {
 await client.subscribeAsync(topics.allEvents(), { qos: 1 });
 await sleep(1000);
 
+/** CPU ms of the worker's main thread and of its other threads (libuv pool, V8), from /proc. */
+function threadCpuMs(pid: number): Map<string, number> {
+  const ticks = 1000 / 100; // USER_HZ
+  const byName = new Map<string, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      const name = task === String(pid) ? 'main' : `tid+${Number(task) - pid}`;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * ticks;
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return byName;
+}
+const threadTotals = new Map<string, number>();
 const perKiosk: number[] = [];
 const windows: Array<[bigint, bigint]> = [];
 for (let version = 1; version <= PUSHES; version++) {
   await sleep(600);
   const before = cpuMs;
+  const threadsBefore = threadCpuMs(child.pid ?? 0);
   const from = process.hrtime.bigint();
   const message = signConfig({
     version,
@@ -85,6 +104,8 @@ for (let version = 1; version <= PUSHES; version++) {
   windows.push([from, process.hrtime.bigint()]);
   await sleep(600);
   perKiosk.push((cpuMs - before) / KIOSKS);
+  for (const [name, ms] of threadCpuMs(child.pid ?? 0))
+    threadTotals.set(name, (threadTotals.get(name) ?? 0) + ms - (threadsBefore.get(name) ?? 0));
   process.stdout.write(
     `push ${version}: ${took.toFixed(0)} ms, CPU per kiosk ${perKiosk.at(-1)?.toFixed(3)} ms\n`,
   );
@@ -92,6 +113,12 @@ for (let version = 1; version <= PUSHES; version++) {
 const sorted = [...perKiosk].sort((a, b) => a - b);
 process.stdout.write(
   `median CPU per kiosk per push: ${sorted[Math.floor(sorted.length / 2)]?.toFixed(3)} ms\n`,
+);
+process.stdout.write(
+  `per kiosk per push, by thread: ${[...threadTotals.entries()]
+    .filter(([, ms]) => ms > 0)
+    .map(([name, ms]) => `${name} ${(ms / KIOSKS / PUSHES).toFixed(3)} ms`)
+    .join(', ')}\n`,
 );
 await client.endAsync();
 child.send({ kind: 'stop' });

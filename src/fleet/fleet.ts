@@ -716,7 +716,8 @@ export class FleetService implements Service {
    */
   private beginProbation(previous: AppliedLayers, wasHealthy: boolean): void {
     const lastGood = this.lastGoodForComparison(this.probation.read()?.lastGood ?? previous);
-    const touchesLink = changedPaths(lastGood, this.effective).some((path) => path.startsWith('mqtt.'));
+    // only the link's settings are compared (the rest of the config is not needed for this answer)
+    const touchesLink = changedPaths(lastGood.mqtt, this.effective.mqtt, 'mqtt').length > 0;
     const inputs = [...(wasHealthy ? ['parts'] : []), ...(touchesLink ? ['broker'] : [])];
     const candidate = this.probation.begin({ ...this.applied }, previous, { inputs });
     this.watchCandidate(candidate.inputs);

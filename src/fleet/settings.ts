@@ -84,12 +84,13 @@ function collectChanges(before: unknown, after: unknown, prefix: string, changed
   // the same value (most leaves of two configs): equal without serialising it
   if (before === after) return;
   if (isPlainObject(before) && isPlainObject(after)) {
-    const visit = (key: string) => {
+    // no closure here: this runs for every object of both configs
+    for (const key of Object.keys(before))
       if (before[key] !== after[key])
         collectChanges(before[key], after[key], prefix ? `${prefix}.${key}` : key, changed);
-    };
-    for (const key of Object.keys(before)) visit(key);
-    for (const key of Object.keys(after)) if (!Object.hasOwn(before, key)) visit(key);
+    for (const key of Object.keys(after))
+      if (!Object.hasOwn(before, key) && before[key] !== after[key])
+        collectChanges(before[key], after[key], prefix ? `${prefix}.${key}` : key, changed);
     return;
   }
   if (JSON.stringify(before) !== JSON.stringify(after)) changed.push(prefix || '(root)');

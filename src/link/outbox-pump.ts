@@ -83,13 +83,16 @@ export class OutboxPump {
       // Refill in pages, not one row per ack: wait until half a page is free (an ack kicks us again).
       if (room <= 0 || (this.inFlight.size > 0 && room < Math.min(pageSize, window) / 2)) return;
       const generation = this.generation;
-      const rows = await store.outboxPage(this.cursor, Math.min(room, pageSize));
+      const limit = Math.min(room, pageSize);
+      const rows = await store.outboxPage(this.cursor, limit);
       if (generation !== this.generation) continue; // reconnected meanwhile: replay from the start
-      if (rows.length === 0) return; // a commit kicks us again
       for (const row of rows) {
         if (!transport.connected) return;
         this.send(row);
       }
+      // A short page is the end of the outbox: no need to ask again for an empty one. A commit
+      // during the read set `again`, and `kick` runs the pump once more for it.
+      if (rows.length < limit) return;
     }
   }
 
