@@ -139,9 +139,19 @@ export function settingClass(path: string, schema: z.ZodType = KioskConfigSchema
   return mark === undefined ? 'unmarked' : mark ? 'restart' : 'live';
 }
 
+/** Classes of the kiosk config's paths, as asked: the schema is a constant, and every push asks. */
+const kioskSettingClasses = new Map<string, SettingClass>();
+
 /** Whether changing `path` needs a restart: restart-marked, or not marked (never assumed live). */
 export function requiresRestart(path: string, schema: z.ZodType = KioskConfigSchema): boolean {
-  return settingClass(path, schema) !== 'live';
+  if (schema !== KioskConfigSchema) return settingClass(path, schema) !== 'live';
+  let known = kioskSettingClasses.get(path);
+  if (known === undefined) {
+    known = settingClass(path, schema);
+    // bounded: paths come from the schema's own shape (records' keys are one setting each)
+    if (kioskSettingClasses.size < 10_000) kioskSettingClasses.set(path, known);
+  }
+  return known !== 'live';
 }
 
 /**
