@@ -65,11 +65,18 @@ const DEADLINE_MS = 180_000;
 type SoftwareResult = MessageBody<'software.result'>;
 
 /** A bundle of the built app at `version` (dist/ and package.json, through the production packer). */
-async function appBundle(work: string, version: string): Promise<FakeBundle> {
+async function appBundle(
+  work: string,
+  version: string,
+  options: { exitAtStart?: boolean } = {},
+): Promise<FakeBundle> {
   const stage = join(work, `stage-${version}`);
   await mkdir(join(stage, APP_DIR), { recursive: true });
   await cp(join(ROOT, 'dist'), join(stage, APP_DIR, 'dist'), { recursive: true });
   await copyRuntimeAssets(ROOT, join(stage, APP_DIR));
+  // a release that never reaches the runtime: its entry point fails at once
+  if (options.exitAtStart)
+    await writeFile(join(stage, APP_DIR, 'dist', 'src', 'cli', 'kiosk.js'), 'process.exit(1);\n');
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(join(stage, APP_DIR, 'package.json'), JSON.stringify({ ...pkg, version }));
   const file = join(work, `cccd-kiosk-${version}.tar.gz`);
@@ -188,6 +195,9 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
   let state: string;
   let keyFile: string;
   let brokerPki: string | undefined;
+  let repo: string;
+  const keys = makeKeys();
+  let telemetry: Awaited<ReturnType<typeof watchTopic>>;
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'kiosk.js')))
@@ -199,8 +209,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
     await mkdir(state, { recursive: true });
 
     // ops: the TUF repository with both releases, served over HTTPS by the ops CA
-    const repo = join(work, 'repo');
-    const keys = makeKeys();
+    repo = join(work, 'repo');
     await makeRepository(repo, keys);
     const bundles = [await appBundle(work, '0.1.0'), await appBundle(work, '0.1.1')];
     await publish(repo, keys, bundles);
@@ -235,6 +244,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
     events = await watchTopic(broker.url, topics.events(kioskId));
     results_ = await watchTopic(broker.url, topics.cmdResult(kioskId));
     statuses = await watchTopic(broker.url, topics.status(kioskId));
+    telemetry = await watchTopic(broker.url, topics.telemetry(kioskId));
 
     const config: KioskConfigInput = {
       kiosk: { id: kioskId },
@@ -264,7 +274,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
 
   afterAll(async () => {
     await service?.stop();
-    await Promise.all([events, results_, statuses].map((watcher) => watcher?.close()));
+    await Promise.all([events, results_, statuses, telemetry].map((watcher) => watcher?.close()));
     await ops?.endAsync();
     await broker?.stop();
     await repoServer?.close();
@@ -336,6 +346,12 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
         );
       }, DEADLINE_MS);
       expect(readFileSync(join(state, 'release-good'), 'utf8').trim()).toBe('0.1.1');
+      await telemetry.waitFor(
+        (message) =>
+          (JSON.parse(message.payload) as Envelope<MessageBody<'kiosk.telemetry'>>).body.versions.software ===
+          '0.1.1',
+        DEADLINE_MS,
+      );
 
       const list = await kioskOps(['--json', 'rollout', 'status', '--key', keyFile, record.id]);
       expect(list.code, list.stderr).toBe(0);
@@ -360,7 +376,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
         signCommand({
           name: 'update-software',
           kioskId: options.kioskId ?? kioskId,
-          args: { version: '0.1.2' },
+          args: { version: '0.1.9' },
           key: options.key ?? opsKey,
         });
       const reasonOf = (message: Received) =>
@@ -368,7 +384,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
 
       const foreign = order({ key: privateKeyFromPem(generateOpsKeyPair().privateKeyPem) });
       const tampered = order();
-      tampered.body.args = { version: '0.1.3' };
+      tampered.body.args = { version: '0.1.8' };
       const otherKiosk = order({ kioskId: 'another-kiosk' });
       for (const message of [foreign, tampered, otherKiosk]) await send(message);
       expect(reasonOf(await answer(foreign.correlationId!))).toMatchObject({
@@ -384,7 +400,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
         reason: 'other-kiosk',
       });
 
-      // a valid order is taken (0.1.2 is not published: refused by the updater), its replay is not
+      // a valid order is taken (0.1.9 is not published: refused by the updater), its replay is not
       const valid = order();
       await send(valid);
       expect(reasonOf(await answer(valid.correlationId!))).toMatchObject({ status: 'ok' });
@@ -421,5 +437,66 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
       expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.1'));
     },
     DEADLINE_MS * 2,
+  );
+
+  it(
+    'a release that crash-loops is rolled back by the guard; the kiosk reports it once up, the rollout aborts',
+    async () => {
+      await publish(repo, keys, [await appBundle(work, '0.1.2', { exitAtStart: true })]);
+      const startsBefore = service.starts.length;
+      const rollout = await kioskOps([
+        '--json',
+        'rollout',
+        'start',
+        '--url',
+        broker.url,
+        '--key',
+        keyFile,
+        '--software',
+        '0.1.2',
+        '--kiosk',
+        kioskId,
+        '--canary',
+        kioskId,
+        '--max-failures',
+        '0',
+        '--ack-timeout',
+        String(DEADLINE_MS),
+        '--soak',
+        '500',
+      ]);
+      expect(rollout.code, `${rollout.stderr}\n${service.output().slice(-4000)}`).not.toBe(0);
+      const record = JSON.parse(rollout.stdout) as {
+        state: string;
+        reason?: string;
+        kiosks: Record<string, { outcome: string; messageId: string; detail?: string }>;
+      };
+      expect(record.state).toBe('aborted');
+      expect(record.kiosks[kioskId]).toMatchObject({
+        outcome: 'rolled-back',
+        detail: '0.1.2 -> 0.1.1: crash-loop',
+      });
+      const orderId = record.kiosks[kioskId]!.messageId;
+      const reported = events.received
+        .map((received) => JSON.parse(received.payload) as Envelope<MessageBody<'software.rolledBack'>>)
+        .filter((event) => event.type === 'software.rolledBack');
+      expect(reported.map((event) => event.body)).toEqual([
+        expect.objectContaining({ from: '0.1.2', to: '0.1.1', reason: 'crash-loop', orderId }),
+      ]);
+      // three starts of the broken release (the guard's MAX_BOOTS), then the previous one again
+      expect(service.starts.slice(startsBefore)).toEqual([
+        ...Array(3).fill(join('releases', '0.1.2')),
+        join('releases', '0.1.1'),
+      ]);
+      expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.1'));
+      // reported: the runtime's copy is gone, the guard's history stays
+      await until(
+        () => !existsSync(join(state, 'rollbacks.jsonl')),
+        'the reported rollbacks cleared',
+        service.output,
+      );
+      expect(readFileSync(join(root, 'update', 'rollbacks.jsonl'), 'utf8')).toContain('"from":"0.1.2"');
+    },
+    DEADLINE_MS * 3,
   );
 });
