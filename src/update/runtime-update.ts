@@ -147,6 +147,15 @@ export class RuntimeUpdate {
    * the kiosk (`applied` when its release runs now), and resumes an order cut short by a restart.
    */
   async start(): Promise<void> {
+    try {
+      await this.resume();
+    } catch (error) {
+      // the runtime serves citizens whatever happened to an update: log it, never stop the start
+      this.options.log.error({ err: String(error) }, 'update: resuming the software order failed');
+    }
+  }
+
+  private async resume(): Promise<void> {
     await this.reportRollbacks();
     const order = this.order;
     if (!order) return;
@@ -263,8 +272,11 @@ export class RuntimeUpdate {
     await this.options.store.transaction(async (tx) => {
       for (const { record, line } of records) {
         const orderId = order && order.version === record.from ? order.orderId : undefined;
+        const id = createHash('sha256').update(line).digest('hex').slice(0, 32);
+        // still queued from a report cut short: once is enough (the outbox's ids are unique)
+        if (await tx.get('SELECT 1 FROM outbox WHERE event_id = ?', [id])) continue;
         tx.emit({
-          id: createHash('sha256').update(line).digest('hex').slice(0, 32),
+          id,
           type: 'software.rolledBack',
           body: { ...record, ...(orderId ? { orderId } : {}) },
         });
