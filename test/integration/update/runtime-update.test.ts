@@ -499,4 +499,35 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
     },
     DEADLINE_MS * 3,
   );
+
+  it('kiosk-ops rollout start --software refuses bad input in one line, before signing or connecting', async () => {
+    const start = (...args: string[]) =>
+      kioskOps([
+        'rollout',
+        'start',
+        '--url',
+        'mqtt://127.0.0.1:1',
+        '--key',
+        keyFile,
+        '--kiosk',
+        kioskId,
+        ...args,
+      ]);
+    const cases: Array<[string[], RegExp]> = [
+      [['--software', '1.2'], /^kiosk-ops: --software 1\.2: expected a version MAJOR\.MINOR\.PATCH$/],
+      [['--software', '0.1.1', '--expires-in-hours', '48'], /a software order lives at most 24 hours/],
+      [
+        ['--software', '0.1.1', '--config-version', '3'],
+        /give either --software or --config-version with --settings/,
+      ],
+      [[], /give --software VERSION, or --config-version with --settings/],
+    ];
+    for (const [args, expected] of cases) {
+      const { code, stderr } = await start(...args);
+      expect(code, args.join(' ')).toBe(1);
+      const lines = stderr.trimEnd().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(lines[0]).toMatch(expected);
+    }
+  });
 });
