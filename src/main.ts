@@ -332,6 +332,7 @@ export function createKioskRuntime(
         dispenser,
         openChipStation,
         trust: cardTrust,
+        accessPolicy: config.card.accessPolicy,
         log: log.child({ room: 'vault' }),
       });
     },

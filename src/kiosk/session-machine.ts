@@ -166,6 +166,8 @@ export type SessionEvent =
     }
   | { type: 'card-checked'; op: number; dg1Matches: boolean; passiveAuth: boolean; activeAuth: boolean }
   | { type: 'card-unreadable'; op: number }
+  /** the registry withdrew the pickup during the session: the card stays in (or goes back to) its slot */
+  | { type: 'withdrawn'; op: number }
   | { type: 'presented'; op: number }
   | { type: 'taken' }
   | { type: 'completed'; op: number; receiptCode: string; printed: boolean }
@@ -182,6 +184,8 @@ export type SessionEvent =
   | { type: 'remote-unavailable'; op: number }
   /** every card is back in a known place (recovery after a stuck card or a restart) */
   | { type: 'vault-safe' };
+
+export type ParkReason = 'not-taken' | 'device-fault' | 'check-failed' | 'withdrawn';
 
 export type SessionEffect =
   | { kind: 'timer'; name: string; ms: number }
@@ -207,7 +211,7 @@ export type SessionEffect =
       pickupId: string;
       slot: number;
       to: 'slot' | 'bin';
-      reason: 'not-taken' | 'device-fault' | 'check-failed';
+      reason: ParkReason;
       fault?: PickupFault;
     }
   | { kind: 'submit-update'; op: number; changes: ContactChanges }
@@ -358,7 +362,7 @@ class Reduction {
 
   private park(
     to: 'slot' | 'bin',
-    reason: 'not-taken' | 'device-fault' | 'check-failed',
+    reason: ParkReason,
     then: 'referral' | 'out-of-service' | 'attract',
     fault?: PickupFault,
     messageKey?: string,
@@ -465,6 +469,12 @@ class Reduction {
       case 'card-unreadable':
         if (state.phase !== 'checking-card') return;
         return this.park('slot', 'check-failed', 'referral', 'chip-unreadable', 'referral.card-check-failed');
+      case 'withdrawn':
+        // before the move to the chip station the card never left its slot; after it, it goes back
+        if (state.phase === 'checking-card')
+          return this.refer('referral.pickup-withdrawn', state.pickup?.pickupId);
+        if (state.phase !== 'presenting') return;
+        return this.park('slot', 'withdrawn', 'referral', undefined, 'referral.pickup-withdrawn');
       case 'presented':
         if (state.phase !== 'presenting') return;
         this.enter('take-card');

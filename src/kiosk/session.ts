@@ -41,7 +41,7 @@ import {
 import { type FingerGuard, type FingerSubject } from './finger-guard.js';
 import { composeReceipt, type ReceiptFacts } from './receipt.js';
 import { MoveJournal, readLoadIntents, reconcileMechanics } from './reconcile.js';
-import { openSecrets, type PickupSecrets, type Vault } from './vault.js';
+import { openSecrets, PickupWithdrawn, type PickupSecrets, type Vault } from './vault.js';
 import type { SessionController, SessionView, UiInput } from './view.js';
 
 /** The request/response path to the registry (KioskLink.request). */
@@ -439,7 +439,12 @@ export class SessionOrchestrator implements SessionController, Service {
       case 'present': {
         const dispenser = devices.dispenser;
         if (!dispenser) return { type: 'device-fault', op: effect.op, device: 'dispenser' };
-        await vault.markInTray(effect.pickupId);
+        try {
+          await vault.markInTray(effect.pickupId);
+        } catch (error) {
+          if (error instanceof PickupWithdrawn) return this.withdrawnMidSession(effect.op, effect.pickupId);
+          throw error;
+        }
         try {
           await meter.wait(dispenser.present());
         } catch (error) {
@@ -619,7 +624,12 @@ export class SessionOrchestrator implements SessionController, Service {
     const dispenser = devices.dispenser;
     if (!dispenser || !devices.openChipStation || secrets?.kind !== 'pickup')
       return { type: 'device-fault', op, device: dispenser ? 'card-reader' : 'dispenser' };
-    await vault.markAtStation(pickupId);
+    try {
+      await vault.markAtStation(pickupId);
+    } catch (error) {
+      if (error instanceof PickupWithdrawn) return this.withdrawnMidSession(op, pickupId);
+      throw error;
+    }
     try {
       await meter.wait(dispenser.moveToStation(slot));
     } catch (error) {
@@ -665,6 +675,11 @@ export class SessionOrchestrator implements SessionController, Service {
     } finally {
       await transport?.close().catch(() => undefined);
     }
+  }
+
+  private withdrawnMidSession(op: number, pickupId: string): SessionEvent {
+    this.options.log.warn({ pickupId }, 'sessions: the registry withdrew the pickup during the session');
+    return { type: 'withdrawn', op };
   }
 
   /** Brings the card to safety: back to its slot, or to the capture bin; falls back to the bin. */

@@ -36,6 +36,14 @@ export class InventoryConflict extends Error {
 }
 
 /** A sealed manifest entry that does not open or does not hold what a pickup needs. */
+/**
+ * The registry withdrew the pickup while a session had it (a withdrawal is applied whenever it
+ * arrives): the card must not leave its slot, or go on to the tray, for this session.
+ */
+export class PickupWithdrawn extends Error {
+  override readonly name = 'PickupWithdrawn';
+}
+
 export class ManifestRejected extends Error {
   override readonly name = 'ManifestRejected';
 }
@@ -259,11 +267,26 @@ export class Vault implements Service {
 
   /** Before the dispenser moves the card: the row says where it is going (crash recovery reads it). */
   markAtStation(pickupId: string): Promise<void> {
-    return this.store.transaction((tx) => this.move(tx, pickupId, ['in-slot'], 'at-station'));
+    return this.store.transaction(async (tx) => {
+      await this.assertNotWithdrawn(tx, pickupId);
+      await this.move(tx, pickupId, ['in-slot'], 'at-station');
+    });
   }
 
+  /** The move that hands the card out: refused, in the same transaction, once it is withdrawn. */
   markInTray(pickupId: string): Promise<void> {
-    return this.store.transaction((tx) => this.move(tx, pickupId, ['at-station'], 'in-tray'));
+    return this.store.transaction(async (tx) => {
+      await this.assertNotWithdrawn(tx, pickupId);
+      await this.move(tx, pickupId, ['at-station'], 'in-tray');
+    });
+  }
+
+  private async assertNotWithdrawn(tx: Transaction, pickupId: string): Promise<void> {
+    const row = await tx.get<{ state: string }>('SELECT state FROM vault_manifest WHERE pickup_id = ?', [
+      pickupId,
+    ]);
+    if (row?.state === 'withdrawn')
+      throw new PickupWithdrawn(`pickup ${pickupId} was withdrawn by the registry`);
   }
 
   /**

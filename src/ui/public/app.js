@@ -131,6 +131,8 @@ const TEXT = {
     'update.registry-unreachable': 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
     'update.status-unknown': 'Không tìm thấy hồ sơ với mã này.',
     'referral.card-check-failed': 'Thẻ không qua được bước kiểm tra và đã được giữ lại.',
+    'referral.pickup-withdrawn':
+      'Thẻ này hiện không thể nhận tại ki-ốt và vẫn được giữ lại trong máy. Vui lòng liên hệ nhân viên.',
     'referral.registry-unreachable': 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
     'out-of-service.card-stuck': 'Một thẻ bị kẹt trong máy.',
     'out-of-service.storage': 'Bộ nhớ của ki-ốt đã đầy.',
@@ -252,6 +254,8 @@ const TEXT = {
     'update.registry-unreachable': 'The registry cannot be reached. Please try again later.',
     'update.status-unknown': 'No request was found with this code.',
     'referral.card-check-failed': 'The card did not pass its check and has been kept.',
+    'referral.pickup-withdrawn':
+      'This card can no longer be collected at the kiosk; it stays inside. Please see staff.',
     'referral.registry-unreachable': 'The registry cannot be reached. Please try again later.',
     'out-of-service.card-stuck': 'A card is stuck in the machine.',
     'out-of-service.storage': 'The kiosk’s storage is full.',

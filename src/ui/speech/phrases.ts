@@ -145,6 +145,10 @@ const MESSAGE_CLIPS: Record<string, Spoken> = {
     vi: 'Không kết nối được hệ thống. Vui lòng thử lại sau.',
     en: 'The registry cannot be reached. Please try again later.',
   },
+  'referral.pickup-withdrawn': {
+    vi: 'Thẻ này hiện không thể nhận tại ki-ốt và vẫn được giữ lại trong máy. Vui lòng liên hệ nhân viên.',
+    en: 'This card can no longer be collected at the kiosk; it stays inside. Please see staff.',
+  },
   'referral.card-check-failed': {
     vi: 'Thẻ không qua được bước kiểm tra và đã được giữ lại.',
     en: 'The card did not pass its check and has been kept.',

@@ -225,6 +225,40 @@ describe('pickup sessions against the emulated kiosk', () => {
       'in-tray': 0,
     });
   });
+  it('a pickup the registry withdraws mid-session: the card stays in its slot, the citizen is told and referred', async () => {
+    await world.rig.registry.citizens.stagePickup(KIOSK_ID, 'PK-WITHDRAWN-1', HUNG.record.idNumber);
+    await until(async () => (await world.runtime.vault.awaitingLoad()).length === 1, 10_000, 'staged');
+    world.rig.dispenser.loadCards([2]);
+    expect((await world.runtime.loadVault([2])).loaded).toEqual([{ slot: 2, pickupId: 'PK-WITHDRAWN-1' }]);
+    await world.rig.citizenControl('finger', ['none']); // the citizen has not put a finger yet
+    await startPickup(HUNG.record.idNumber);
+    await phase('finger');
+    await world.rig.registry.citizens.withdrawPickup(KIOSK_ID, 'PK-WITHDRAWN-1');
+    await until(
+      async () =>
+        (
+          await world.runtime.store
+            .read()
+            .get<{ state: string }>(`SELECT state FROM vault_manifest WHERE pickup_id = 'PK-WITHDRAWN-1'`)
+        )?.state === 'withdrawn',
+      10_000,
+      'withdrawal applied',
+    );
+    await world.rig.citizenControl('finger', [HUNG.record.idNumber]); // now the right finger
+    await phase('referral', 20_000);
+    expect(sessions().current().messageKey).toBe('referral.pickup-withdrawn');
+    expect(await world.runtime.vault.card('PK-WITHDRAWN-1')).toEqual({ state: 'in-slot', slot: 2 });
+    expect(world.rig.dispenser.slots.has(2)).toBe(true);
+    expect(world.rig.dispenser.mechanicsState).toBe(0);
+    expect(
+      (await registryEvents('pickup.completed')).filter(
+        (event) => (event.body as { pickupId?: string }).pickupId === 'PK-WITHDRAWN-1',
+      ),
+    ).toEqual([]);
+    await backToAttract();
+    await world.runtime.vault.withdrawCard('PK-WITHDRAWN-1'); // the technician takes it out
+  });
+
   it('a pickup completes with the broker unreachable: everything is local, the event waits in the outbox', async () => {
     await world.rig.registry.citizens.stagePickup(KIOSK_ID, 'PK-OFFLINE-1', MAI.record.idNumber);
     await until(async () => (await world.runtime.vault.awaitingLoad()).length === 1, 10_000, 'staged');

@@ -110,6 +110,27 @@ describe('pickup session reducer', () => {
     expect(after.state.phase).toBe('referral');
   });
 
+  it('a pickup withdrawn before the card moved → referral, the card never leaves its slot', () => {
+    const { state, effects } = drive([...toChecking, { type: 'withdrawn', op: 0 }]);
+    expect(state.phase).toBe('referral');
+    expect(state.messageKey).toBe('referral.pickup-withdrawn');
+    expect(effects.some((e) => e.kind === 'park' || e.kind === 'present')).toBe(false);
+  });
+
+  it('a pickup withdrawn after the chip check → the card goes back to its slot, then referral', () => {
+    const checked: SessionEvent[] = [
+      ...toChecking,
+      { type: 'card-checked', op: 0, dg1Matches: true, passiveAuth: true, activeAuth: true },
+      { type: 'withdrawn', op: 0 },
+    ];
+    const parking = drive(checked);
+    expect(parking.effects.at(-1)).toMatchObject({ kind: 'park', to: 'slot', reason: 'withdrawn', slot: 2 });
+    const after = drive([...checked, { type: 'parked', op: 0, ok: true }]);
+    expect(after.state.phase).toBe('referral');
+    expect(after.state.messageKey).toBe('referral.pickup-withdrawn');
+    expect(after.effects.some((e) => e.kind === 'complete')).toBe(false);
+  });
+
   it('the tray timer retracts the card to the capture bin', () => {
     const events: SessionEvent[] = [
       ...toChecking,

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { syntheticTemplate } from '../../../devices/fingerprint/emulator.js';
 import { cccdMrzFromRecord } from '../../../src/cccd/mrz.js';
-import { InventoryConflict, ManifestRejected, Vault } from '../../../src/kiosk/vault.js';
+import { InventoryConflict, ManifestRejected, PickupWithdrawn, Vault } from '../../../src/kiosk/vault.js';
 import { Store } from '../../../src/store/index.js';
 import {
   loadOrCreateSealingIdentity,
@@ -177,6 +177,32 @@ describe('vault inventory (migration 3)', () => {
     await vault.markBackInSlot('p-1');
     expect(await vault.card('p-1')).toEqual({ state: 'in-slot', slot: 4 });
     expect(await vault.inTransit()).toEqual([]);
+  });
+
+  it('a pickup withdrawn mid-session: its card neither leaves the slot nor goes on to the tray', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    const withdraw = (pickupId: string) =>
+      store.transaction((tx) => vault.applyManifest(tx, { pickupId, action: 'withdraw' }));
+    for (const [pickupId, slot] of [
+      ['p-1', 1],
+      ['p-2', 2],
+    ] as const) {
+      await store.transaction((tx) =>
+        vault.applyManifest(tx, { pickupId, action: 'stage', sealed: sealedSecrets() }),
+      );
+      await vault.loadCard(pickupId, slot);
+    }
+    await withdraw('p-1'); // while the citizen is at the finger sensor
+    await expect(vault.markAtStation('p-1')).rejects.toBeInstanceOf(PickupWithdrawn);
+    expect(await vault.card('p-1')).toEqual({ state: 'in-slot', slot: 1 });
+    await vault.markAtStation('p-2');
+    await withdraw('p-2'); // while the chip is being checked
+    await expect(vault.markInTray('p-2')).rejects.toBeInstanceOf(PickupWithdrawn);
+    expect(await vault.card('p-2')).toEqual({ state: 'at-station', slot: 2 });
+    await vault.markBackInSlot('p-2');
+    await vault.withdrawCard('p-2'); // the technician takes it out
+    expect(await vault.inventory()).toMatchObject({ 'in-slot': 1, withdrawn: 1, 'in-tray': 0 });
   });
 
   it('a manifest entry sealed to another kiosk is rejected', async () => {
