@@ -72,6 +72,13 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Copies one package without its nested node_modules (those are lock entries of their own). */
+/**
+ * Files the built app reads from the source tree at run time (they are not compiled into dist/):
+ * the touchscreen app and the ops dashboard (src/ui/app-page.ts, src/ops/dashboard/page.ts look
+ * for them there). Without them a release does not start: the UI server refuses to come up.
+ */
+export const RUNTIME_ASSET_DIRS = ['src/ui/public', 'src/ops/dashboard/public'] as const;
+
 async function copyPackage(from: string, to: string): Promise<void> {
   await cp(from, to, {
     recursive: true,
@@ -168,6 +175,8 @@ export async function buildAppBundle(request: AppBundleRequest): Promise<BuiltBu
     await cp(join(projectDir, 'dist'), join(appDir, 'dist'), { recursive: true });
     for (const file of ['package.json', 'package-lock.json'])
       await cp(join(projectDir, file), join(appDir, file));
+    for (const dir of RUNTIME_ASSET_DIRS)
+      await cp(join(projectDir, dir), join(appDir, dir), { recursive: true });
     await copyProduction(projectDir, appDir);
     await dropLinks(appDir);
     const natives = await prepareNatives(appDir, target);
