@@ -10,6 +10,9 @@
  * - a v0.1.2 that starts but never reaches the broker: release probation in the runtime leaves a
  *   rollback request and exits, Restart=always starts it again, and the guard rolls back before
  *   the release runs again;
+ * - when StartLimitBurst= trips before the guard's counter (a release restarted often just before
+ *   the switch), OnFailure=cccd-kiosk-rollback.service rolls back and starts the service again;
+ *   with nothing on probation (a broken config, not a release), the service stays failed;
  * - SIGKILL of the updater during the download and during the landing (unpacked, not yet renamed
  *   into releases/) leaves v0.1.1 current and the service restartable, and a retried update
  *   completes.
@@ -18,7 +21,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, watch } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +47,7 @@ import {
 const DEADLINE_MS = 120_000;
 const TEST_TIMEOUT_MS = 300_000;
 const KIOSK_ID = `rollback-${process.pid}`;
+const ROLLBACK_SERVICE = 'cccd-kiosk-rollback.service';
 
 describe('rollback of a bad release under the real systemd units (issue 14, item 3)', () => {
   let mosquitto: MosquittoInstance;
@@ -174,6 +178,72 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
           .map((m) => m.payload)
           .join('\n'),
       ).not.toMatch(/"version":"0\.1\.2"[^}]*"online":true|"online":true[^}]*"version":"0\.1\.2"/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  /** Waits for the end of the rollback unit's run (it finished, or it failed). */
+  async function rollbackUnitRan(install: KioskInstall): Promise<void> {
+    await install.manager.until(
+      () =>
+        install.manager.events.some(
+          (e) => e.unit === ROLLBACK_SERVICE && (e.kind === 'finished' || e.kind === 'failed'),
+        ),
+      DEADLINE_MS,
+      'a run of the rollback unit',
+    );
+  }
+
+  it(
+    'when the start limit trips before the boot counter, OnFailure= runs the rollback unit, which rolls back and starts v0.1.1',
+    async () => {
+      const broken = await appBundle(work, '0.1.2', exitsAtStart);
+      const install = await runningOnGood([broken]);
+      // 0.1.1 was started 8 times within StartLimitIntervalSec= (10 min) before the switch (say
+      // restart-required settings): 0.1.2 gets two starts before StartLimitBurst= (10) trips,
+      // fewer than the guard's three, so OnFailure= is what rolls it back
+      for (let restarts = 1; restarts <= 7; restarts++) {
+        await restart(install);
+        await install.manager.until(
+          () => install.manager.state(KIOSK_SERVICE) === 'active',
+          DEADLINE_MS,
+          'v0.1.1 active',
+        );
+      }
+      await install.update('0.1.2');
+      const from = statuses.received.length;
+      await restart(install);
+      await connectedAs(install, '0.1.1', from);
+      expect(await unreportedRollbacks(install.root)).toMatchObject([
+        { from: '0.1.2', to: '0.1.1', reason: 'start-failed' },
+      ]);
+      const kinds = install.manager.events.map((e) => `${e.unit}:${e.kind}`);
+      expect(kinds).toContain(`${KIOSK_SERVICE}:start-limit-hit`);
+      expect(kinds).toContain(`${KIOSK_SERVICE}:on-failure`);
+      expect(kinds).toContain(`${ROLLBACK_SERVICE}:finished`);
+      // the rollback unit's ExecStartPost= reset the start limit: v0.1.1 is active again
+      expect(install.manager.state(KIOSK_SERVICE)).toBe('active');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'a release not on probation that fails at every start (a broken config) stays failed after the start limit: nothing to roll back, no flapping',
+    async () => {
+      const install = await runningOnGood([]);
+      await writeFile(install.configFile, '{ "not": "a kiosk configuration"');
+      await restart(install);
+      await rollbackUnitRan(install);
+      expect(install.manager.events).toContainEqual({ unit: KIOSK_SERVICE, kind: 'start-limit-hit' });
+      expect(await currentVersion(install.root)).toBe('0.1.1');
+      expect(await unreportedRollbacks(install.root)).toEqual([]);
+      // the rollback unit failed (nothing on probation), so its ExecStartPost= did not start the
+      // service again: it stays failed, as the unit's StartLimitBurst= comment wants
+      expect(install.manager.events).toContainEqual(
+        expect.objectContaining({ unit: ROLLBACK_SERVICE, kind: 'failed' }),
+      );
+      expect(install.manager.state(KIOSK_SERVICE)).toBe('failed');
+      expect(install.manager.events.filter((e) => e.unit === KIOSK_SERVICE).at(-1)?.kind).toBe('on-failure');
     },
     TEST_TIMEOUT_MS,
   );

@@ -258,7 +258,10 @@ export type UnitState = 'inactive' | 'activating' | 'active' | 'auto-restart' | 
 
 export interface UnitEvent {
   unit: string;
-  /** 'start' (a start job began), 'ready', 'exited', 'restart', 'failed', 'start-limit-hit', 'on-failure' */
+  /**
+   * 'start' (a start job began), 'ready', 'finished' (a oneshot done), 'exited', 'restart',
+   * 'start-timeout', 'failed', 'start-limit-hit', 'on-failure'
+   */
   kind: string;
   detail?: string;
 }
@@ -461,7 +464,9 @@ export class ServiceManager {
       running.state = 'active';
       this.emit({ unit: unit.name, kind: 'ready' });
       await this.runPost(running, generation);
-      if (running.generation === generation) running.state = 'inactive'; // oneshot without RemainAfterExit
+      if (running.generation !== generation || running.state !== 'active') return;
+      running.state = 'inactive'; // a oneshot without RemainAfterExit= is inactive once done
+      this.emit({ unit: unit.name, kind: 'finished' });
       return;
     }
     const ready = await this.runMain(running, generation);
