@@ -321,6 +321,8 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
       await landing.exited;
       watcher.close();
       expect(sawStaging).toBe(true);
+      // the unpacked tree was left where the kill found it, short of its rename into releases/0.1.2
+      expect(await readdir(releases)).toContain('.staging-0.1.2');
       await expectStillOnGood('after SIGKILL during the landing');
 
       // 3. the retry completes: the download is not fetched again, the release lands, and runs
