@@ -319,6 +319,7 @@ export function createKioskRuntime(
         dispenser,
         openChipStation,
         trust: cardTrust,
+        accessPolicy: config.card.accessPolicy,
         log: log.child({ room: 'vault' }),
       });
     },

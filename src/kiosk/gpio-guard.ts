@@ -3,7 +3,10 @@
  * - the tamper switch takes the kiosk out of service at once: it is published as the pseudo-device
  *   `tamper` going missing, so the session machine ends the session the way it ends one whose
  *   device vanished (a card outside its slot is brought to safety: from the tray to the capture
- *   bin), and `fault.tamper` goes out once per trip (outbox, same transaction as its audit row);
+ *   bin), and `fault.tamper` goes out once per trip (outbox, same transaction as its audit row),
+ *   also for a trip found at start (the switch tripped while the kiosk was off or restarting): the
+ *   audit log says whether the trip in force was reported already, so a restart while it stays
+ *   tripped does not report it again;
  * - an open service door keeps the kiosk out of service (pseudo-device `serviceDoor`) until it
  *   closes; no session starts while it is open;
  * - the LEDs guide the citizen: `finger` lights while the sensor waits for a finger, `card` while
@@ -22,6 +25,9 @@ import type { SessionView } from './view.js';
 /** The inputs that keep the kiosk out of service while active, as session "devices". */
 export const GUARD_INPUTS = ['tamper', 'serviceDoor'] as const satisfies readonly GpioInputName[];
 export type GuardInput = (typeof GUARD_INPUTS)[number];
+
+const TAMPER_TRIPPED = 'gpio.tamper';
+const TAMPER_CLEARED = 'gpio.tamper-cleared';
 
 /** Which LED lights in which session phase. */
 const LED_PHASES: Record<string, readonly string[]> = {
@@ -44,6 +50,7 @@ export class GpioGuard implements Service {
   readonly name = 'gpio-guard';
   private readonly detach: Array<() => void> = [];
   private readonly lit = new Map<string, boolean>();
+  private checkedStartTrip = false;
 
   constructor(private readonly options: GpioGuardOptions) {}
 
@@ -59,7 +66,10 @@ export class GpioGuard implements Service {
   async start(): Promise<void> {
     const { gpio, sessions } = this.options;
     const onInput = (name: GpioInputName, active: boolean) => void this.onInput(name, active);
-    const onHealth = () => this.publishAll();
+    const onHealth = () => {
+      this.publishAll();
+      void this.reportTripFoundAtStart();
+    };
     gpio.on('input', onInput);
     gpio.on('health', onHealth);
     this.detach.push(
@@ -71,6 +81,7 @@ export class GpioGuard implements Service {
       void this.guideLeds(sessions.current());
     }
     this.publishAll();
+    await this.reportTripFoundAtStart();
   }
 
   async stop(): Promise<void> {
@@ -93,14 +104,38 @@ export class GpioGuard implements Service {
     const { inputs, store, log } = this.options;
     if (!(inputs as readonly string[]).includes(name)) return;
     log.warn({ input: name, active }, active ? 'gpio: guard input active' : 'gpio: guard input cleared');
-    if (name === 'tamper' && active) {
+    if (name === 'tamper') {
       // recorded before the session is told, so the event is out even if the kiosk dies next
       await store.transaction(async (tx) => {
-        await tx.audit('kiosk', 'gpio.tamper', {});
+        if (!active) return tx.audit('kiosk', TAMPER_CLEARED, {});
+        await tx.audit('kiosk', TAMPER_TRIPPED, {});
         tx.emit({ type: 'fault.tamper', body: {} });
       });
     }
     this.options.bus.emit('device.health', { device: name, state: active ? 'missing' : 'ok' });
+  }
+
+  /**
+   * The inputs' first reading is not a change, so a switch already tripped when the GPIO starts
+   * sends no `input` event: reported here, once the lines are readable, unless the audit log shows
+   * this trip was reported before a restart (no clear since the last trip).
+   */
+  private async reportTripFoundAtStart(): Promise<void> {
+    const { gpio, inputs, store, log } = this.options;
+    if (this.checkedStartTrip || !inputs.includes('tamper') || gpio.health !== 'ok') return;
+    this.checkedStartTrip = true;
+    if (gpio.isActive('tamper') !== true) return;
+    const reported = await store.transaction(async (tx) => {
+      const last = await tx.get<{ action: string }>(
+        `SELECT action FROM audit WHERE action IN (?, ?) ORDER BY id DESC LIMIT 1`,
+        [TAMPER_TRIPPED, TAMPER_CLEARED],
+      );
+      if (last?.action === TAMPER_TRIPPED) return false;
+      await tx.audit('kiosk', TAMPER_TRIPPED, { foundAtStart: true });
+      tx.emit({ type: 'fault.tamper', body: {} });
+      return true;
+    });
+    log.warn({ reported }, 'gpio: tamper switch found tripped at start');
   }
 
   private async guideLeds(view: SessionView): Promise<void> {
