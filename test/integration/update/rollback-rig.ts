@@ -15,7 +15,7 @@
  * bundle tests cover that).
  */
 import { execFile } from 'node:child_process';
-import { copyFile, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KioskConfigInput } from '../../../src/config/index.js';
@@ -39,6 +39,20 @@ import { ServiceManager } from './unit-runner.js';
 
 const PROJECT = process.cwd();
 export const KIOSK_SERVICE = 'cccd-kiosk.service';
+
+/**
+ * The releases are this project's build: refuse a missing or stale dist/ with a clear message
+ * rather than test old code (`.ci/run` builds before `npm run test:update`).
+ */
+export async function assertBuilt(): Promise<void> {
+  const built = await stat(join(PROJECT, 'dist', 'src', 'cli', 'kiosk.js')).catch(() => undefined);
+  if (!built) throw new Error('rollback tests run the built app: run `npm run build` first');
+  const sources = await readdir(join(PROJECT, 'src'), { recursive: true });
+  for (const source of sources.filter((name) => name.endsWith('.ts'))) {
+    if ((await stat(join(PROJECT, 'src', source))).mtimeMs > built.mtimeMs)
+      throw new Error(`rollback tests run the built app, and src/${source} is newer: run \`npm run build\``);
+  }
+}
 
 /** Changes made to a copy of the app tree: a release with a defect of its own. */
 export type AppPatch = (appDir: string) => Promise<void>;

@@ -35,6 +35,7 @@ import type { FakeBundle } from './fixtures.js';
 import { HOST_ABI, HOST_TARGET, tempDir } from './fixtures.js';
 import {
   appBundle,
+  assertBuilt,
   type Broker,
   exitsAtStart,
   installFirst,
@@ -60,6 +61,7 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
   const ops = generateOpsKeyPair();
 
   beforeAll(async () => {
+    await assertBuilt();
     const pki = mkdtempSync(join(tmpdir(), 'rollback-pki-'));
     makeBrokerPki(pki, KIOSK_ID);
     const tlsPort = await freePort();
