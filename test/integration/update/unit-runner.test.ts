@@ -108,6 +108,12 @@ describe('systemd unit parser (test harness) on deploy/systemd', () => {
     });
     expect(parseExec('+/bin/true')).toMatchObject({ privileged: true });
     expect(() => parseUnitText('Key=outside a section\n')).toThrow(/not a setting/);
+    expect(() =>
+      parseServiceUnit('x.service', '[Unit]\nStartLimitBurst=ten\n[Service]\nExecStart=/bin/true\n'),
+    ).toThrow(/not a count/);
+    expect(() => parseServiceUnit('x.service', '[Service]\nExecStart=/bin/echo "open\n')).toThrow(
+      /unbalanced/,
+    );
   });
 
   it('never throws anything but a parse error on arbitrary unit text (fuzzed)', () => {

@@ -189,6 +189,11 @@ const IMPLEMENTED = new Set([
 
 const last = (values: string[] | undefined): string | undefined => values?.at(-1);
 
+function parseCount(text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`unit file: not a count: ${text}`);
+  return Number(text);
+}
+
 function parseEnvironment(values: string[]): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const word of values.flatMap(splitCommandLine)) {
@@ -231,7 +236,7 @@ export function parseServiceUnit(
     timeoutStartMs: type === 'oneshot' ? Number.POSITIVE_INFINITY : time('TimeoutStartSec', '90s'),
     timeoutStopMs: time('TimeoutStopSec', '90s'),
     startLimitIntervalMs: time('StartLimitIntervalSec', '10s', unit),
-    startLimitBurst: Number(last(unit.get('StartLimitBurst')) ?? 5),
+    startLimitBurst: parseCount(last(unit.get('StartLimitBurst')) ?? '5'),
     onFailure: (unit.get('OnFailure') ?? []).flatMap(splitCommandLine),
     workingDirectory: last(service.get('WorkingDirectory')),
     environment: parseEnvironment(service.get('Environment') ?? []),
