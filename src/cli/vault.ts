@@ -85,6 +85,7 @@ export async function runVaultCommand(
         dispenser,
         openChipStation: () => station.open(),
         trust: loadCardTrustFailClosed(config, log),
+        accessPolicy: config.card.accessPolicy,
         log,
       });
       process.stdout.write(

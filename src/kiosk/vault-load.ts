@@ -13,7 +13,14 @@
  */
 import type { CardTrust } from './card-trust.js';
 import { type CardDispenser, DeviceFault } from '../../devices/index.js';
-import { AccessControlError, CardError, type CardTransport, parseDg1, readCard } from '../card/index.js';
+import {
+  AccessControlError,
+  type AccessPolicy,
+  CardError,
+  type CardTransport,
+  parseDg1,
+  readCard,
+} from '../card/index.js';
 import { bacKeyFromMrz, parseCccdMrz } from '../cccd/index.js';
 import type { Store } from '../store/index.js';
 import type { SealingIdentity } from '../store/seal.js';
@@ -51,6 +58,8 @@ export interface VaultLoadOptions {
   openChipStation: () => Promise<CardTransport>;
   /** the same CSCAs, master lists and CRLs the pickup checks against (kiosk/card-trust.ts) */
   trust: CardTrust;
+  /** `card.accessPolicy`: the same as the pickup's (absent: prefer PACE) */
+  accessPolicy?: AccessPolicy;
   log: Logger;
 }
 
@@ -141,8 +150,15 @@ async function identifyCard(
     const staged = parseCccdMrz(secrets.mrzLines);
     const transport = await options.openChipStation();
     try {
+      // as the pickup opens it: PACE with the CAN (the last six digits of the ID number; PACE with
+      // the MRZ fails on CCCD chips, cccd-facts.md §4.1), the MRZ as the BAC key of a chip without PACE
       const read = await readCard(transport, {
-        access: { kind: 'bac', key: bacKeyFromMrz(staged.mrz) },
+        access: {
+          kind: 'can',
+          can: staged.mrz.optionalData1.slice(6, 12),
+          bacKey: bacKeyFromMrz(staged.mrz),
+        },
+        ...(options.accessPolicy ? { accessPolicy: options.accessPolicy } : {}),
         trustAnchors: options.trust.trustAnchors,
         trustList: options.trust.trustList,
         dataGroups: [1],
