@@ -130,7 +130,9 @@ case $action in
     if [ "$boots" -gt "$max_boots" ]; then roll_back crash-loop || true; fi
     ;;
   rollback)
-    [ -f "$update/probation" ] || { echo "release-guard: nothing on probation" >&2; exit 0; }
+    # nothing to roll back: fail, so that the rollback unit's ExecStartPost= does not reset and
+    # start the service again; it stays failed after its start limit instead of flapping for ever
+    [ -f "$update/probation" ] || { echo "release-guard: nothing on probation" >&2; exit 1; }
     roll_back "${4:-start-failed}"
     ;;
   *)
