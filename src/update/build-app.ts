@@ -71,14 +71,19 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Copies one package without its nested node_modules (those are lock entries of their own). */
 /**
- * Files the built app reads from the source tree at run time (they are not compiled into dist/):
- * the touchscreen app and the ops dashboard (src/ui/app-page.ts, src/ops/dashboard/page.ts look
- * for them there). Without them a release does not start: the UI server refuses to come up.
+ * Files the runtime reads from the source tree beside dist/ (tsc does not copy them): the
+ * touchscreen app (src/ui/app-page.ts looks for src/ui/public from dist/src/ui). Without them a
+ * release does not start (found by test/integration/update/runtime-update.test.ts).
  */
-export const RUNTIME_ASSET_DIRS = ['src/ui/public', 'src/ops/dashboard/public'] as const;
+export const RUNTIME_ASSET_DIRS = ['src/ui/public'] as const;
 
+export async function copyRuntimeAssets(projectDir: string, appDir: string): Promise<void> {
+  for (const dir of RUNTIME_ASSET_DIRS)
+    await cp(join(projectDir, dir), join(appDir, dir), { recursive: true });
+}
+
+/** Copies one package without its nested node_modules (those are lock entries of their own). */
 async function copyPackage(from: string, to: string): Promise<void> {
   await cp(from, to, {
     recursive: true,
@@ -173,10 +178,9 @@ export async function buildAppBundle(request: AppBundleRequest): Promise<BuiltBu
     const appDir = join(stage, APP_DIR);
     await mkdir(appDir);
     await cp(join(projectDir, 'dist'), join(appDir, 'dist'), { recursive: true });
+    await copyRuntimeAssets(projectDir, appDir);
     for (const file of ['package.json', 'package-lock.json'])
       await cp(join(projectDir, file), join(appDir, file));
-    for (const dir of RUNTIME_ASSET_DIRS)
-      await cp(join(projectDir, dir), join(appDir, dir), { recursive: true });
     await copyProduction(projectDir, appDir);
     await dropLinks(appDir);
     const natives = await prepareNatives(appDir, target);
