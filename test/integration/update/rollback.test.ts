@@ -118,14 +118,16 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
     });
   }
 
-  /** The kiosk's status says it is online running `version`, published after message `from`. */
+  /**
+   * The kiosk's status says it is online running `version` (published after message `from`), and
+   * the harness has the unit active (READY=1 came; the link may connect before or after it).
+   */
   async function connectedAs(install: KioskInstall, version: string, from: number): Promise<void> {
     await install.manager.until(
-      () => onlineVersions(from).includes(version),
+      () => onlineVersions(from).includes(version) && install.manager.state(KIOSK_SERVICE) === 'active',
       DEADLINE_MS,
-      `an online status from ${version}`,
+      `an online status from ${version} with the unit active`,
     );
-    expect(install.manager.state(KIOSK_SERVICE)).toBe('active');
   }
 
   /** `systemctl restart`: what the update path does after switching `current`. */
