@@ -73,10 +73,11 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Files the runtime reads from the source tree beside dist/ (tsc does not copy them): the
- * touchscreen app (src/ui/app-page.ts looks for src/ui/public from dist/src/ui). Without them a
- * release does not start (found by test/integration/update/runtime-update.test.ts).
+ * touchscreen app and the ops dashboard (src/ui/app-page.ts, src/ops/dashboard/page.ts look for
+ * them there). Without them a release does not start: the UI server refuses to come up (found by
+ * test/integration/update/runtime-update.test.ts and rollback.test.ts).
  */
-export const RUNTIME_ASSET_DIRS = ['src/ui/public'] as const;
+export const RUNTIME_ASSET_DIRS = ['src/ui/public', 'src/ops/dashboard/public'] as const;
 
 export async function copyRuntimeAssets(projectDir: string, appDir: string): Promise<void> {
   for (const dir of RUNTIME_ASSET_DIRS)
@@ -84,6 +85,7 @@ export async function copyRuntimeAssets(projectDir: string, appDir: string): Pro
 }
 
 /** Copies one package without its nested node_modules (those are lock entries of their own). */
+
 async function copyPackage(from: string, to: string): Promise<void> {
   await cp(from, to, {
     recursive: true,

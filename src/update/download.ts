@@ -22,6 +22,8 @@ export interface DownloadRequest {
   /** Space to keep free beyond the download (the unpacked release needs room too). */
   reserveBytes?: number;
   signal?: AbortSignal;
+  /** Bytes on disk so far (resumed ones included) after each chunk: the runtime reports progress. */
+  onProgress?: (written: number, length: number) => void;
 }
 
 export interface DownloadResult {
@@ -103,6 +105,7 @@ export async function downloadResumable(request: DownloadRequest): Promise<Downl
       }
       written += chunk.length;
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      request.onProgress?.(written, request.length);
       await throttle?.take(chunk.length, request.signal);
     }
   } finally {
