@@ -6,12 +6,13 @@ import {
   type EcDomain,
   EC_DOMAINS,
   type Point,
+  basePointPublicKey,
   decodePoint,
   domainForOid,
   encodePoint,
   randomScalar,
   scalarFromBytes,
-  xCoordinate,
+  sharedSecretX,
 } from './curves.js';
 import { ChipAuthError, LdsError } from './errors.js';
 import { decodeOid, encodeOid } from './lds.js';
@@ -117,7 +118,7 @@ export async function performChipAuthentication(
   rng: Rng = secureRandom,
 ): Promise<SessionKeys> {
   const secret = randomScalar(key.domain, rng);
-  const ephemeral = encodePoint(key.domain.Point.BASE.multiply(secret));
+  const ephemeral = basePointPublicKey(key.domain, secret);
   if (key.info.cipher === '3des') {
     const answer = await channel.send({
       cla: 0x00,
@@ -144,6 +145,6 @@ export async function performChipAuthentication(
     if (answer.sw !== SW_SUCCESS)
       throw new ChipAuthError('general-authenticate', 'chip refused the ephemeral key', answer.sw);
   }
-  const shared = xCoordinate(key.domain, key.publicPoint.multiply(secret));
+  const shared = sharedSecretX(key.domain, secret, key.publicPoint);
   return chipAuthenticationSessionKeys(shared, key.info);
 }

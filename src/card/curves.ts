@@ -1,12 +1,16 @@
 import { brainpoolP256r1, brainpoolP384r1, brainpoolP512r1 } from '@noble/curves/misc.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { type WeierstrassPoint, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
+import { createECDH } from 'node:crypto';
 import { LdsError } from './errors.js';
 
 /**
  * The standardized elliptic-curve domain parameters of ICAO 9303 part 11 §9.5.1 (table 6), by
  * PACE parameterId, and by the curve OID a SubjectPublicKeyInfo names. The arithmetic is
- * @noble/curves' (audited); this module only picks the curve.
+ * @noble/curves' (audited) where a protocol needs whole points on any generator (PACE's mapping),
+ * and OpenSSL's through node:crypto where plain ECDH on the standard generator is enough (key
+ * pairs, shared secrets): the same result, several times cheaper. This module writes no field
+ * arithmetic of its own.
  */
 export type Point = WeierstrassPoint<bigint>;
 export interface EcDomain {
@@ -98,4 +102,26 @@ export function randomScalar(d: EcDomain, rng: (length: number) => Buffer): bigi
     const k = scalarFromBytes(rng(d.size));
     if (k > 0n && k < d.order) return k;
   }
+}
+
+function scalarBytes(d: EcDomain, k: bigint): Buffer {
+  return Buffer.from(k.toString(16).padStart(d.size * 2, '0'), 'hex');
+}
+
+/** k·G on the standard generator, encoded 04 ‖ X ‖ Y (node:crypto's ECDH key pair). */
+export function basePointPublicKey(d: EcDomain, k: bigint): Buffer {
+  const ecdh = createECDH(d.nodeName);
+  ecdh.setPrivateKey(scalarBytes(d, k));
+  return ecdh.getPublicKey();
+}
+
+/**
+ * The x coordinate of k·P, `d.size` bytes: the ECDH shared secret of part 11 §4.4.3.4 and §6.2
+ * (node:crypto; it refuses a P that is not on the curve, as `decodePoint` already did).
+ */
+export function sharedSecretX(d: EcDomain, k: bigint, point: Point): Buffer {
+  const ecdh = createECDH(d.nodeName);
+  ecdh.setPrivateKey(scalarBytes(d, k));
+  const x = ecdh.computeSecret(encodePoint(point));
+  return x.length === d.size ? x : Buffer.concat([Buffer.alloc(d.size - x.length), x]);
 }

@@ -5,12 +5,13 @@ import { type BacKey, type Rng, adjustParity, mrzInformation, secureRandom } fro
 import {
   type EcDomain,
   type Point,
+  basePointPublicKey,
   decodePoint,
   domainForParameterId,
   encodePoint,
   randomScalar,
   scalarFromBytes,
-  xCoordinate,
+  sharedSecretX,
 } from './curves.js';
 import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
 import { AccessControlError, type AccessStep, LdsError } from './errors.js';
@@ -249,7 +250,7 @@ export async function performPace(
   }
 
   const mapKey = randomScalar(d, rng);
-  const mapPublic = encodePoint(d.Point.BASE.multiply(mapKey));
+  const mapPublic = basePointPublicKey(d, mapKey);
   const mapAnswer = await generalAuthenticate(channel, 'pace-map', false, 0x81, mapPublic, 0x82);
   const chipMapPublic = chipPoint(d, mapAnswer.get(0x82)!, 'pace-map');
   const generator = mapGenerator(d, nonce, chipMapPublic.multiply(mapKey));
@@ -269,7 +270,7 @@ export async function performPace(
   // §4.4.3.4: the terminal must check that the chip did not reflect its own key.
   if (chipEphemeralPublic.equals(ephemeralPublic))
     throw new AccessControlError('pace-key-agreement', 'chip returned our own ephemeral key');
-  const { ksEnc, ksMac } = paceSessionKeys(xCoordinate(d, chipEphemeral.multiply(ephemeralKey)), info);
+  const { ksEnc, ksMac } = paceSessionKeys(sharedSecretX(d, ephemeralKey, chipEphemeral), info);
 
   const tokenIfd = authenticationToken(ksMac, info, info.protocol, chipEphemeralPublic);
   const tokens = await generalAuthenticate(channel, 'pace-tokens', true, 0x85, tokenIfd, 0x86);
