@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { type Cipher, createCipheriv, createDecipheriv } from 'node:crypto';
 import { SecureMessagingError } from './errors.js';
 
 /**
@@ -45,19 +45,51 @@ function shiftLeftXor(block: Buffer): Buffer {
 
 /** AES-CMAC (NIST SP 800-38B), full 16-byte tag; eMRTD MACs use its first 8 bytes. */
 export function aesCmac(key: Uint8Array, message: Uint8Array): Buffer {
-  const k1 = shiftLeftXor(aesEncryptBlock(key, ZERO_BLOCK));
-  const k2 = shiftLeftXor(k1);
-  const blocks = Math.max(1, Math.ceil(message.length / BLOCK));
-  const complete = message.length > 0 && message.length % BLOCK === 0;
-  const last = Buffer.alloc(BLOCK);
-  const tail = message.subarray((blocks - 1) * BLOCK);
-  last.set(tail);
-  if (!complete) last[tail.length] = 0x80;
-  const subkey = complete ? k1 : k2;
-  for (let i = 0; i < BLOCK; i++) last[i]! ^= subkey[i]!;
-  const input = Buffer.concat([message.subarray(0, (blocks - 1) * BLOCK), last]);
-  const chain = aesCbcEncrypt(key, ZERO_BLOCK, input);
-  return chain.subarray(chain.length - BLOCK);
+  return new AesKey(key).cmac(message);
+}
+
+/**
+ * One AES key for a whole SM session: its block cipher stays open (an SM IV is one block per
+ * APDU) and its CMAC subkeys are derived once, instead of per message.
+ */
+export class AesKey {
+  private readonly ecb: Cipher;
+  private readonly k1: Buffer;
+  private readonly k2: Buffer;
+  constructor(private readonly key: Uint8Array) {
+    this.ecb = createCipheriv(aesName(key, 'ecb'), key, null);
+    this.ecb.setAutoPadding(false);
+    this.k1 = shiftLeftXor(this.encryptBlock(ZERO_BLOCK));
+    this.k2 = shiftLeftXor(this.k1);
+  }
+
+  /** E(K, block) of one 16-byte block (ECB of a single block: no chaining state to carry). */
+  encryptBlock(block: Uint8Array): Buffer {
+    if (block.length !== BLOCK) throw new SecureMessagingError('length', `AES block of ${block.length} bytes`);
+    return this.ecb.update(block);
+  }
+
+  cbcEncrypt(iv: Uint8Array, data: Uint8Array): Buffer {
+    return aesCbcEncrypt(this.key, iv, data);
+  }
+
+  cbcDecrypt(iv: Uint8Array, data: Uint8Array): Buffer {
+    return aesCbcDecrypt(this.key, iv, data);
+  }
+
+  /** AES-CMAC (SP 800-38B §6.2): CBC-MAC with the last block XORed with K1 (complete) or K2 (padded). */
+  cmac(message: Uint8Array): Buffer {
+    const blocks = Math.max(1, Math.ceil(message.length / BLOCK));
+    const complete = message.length > 0 && message.length % BLOCK === 0;
+    const input = Buffer.alloc(blocks * BLOCK);
+    input.set(message);
+    if (!complete) input[message.length] = 0x80;
+    const subkey = complete ? this.k1 : this.k2;
+    const lastStart = (blocks - 1) * BLOCK;
+    for (let i = 0; i < BLOCK; i++) input[lastStart + i]! ^= subkey[i]!;
+    const chain = aesCbcEncrypt(this.key, ZERO_BLOCK, input);
+    return chain.subarray(chain.length - BLOCK);
+  }
 }
 
 /** ISO/IEC 9797-1 padding method 2 to a multiple of `block` bytes. */
