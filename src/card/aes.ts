@@ -65,7 +65,8 @@ export class AesKey {
 
   /** E(K, block) of one 16-byte block (ECB of a single block: no chaining state to carry). */
   encryptBlock(block: Uint8Array): Buffer {
-    if (block.length !== BLOCK) throw new SecureMessagingError('length', `AES block of ${block.length} bytes`);
+    if (block.length !== BLOCK)
+      throw new SecureMessagingError('length', `AES block of ${block.length} bytes`);
     return this.ecb.update(block);
   }
 

@@ -125,3 +125,19 @@ export function sharedSecretX(d: EcDomain, k: bigint, point: Point): Buffer {
   const x = ecdh.computeSecret(encodePoint(point));
   return x.length === d.size ? x : Buffer.concat([Buffer.alloc(d.size - x.length), x]);
 }
+
+/**
+ * k·P as a whole point, from node:crypto's x-only ECDH: x(k·P) leaves two points (±y), and
+ * x((k+1)·P) = x(k·P + P) tells which one it is. Two OpenSSL ladders cost less than one JS
+ * multiplication; decompression (the square root) is @noble/curves'.
+ */
+export function multiplyPoint(d: EcDomain, k: bigint, point: Point): Point {
+  const scalar = d.Point.Fn.create(k);
+  if (scalar === 0n) return d.Point.ZERO;
+  const next = d.Point.Fn.create(scalar + 1n);
+  const even = d.Point.fromBytes(Buffer.concat([Buffer.from([0x02]), sharedSecretX(d, scalar, point)]));
+  if (next === 0n) return point.negate();
+  const nextX = sharedSecretX(d, next, point);
+  const sum = even.add(point);
+  return !sum.is0() && xCoordinate(d, sum).equals(nextX) ? even : even.negate();
+}

@@ -9,6 +9,7 @@ import {
   decodePoint,
   domainForParameterId,
   encodePoint,
+  multiplyPoint,
   randomScalar,
   scalarFromBytes,
   sharedSecretX,
@@ -73,6 +74,28 @@ export function encryptNonce(kPi: Uint8Array, s: Uint8Array, suite: CipherSuite)
 export function mapGenerator(d: EcDomain, nonce: Uint8Array, h: Point): Point {
   const s = scalarFromBytes(nonce) % d.order;
   return d.Point.BASE.multiply(s).add(h);
+}
+
+/**
+ * The terminal's ephemeral public key SK·Ĝ on the mapped generator Ĝ = s·G + SK_map·PK_map,IC
+ * (part 11 §4.4.3.3.1, §4.4.3.4), computed as (SK·s)·G + (SK·SK_map)·PK_map,IC: the same point
+ * (the worked example checks it byte for byte), with OpenSSL's ECDH doing both multiplications
+ * instead of three JS ones. `mapGenerator` is the textbook form the chip side uses.
+ */
+export function mappedPublicKey(
+  d: EcDomain,
+  nonce: Uint8Array,
+  mapKey: bigint,
+  chipMapPublic: Point,
+  ephemeralKey: bigint,
+): Point {
+  const { Fn } = d.Point;
+  const s = scalarFromBytes(nonce) % d.order;
+  const onBase = Fn.mul(ephemeralKey, s);
+  const fromBase = onBase === 0n ? d.Point.ZERO : d.Point.fromBytes(basePointPublicKey(d, onBase));
+  const mapped = fromBase.add(multiplyPoint(d, Fn.mul(ephemeralKey, mapKey), chipMapPublic));
+  if (mapped.is0()) throw new AccessControlError('pace-map', 'the mapped generator is the identity');
+  return mapped;
 }
 
 /** Session keys from the x coordinate of the shared point (part 11 §4.4.3.4, §9.7.1). */
@@ -253,10 +276,8 @@ export async function performPace(
   const mapPublic = basePointPublicKey(d, mapKey);
   const mapAnswer = await generalAuthenticate(channel, 'pace-map', false, 0x81, mapPublic, 0x82);
   const chipMapPublic = chipPoint(d, mapAnswer.get(0x82)!, 'pace-map');
-  const generator = mapGenerator(d, nonce, chipMapPublic.multiply(mapKey));
-
   const ephemeralKey = randomScalar(d, rng);
-  const ephemeralPublic = encodePoint(generator.multiply(ephemeralKey));
+  const ephemeralPublic = encodePoint(mappedPublicKey(d, nonce, mapKey, chipMapPublic, ephemeralKey));
   const agreement = await generalAuthenticate(
     channel,
     'pace-key-agreement',
