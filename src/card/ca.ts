@@ -6,13 +6,12 @@ import {
   type EcDomain,
   EC_DOMAINS,
   type Point,
-  basePointPublicKey,
   decodePoint,
+  ecdhKeyPair,
   domainForOid,
   encodePoint,
   randomScalar,
   scalarFromBytes,
-  sharedSecretX,
 } from './curves.js';
 import { ChipAuthError, LdsError } from './errors.js';
 import { decodeOid, encodeOid } from './lds.js';
@@ -118,7 +117,8 @@ export async function performChipAuthentication(
   rng: Rng = secureRandom,
 ): Promise<SessionKeys> {
   const secret = randomScalar(key.domain, rng);
-  const ephemeral = basePointPublicKey(key.domain, secret);
+  const keyPair = ecdhKeyPair(key.domain, secret);
+  const ephemeral = keyPair.publicKey;
   if (key.info.cipher === '3des') {
     const answer = await channel.send({
       cla: 0x00,
@@ -145,6 +145,6 @@ export async function performChipAuthentication(
     if (answer.sw !== SW_SUCCESS)
       throw new ChipAuthError('general-authenticate', 'chip refused the ephemeral key', answer.sw);
   }
-  const shared = sharedSecretX(key.domain, secret, key.publicPoint);
+  const shared = keyPair.sharedX(key.publicPoint);
   return chipAuthenticationSessionKeys(shared, key.info);
 }

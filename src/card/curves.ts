@@ -108,22 +108,33 @@ function scalarBytes(d: EcDomain, k: bigint): Buffer {
   return Buffer.from(k.toString(16).padStart(d.size * 2, '0'), 'hex');
 }
 
-/** k·G on the standard generator, encoded 04 ‖ X ‖ Y (node:crypto's ECDH key pair). */
-export function basePointPublicKey(d: EcDomain, k: bigint): Buffer {
-  const ecdh = createECDH(d.nodeName);
-  ecdh.setPrivateKey(scalarBytes(d, k));
-  return ecdh.getPublicKey();
+/** An ECDH key pair (node:crypto): k·G encoded 04 ‖ X ‖ Y, and x(k·P) for any point P. */
+export interface EcdhKeyPair {
+  publicKey: Buffer;
+  /** the x coordinate of k·P, `d.size` bytes; OpenSSL refuses a P off the curve */
+  sharedX(point: Point): Buffer;
 }
 
-/**
- * The x coordinate of k·P, `d.size` bytes: the ECDH shared secret of part 11 §4.4.3.4 and §6.2
- * (node:crypto; it refuses a P that is not on the curve, as `decodePoint` already did).
- */
-export function sharedSecretX(d: EcDomain, k: bigint, point: Point): Buffer {
+export function ecdhKeyPair(d: EcDomain, k: bigint): EcdhKeyPair {
   const ecdh = createECDH(d.nodeName);
   ecdh.setPrivateKey(scalarBytes(d, k));
-  const x = ecdh.computeSecret(encodePoint(point));
-  return x.length === d.size ? x : Buffer.concat([Buffer.alloc(d.size - x.length), x]);
+  return {
+    publicKey: ecdh.getPublicKey(),
+    sharedX: (point) => {
+      const x = ecdh.computeSecret(encodePoint(point));
+      return x.length === d.size ? x : Buffer.concat([Buffer.alloc(d.size - x.length), x]);
+    },
+  };
+}
+
+/** k·G on the standard generator, encoded 04 ‖ X ‖ Y. */
+export function basePointPublicKey(d: EcDomain, k: bigint): Buffer {
+  return ecdhKeyPair(d, k).publicKey;
+}
+
+/** The x coordinate of k·P: the ECDH shared secret of part 11 §4.4.3.4 and §6.2. */
+export function sharedSecretX(d: EcDomain, k: bigint, point: Point): Buffer {
+  return ecdhKeyPair(d, k).sharedX(point);
 }
 
 /**
