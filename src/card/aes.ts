@@ -1,4 +1,4 @@
-import { type Cipher, createCipheriv, createDecipheriv } from 'node:crypto';
+import { type Cipher, type Decipher, createCipheriv, createDecipheriv } from 'node:crypto';
 import { SecureMessagingError } from './errors.js';
 
 /**
@@ -49,16 +49,25 @@ export function aesCmac(key: Uint8Array, message: Uint8Array): Buffer {
 }
 
 /**
- * One AES key for a whole SM session: its block cipher stays open (an SM IV is one block per
- * APDU) and its CMAC subkeys are derived once, instead of per message.
+ * One AES key for a whole SM session: its ciphers stay open and its CMAC subkeys are derived
+ * once, instead of per message. An open CBC cipher chains on from the last block it processed;
+ * CBC with a fresh IV is the same as chaining on from block C with the first plaintext block
+ * XORed with C ⊕ IV (and, decrypting, the first output block XORed with C ⊕ IV), so each message
+ * still gets exactly its own IV.
  */
 export class AesKey {
   private readonly ecb: Cipher;
+  private readonly encryptor: Cipher;
+  private readonly decryptor: Decipher;
+  /** the last cryptogram block each open CBC cipher chains on from */
+  private encryptorChain = Buffer.alloc(BLOCK);
+  private decryptorChain = Buffer.alloc(BLOCK);
   private readonly k1: Buffer;
   private readonly k2: Buffer;
-  constructor(private readonly key: Uint8Array) {
-    this.ecb = createCipheriv(aesName(key, 'ecb'), key, null);
-    this.ecb.setAutoPadding(false);
+  constructor(key: Uint8Array) {
+    this.ecb = createCipheriv(aesName(key, 'ecb'), key, null).setAutoPadding(false);
+    this.encryptor = createCipheriv(aesName(key, 'cbc'), key, ZERO_BLOCK).setAutoPadding(false);
+    this.decryptor = createDecipheriv(aesName(key, 'cbc'), key, ZERO_BLOCK).setAutoPadding(false);
     this.k1 = shiftLeftXor(this.encryptBlock(ZERO_BLOCK));
     this.k2 = shiftLeftXor(this.k1);
   }
@@ -70,12 +79,22 @@ export class AesKey {
     return this.ecb.update(block);
   }
 
+  /** AES-CBC with `iv`, no padding (the data is already padded). */
   cbcEncrypt(iv: Uint8Array, data: Uint8Array): Buffer {
-    return aesCbcEncrypt(this.key, iv, data);
+    blocksOnly(data);
+    const input = Buffer.from(data);
+    for (let i = 0; i < BLOCK; i++) input[i]! ^= iv[i]! ^ this.encryptorChain[i]!;
+    const out = wholeOutput(this.encryptor.update(input), input.length);
+    this.encryptorChain = Buffer.from(out.subarray(out.length - BLOCK));
+    return out;
   }
 
   cbcDecrypt(iv: Uint8Array, data: Uint8Array): Buffer {
-    return aesCbcDecrypt(this.key, iv, data);
+    blocksOnly(data);
+    const out = wholeOutput(this.decryptor.update(data), data.length);
+    for (let i = 0; i < BLOCK; i++) out[i]! ^= iv[i]! ^ this.decryptorChain[i]!;
+    this.decryptorChain = Buffer.from(data.subarray(data.length - BLOCK));
+    return out;
   }
 
   /** AES-CMAC (SP 800-38B §6.2): CBC-MAC with the last block XORed with K1 (complete) or K2 (padded). */
@@ -88,9 +107,21 @@ export class AesKey {
     const subkey = complete ? this.k1 : this.k2;
     const lastStart = (blocks - 1) * BLOCK;
     for (let i = 0; i < BLOCK; i++) input[lastStart + i]! ^= subkey[i]!;
-    const chain = aesCbcEncrypt(this.key, ZERO_BLOCK, input);
+    const chain = this.cbcEncrypt(ZERO_BLOCK, input);
     return chain.subarray(chain.length - BLOCK);
   }
+}
+
+function blocksOnly(data: Uint8Array): void {
+  if (data.length === 0 || data.length % BLOCK !== 0)
+    throw new SecureMessagingError('length', `AES-CBC input of ${data.length} bytes`);
+}
+
+/** An open cipher without padding answers every whole block at once; anything else is a bug. */
+function wholeOutput(out: Buffer, expected: number): Buffer {
+  if (out.length !== expected)
+    throw new SecureMessagingError('length', `AES-CBC gave ${out.length} of ${expected} bytes`);
+  return out;
 }
 
 /** ISO/IEC 9797-1 padding method 2 to a multiple of `block` bytes. */
