@@ -7,9 +7,23 @@
 #
 # ROOT (/opt/cccd-kiosk): releases/<version>, current -> releases/<version>, update/{previous,
 # probation,boots,rollbacks.jsonl}. STATE (/var/lib/cccd-kiosk): the runtime's own writable
-# directory, where it leaves `rollback-request` (one line: the reason) when the release on
-# probation never connects or a part stays down, and `release-good` (the version) once it stayed
-# healthy and connected for update.probationMinutes; the runtime cannot write ROOT itself.
+# directory; the runtime cannot write ROOT itself. Files there (one line each unless said):
+#   rollback-request   the reason, when the release on probation never connects or a part stays down
+#   release-good       the version, once it stayed healthy and connected for update.probationMinutes
+#   switch-request     the version of a release the runtime staged and verified (src/update/
+#                      runtime-update.ts) in update-staging/releases/<version> (manifest.json, app/,
+#                      SHA256SUMS of app/ made from the verified manifest)
+#   rollbacks.jsonl    written here (beside update/rollbacks.jsonl, the kept history), JSON lines
+#                      {"from","to","reason","at"}: the runtime reports them to operations, then
+#                      removes the file
+#
+# boot, first: a switch request lands the staged release. It is copied into releases/.landing-<v>
+# (ROOT: out of the runtime's reach from here on), the copy is checked with `sha256sum -c
+# SHA256SUMS` (a torn staging, a full disk; the TUF signature was checked by the runtime's updater),
+# renamed to releases/<v>, and `current` switched as src/update/releases.ts switchRelease does:
+# update/previous = the running release, update/boots removed, update/probation = <v>. Releases
+# other than current and previous are removed. A request that does not check out is dropped (and
+# logged); the running release stays.
 #
 # boot: a start of the release on probation counts; more than MAX_BOOTS (3) starts without being
 # marked good (a crash loop, or a boot that never reaches the runtime) rolls back. A pending
@@ -36,14 +50,61 @@ roll_back() {
   ln -sfn "releases/$previous" "$root/current.next"
   mv -T "$root/current.next" "$root/current"
   rm -f "$update/probation" "$update/boots" "$state/rollback-request"
-  printf '{"from":"%s","to":"%s","reason":"%s","at":"%s"}\n' "$current" "$previous" "$reason" \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$update/rollbacks.jsonl"
+  record=$(printf '{"from":"%s","to":"%s","reason":"%s","at":"%s"}' "$current" "$previous" "$reason" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+  echo "$record" >>"$update/rollbacks.jsonl"
+  # the runtime's copy to report (and remove): its own file, in its own directory
+  echo "$record" >>"$state/rollbacks.jsonl"
+  chown --reference="$state" "$state/rollbacks.jsonl" 2>/dev/null || true
   echo "release-guard: rolled back $current -> $previous ($reason)" >&2
+}
+
+is_version() { printf '%s' "$1" | grep -Eq '^[0-9]{1,9}\.[0-9]{1,9}\.[0-9]{1,9}$'; }
+
+# lands a staged release and switches to it; non-zero (the running release stays) when it does not check out
+land_staged() {
+  version=$(head -c 64 "$state/switch-request" | tr -d '\n')
+  rm -f "$state/switch-request"
+  is_version "$version" || { echo "release-guard: switch request is not a version" >&2; return 1; }
+  staged=$state/update-staging/releases/$version
+  landing=$root/releases/.landing-$version
+  [ -f "$staged/manifest.json" ] && [ -s "$staged/SHA256SUMS" ] && [ -d "$staged/app" ] ||
+    { echo "release-guard: $version is not staged" >&2; return 1; }
+  rm -rf "$landing"
+  # no symlinks followed out of the staging area, owned by root once in ROOT
+  cp -R -P "$staged" "$landing" || { rm -rf "$landing"; return 1; }
+  chown -R 0:0 "$landing" 2>/dev/null || true
+  if ! (cd "$landing" && sha256sum --quiet --strict -c SHA256SUMS >/dev/null); then
+    echo "release-guard: $version does not match its checksums; not switched" >&2
+    rm -rf "$landing"
+    return 1
+  fi
+  running=$(version_of_current 2>/dev/null || true)
+  rm -rf "$root/releases/$version"
+  mv -T "$landing" "$root/releases/$version"
+  mkdir -p "$update"
+  if [ -n "$running" ] && [ "$running" != "$version" ]; then
+    echo "$running" >"$update/previous.next" && mv -T "$update/previous.next" "$update/previous"
+  fi
+  rm -f "$update/boots"
+  echo "$version" >"$update/probation.next" && mv -T "$update/probation.next" "$update/probation"
+  ln -sfn "releases/$version" "$root/current.next"
+  mv -T "$root/current.next" "$root/current"
+  # two releases are kept: current and previous
+  previous=$(cat "$update/previous" 2>/dev/null || true)
+  for dir in "$root"/releases/*; do
+    [ -d "$dir" ] || continue
+    name=$(basename "$dir")
+    [ "$name" = "$version" ] || [ "$name" = "$previous" ] || rm -rf "$dir"
+  done
+  rm -rf "$staged"
+  echo "release-guard: switched ${running:-(none)} -> $version (on probation)" >&2
 }
 
 case $action in
   boot)
     max_boots=${4:-3}
+    if [ -f "$state/switch-request" ]; then land_staged || true; fi
     [ -f "$update/probation" ] || exit 0
     if [ -s "$state/release-good" ] && [ "$(cat "$state/release-good")" = "$(cat "$update/probation")" ]; then
       rm -f "$update/probation" "$update/boots"
@@ -58,7 +119,9 @@ case $action in
     if [ "$boots" -gt "$max_boots" ]; then roll_back crash-loop || true; fi
     ;;
   rollback)
-    [ -f "$update/probation" ] || { echo "release-guard: nothing on probation" >&2; exit 0; }
+    # nothing to roll back: fail, so that the rollback unit's ExecStartPost= does not reset and
+    # start the service again; it stays failed after its start limit instead of flapping for ever
+    [ -f "$update/probation" ] || { echo "release-guard: nothing on probation" >&2; exit 1; }
     roll_back "${4:-start-failed}"
     ;;
   *)

@@ -8,6 +8,7 @@
 import { type KioskConfig } from './config/index.js';
 import { chooseBootConfig, FleetService } from './fleet/index.js';
 import { watchReleaseProbation } from './update/release-probation.js';
+import { RuntimeUpdate } from './update/runtime-update.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
 import { manifestTransport, Vault } from './kiosk/vault.js';
@@ -54,6 +55,8 @@ export interface KioskRuntime {
   /** the citizen sessions: what the UI server drives (SessionController) */
   readonly sessions: SessionOrchestrator;
   readonly vault: Vault;
+  /** software updates ordered by operations (issue 14) */
+  readonly software: RuntimeUpdate;
   /** `kiosk vault load`: identifies the cards a technician put into `slots` and records them */
   loadVault(slots: readonly number[]): Promise<VaultLoadResult>;
   start(): Promise<void>;
@@ -155,6 +158,7 @@ export function createKioskRuntime(
     bootConfig: config,
     onConfigChange: (change) => liveConfig.apply(change),
     linkConnected: () => linkHolder.link?.connected ?? false,
+    updateSoftware: (order, tx, afterCommit) => software.accept(order, tx, afterCommit),
   });
   // The vault: manifest secrets are sealed to this kiosk's X25519 key (made at first start).
   const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
@@ -238,6 +242,14 @@ export function createKioskRuntime(
     { sessions, fingerGuard, link, devices, logLevel: { get: () => log.level, set: setLogLevel } },
     log.child({ room: 'config' }),
   );
+  const software: RuntimeUpdate = new RuntimeUpdate({
+    settings: config.update,
+    stateDir: config.dataDir,
+    store,
+    sessions,
+    bus,
+    log: log.child({ room: 'update' }),
+  });
   const restartAtIdle: RestartAtIdle = new RestartAtIdle({
     sessions,
     bus,
@@ -307,6 +319,7 @@ export function createKioskRuntime(
     fleet,
     sessions,
     vault,
+    software,
     loadVault: (slots) => {
       const { dispenser, openChipStation } = sessionDevices;
       if (!dispenser || !openChipStation)
@@ -323,9 +336,13 @@ export function createKioskRuntime(
         log: log.child({ room: 'vault' }),
       });
     },
-    start: () => lifecycle.start(),
+    start: async () => {
+      await lifecycle.start();
+      await software.start();
+    },
     stop: async () => {
       clearTimeout(statusRefresh);
+      software.stop();
       restartAtIdle.stop();
       await lifecycle.stop();
       bus.off('main');
@@ -370,7 +387,10 @@ export async function runKiosk(config: KioskConfig): Promise<void> {
     stateDir: config.dataDir,
     inputs: runtime.fleet.healthInputs(),
     passAfterMs: config.update.probationMinutes * 60_000,
-    onPass: (version) => log.info({ version }, 'release on probation marked good'),
+    onPass: (version) => {
+      log.info({ version }, 'release on probation marked good');
+      void runtime.software.releaseKept(version);
+    },
     onRevert: (cause) => {
       log.error({ cause }, 'release on probation failed: rolled back at the restart');
       void notifier

@@ -10,16 +10,22 @@
  * - bytes downloaded / bundle size: everything the link from the HTTPS repository carried (TLS,
  *   headers and metadata included)
  *   for one update whose bundle download the link drops once midway, over the bundle size.
+ * - capped download rate: the bundle fetched by the production downloader (download.ts) with
+ *   `update.maxBytesPerSecond` set, body bytes over the time from the request to the last byte on
+ *   disk; the baseline is the same download uncapped, in the same run, so the link is shown to be
+ *   faster than the cap (the cap, not the link, sets the rate).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { packBundle } from '../../src/update/bundle.js';
+import { packBundle, sha256File } from '../../src/update/bundle.js';
+import { downloadResumable } from '../../src/update/download.js';
+import { sourceBaseUrl, type UpdateSource } from '../../src/update/transport.js';
 import { UpdateRefused } from '../../src/update/errors.js';
 import { currentLink, markReleaseGood, switchRelease } from '../../src/update/releases.js';
 import { stageUpdate } from '../../src/update/updater.js';
@@ -149,6 +155,35 @@ async function flakyLink(targetPort: number): Promise<FlakyLink> {
   };
 }
 
+/** Bytes a second of one download of `url` into a fresh part file, capped at `cap` (0: none). */
+async function downloadRate(
+  work: string,
+  source: UpdateSource,
+  url: string,
+  length: number,
+  cap: number,
+): Promise<number> {
+  const partFile = join(work, `rate-${cap}-${Math.random().toString(16).slice(2)}.part`);
+  const began = performance.now();
+  const { received } = await downloadResumable({ url, source, partFile, length, maxBytesPerSecond: cap });
+  const seconds = (performance.now() - began) / 1000;
+  await rm(partFile, { force: true });
+  if (received !== length) throw new Error(`rate download got ${received} of ${length} bytes`);
+  return received / seconds;
+}
+
+/** The capped rate against the uncapped baseline, on the bundle as the repository serves it. */
+async function capFigures(work: string, source: UpdateSource, bundleFile: string, bundlePath: string) {
+  const cap = 1024 * 1024;
+  const length = (await stat(bundleFile)).size;
+  const sha256 = await sha256File(bundleFile);
+  // consistent snapshots: targets are stored as <dir>/<sha256>.<name> (as updater.ts asks for them)
+  const url = `${sourceBaseUrl(source)}targets/${dirname(bundlePath)}/${sha256}.${basename(bundlePath)}`;
+  const baseline = await downloadRate(work, source, url, length, 0);
+  const capped = await downloadRate(work, source, url, length, cap);
+  return { cap, length, baseline, capped };
+}
+
 async function main(): Promise<void> {
   const work = tempDir('bench');
   const pki = makeOpsPki(work);
@@ -211,6 +246,7 @@ async function main(): Promise<void> {
   await untilServes(service.port, '0.1.2');
   const switchMs = performance.now() - began;
   await stop(service);
+  const rates = await capFigures(work, source, v2, label('0.1.2', v2).path);
   await server.close();
 
   console.log(`figure: service downtime during switch: ${Math.round(switchMs)} ms (target: ≤ 5000 ms)`);
@@ -218,6 +254,12 @@ async function main(): Promise<void> {
     `figure: service downtime of a plain restart (baseline, same run): ${Math.round(restartMs)} ms`,
   );
   console.log(`figure: bytes downloaded / bundle size: ${ratio.toFixed(3)} (target: ≤ 1.05)`);
+  console.log(
+    `figure: capped download rate: ${Math.round(rates.capped)} bytes/s (target: ≤ cap ${rates.cap})`,
+  );
+  console.log(
+    `figure: uncapped download rate (baseline, same run): ${Math.round(rates.baseline)} bytes/s (bundle ${rates.length} bytes)`,
+  );
   console.log(
     `(bundle ${staged.bundleLength} bytes; first attempt ${first instanceof Error ? 'cut by the link' : 'was not cut'}; TLS handshakes, headers and metadata included)`,
   );

@@ -28,6 +28,8 @@ export function buildKioskCli(): Command {
   const program = new Command('kiosk')
     .description('cccd-kiosk: the runtime of a self-service CCCD kiosk')
     .version(runtimeVersion(), '-V, --version')
+    // `kiosk --version` only before a subcommand: `kiosk update --version 0.1.2` is update's own option
+    .enablePositionalOptions()
     .showHelpAfterError()
     .addHelpText(
       'after',

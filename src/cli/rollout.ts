@@ -13,6 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { keyIdOf } from '../fleet/index.js';
 import {
   configDriver,
+  payloadDrivers,
   countOutcomes,
   MqttFleetFeed,
   newRolloutId,
@@ -29,6 +30,7 @@ import {
   RolloutRefused,
   RolloutStore,
 } from '../ops/rollout.js';
+import { type RolloutPayload, SoftwarePayloadSchema } from '../ops/rollout-record.js';
 import { kioskList, naturalInt, percent, positiveInt } from './option-parsers.js';
 
 /** What `kiosk-ops` lends its subcommands: output, errors, broker and key handling. */
@@ -58,11 +60,12 @@ interface StoreOptions {
 
 interface StartOptions extends StoreOptions {
   key: string;
-  configVersion: number;
-  settings: string;
+  configVersion?: number;
+  settings?: string;
+  software?: string;
   kiosk?: string[];
   fleet?: boolean;
-  expiresInHours: number;
+  expiresInHours?: number;
   canary?: string[];
   canaryPercent?: number;
   rate: RolloutPlan['rate'];
@@ -71,6 +74,47 @@ interface StartOptions extends StoreOptions {
   ackTimeout: number;
   soak: number;
   settle: number;
+}
+
+/** The payload `rollout start` signs: `--software`, or `--config-version` with `--settings`; checked first. */
+function startPayload(
+  kit: Pick<OpsCliKit<unknown>, 'refuse' | 'readJsonFile'>,
+  options: StartOptions,
+  key: KeyObject,
+): RolloutPayload {
+  if (options.software !== undefined) {
+    if (options.settings !== undefined || options.configVersion !== undefined)
+      throw kit.refuse('give either --software or --config-version with --settings');
+    const payload = SoftwarePayloadSchema.safeParse({
+      kind: 'software',
+      version: options.software,
+      expiresInMs: (options.expiresInHours ?? 24) * 3600_000,
+    });
+    if (!payload.success)
+      throw kit.refuse(
+        `--software ${options.software}: ${payload.error.issues[0]?.path.join('.') === 'version' ? 'expected a version MAJOR.MINOR.PATCH' : 'a software order lives at most 24 hours (--expires-in-hours)'}`,
+      );
+    return payload.data;
+  }
+  if (options.settings === undefined || options.configVersion === undefined)
+    throw kit.refuse('give --software VERSION, or --config-version with --settings');
+  const settings = kit.readJsonFile(options.settings, 'settings file');
+  if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
+    throw kit.refuse(`settings file ${options.settings} holds no JSON object`);
+  const payload = {
+    kind: 'config' as const,
+    version: options.configVersion,
+    settings: settings as Record<string, unknown>,
+    expiresInMs: (options.expiresInHours ?? 168) * 3600_000,
+  };
+  try {
+    // refused before anything is signed or the broker is asked
+    configDriver(key).check(payload);
+  } catch (error) {
+    if (error instanceof PayloadInvalid) throw kit.refuse(`${error.message} (in ${options.settings})`);
+    throw error;
+  }
+  return payload;
 }
 
 /** `constant:10` (10 kiosks per step) or `exponential:2` (2, 4, 8… per step). */
@@ -187,7 +231,7 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
       },
     });
     if (!feed) throw new Error('fleet feed not created');
-    const engine = new RolloutEngine({ store, fleet: feed, drivers: { config: configDriver(key) } });
+    const engine = new RolloutEngine({ store, fleet: feed, drivers: payloadDrivers(key) });
     engine.onProgress(report);
     let interrupted: string | undefined;
     let finishing = false;
@@ -248,15 +292,15 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
         rollout
           .command('start')
           .description(
-            'sign a config and roll it out: canary, then a rate; waits until it completes or aborts',
+            'sign a config (or a software release) and roll it out: canary, then a rate; waits until it completes or aborts',
           )
           .requiredOption('--key <file>', 'operations private key (ops.key)')
-          .requiredOption(
-            '--config-version <n>',
-            'config version: above every target kiosk’s own',
-            positiveInt,
+          .option('--config-version <n>', 'config version: above every target kiosk’s own', positiveInt)
+          .option('--settings <file>', 'JSON file of settings (a part of the kiosk config schema)')
+          .option(
+            '--software <version>',
+            'roll out this signed release (MAJOR.MINOR.PATCH, published with kiosk-ops release) instead of a config',
           )
-          .requiredOption('--settings <file>', 'JSON file of settings (a part of the kiosk config schema)')
           .option('--kiosk <ids>', 'target kiosk id(s), comma separated or repeated', kioskList)
           .option('--fleet', 'every kiosk with a retained status')
           .option('--canary <ids>', 'canary kiosk(s), updated first', kioskList)
@@ -284,7 +328,11 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
             naturalInt,
             300_000,
           )
-          .option('--expires-in-hours <h>', 'how long kiosks may still apply it', positiveInt, 168)
+          .option(
+            '--expires-in-hours <h>',
+            'how long kiosks may still apply it (default: a config 168, a software order 24, its maximum)',
+            positiveInt,
+          )
           .option(
             '--settle <ms>',
             'how long to gather retained statuses to know the kiosks',
@@ -298,30 +346,16 @@ export function addRolloutCommands<Broker extends object>(program: Command, kit:
       `
 Example:
   $ kiosk-ops rollout start --url mqtts://broker:8883 --key ops-keys/ops.key --config-version 8 \\
-      --settings fleet.json --fleet --canary hn-0001,hn-0002 --rate exponential:5 --max-failures 2`,
+      --settings fleet.json --fleet --canary hn-0001,hn-0002 --rate exponential:5 --max-failures 2
+  $ kiosk-ops rollout start --url mqtts://broker:8883 --key ops-keys/ops.key --software 0.4.1 \
+      --fleet --canary hn-0001 --ack-timeout 3600000 --soak 900000`,
     )
     .action(async (options: Broker & StartOptions) => {
       if (!options.fleet === !options.kiosk?.length) throw kit.refuse('give either --fleet or --kiosk');
       if (options.canary && options.canaryPercent !== undefined)
         throw kit.refuse('give either --canary or --canary-percent');
-      const settings = kit.readJsonFile(options.settings, 'settings file');
-      if (typeof settings !== 'object' || settings === null || Array.isArray(settings))
-        throw kit.refuse(`settings file ${options.settings} holds no JSON object`);
       const key = kit.loadKey(options.key);
-      const payload = {
-        kind: 'config' as const,
-        version: options.configVersion,
-        settings: settings as Record<string, unknown>,
-        expiresInMs: options.expiresInHours * 3600_000,
-      };
-      const driver = configDriver(key);
-      try {
-        // refused before anything is signed or the broker is asked
-        driver.check(payload);
-      } catch (error) {
-        if (error instanceof PayloadInvalid) throw kit.refuse(`${error.message} (in ${options.settings})`);
-        throw error;
-      }
+      const payload = startPayload(kit, options, key);
       const plan: RolloutPlan = {
         canary: options.canary ? { kiosks: options.canary } : { percent: options.canaryPercent ?? 10 },
         rate: options.rate,

@@ -6,12 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { type Command } from 'commander';
 import { loadConfigFile } from '../config/index.js';
-import { CONFIG_SCHEMA_VERSION } from '../config/schema-version.js';
 import { UPDATE_DEFAULTS, type UpdateSettings } from '../config/update-schema.js';
 import { UpdateRefused } from '../update/errors.js';
-import { hostTarget, type HostIdentity } from '../update/manifest.js';
+import { hostIdentityOf } from '../update/runtime-update.js';
 import {
-  currentVersion,
   markReleaseGood,
   pruneReleases,
   requestSwitch,
@@ -20,7 +18,6 @@ import {
 } from '../update/releases.js';
 import type { UpdateSource } from '../update/transport.js';
 import { stageUpdate } from '../update/updater.js';
-import { runtimeVersion } from '../util/version.js';
 
 interface UpdateOptions {
   config?: string;
@@ -47,18 +44,6 @@ async function sourceOf(options: UpdateOptions, settings: UpdateSettings): Promi
   return { kind: 'https', baseUrl: settings.repositoryUrl, ca: await readFile(settings.caFile) };
 }
 
-async function hostOf(root: string): Promise<HostIdentity> {
-  const target = hostTarget();
-  if (target === undefined)
-    throw new UpdateRefused('other-target', `${process.platform}-${process.arch} has no release bundles`);
-  return {
-    target,
-    nodeAbi: process.versions.modules,
-    version: (await currentVersion(root)) ?? runtimeVersion(),
-    configSchema: CONFIG_SCHEMA_VERSION,
-  };
-}
-
 function report(json: boolean | undefined, value: object, text: string): void {
   console.log(json ? JSON.stringify(value) : text);
 }
@@ -69,7 +54,7 @@ async function runUpdate(options: UpdateOptions): Promise<void> {
   const staged = await stageUpdate({
     root,
     source: await sourceOf(options, settings),
-    host: await hostOf(root),
+    host: await hostIdentityOf(root),
     version: options.version,
     maxBytesPerSecond: settings.maxBytesPerSecond,
   });

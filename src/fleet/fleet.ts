@@ -114,6 +114,15 @@ export interface FleetServiceOptions {
    * The config is acknowledged `applied` only then.
    */
   onConfigChange?: (change: ConfigChange) => Promise<{ notTaken: string[] }>;
+  /**
+   * `update-software` (issue 14): records the order in `tx` (src/update/runtime-update.ts) and
+   * schedules its staging with `afterCommit`; absent: the command is refused
+   */
+  updateSoftware?: (
+    order: { orderId: string; version: string; by: string },
+    tx: Transaction,
+    afterCommit: AfterCommit,
+  ) => Promise<Record<string, unknown>>;
   now?: () => number;
   /** how often a config on probation is judged (default rollbackAfterMs / 20, 50 ms to 1 s) */
   healthPollMs?: number;
@@ -1046,6 +1055,14 @@ export class FleetService implements Service {
       }
       case 'collect-diagnostics':
         return ok(this.diagnosticsBundle());
+      case 'update-software': {
+        const version = args?.version;
+        if (typeof version !== 'string' || !/^\d+\.\d+\.\d+$/.test(version))
+          throw new Refused('invalid', 'args.version must be MAJOR.MINOR.PATCH');
+        if (!this.options.updateSoftware)
+          throw new Refused('invalid', 'this kiosk takes no software updates');
+        return ok(await this.options.updateSoftware({ orderId: message.id, version, by }, tx, afterCommit));
+      }
       case 'set-log-level': {
         const level = args?.level;
         if (typeof level !== 'string' || !(LOG_LEVELS as readonly string[]).includes(level))

@@ -22,6 +22,8 @@ export const KIOSK_COMMANDS = [
   'collect-diagnostics',
   'set-log-level',
   'reassert-state',
+  /** issue 14: stage a signed release (args.version) and switch to it at idle */
+  'update-software',
 ] as const;
 export type KioskCommandName = (typeof KIOSK_COMMANDS)[number];
 

@@ -431,6 +431,38 @@ export const UpdateStatusBodySchema = z.strictObject({
   note: z.string().max(200).optional(),
 });
 
+/**
+ * `software.result`: what a kiosk did with an `update-software` order from operations (a signed
+ * `command.request`; issue 14), an outbox event on `events`. `orderId` is the order envelope's id.
+ * accepted → downloading (percent) → staged (verified, waiting for idle) → switching (restarting
+ * at idle) → applied (running it, on release probation) → kept (marked good); or refused (never
+ * installed, with the updater's reason), or failed (staging failed after acceptance).
+ */
+export const SoftwareResultBodySchema = z.strictObject({
+  orderId: z.string().min(1).max(64),
+  version: z.string().regex(/^\d+\.\d+\.\d+$/),
+  status: z.enum(['accepted', 'downloading', 'staged', 'switching', 'applied', 'kept', 'refused', 'failed']),
+  /** download progress, 0–100, with `downloading` */
+  percent: z.number().int().min(0).max(100).optional(),
+  /** the updater's refusal reason (src/update/errors.ts), with `refused` and `failed` */
+  reason: z.string().max(64).optional(),
+  /** short, PII-free detail */
+  detail: z.string().max(500).optional(),
+});
+
+/**
+ * `software.rolledBack`: the release guard (deploy/release-guard.sh) switched `current` back (a
+ * crash loop, a failed start, or the runtime's rollback request). Reported from
+ * update/rollbacks.jsonl once the link is up; `orderId` when the release came from an order.
+ */
+export const SoftwareRolledBackBodySchema = z.strictObject({
+  from: z.string().max(64),
+  to: z.string().max(64),
+  reason: z.string().max(64),
+  at: z.string().max(64),
+  orderId: z.string().min(1).max(64).optional(),
+});
+
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
@@ -461,6 +493,8 @@ export const messageBodies = {
   'manifest.resyncRequested': ManifestResyncRequestedBodySchema,
   'manifest.resync': ManifestResyncBodySchema,
   'manifest.resynced': ManifestResyncedBodySchema,
+  'software.result': SoftwareResultBodySchema,
+  'software.rolledBack': SoftwareRolledBackBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
@@ -479,6 +513,8 @@ export const EVENT_TYPES = [
   'security.refused',
   'manifest.resyncRequested',
   'manifest.resynced',
+  'software.result',
+  'software.rolledBack',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 /** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */

@@ -1,13 +1,20 @@
 /**
  * What a rollout carries, one driver per payload kind: how to check it before anything is sent,
  * how to sign and send it to one kiosk, and how to read that kiosk's answer. The engine knows no
- * payload; issue 14's software releases plug in as another driver (`kind: 'software'`).
+ * payload: signed configs (`config`) and software releases (`software`, issue 14).
  */
 import type { KeyObject } from 'node:crypto';
 import { checkPushableSettings, InvalidSettings, signConfig } from '../fleet/index.js';
-import { decodeMessage, InvalidMessage } from '../link/messages.js';
+import { signCommand } from '../fleet/ops.js';
+import { decodeMessage, decodeOneOf, InvalidMessage, type MessageBody } from '../link/messages.js';
 import { topics } from '../link/topics.js';
-import type { ConfigPayload, KioskSnapshot, PayloadKind, RolloutPayload } from './rollout-record.js';
+import type {
+  ConfigPayload,
+  KioskSnapshot,
+  PayloadKind,
+  RolloutPayload,
+  SoftwarePayload,
+} from './rollout-record.js';
 
 /** A kiosk's answer to the payload sent to it. */
 export interface PayloadAnswer {
@@ -51,8 +58,8 @@ export interface PayloadDriver<P extends RolloutPayload = RolloutPayload> {
   runs(payload: P, snapshot: KioskSnapshot): boolean;
 }
 
-/** Drivers by payload kind. */
-export type PayloadDrivers = { [K in PayloadKind]: PayloadDriver<Extract<RolloutPayload, { kind: K }>> };
+/** Drivers by payload kind; a rollout of a kind without a driver is refused. */
+export type PayloadDrivers = { [K in PayloadKind]?: PayloadDriver<Extract<RolloutPayload, { kind: K }>> };
 
 function settingPaths(settings: Record<string, unknown>, prefix = ''): string[] {
   return Object.entries(settings).flatMap(([key, value]) =>
@@ -114,4 +121,77 @@ export function configDriver(key: KeyObject, now: () => number = Date.now): Payl
     },
     runs: (payload, snapshot) => (snapshot.configVersions?.kiosk ?? 0) >= payload.version,
   };
+}
+
+/**
+ * A software release (issue 14): a signed `update-software` order on `kiosk/{id}/cmd` (not
+ * retained: the kiosk's persistent session at the broker keeps it while the kiosk is offline). The
+ * kiosk answers with `software.result` events naming the order (accepted, downloading, staged,
+ * switching: pending; applied once it runs the release; kept once release probation passed), and
+ * a `software.rolledBack` event when the release guard rolled it back. The ack timeout must cover
+ * the download, the wait for idle and the restart.
+ */
+export function softwareDriver(key: KeyObject, now: () => number = Date.now): PayloadDriver<SoftwarePayload> {
+  return {
+    kind: 'software',
+    describe: (payload) => `software ${payload.version}`,
+    check: () => undefined, // the schema checked the version and the order's lifetime
+    prepare: (payload, kioskId) => {
+      const message = signCommand({
+        name: 'update-software',
+        kioskId,
+        args: { version: payload.version },
+        key,
+        expiresInMs: payload.expiresInMs,
+        now: now(),
+      });
+      return {
+        messageId: message.id,
+        topic: topics.cmd(kioskId),
+        message: JSON.stringify(message),
+        retain: false,
+      };
+    },
+    answer: (leaf, payload, messageId) => {
+      if (leaf !== 'events') return undefined;
+      try {
+        const message = decodeOneOf(payload, ['software.result', 'software.rolledBack']);
+        if (message.type === 'software.rolledBack') {
+          const body = message.body as MessageBody<'software.rolledBack'>;
+          if (body.orderId !== messageId) return undefined;
+          return { status: 'rolled-back', detail: `${body.from} -> ${body.to}: ${body.reason}` };
+        }
+        const body = message.body as MessageBody<'software.result'>;
+        if (body.orderId !== messageId) return undefined;
+        return softwareAnswer(body);
+      } catch (error) {
+        if (error instanceof InvalidMessage) return undefined;
+        throw error;
+      }
+    },
+    runs: (payload, snapshot) => snapshot.software === payload.version,
+  };
+}
+
+function softwareAnswer(body: MessageBody<'software.result'>): PayloadAnswer {
+  const detail = [body.reason, body.detail].filter(Boolean).join(': ');
+  switch (body.status) {
+    case 'applied':
+      return { status: 'applied', detail: `runs ${body.version}, on probation` };
+    case 'kept':
+      return { status: 'applied', detail: 'passed release probation' };
+    case 'refused':
+      return { status: 'refused', ...(detail ? { detail } : {}) };
+    case 'failed':
+      return { status: 'refused', detail: `failed${detail ? `: ${detail}` : ''}` };
+    case 'downloading':
+      return { status: 'pending', detail: `downloading ${body.percent ?? 0} %` };
+    default:
+      return { status: 'pending', detail: body.status };
+  }
+}
+
+/** Every payload kind's driver, signing with the operations key. */
+export function payloadDrivers(key: KeyObject, now: () => number = Date.now): PayloadDrivers {
+  return { config: configDriver(key, now), software: softwareDriver(key, now) };
 }

@@ -16,10 +16,7 @@ import { writeFileAtomic } from '../util/atomic-file.js';
 const KIOSK_ID = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/);
 const INSTANT = z.number().int().min(0);
 
-/**
- * A signed configuration pushed to each kiosk on `kiosk/{id}/config` (kiosk layer). Issue 14 adds
- * `{ kind: 'software', … }` to this union and a PayloadDriver for it; the engine does not change.
- */
+/** A signed configuration pushed to each kiosk on `kiosk/{id}/config` (kiosk layer). */
 export const ConfigPayloadSchema = z.strictObject({
   kind: z.literal('config'),
   /** the kiosk-layer config version: must be above every target's current one */
@@ -30,7 +27,26 @@ export const ConfigPayloadSchema = z.strictObject({
 });
 export type ConfigPayload = z.infer<typeof ConfigPayloadSchema>;
 
-export const RolloutPayloadSchema = z.discriminatedUnion('kind', [ConfigPayloadSchema]);
+/** Maximum lifetime of a signed `command.request` (src/fleet/gate.ts): a software order is one. */
+export const MAX_SOFTWARE_ORDER_MS = 24 * 3600_000;
+
+/**
+ * A software release (issue 14): each kiosk is sent a signed `update-software` order on
+ * `kiosk/{id}/cmd`; it stages the version from the TUF repository and switches at idle.
+ */
+export const SoftwarePayloadSchema = z.strictObject({
+  kind: z.literal('software'),
+  /** the release version (MAJOR.MINOR.PATCH), published in the TUF repository */
+  version: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected a version MAJOR.MINOR.PATCH'),
+  /** how long a kiosk may still take the signed order (a command: at most 24 h) */
+  expiresInMs: z.number().int().positive().max(MAX_SOFTWARE_ORDER_MS),
+});
+export type SoftwarePayload = z.infer<typeof SoftwarePayloadSchema>;
+
+export const RolloutPayloadSchema = z.discriminatedUnion('kind', [
+  ConfigPayloadSchema,
+  SoftwarePayloadSchema,
+]);
 export type RolloutPayload = z.infer<typeof RolloutPayloadSchema>;
 export type PayloadKind = RolloutPayload['kind'];
 

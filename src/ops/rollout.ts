@@ -47,7 +47,14 @@ import {
 } from './rollout-record.js';
 
 export { MqttFleetFeed, type RolloutFleet } from './fleet-feed.js';
-export { configDriver, PayloadInvalid, type PayloadDriver, type PayloadDrivers } from './rollout-payloads.js';
+export {
+  configDriver,
+  payloadDrivers,
+  PayloadInvalid,
+  softwareDriver,
+  type PayloadDriver,
+  type PayloadDrivers,
+} from './rollout-payloads.js';
 export { countOutcomes, type OutcomeCounts, RolloutPlanInvalid } from './rollout-plan.js';
 export {
   type KioskOutcome,

@@ -71,7 +71,21 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+/**
+ * Files the runtime reads from the source tree beside dist/ (tsc does not copy them): the
+ * touchscreen app and the ops dashboard (src/ui/app-page.ts, src/ops/dashboard/page.ts look for
+ * them there). Without them a release does not start: the UI server refuses to come up (found by
+ * test/integration/update/runtime-update.test.ts and rollback.test.ts).
+ */
+export const RUNTIME_ASSET_DIRS = ['src/ui/public', 'src/ops/dashboard/public'] as const;
+
+export async function copyRuntimeAssets(projectDir: string, appDir: string): Promise<void> {
+  for (const dir of RUNTIME_ASSET_DIRS)
+    await cp(join(projectDir, dir), join(appDir, dir), { recursive: true });
+}
+
 /** Copies one package without its nested node_modules (those are lock entries of their own). */
+
 async function copyPackage(from: string, to: string): Promise<void> {
   await cp(from, to, {
     recursive: true,
@@ -166,6 +180,7 @@ export async function buildAppBundle(request: AppBundleRequest): Promise<BuiltBu
     const appDir = join(stage, APP_DIR);
     await mkdir(appDir);
     await cp(join(projectDir, 'dist'), join(appDir, 'dist'), { recursive: true });
+    await copyRuntimeAssets(projectDir, appDir);
     for (const file of ['package.json', 'package-lock.json'])
       await cp(join(projectDir, file), join(appDir, file));
     await copyProduction(projectDir, appDir);

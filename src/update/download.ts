@@ -22,6 +22,8 @@ export interface DownloadRequest {
   /** Space to keep free beyond the download (the unpacked release needs room too). */
   reserveBytes?: number;
   signal?: AbortSignal;
+  /** Bytes on disk so far (resumed ones included) after each chunk: the runtime reports progress. */
+  onProgress?: (written: number, length: number) => void;
 }
 
 export interface DownloadResult {
@@ -44,16 +46,38 @@ export async function assertDiskSpace(dir: string, needed: number): Promise<void
     throw new UpdateRefused('disk-space', `needs ${needed} bytes free in ${dir}, has ${free}`);
 }
 
-/** Paces a stream to `rate` bytes a second by sleeping whenever it runs ahead of the budget. */
-class Throttle {
-  private readonly startedAt = performance.now();
+/**
+ * The cap's schedule, pure (the clock is passed in): after `sent` bytes since `startedAtMs`, the
+ * next chunk may only be read once `sent / rate` seconds have passed. Measured from the start, not
+ * per chunk, so a link slower than the cap for a while is not paced further, and the average over
+ * the download never exceeds the cap by more than the one chunk just read.
+ */
+export class RateSchedule {
   private sent = 0;
-  constructor(private readonly rate: number) {}
+  constructor(
+    private readonly bytesPerSecond: number,
+    private readonly startedAtMs: number,
+  ) {
+    if (!(bytesPerSecond > 0)) throw new RangeError('a rate cap must be above 0 bytes a second');
+  }
+
+  /** Records a chunk read at `nowMs`; returns how long to wait before reading the next one. */
+  waitAfter(bytes: number, nowMs: number): number {
+    this.sent += bytes;
+    const dueAtMs = this.startedAtMs + (this.sent / this.bytesPerSecond) * 1000;
+    return Math.max(0, dueAtMs - nowMs);
+  }
+}
+
+/** Paces a stream to its cap by sleeping whenever it runs ahead of the schedule. */
+class Throttle {
+  private readonly schedule: RateSchedule;
+  constructor(rate: number) {
+    this.schedule = new RateSchedule(rate, performance.now());
+  }
 
   async take(bytes: number, signal?: AbortSignal): Promise<void> {
-    this.sent += bytes;
-    const dueAt = this.startedAt + (this.sent / this.rate) * 1000;
-    const wait = dueAt - performance.now();
+    const wait = this.schedule.waitAfter(bytes, performance.now());
     if (wait > 0) await sleep(wait, undefined, { signal });
   }
 }
@@ -81,6 +105,7 @@ export async function downloadResumable(request: DownloadRequest): Promise<Downl
       }
       written += chunk.length;
       if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      request.onProgress?.(written, request.length);
       await throttle?.take(chunk.length, request.signal);
     }
   } finally {

@@ -6,7 +6,19 @@
  *   <root>/update/previous       the release to roll back to (one line: a version)
  *   <root>/update/probation      the release on probation, until marked good (one line)
  *   <root>/update/boots          starts of the release on probation (deploy/release-guard.sh)
- *   <root>/update/rollbacks.jsonl  rollbacks not yet reported to operations
+ *   <root>/update/rollbacks.jsonl  every rollback (the history; JSON lines, RollbackRecord)
+ *
+ * and in the runtime's own state directory (/var/lib/cccd-kiosk, the only one it may write; see
+ * deploy/release-guard.sh for who writes what):
+ *
+ *   <state>/update-staging/        a release the runtime staged (runtime-update.ts): its own TUF
+ *                                  metadata and downloads, releases/<version>/ with SHA256SUMS
+ *   <state>/switch-request         the staged version, for the guard to land and switch to
+ *   <state>/release-good           the version release probation passed
+ *   <state>/rollback-request       why release probation failed (the guard rolls back)
+ *   <state>/rollbacks.jsonl        the guard's rollbacks not yet reported over MQTT (the runtime
+ *                                  queues them in the outbox, then removes the file)
+ *   <state>/software-order.json    the update order in progress and its last answer
  *
  * Plain one-line files, so deploy/release-guard.sh (run by systemd before the runtime, and on
  * failure) reads and writes them without the release's own code, which may be what is broken.

@@ -41,6 +41,8 @@ export interface StageRequest {
   version?: string;
   maxBytesPerSecond?: number;
   signal?: AbortSignal;
+  /** Download progress (bytes on disk, signed length). */
+  onProgress?: (written: number, length: number) => void;
 }
 
 export interface StagedRelease {
@@ -164,6 +166,7 @@ async function downloadVerified(
     // the unpacked release is about the size of the gzip's contents; keep three times the bundle free
     reserveBytes: info.length * 3,
     signal: request.signal,
+    onProgress: request.onProgress,
   });
   try {
     await info.verify(createReadStream(partFile));

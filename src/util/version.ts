@@ -19,8 +19,30 @@ export function projectRoot(): string {
 }
 
 let cached: string | undefined;
+/**
+ * The running software's version: run from a release (releases/<version>/app, issue 14), the
+ * version of that release's manifest, which the kiosk verified when it installed it; otherwise
+ * (a development tree) the package's version.
+ */
 export function runtimeVersion(): string {
-  cached ??= (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string })
-    .version;
+  cached ??= releaseVersion(projectRoot()) ?? packageVersion(projectRoot());
   return cached;
+}
+
+function packageVersion(dir: string): string {
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function releaseVersion(appDir: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dirname(appDir), 'manifest.json'), 'utf8')) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    return manifest.name === 'cccd-kiosk' && typeof manifest.version === 'string'
+      ? manifest.version
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -63,6 +63,17 @@ export class ActivityLog {
     }
   }
 
+  /**
+   * A kiosk's release guard rolled its software back (issue 14): an entry of its own, whoever
+   * ordered the update, so operators see it. The event's id (stable across the kiosk's re-sends)
+   * keeps it to one entry.
+   */
+  softwareRolledBack(kioskId: string, eventId: string, body: MessageBody<'software.rolledBack'>): void {
+    if (this.entries.some((entry) => entry.ref === eventId)) return;
+    const entry = this.record({ operator: 'kiosk', action: 'software rollback', kioskId, ref: eventId });
+    this.settle(entry, 'rolled-back', `${body.from} -> ${body.to} (${body.reason})`);
+  }
+
   private settle(entry: ActivityEntry, state: ActivityEntry['state'], detail?: string): void {
     entry.state = state;
     if (detail) entry.detail = detail.slice(0, 200);

@@ -126,7 +126,12 @@ export class FleetFeed {
   }
 
   private onEvent(kioskId: string, payload: Buffer): void {
-    // the events topic carries every event type: only config results matter here
+    // the events topic carries every event type: config results and software rollbacks matter here
+    if (payload.includes('"software.rolledBack"')) {
+      const message = decodeOneOf(payload, ['software.rolledBack']);
+      this.activity.softwareRolledBack(kioskId, message.id, message.body);
+      return;
+    }
     if (!payload.includes('"config.result"')) return;
     const message = decodeOneOf(payload, ['config.result']);
     this.activity.configAnswered(kioskId, message.body satisfies MessageBody<'config.result'>);

@@ -7,7 +7,7 @@ import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Logger } from '../../util/log.js';
 import {
-  configDriver,
+  payloadDrivers,
   countOutcomes,
   MqttFleetFeed,
   type RolloutRecord,
@@ -88,7 +88,7 @@ export function dashboardRollouts(
     const fleet = new MqttFleetFeed(feed.mqtt);
     await fleet.start();
     const store = new RolloutStore(opsDir);
-    const engine = new RolloutEngine({ store, fleet, drivers: { config: configDriver(operatorKey) } });
+    const engine = new RolloutEngine({ store, fleet, drivers: payloadDrivers(operatorKey) });
     // a rollout the previous dashboard (or CLI) process left unfinished continues here
     for (const record of engine.takeOverInterrupted('kiosk-ops serve'))
       log.info({ rollout: record.id, state: record.state }, 'ops dashboard: rollout taken over');

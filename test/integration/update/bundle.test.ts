@@ -24,6 +24,9 @@ async function fakeProject(options: { hostOnlyNative: boolean }): Promise<string
   const nm = join(dir, 'node_modules');
   await put(join(dir, 'package.json'), JSON.stringify({ name: 'cccd-kiosk', version: '0.3.0' }));
   await put(join(dir, 'dist', 'src', 'cli', 'kiosk.js'), 'console.log("kiosk");\n');
+  // read from the source tree at run time (src/ui/app-page.ts): a release without them does not start
+  await put(join(dir, 'src', 'ui', 'public', 'app.js'), '// touchscreen app\n');
+  await put(join(dir, 'src', 'ops', 'dashboard', 'public', 'app.js'), '// dashboard\n');
   const packages: Record<string, object> = { '': { name: 'cccd-kiosk', version: '0.3.0' } };
   const pkg = async (name: string, entry: object, files: Record<string, string>) => {
     packages[`node_modules/${name}`] = { version: '1.0.0', ...entry };
@@ -77,6 +80,8 @@ describe('release bundles', () => {
     });
     expect(built.manifest.natives).toEqual({ 'native-c': 'host-build', '@scope/native-d': 'prebuilt' });
     expect(files).toContain('dist/src/cli/kiosk.js');
+    expect(files).toContain('src/ui/public/app.js');
+    expect(files).toContain('src/ops/dashboard/public/app.js');
     expect(files).toContain('node_modules/prod-a/index.js');
     expect(files).toContain('node_modules/native-c/build/Release/c.node');
     expect(files).toContain(`node_modules/@scope/native-d/prebuilds/${HOST_TARGET}/d.node`);
