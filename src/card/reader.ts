@@ -51,7 +51,7 @@ export interface ReadCardOptions {
   activeAuthentication?: boolean;
   rng?: Rng;
   now?: Date;
-  /** first Le tried by READ BINARY (extended length by default; adapts to the chip) */
+  /** first Le tried by READ BINARY (default: what EF.CardAccess's read learned, else extended; adapts to the chip) */
   initialLe?: number;
   /** steps, file lengths and verdicts only: never MRZ, keys or file contents (STYLE.md practice 13) */
   log?: Logger;
@@ -181,7 +181,7 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   );
   const channel = new SecureChannel(transport, new SecureMessaging(opened.session));
   if (opened.protocol === 'pace') await selectApplication(channel);
-  const reader = new FileReader(channel, options.initialLe);
+  const reader = new FileReader(channel, options.initialLe ?? opened.readLe);
   const com = options.dataGroups ? undefined : parseEfCom(await reader.read('EF.COM', LDS_FILES.COM));
   const wanted = com
     ? DEFAULT_DATA_GROUPS.filter((dg) => com.dataGroups.includes(dg))

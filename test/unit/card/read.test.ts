@@ -66,6 +66,31 @@ describe('reading an emulated CCCD chip', () => {
     expect(unnamed).toMatchObject({ name: 'CardFileError', step: 'select' });
   });
 
+  it('a short-length chip refuses extended length once, in plain, before PACE; never under SM', async () => {
+    const chip = new ChipEmulator(image, { extendedLength: false });
+    const answers: Array<{ secured: boolean; sw: number }> = [];
+    const result = await readCard(
+      {
+        transmit: async (command) => {
+          const answer = chip.process(command);
+          answers.push({
+            secured: (command[0]! & 0x0c) === 0x0c,
+            sw: answer.readUInt16BE(answer.length - 2),
+          });
+          return answer;
+        },
+        close: async () => {},
+      },
+      {
+        access: { kind: 'can', can: TRAN_THI_MAI.idNumber.slice(-6) },
+        trustAnchors: trust,
+        dataGroups: [1, 2, 13, 14, 15],
+      },
+    );
+    expect(result.authenticity.authentic).toBe(true);
+    expect(answers.filter((a) => a.sw === 0x6700)).toEqual([{ secured: false, sw: 0x6700 }]);
+  });
+
   it('a named data group the chip does not hold is absent, not an error (6A82)', async () => {
     const noDg13 = cloneImage(image);
     noDg13.files.delete(LDS_FILES.DG13);
