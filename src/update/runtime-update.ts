@@ -317,7 +317,7 @@ async function readRollbacks(file: string): Promise<Array<{ record: RollbackReco
 }
 
 /** The staging area trusts what the install root trusts (install.sh put the ops' root.json there). */
-async function seedTrustedRoot(installRoot: string, staging: string): Promise<void> {
+export async function seedTrustedRoot(installRoot: string, staging: string): Promise<void> {
   const trusted = join(metadataDir(staging), 'root.json');
   if (existsSync(trusted)) return;
   await mkdir(metadataDir(staging), { recursive: true });
@@ -329,7 +329,7 @@ async function seedTrustedRoot(installRoot: string, staging: string): Promise<vo
  * against: the guard re-checks the copy it lands in releases/ (a torn copy, a full disk) without
  * parsing JSON in sh. Paths with a newline or backslash would need sha256sum's escaping: refused.
  */
-async function writeChecksums(releaseDir: string): Promise<void> {
+export async function writeChecksums(releaseDir: string): Promise<void> {
   const manifest = BundleManifestSchema.parse(
     JSON.parse(await readFile(join(releaseDir, 'manifest.json'), 'utf8')),
   );
