@@ -23,7 +23,10 @@
 # renamed to releases/<v>, and `current` switched as src/update/releases.ts switchRelease does:
 # update/previous = the running release, update/boots removed, update/probation = <v>. Releases
 # other than current and previous are removed. A request that does not check out is dropped (and
-# logged); the running release stays.
+# logged); the running release stays. What the check proves is integrity (the copy is what the
+# runtime verified), not authenticity: the staging area belongs to the service user, so a
+# compromised runtime could land code of its own choosing, which would still run only as that
+# user in the unit's sandbox; the TUF signatures are checked by the runtime's updater.
 #
 # boot: a start of the release on probation counts; more than MAX_BOOTS (3) starts without being
 # marked good (a crash loop, or a boot that never reaches the runtime) rolls back. A pending
@@ -74,6 +77,14 @@ land_staged() {
   # no symlinks followed out of the staging area, owned by root once in ROOT
   cp -R -P "$staged" "$landing" || { rm -rf "$landing"; return 1; }
   chown -R 0:0 "$landing" 2>/dev/null || true
+  # the staging area is the runtime's to write: what lands must be plain files listed under app/
+  # (bundles carry no links; a link or an odd path would make root read outside the release)
+  if [ -n "$(find "$landing" -type l | head -n 1)" ] ||
+    grep -Eqv '^[0-9a-f]{64}  app/[^\\]+$' "$landing/SHA256SUMS" || grep -q '/\.\./' "$landing/SHA256SUMS"; then
+    echo "release-guard: $version holds links or paths outside app/; not switched" >&2
+    rm -rf "$landing"
+    return 1
+  fi
   if ! (cd "$landing" && sha256sum --quiet --strict -c SHA256SUMS >/dev/null); then
     echo "release-guard: $version does not match its checksums; not switched" >&2
     rm -rf "$landing"

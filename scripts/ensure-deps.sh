@@ -20,6 +20,9 @@ if [ "$purpose" = test ]; then
   needs[mosquitto]=mosquitto
   needs[openssl]=openssl   # TLS link test: makes a CA and client certificates
   needs[systemd-analyze]=systemd   # deploy test: systemd-analyze verify on the unit
+  # the update tests' systemd harness (test/integration/update/unit-runner.ts) receives the
+  # runtime's READY=1 on a unix datagram socket through python3 (node has no datagram unix sockets)
+  needs[python3]=python3-minimal
 fi
 # The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
 # unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.

@@ -338,7 +338,8 @@ export function createKioskRuntime(
     },
     start: async () => {
       await lifecycle.start();
-      await software.start();
+      // not awaited: reporting rollbacks and resuming an order never delays READY=1 (it logs its own failures)
+      void software.start();
     },
     stop: async () => {
       clearTimeout(statusRefresh);

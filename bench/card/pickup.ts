@@ -120,11 +120,11 @@ for (const chip of CHIPS) {
   const runs = [];
   for (let i = 0; i < RUNS; i++) runs.push(await readOnce(chip));
   const first = runs[0]!;
-  // Minimum APDUs: SELECT + ⌈size / Le⌉ READ BINARY per file read, MSE + 4 GENERAL AUTHENTICATE
-  // for PACE, SELECT of the application, MSE + GENERAL AUTHENTICATE for CA.
+  // Minimum APDUs: SELECT + ⌈size / Le⌉ READ BINARY per file the pickup needs (EF.CardAccess,
+  // the five data groups, EF.SOD; a read that names its data groups needs no EF.COM), MSE + 4
+  // GENERAL AUTHENTICATE for PACE, SELECT of the application, MSE + GENERAL AUTHENTICATE for CA.
   const files = [
     image.files.get(0x011c)!,
-    image.files.get(0x011e)!,
     ...[1, 2, 13, 14, 15].map((dg) => first.result.dataGroups.get(dg)!),
     first.result.sod,
   ];

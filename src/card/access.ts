@@ -21,6 +21,8 @@ export type CardAccess = { kind: 'bac'; key: BacKey } | { kind: 'can'; can: stri
 export type AccessPolicy = 'prefer-pace' | 'require-pace';
 
 export const EF_CARD_ACCESS = 0x011c;
+/** READ BINARY's largest Le (extended length), what a read asks first. */
+const EXTENDED_LE = 65536;
 /** SELECT answers that mean "no EF.CardAccess here" (file not found, or no such SELECT). */
 const NO_CARD_ACCESS = new Set([0x6a82, 0x6a86, 0x6d00, 0x6985]);
 
@@ -28,13 +30,19 @@ const NO_CARD_ACCESS = new Set([0x6a82, 0x6a86, 0x6d00, 0x6985]);
  * Reads EF.CardAccess by selecting it directly from the MF (part 10 §3.11.3). SELECT MF answers
  * 6D00 on the CCCD, so the EF is selected by FID without it. Returns undefined when the chip has
  * none (a BAC chip); a file that is there but malformed is an error, never "no PACE".
+ *
+ * It asks with an extended Le: a chip without extended length answers 6700 here, in plain,
+ * and `readLe` carries what was learned into the secure-messaging reads, which then need no
+ * probe of their own (an extended APDU a chip cannot parse under SM could also leave the two
+ * send sequence counters apart).
  */
 export async function readCardAccess(
   channel: ApduChannel,
-): Promise<{ raw: Buffer; infos: SecurityInfos } | undefined> {
+): Promise<{ raw: Buffer; infos: SecurityInfos; readLe: number } | undefined> {
   let raw: Buffer;
+  const reader = new FileReader(channel, EXTENDED_LE);
   try {
-    raw = await new FileReader(channel, 256).read('EF.CardAccess', EF_CARD_ACCESS);
+    raw = await reader.read('EF.CardAccess', EF_CARD_ACCESS);
   } catch (error) {
     if (
       error instanceof CardFileError &&
@@ -51,7 +59,7 @@ export async function readCardAccess(
     throw error;
   }
   try {
-    return { raw, infos: parseCardAccess(raw) };
+    return { raw, infos: parseCardAccess(raw), readLe: reader.currentLe };
   } catch (error) {
     if (error instanceof LdsError) throw new AccessControlError('pace-card-access', error.message);
     throw error;
@@ -83,6 +91,8 @@ export interface AccessResult {
   /** PACE-CAM's proof, to check against the DG14 key once DG14 is read */
   cam?: PaceResult['cam'];
   cardAccess?: SecurityInfos;
+  /** the Le EF.CardAccess's read ended with (short once the chip refused extended length) */
+  readLe?: number;
 }
 
 /**
@@ -113,6 +123,7 @@ export async function openSecureSession(
       protocol: 'pace',
       paceProtocol: pace.protocol,
       cardAccess: cardAccess.infos,
+      readLe: cardAccess.readLe,
     };
   }
   if (policy === 'require-pace')
@@ -125,5 +136,9 @@ export async function openSecureSession(
     throw new AccessControlError('policy', 'the chip offers no PACE and no MRZ key was given for BAC');
   await selectApplication(plain);
   const session = await performBac(plain, bacKey, rng);
-  return { session, protocol: 'bac', ...(cardAccess ? { cardAccess: cardAccess.infos } : {}) };
+  return {
+    session,
+    protocol: 'bac',
+    ...(cardAccess ? { cardAccess: cardAccess.infos, readLe: cardAccess.readLe } : {}),
+  };
 }

@@ -7,11 +7,11 @@ import {
   EC_DOMAINS,
   type Point,
   decodePoint,
+  ecdhKeyPair,
   domainForOid,
   encodePoint,
   randomScalar,
   scalarFromBytes,
-  xCoordinate,
 } from './curves.js';
 import { ChipAuthError, LdsError } from './errors.js';
 import { decodeOid, encodeOid } from './lds.js';
@@ -117,7 +117,8 @@ export async function performChipAuthentication(
   rng: Rng = secureRandom,
 ): Promise<SessionKeys> {
   const secret = randomScalar(key.domain, rng);
-  const ephemeral = encodePoint(key.domain.Point.BASE.multiply(secret));
+  const keyPair = ecdhKeyPair(key.domain, secret);
+  const ephemeral = keyPair.publicKey;
   if (key.info.cipher === '3des') {
     const answer = await channel.send({
       cla: 0x00,
@@ -144,6 +145,6 @@ export async function performChipAuthentication(
     if (answer.sw !== SW_SUCCESS)
       throw new ChipAuthError('general-authenticate', 'chip refused the ephemeral key', answer.sw);
   }
-  const shared = xCoordinate(key.domain, key.publicPoint.multiply(secret));
+  const shared = keyPair.sharedX(key.publicPoint);
   return chipAuthenticationSessionKeys(shared, key.info);
 }

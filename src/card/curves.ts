@@ -1,12 +1,16 @@
 import { brainpoolP256r1, brainpoolP384r1, brainpoolP512r1 } from '@noble/curves/misc.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { type WeierstrassPoint, type WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
+import { createECDH } from 'node:crypto';
 import { LdsError } from './errors.js';
 
 /**
  * The standardized elliptic-curve domain parameters of ICAO 9303 part 11 §9.5.1 (table 6), by
  * PACE parameterId, and by the curve OID a SubjectPublicKeyInfo names. The arithmetic is
- * @noble/curves' (audited); this module only picks the curve.
+ * @noble/curves' (audited) where a protocol needs whole points on any generator (PACE's mapping),
+ * and OpenSSL's through node:crypto where plain ECDH on the standard generator is enough (key
+ * pairs, shared secrets): the same result, several times cheaper. This module writes no field
+ * arithmetic of its own.
  */
 export type Point = WeierstrassPoint<bigint>;
 export interface EcDomain {
@@ -98,4 +102,53 @@ export function randomScalar(d: EcDomain, rng: (length: number) => Buffer): bigi
     const k = scalarFromBytes(rng(d.size));
     if (k > 0n && k < d.order) return k;
   }
+}
+
+function scalarBytes(d: EcDomain, k: bigint): Buffer {
+  return Buffer.from(k.toString(16).padStart(d.size * 2, '0'), 'hex');
+}
+
+/** An ECDH key pair (node:crypto): k·G encoded 04 ‖ X ‖ Y, and x(k·P) for any point P. */
+export interface EcdhKeyPair {
+  publicKey: Buffer;
+  /** the x coordinate of k·P, `d.size` bytes; OpenSSL refuses a P off the curve */
+  sharedX(point: Point): Buffer;
+}
+
+export function ecdhKeyPair(d: EcDomain, k: bigint): EcdhKeyPair {
+  const ecdh = createECDH(d.nodeName);
+  ecdh.setPrivateKey(scalarBytes(d, k));
+  return {
+    publicKey: ecdh.getPublicKey(),
+    sharedX: (point) => {
+      const x = ecdh.computeSecret(encodePoint(point));
+      return x.length === d.size ? x : Buffer.concat([Buffer.alloc(d.size - x.length), x]);
+    },
+  };
+}
+
+/** k·G on the standard generator, encoded 04 ‖ X ‖ Y. */
+export function basePointPublicKey(d: EcDomain, k: bigint): Buffer {
+  return ecdhKeyPair(d, k).publicKey;
+}
+
+/** The x coordinate of k·P: the ECDH shared secret of part 11 §4.4.3.4 and §6.2. */
+export function sharedSecretX(d: EcDomain, k: bigint, point: Point): Buffer {
+  return ecdhKeyPair(d, k).sharedX(point);
+}
+
+/**
+ * k·P as a whole point, from node:crypto's x-only ECDH: x(k·P) leaves two points (±y), and
+ * x((k+1)·P) = x(k·P + P) tells which one it is. Two OpenSSL ladders cost less than one JS
+ * multiplication; decompression (the square root) is @noble/curves'.
+ */
+export function multiplyPoint(d: EcDomain, k: bigint, point: Point): Point {
+  const scalar = d.Point.Fn.create(k);
+  if (scalar === 0n) return d.Point.ZERO;
+  const next = d.Point.Fn.create(scalar + 1n);
+  const even = d.Point.fromBytes(Buffer.concat([Buffer.from([0x02]), sharedSecretX(d, scalar, point)]));
+  if (next === 0n) return point.negate();
+  const nextX = sharedSecretX(d, next, point);
+  const sum = even.add(point);
+  return !sum.is0() && xCoordinate(d, sum).equals(nextX) ? even : even.negate();
 }

@@ -5,12 +5,14 @@ import { type BacKey, type Rng, adjustParity, mrzInformation, secureRandom } fro
 import {
   type EcDomain,
   type Point,
+  basePointPublicKey,
   decodePoint,
   domainForParameterId,
   encodePoint,
+  multiplyPoint,
   randomScalar,
   scalarFromBytes,
-  xCoordinate,
+  sharedSecretX,
 } from './curves.js';
 import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
 import { AccessControlError, type AccessStep, LdsError } from './errors.js';
@@ -72,6 +74,28 @@ export function encryptNonce(kPi: Uint8Array, s: Uint8Array, suite: CipherSuite)
 export function mapGenerator(d: EcDomain, nonce: Uint8Array, h: Point): Point {
   const s = scalarFromBytes(nonce) % d.order;
   return d.Point.BASE.multiply(s).add(h);
+}
+
+/**
+ * The terminal's ephemeral public key SK·Ĝ on the mapped generator Ĝ = s·G + SK_map·PK_map,IC
+ * (part 11 §4.4.3.3.1, §4.4.3.4), computed as (SK·s)·G + (SK·SK_map)·PK_map,IC: the same point
+ * (the worked example checks it byte for byte), with OpenSSL's ECDH doing both multiplications
+ * instead of three JS ones. `mapGenerator` is the textbook form the chip side uses.
+ */
+export function mappedPublicKey(
+  d: EcDomain,
+  nonce: Uint8Array,
+  mapKey: bigint,
+  chipMapPublic: Point,
+  ephemeralKey: bigint,
+): Point {
+  const { Fn } = d.Point;
+  const s = scalarFromBytes(nonce) % d.order;
+  const onBase = Fn.mul(ephemeralKey, s);
+  const fromBase = onBase === 0n ? d.Point.ZERO : d.Point.fromBytes(basePointPublicKey(d, onBase));
+  const mapped = fromBase.add(multiplyPoint(d, Fn.mul(ephemeralKey, mapKey), chipMapPublic));
+  if (mapped.is0()) throw new AccessControlError('pace-map', 'the mapped generator is the identity');
+  return mapped;
 }
 
 /** Session keys from the x coordinate of the shared point (part 11 §4.4.3.4, §9.7.1). */
@@ -249,13 +273,11 @@ export async function performPace(
   }
 
   const mapKey = randomScalar(d, rng);
-  const mapPublic = encodePoint(d.Point.BASE.multiply(mapKey));
+  const mapPublic = basePointPublicKey(d, mapKey);
   const mapAnswer = await generalAuthenticate(channel, 'pace-map', false, 0x81, mapPublic, 0x82);
   const chipMapPublic = chipPoint(d, mapAnswer.get(0x82)!, 'pace-map');
-  const generator = mapGenerator(d, nonce, chipMapPublic.multiply(mapKey));
-
   const ephemeralKey = randomScalar(d, rng);
-  const ephemeralPublic = encodePoint(generator.multiply(ephemeralKey));
+  const ephemeralPublic = encodePoint(mappedPublicKey(d, nonce, mapKey, chipMapPublic, ephemeralKey));
   const agreement = await generalAuthenticate(
     channel,
     'pace-key-agreement',
@@ -269,7 +291,7 @@ export async function performPace(
   // §4.4.3.4: the terminal must check that the chip did not reflect its own key.
   if (chipEphemeralPublic.equals(ephemeralPublic))
     throw new AccessControlError('pace-key-agreement', 'chip returned our own ephemeral key');
-  const { ksEnc, ksMac } = paceSessionKeys(xCoordinate(d, chipEphemeral.multiply(ephemeralKey)), info);
+  const { ksEnc, ksMac } = paceSessionKeys(sharedSecretX(d, ephemeralKey, chipEphemeral), info);
 
   const tokenIfd = authenticationToken(ksMac, info, info.protocol, chipEphemeralPublic);
   const tokens = await generalAuthenticate(channel, 'pace-tokens', true, 0x85, tokenIfd, 0x86);

@@ -38,7 +38,12 @@ export interface ReadCardOptions {
   trustAnchors: readonly X509Certificate[];
   /** imported master lists and CRLs; its CSCAs join `trustAnchors`, its CRLs revoke */
   trustList?: TrustList;
-  /** data groups to read when EF.COM lists them; DG3 needs EAC and is never read */
+  /**
+   * The data groups the caller needs. Given, they are read straight away and EF.COM is not read:
+   * it is unsigned and tells nothing a SELECT does not (an absent group answers 6A82), and the
+   * SOD's signed hash list is what passive authentication judges. Not given: EF.COM is read and
+   * the default groups it lists are read. DG3 needs EAC and is never read.
+   */
   dataGroups?: readonly number[];
   /** Chip Authentication when DG14 offers it (default true) */
   chipAuthentication?: boolean;
@@ -46,7 +51,7 @@ export interface ReadCardOptions {
   activeAuthentication?: boolean;
   rng?: Rng;
   now?: Date;
-  /** first Le tried by READ BINARY (extended length by default; adapts to the chip) */
+  /** first Le tried by READ BINARY (default: what EF.CardAccess's read learned, else extended; adapts to the chip) */
   initialLe?: number;
   /** steps, file lengths and verdicts only: never MRZ, keys or file contents (STYLE.md practice 13) */
   log?: Logger;
@@ -55,7 +60,8 @@ export interface ReadCardOptions {
 export interface CardReadResult {
   /** how secure messaging was opened */
   accessProtocol: 'pace' | 'bac';
-  com: EfCom;
+  /** EF.COM, read only when the caller named no data groups */
+  com?: EfCom;
   /** raw bytes of every data group read, by number (what passive authentication hashed) */
   dataGroups: Map<number, Buffer>;
   sod: Buffer;
@@ -68,6 +74,9 @@ export interface CardReadResult {
   /** PA ∧ (CA ∨ AA) with the DG14/DG15 binding: what the pickup dispenses on */
   authenticity: Authenticity;
 }
+
+/** What a read without named data groups reads, when EF.COM lists them. */
+const DEFAULT_DATA_GROUPS: readonly number[] = [1, 2, 13, 14, 15];
 
 const FILE_IDS: Readonly<Record<number, number>> = {
   1: LDS_FILES.DG1,
@@ -152,7 +161,8 @@ async function readAfterCa(ca: CaVerdict, read: () => Promise<void>): Promise<vo
 }
 
 /**
- * Reads and verifies an eMRTD: PACE (or BAC by policy), EF.COM, DG14 and Chip Authentication,
+ * Reads and verifies an eMRTD: PACE (or BAC by policy), EF.COM (only when no data groups are
+ * named), DG14 and Chip Authentication,
  * the other data groups and EF.SOD under the CA keys, passive authentication, Active
  * Authentication when CA did not pass, and the bound authenticity verdict.
  * Throws the layer's error class on a failed step; authentication failures are verdicts.
@@ -171,9 +181,11 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   );
   const channel = new SecureChannel(transport, new SecureMessaging(opened.session));
   if (opened.protocol === 'pace') await selectApplication(channel);
-  const reader = new FileReader(channel, options.initialLe);
-  const com = parseEfCom(await reader.read('EF.COM', LDS_FILES.COM));
-  const wanted = (options.dataGroups ?? [1, 2, 13, 14, 15]).filter((dg) => com.dataGroups.includes(dg));
+  const reader = new FileReader(channel, options.initialLe ?? opened.readLe);
+  const com = options.dataGroups ? undefined : parseEfCom(await reader.read('EF.COM', LDS_FILES.COM));
+  const wanted = com
+    ? DEFAULT_DATA_GROUPS.filter((dg) => com.dataGroups.includes(dg))
+    : [...new Set(options.dataGroups)];
   const dataGroups = new Map<number, Buffer>();
   const caWanted = options.chipAuthentication !== false && wanted.includes(14);
   let chip: CaVerdict = { status: 'not-supported', detail: caWanted ? 'no DG14' : 'not requested' };
@@ -189,7 +201,8 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
       const bytes = await readOptional(reader, dg);
       if (bytes) dataGroups.set(dg, bytes);
     }
-    if (!dataGroups.has(1)) throw new CardFileError('DG1', 'read', 'EF.COM does not list DG1');
+    if (!dataGroups.has(1))
+      throw new CardFileError('DG1', 'read', com ? 'EF.COM does not list DG1' : 'DG1 was not asked for');
     sod = await reader.read('EF.SOD', LDS_FILES.SOD);
   });
   options.log?.debug(
@@ -230,7 +243,7 @@ export async function readCard(transport: CardTransport, options: ReadCardOption
   const dg13 = dataGroups.get(13);
   return {
     accessProtocol: opened.protocol,
-    com,
+    ...(com ? { com } : {}),
     dataGroups,
     sod,
     mrz: parseDg1(dataGroups.get(1)!).mrz,

@@ -1,4 +1,4 @@
-import { aesCbcDecrypt, aesCbcEncrypt, aesCmac, aesEncryptBlock, padTo, unpadFrom } from './aes.js';
+import { AesKey, padTo, unpadFrom } from './aes.js';
 import { type CommandApdu, type ResponseApdu, SW_SUCCESS, decodeCommand, encodeCommand } from './apdu.js';
 import { constantTimeEquals } from './compare.js';
 import { retailMac, tdesDecrypt, tdesEncrypt } from './des.js';
@@ -34,7 +34,10 @@ export interface SmCipher {
 
 export function smCipher(keys: SessionKeys): SmCipher {
   const { ksEnc, ksMac } = keys;
-  if (keys.cipher === 'aes')
+  if (keys.cipher === 'aes') {
+    // The keys live as long as the session: open their ciphers once, not per APDU.
+    const enc = new AesKey(ksEnc);
+    const mac = new AesKey(ksMac);
     return {
       name: 'aes',
       blockSize: 16,
@@ -44,10 +47,11 @@ export function smCipher(keys: SessionKeys): SmCipher {
         out.writeBigUInt64BE(BigInt.asUintN(64, ssc), 8);
         return out;
       },
-      encrypt: (ssc, padded) => aesCbcEncrypt(ksEnc, aesEncryptBlock(ksEnc, ssc), padded),
-      decrypt: (ssc, cryptogram) => aesCbcDecrypt(ksEnc, aesEncryptBlock(ksEnc, ssc), cryptogram),
-      mac: (message) => aesCmac(ksMac, padTo(message, 16)).subarray(0, 8),
+      encrypt: (ssc, padded) => enc.cbcEncrypt(enc.encryptBlock(ssc), padded),
+      decrypt: (ssc, cryptogram) => enc.cbcDecrypt(enc.encryptBlock(ssc), cryptogram),
+      mac: (message) => mac.cmac(padTo(message, 16)).subarray(0, 8),
     };
+  }
   return {
     name: '3des',
     blockSize: 8,

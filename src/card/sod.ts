@@ -17,6 +17,7 @@ import {
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import { CardError, SodError } from './errors.js';
+import { decodeOid } from './lds.js';
 import { decodeTlv, decodeTlvList, encodeTlv } from './tlv.js';
 
 /** id-icao-mrtd-security-ldsSecurityObject (ICAO 9303 part 10 §4.6.2.2). */
@@ -157,12 +158,12 @@ export interface ParsedSignedData {
  * ASN.1 library's errors; callers wrap those into their layer's class.
  */
 export function parseSignedData(contentInfoDer: Buffer, eContentType: string): ParsedSignedData {
-  const contentInfo = AsnConvert.parse(contentInfoDer, ContentInfo);
-  if (contentInfo.contentType !== id_signedData) throw new SodError('not a CMS SignedData');
-  const signedData = AsnConvert.parse(contentInfo.content, SignedData);
-  if (signedData.encapContentInfo.eContentType !== eContentType)
+  const parts = signedDataParts(contentInfoDer);
+  const encapContentInfo = AsnConvert.parse(parts.encapContentInfo, EncapsulatedContentInfo);
+  if (encapContentInfo.eContentType !== eContentType)
     throw new SodError(`encapsulated content is not ${eContentType}`);
-  const eContent = signedData.encapContentInfo.eContent;
+  const signerInfos = parts.signerInfos.map((der) => AsnConvert.parse(der, SignerInfo));
+  const eContent = encapContentInfo.eContent;
   const raw = eContent?.single
     ? toBuffer(eContent.single.buffer)
     : eContent?.any
@@ -171,9 +172,9 @@ export function parseSignedData(contentInfoDer: Buffer, eContentType: string): P
   if (!raw) throw new SodError('encapsulated content missing');
   // eContent.any holds a constructed OCTET STRING's raw encoding; only the primitive form is DER.
   const content = Buffer.from(eContent?.single ? raw : decodeTlv(raw, 0, 'eContent').value);
-  const signerInfo = signedData.signerInfos[0];
-  if (!signerInfo || signedData.signerInfos.length !== 1)
-    throw new SodError(`${signedData.signerInfos.length} signer infos, expected 1`);
+  const signerInfo = signerInfos[0];
+  if (!signerInfo || signerInfos.length !== 1)
+    throw new SodError(`${signerInfos.length} signer infos, expected 1`);
   const digestAlgorithm = HASH_OIDS[signerInfo.digestAlgorithm.algorithm];
   if (!digestAlgorithm)
     throw new SodError(`unsupported digest algorithm ${signerInfo.digestAlgorithm.algorithm}`);
@@ -181,7 +182,7 @@ export function parseSignedData(contentInfoDer: Buffer, eContentType: string): P
   let messageDigest: Buffer | undefined;
   let contentType: string | undefined;
   if (signerInfo.signedAttrs) {
-    signedBytes = signedAttributesAsSet(firstSignerInfo(contentInfoDer));
+    signedBytes = signedAttributesAsSet(parts.signerInfos[0]!);
     for (const attribute of signerInfo.signedAttrs) {
       const value = attribute.attrValues[0];
       if (!value) continue;
@@ -207,7 +208,7 @@ export function parseSignedData(contentInfoDer: Buffer, eContentType: string): P
       contentType,
     },
     // The certificates' exact bytes (re-encoding a parsed certificate could change what was signed).
-    certificates: signedData.certificates ? certificateBytes(contentInfoDer) : [],
+    certificates: parts.certificates ? certificateBytes(parts.certificates) : [],
   };
 }
 
@@ -322,36 +323,68 @@ export function buildSignedData(input: SignedDataInput): Buffer {
   return Buffer.from(AsnConvert.serialize(contentInfo));
 }
 
-/** The elements of ContentInfo → [0] → SignedData, as exact bytes (the ASN.1 library does not keep them). */
-function signedDataElements(contentInfoDer: Buffer) {
+/**
+ * ContentInfo → [0] → SignedData split into its fields as exact bytes (RFC 5652 §3, §5.1):
+ * version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos, in
+ * that order. The fields the checks read (encapContentInfo, each SignerInfo) are then parsed
+ * by the ASN.1 library; the certificates stay bytes, for node:crypto's X509Certificate to
+ * parse where they are used, instead of a second full ASN.1 parse of each one here.
+ */
+function signedDataParts(contentInfoDer: Buffer): {
+  encapContentInfo: Buffer;
+  certificates?: Buffer;
+  signerInfos: Buffer[];
+} {
   const contentInfo = decodeTlv(contentInfoDer, 0, 'ContentInfo');
-  const explicit = decodeTlvList(contentInfo.value, 'ContentInfo').find((t) => t.tag === 0xa0);
-  if (!explicit) throw new SodError('ContentInfo has no content');
-  return decodeTlvList(decodeTlv(explicit.value, 0, 'SignedData').value, 'SignedData');
+  const [contentType, explicit] = decodeTlvList(contentInfo.value, 'ContentInfo');
+  if (contentInfo.tag !== 0x30 || contentType?.tag !== 0x06 || explicit?.tag !== 0xa0)
+    throw new SodError('ContentInfo is not SEQUENCE { contentType, [0] content }');
+  if (decodeOid(contentType.value, 'ContentInfo') !== id_signedData)
+    throw new SodError('not a CMS SignedData');
+  const signedData = decodeTlv(explicit.value, 0, 'SignedData');
+  if (signedData.tag !== 0x30) throw new SodError('SignedData is not a SEQUENCE');
+  const fields = elementsOf(signedData.value, 'SignedData');
+  const [version, digestAlgorithms, encap] = fields;
+  const last = fields.at(-1);
+  const optional = fields.slice(3, -1);
+  if (
+    version?.tag !== 0x02 ||
+    digestAlgorithms?.tag !== 0x31 ||
+    encap?.tag !== 0x30 ||
+    fields.length < 4 ||
+    last?.tag !== 0x31 ||
+    optional.length > 2 ||
+    !optional.every((f, i) => f.tag === 0xa0 + i || (i === 0 && f.tag === 0xa1))
+  )
+    throw new SodError('SignedData fields out of order or missing');
+  const certificates = optional.find((f) => f.tag === 0xa0);
+  return {
+    encapContentInfo: encap.bytes,
+    ...(certificates ? { certificates: certificates.value } : {}),
+    signerInfos: elementsOf(last.value, 'SignerInfos').map((e) => e.bytes),
+  };
 }
 
-/** signerInfos[0], exactly as encoded. */
-function firstSignerInfo(contentInfoDer: Buffer): Buffer {
-  const signerInfos = signedDataElements(contentInfoDer)
-    .filter((t) => t.tag === 0x31)
-    .at(-1);
-  if (!signerInfos) throw new SodError('SignedData has no signerInfos');
-  const first = decodeTlv(signerInfos.value, 0, 'SignerInfo');
-  return signerInfos.value.subarray(0, first.length);
-}
-
-/** The DER of each certificate in SignedData.certificates ([0] IMPLICIT SET OF CertificateChoices). */
-function certificateBytes(contentInfoDer: Buffer): Buffer[] {
-  const set = signedDataElements(contentInfoDer).find((t) => t.tag === 0xa0);
-  if (!set) return [];
-  const out: Buffer[] = [];
-  let offset = 0;
-  while (offset < set.value.length) {
-    const element = decodeTlv(set.value, offset, 'certificates');
-    if (element.tag === 0x30) out.push(Buffer.from(set.value.subarray(offset, offset + element.length)));
+/** The TLV elements of `value` with their exact encodings. */
+function elementsOf(value: Buffer, file: string): Array<{ tag: number; value: Buffer; bytes: Buffer }> {
+  const out: Array<{ tag: number; value: Buffer; bytes: Buffer }> = [];
+  for (let offset = 0; offset < value.length;) {
+    const element = decodeTlv(value, offset, file);
+    out.push({
+      tag: element.tag,
+      value: element.value,
+      bytes: value.subarray(offset, offset + element.length),
+    });
     offset += element.length;
   }
   return out;
+}
+
+/** The DER of each certificate in SignedData.certificates ([0] IMPLICIT SET OF CertificateChoices). */
+function certificateBytes(set: Buffer): Buffer[] {
+  return elementsOf(set, 'certificates')
+    .filter((element) => element.tag === 0x30)
+    .map((element) => Buffer.from(element.bytes));
 }
 
 /** RFC 5652 §5.4: the signature covers signedAttrs DER-encoded with an explicit SET OF tag. */

@@ -64,7 +64,7 @@ const mask = (text: string | undefined, show: boolean) =>
 
 function print(result: CardReadResult, showPii: boolean): void {
   const out: string[] = [];
-  out.push(`EF.COM: data groups ${result.com.dataGroups.map((n) => `DG${n}`).join(' ')}`);
+  if (result.com) out.push(`EF.COM: data groups ${result.com.dataGroups.map((n) => `DG${n}`).join(' ')}`);
   for (const [dg, bytes] of result.dataGroups) out.push(`DG${dg}: ${bytes.length} bytes`);
   out.push(
     `MRZ: ${showPii ? result.mrz.lines.join(' / ') : `document ${mask(result.mrz.documentNumber, false)}, ${result.mrz.format}`}`,

@@ -136,6 +136,8 @@ export class RuntimeUpdate {
     });
     afterCommit(() => {
       this.staging?.abort();
+      // a release an earlier order staged is not switched to any more: this order decides
+      rmSync(switchRequestFile(this.options.stateDir), { force: true });
       this.save({ ...order, status: 'accepted' });
       void this.stage();
     });
@@ -159,14 +161,17 @@ export class RuntimeUpdate {
     await this.reportRollbacks();
     const order = this.order;
     if (!order) return;
-    if (order.status === 'switching') {
+    if (order.status === 'switching' || order.status === 'staged') {
+      // staged: a restart (a crash, pushed settings) came before the switch at idle, and the guard
+      // may have landed it at this start all the same
       const running = runtimeVersion();
       if (running === order.version) await this.answer('applied');
-      else await this.answer('failed', { detail: `the release guard did not switch to it; ${running} runs` });
+      else if (order.status === 'switching')
+        await this.answer('failed', { detail: `the release guard did not switch to it; ${running} runs` });
+      else void this.switchAtIdle();
       return;
     }
     if (order.status === 'accepted' || order.status === 'downloading') void this.stage();
-    else if (order.status === 'staged') void this.switchAtIdle();
   }
 
   /** Release probation passed for `version` (src/update/release-probation.ts). */
@@ -191,7 +196,7 @@ export class RuntimeUpdate {
     let reported = -1;
     try {
       await seedTrustedRoot(settings.installRoot, stagingRoot(stateDir));
-      await this.answer('downloading', { percent: 0 });
+      await this.answer('downloading', { percent: 0 }, order);
       reported = 0;
       const staged = await stageUpdate({
         root: stagingRoot(stateDir),
@@ -204,24 +209,24 @@ export class RuntimeUpdate {
           const percent = Math.floor((written / Math.max(length, 1)) * 100);
           if (percent - reported < step || controller.signal.aborted) return;
           reported = percent - (percent % step);
-          void this.answer('downloading', { percent: reported });
+          void this.answer('downloading', { percent: reported }, order);
         },
       });
       if (controller.signal.aborted) return;
       await writeChecksums(staged.dir);
       await writeFile(switchRequestFile(stateDir), `${staged.version}\n`);
       log.info({ version: staged.version }, 'update: release verified and staged; switching at idle');
-      await this.answer('staged');
+      await this.answer('staged', {}, order);
       await this.switchAtIdle();
     } catch (error) {
       if (controller.signal.aborted || this.stopped) return;
       if (error instanceof UpdateRefused) {
         log.warn({ reason: error.reason, detail: error.detail }, 'update: refused');
-        await this.answer('refused', { reason: error.reason, detail: error.detail });
+        await this.answer('refused', { reason: error.reason, detail: error.detail }, order);
       } else {
         const detail = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 300) : String(error);
         log.error({ err: detail }, 'update: staging failed');
-        await this.answer('failed', { detail });
+        await this.answer('failed', { detail }, order);
       }
     } finally {
       if (this.staging === controller) this.staging = undefined;
@@ -241,11 +246,17 @@ export class RuntimeUpdate {
 
   // ---- answers and rollbacks -------------------------------------------------------------------
 
-  private async answer(status: SoftwareResult['status'], extra: Partial<SoftwareResult> = {}): Promise<void> {
-    const order = this.order;
-    if (!order) return;
-    if (status !== 'downloading') this.save({ ...order, status });
-    else if (order.status !== 'downloading') this.save({ ...order, status });
+  /**
+   * Answers `order` (default: the current one) and records its status; an answer of an order a
+   * newer one superseded meanwhile is dropped.
+   */
+  private async answer(
+    status: SoftwareResult['status'],
+    extra: Partial<SoftwareResult> = {},
+    order: Order | undefined = this.order,
+  ): Promise<void> {
+    if (!order || order.orderId !== this.order?.orderId) return;
+    if (this.order.status !== status) this.save({ ...this.order, status });
     await this.options.store
       .enqueue({
         type: 'software.result',
@@ -317,7 +328,7 @@ async function readRollbacks(file: string): Promise<Array<{ record: RollbackReco
 }
 
 /** The staging area trusts what the install root trusts (install.sh put the ops' root.json there). */
-async function seedTrustedRoot(installRoot: string, staging: string): Promise<void> {
+export async function seedTrustedRoot(installRoot: string, staging: string): Promise<void> {
   const trusted = join(metadataDir(staging), 'root.json');
   if (existsSync(trusted)) return;
   await mkdir(metadataDir(staging), { recursive: true });
@@ -329,7 +340,7 @@ async function seedTrustedRoot(installRoot: string, staging: string): Promise<vo
  * against: the guard re-checks the copy it lands in releases/ (a torn copy, a full disk) without
  * parsing JSON in sh. Paths with a newline or backslash would need sha256sum's escaping: refused.
  */
-async function writeChecksums(releaseDir: string): Promise<void> {
+export async function writeChecksums(releaseDir: string): Promise<void> {
   const manifest = BundleManifestSchema.parse(
     JSON.parse(await readFile(join(releaseDir, 'manifest.json'), 'utf8')),
   );

@@ -19,7 +19,7 @@ import { copyFile, cp, mkdir, readdir, readFile, stat, symlink, writeFile } from
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { KioskConfigInput } from '../../../src/config/index.js';
-import { RUNTIME_ASSET_DIRS } from '../../../src/update/build-app.js';
+import { copyRuntimeAssets } from '../../../src/update/build-app.js';
 import { packBundle } from '../../../src/update/bundle.js';
 import { markReleaseGood } from '../../../src/update/releases.js';
 import type { RepositoryServer } from '../../../src/update/serve.js';
@@ -68,7 +68,7 @@ export async function appBundle(
   const app = join(stage, 'app');
   await mkdir(app, { recursive: true });
   await cp(join(PROJECT, 'dist'), join(app, 'dist'), { recursive: true });
-  for (const dir of RUNTIME_ASSET_DIRS) await cp(join(PROJECT, dir), join(app, dir), { recursive: true });
+  await copyRuntimeAssets(PROJECT, app);
   const pkg = JSON.parse(await readFile(join(PROJECT, 'package.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(join(app, 'package.json'), JSON.stringify({ ...pkg, version }));
   if (padBytes > 0) {

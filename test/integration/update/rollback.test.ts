@@ -13,6 +13,8 @@
  * - when StartLimitBurst= trips before the guard's counter (a release restarted often just before
  *   the switch), OnFailure=cccd-kiosk-rollback.service rolls back and starts the service again;
  *   with nothing on probation (a broken config, not a release), the service stays failed;
+ * - SIGKILL of the guard while it copies a release the runtime staged (src/update/runtime-update.ts)
+ *   into releases/ leaves v0.1.1 running, and the next switch request lands it;
  * - SIGKILL of the updater during the download and during the landing (unpacked, not yet renamed
  *   into releases/) leaves v0.1.1 current and the service restartable, and a retried update
  *   completes.
@@ -28,11 +30,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateOpsKeyPair } from '../../../src/fleet/index.js';
 import { topics } from '../../../src/link/topics.js';
 import { currentVersion, unreportedRollbacks } from '../../../src/update/releases.js';
+import {
+  seedTrustedRoot,
+  stagingRoot,
+  switchRequestFile,
+  writeChecksums,
+} from '../../../src/update/runtime-update.js';
+import { stageUpdate } from '../../../src/update/updater.js';
 import { freePort, type MosquittoInstance, startMosquitto } from '../../helpers/mosquitto.js';
 import { watchTopic } from '../../helpers/mqtt-watch.js';
 import { makeBrokerPki } from '../../helpers/test-pki.js';
 import type { FakeBundle } from './fixtures.js';
-import { HOST_ABI, HOST_TARGET, tempDir } from './fixtures.js';
+import { HOST_ABI, HOST_TARGET, hostAt, tempDir } from './fixtures.js';
 import {
   appBundle,
   assertBuilt,
@@ -118,14 +127,16 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
     });
   }
 
-  /** The kiosk's status says it is online running `version`, published after message `from`. */
+  /**
+   * The kiosk's status says it is online running `version` (published after message `from`), and
+   * the harness has the unit active (READY=1 came; the link may connect before or after it).
+   */
   async function connectedAs(install: KioskInstall, version: string, from: number): Promise<void> {
     await install.manager.until(
-      () => onlineVersions(from).includes(version),
+      () => onlineVersions(from).includes(version) && install.manager.state(KIOSK_SERVICE) === 'active',
       DEADLINE_MS,
-      `an online status from ${version}`,
+      `an online status from ${version} with the unit active`,
     );
-    expect(install.manager.state(KIOSK_SERVICE)).toBe('active');
   }
 
   /** `systemctl restart`: what the update path does after switching `current`. */
@@ -244,6 +255,69 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
       );
       expect(install.manager.state(KIOSK_SERVICE)).toBe('failed');
       expect(install.manager.events.filter((e) => e.unit === KIOSK_SERVICE).at(-1)?.kind).toBe('on-failure');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'SIGKILL of the guard while it lands a release the runtime staged leaves v0.1.1 running; the next switch request lands it',
+    async () => {
+      const next = await appBundle(work, '0.1.2', undefined, 12 * 1024 * 1024);
+      const install = await runningOnGood([next]);
+      const releases = join(install.root, 'releases');
+      // what the runtime does for an update-software order (src/update/runtime-update.ts): stage
+      // with the TUF updater into its own state directory, write SHA256SUMS, ask for the switch
+      const staging = stagingRoot(install.state);
+      await seedTrustedRoot(install.root, staging);
+      const config = JSON.parse(await readFile(install.configFile, 'utf8')) as {
+        update: { repositoryUrl: string; caFile: string };
+      };
+      const staged = await stageUpdate({
+        root: staging,
+        source: {
+          kind: 'https',
+          baseUrl: config.update.repositoryUrl,
+          ca: await readFile(config.update.caFile),
+        },
+        host: hostAt('0.1.1'),
+        version: '0.1.2',
+      });
+      await writeChecksums(staged.dir);
+      const requestSwitch = () => writeFile(switchRequestFile(install.state), '0.1.2\n');
+      await requestSwitch();
+
+      // the restart for the switch; the guard (ExecStartPre=+) is SIGKILLed as soon as its copy
+      // into releases/.landing-0.1.2 begins
+      let killed = false;
+      const watcher = watch(releases, (_event, name) => {
+        if (name === '.landing-0.1.2' && !killed) {
+          killed = true;
+          install.manager.kill(KIOSK_SERVICE, 'control', 'SIGKILL');
+        }
+      });
+      const from = statuses.received.length;
+      await restart(install);
+      await install.manager.until(() => killed, DEADLINE_MS, 'the landing');
+      watcher.close();
+      // Restart=always starts it again: the guard dropped the request before copying, so v0.1.1 runs
+      await connectedAs(install, '0.1.1', from);
+      expect(install.manager.events).toContainEqual(
+        expect.objectContaining({
+          unit: KIOSK_SERVICE,
+          kind: 'restart',
+          detail: expect.stringMatching(/^ExecStartPre exit 128/),
+        }),
+      );
+      expect(await currentVersion(install.root)).toBe('0.1.1');
+      expect(await readdir(releases)).not.toContain('0.1.2');
+
+      // the next switch request (the runtime asks again) lands it: 0.1.2 runs, on probation
+      await requestSwitch();
+      const again = statuses.received.length;
+      await restart(install);
+      await connectedAs(install, '0.1.2', again);
+      expect(await currentVersion(install.root)).toBe('0.1.2');
+      expect((await readdir(releases)).sort()).toEqual(['0.1.1', '0.1.2']);
     },
     TEST_TIMEOUT_MS,
   );

@@ -27,7 +27,9 @@
  * - `systemctl reset-failed UNIT` (clears the failed state and the start-limit counter) and
  *   `systemctl start [--no-block] UNIT` in any Exec line run as the harness's own equivalents.
  * - WorkingDirectory=, Environment= (with quotes), stop as in systemctl stop: SIGTERM to the
- *   process group (standing in for the unit's cgroup), SIGKILL after TimeoutStopSec=.
+ *   process group (standing in for the unit's cgroup), SIGKILL after TimeoutStopSec=; and
+ *   `systemctl kill --kill-whom=main|control|all` for tests that kill a process mid-step (a control
+ *   process killed by a signal fails the start, as in systemd).
  *
  * Not implemented (parsed or ignored, never faked): User=/Group=/SupplementaryGroups= (all runs as
  * the calling user), every sandboxing setting (ProtectSystem=, ReadWritePaths=, DevicePolicy=,
@@ -288,6 +290,8 @@ interface RunningUnit {
   state: UnitState;
   starts: number[];
   main: ChildProcess | undefined;
+  /** the running ExecStartPre=/ExecStartPost= (or a oneshot's ExecStart=) process */
+  control: ChildProcess | undefined;
   /** bumped by stop/start so that a stale exit handler does nothing */
   generation: number;
   restartTimer: NodeJS.Timeout | undefined;
@@ -353,6 +357,7 @@ export class ServiceManager {
         state: 'inactive',
         starts: [],
         main: undefined,
+        control: undefined,
         generation: 0,
         restartTimer: undefined,
       };
@@ -396,6 +401,26 @@ export class ServiceManager {
     await this.terminate(running.main, running.unit.timeoutStopMs);
     running.main = undefined;
     running.state = 'inactive';
+  }
+
+  /**
+   * `systemctl kill --kill-whom=main|control|all --signal=SIG UNIT`: signals the unit's main or
+   * control process group (a power cut or the OOM killer, as far as that process can tell).
+   */
+  kill(name: string, whom: 'main' | 'control' | 'all', signal: NodeJS.Signals): void {
+    const running = this.load(name);
+    const targets = [
+      whom !== 'control' ? running.main : undefined,
+      whom !== 'main' ? running.control : undefined,
+    ];
+    for (const child of targets) {
+      if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    }
   }
 
   /** Resolves once `predicate` holds, checking after each event; rejects after `timeoutMs`. */
@@ -454,14 +479,14 @@ export class ServiceManager {
     running.state = 'activating';
     this.emit({ unit: unit.name, kind: 'start' });
     for (const command of unit.execStartPre) {
-      const code = await this.runToEnd(unit, command);
+      const code = await this.runToEnd(running, command);
       if (running.generation !== generation) return;
       if (code !== 0 && !command.ignoreFailure)
         return this.failed(running, generation, `ExecStartPre exit ${code}`);
     }
     if (unit.type === 'oneshot') {
       for (const command of unit.execStart) {
-        const code = await this.runToEnd(unit, command);
+        const code = await this.runToEnd(running, command);
         if (running.generation !== generation) return;
         if (code !== 0 && !command.ignoreFailure)
           return this.failed(running, generation, `ExecStart exit ${code}`);
@@ -483,7 +508,7 @@ export class ServiceManager {
 
   private async runPost(running: RunningUnit, generation: number): Promise<void> {
     for (const command of running.unit.execStartPost) {
-      const code = await this.runToEnd(running.unit, command);
+      const code = await this.runToEnd(running, command);
       if (running.generation !== generation) return;
       if (code !== 0 && !command.ignoreFailure)
         return this.failed(running, generation, `ExecStartPost exit ${code}`);
@@ -560,14 +585,17 @@ export class ServiceManager {
   }
 
   /** Runs a control command (ExecStartPre=/ExecStartPost=, a oneshot's ExecStart=) to its end. */
-  private async runToEnd(unit: ServiceUnit, command: ExecCommand): Promise<number> {
+  private async runToEnd(running: RunningUnit, command: ExecCommand): Promise<number> {
     const systemctl = this.systemctl(command.argv);
     if (systemctl) return systemctl();
-    const child = this.spawnCommand(unit, command, {});
-    return new Promise<number>((resolve) => {
+    const child = this.spawnCommand(running.unit, command, {});
+    running.control = child;
+    const code = await new Promise<number>((resolve) => {
       child.once('error', () => resolve(203)); // systemd's EXIT_EXEC
-      child.once('exit', (code, signal) => resolve(signal ? 128 : (code ?? 1)));
+      child.once('exit', (exitCode, signal) => resolve(signal ? 128 : (exitCode ?? 1)));
     });
+    if (running.control === child) running.control = undefined;
+    return code;
   }
 
   /** `systemctl reset-failed|start [--no-block] UNIT` → this harness. */

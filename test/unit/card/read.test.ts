@@ -42,10 +42,66 @@ describe('reading an emulated CCCD chip', () => {
     expect(result.dg13).toEqual(dg13FromRecord(TRAN_THI_MAI));
     expect(result.face?.format).toBe('jpeg');
     expect(result.face?.image.equals(face)).toBe(true);
-    expect(result.com.dataGroups).toEqual([1, 2, 13, 14, 15]);
+    expect(result.com?.dataGroups).toEqual([1, 2, 13, 14, 15]);
     expect(result.passive.failures).toEqual([]);
     expect(result.passive.passed).toBe(true);
     expect(result.active).toEqual({ status: 'passed' });
+  });
+
+  it('a read that names its data groups does without EF.COM; one that names none needs it', async () => {
+    const noCom = cloneImage(image);
+    noCom.files.delete(LDS_FILES.COM);
+    const named = await readCard(new ChipEmulator(noCom), {
+      access: { kind: 'can', can: TRAN_THI_MAI.idNumber.slice(-6) },
+      trustAnchors: trust,
+      dataGroups: [1, 2, 13, 14, 15],
+    });
+    expect(named.com).toBeUndefined();
+    expect([...named.dataGroups.keys()].sort((a, b) => a - b)).toEqual([1, 2, 13, 14, 15]);
+    expect(named.authenticity.authentic).toBe(true);
+    const unnamed = await readCard(new ChipEmulator(noCom), {
+      access: { kind: 'can', can: TRAN_THI_MAI.idNumber.slice(-6) },
+      trustAnchors: trust,
+    }).catch((error: unknown) => error);
+    expect(unnamed).toMatchObject({ name: 'CardFileError', step: 'select' });
+  });
+
+  it('a short-length chip refuses extended length once, in plain, before PACE; never under SM', async () => {
+    const chip = new ChipEmulator(image, { extendedLength: false });
+    const answers: Array<{ secured: boolean; sw: number }> = [];
+    const result = await readCard(
+      {
+        transmit: async (command) => {
+          const answer = chip.process(command);
+          answers.push({
+            secured: (command[0]! & 0x0c) === 0x0c,
+            sw: answer.readUInt16BE(answer.length - 2),
+          });
+          return answer;
+        },
+        close: async () => {},
+      },
+      {
+        access: { kind: 'can', can: TRAN_THI_MAI.idNumber.slice(-6) },
+        trustAnchors: trust,
+        dataGroups: [1, 2, 13, 14, 15],
+      },
+    );
+    expect(result.authenticity.authentic).toBe(true);
+    expect(answers.filter((a) => a.sw === 0x6700)).toEqual([{ secured: false, sw: 0x6700 }]);
+  });
+
+  it('a named data group the chip does not hold is absent, not an error (6A82)', async () => {
+    const noDg13 = cloneImage(image);
+    noDg13.files.delete(LDS_FILES.DG13);
+    const result = await readCard(new ChipEmulator(noDg13), {
+      access: { kind: 'can', can: TRAN_THI_MAI.idNumber.slice(-6) },
+      trustAnchors: trust,
+      dataGroups: [1, 13, 14, 15],
+    });
+    expect(result.dataGroups.has(13)).toBe(false);
+    expect(result.dg13).toBeUndefined();
+    expect(result.passive.passed).toBe(true);
   });
 
   it('logs steps, lengths and verdicts, never the MRZ, the ID or names', async () => {
