@@ -94,6 +94,30 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
   const status = (message: Received) =>
     (JSON.parse(message.payload) as Envelope<MessageBody<'kiosk.status'>>).body;
 
+  /** `kiosk-ops rollout start --software VERSION` to this test's kiosk alone (its canary). */
+  function softwareRollout(version: string, extra: string[] = []) {
+    return kioskOps([
+      '--json',
+      'rollout',
+      'start',
+      '--url',
+      broker.url,
+      '--key',
+      keyFile,
+      '--software',
+      version,
+      '--kiosk',
+      kioskId,
+      '--canary',
+      kioskId,
+      ...extra,
+      '--ack-timeout',
+      String(DEADLINE_MS),
+      '--soak',
+      '500',
+    ]);
+  }
+
   beforeAll(async () => {
     await assertBuilt();
     work = tempDir('runtime-update');
@@ -170,25 +194,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
         DEADLINE_MS,
       );
 
-      const rollout = await kioskOps([
-        '--json',
-        'rollout',
-        'start',
-        '--url',
-        broker.url,
-        '--key',
-        keyFile,
-        '--software',
-        '0.1.1',
-        '--kiosk',
-        kioskId,
-        '--canary',
-        kioskId,
-        '--ack-timeout',
-        String(DEADLINE_MS),
-        '--soak',
-        '500',
-      ]);
+      const rollout = await softwareRollout('0.1.1');
       expect(rollout.code, `${rollout.stderr}\n${install.manager.log().slice(-4000)}`).toBe(0);
       const record = JSON.parse(rollout.stdout) as {
         id: string;
@@ -321,27 +327,7 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
     'a release that crash-loops is rolled back by the guard; the kiosk reports it once up, the rollout aborts',
     async () => {
       await install.publish([await appBundle(work, '0.1.2', exitsAtStart)]);
-      const rollout = await kioskOps([
-        '--json',
-        'rollout',
-        'start',
-        '--url',
-        broker.url,
-        '--key',
-        keyFile,
-        '--software',
-        '0.1.2',
-        '--kiosk',
-        kioskId,
-        '--canary',
-        kioskId,
-        '--max-failures',
-        '0',
-        '--ack-timeout',
-        String(DEADLINE_MS),
-        '--soak',
-        '500',
-      ]);
+      const rollout = await softwareRollout('0.1.2', ['--max-failures', '0']);
       expect(rollout.code, `${rollout.stderr}\n${install.manager.log().slice(-4000)}`).not.toBe(0);
       const record = JSON.parse(rollout.stdout) as {
         state: string;
