@@ -172,6 +172,8 @@ export class FleetService implements Service {
   /** set while the security state file could not be written (disk full): retried every second */
   private securityFileRetry: NodeJS.Timeout | undefined;
   private effective: KioskConfig;
+  /** commands whose answer the broker has, while the clearing of their kept answer commits */
+  private readonly answersDelivered = new Set<string>();
   /** the last answer of `restartPending`, for the config it was asked about */
   private restartPendingOf: { config: KioskConfig; paths: string[] } | undefined;
   /**
@@ -276,9 +278,11 @@ export class FleetService implements Service {
     message: InboundMessage | undefined,
     payload: Buffer,
   ): Promise<void> {
+    const command = message?.type === 'command.request' ? (message as CommandMessage) : undefined;
+    // a redelivery of a command that ran while its answer could not go out: the kept answer
+    if (leaf === 'cmd' && reason === 'replayed' && command && (await this.answerKept(command))) return;
     this.refusals.note(reason, leaf);
     if (leaf !== 'cmd' || !this.refusals.mayReply()) return;
-    const command = message?.type === 'command.request' ? (message as CommandMessage) : undefined;
     const name = command?.body.name ?? '(unreadable)';
     const correlationId = command ? (command.correlationId ?? command.id) : correlationOf(payload);
     this.counts.commandsRefused++;
@@ -990,6 +994,8 @@ export class FleetService implements Service {
       effects.length = 0;
       result = this.refusal(message, error.reason, error.detail);
     }
+    // kept with the inbox row until the broker has it (see answerKept)
+    await tx.run('UPDATE inbox SET answer = ? WHERE message_id = ?', [JSON.stringify(result), message.id]);
     afterCommit(() => {
       if (result.status === 'ok') this.counts.commandsRun++;
       for (const effect of effects) effect();
@@ -1133,9 +1139,39 @@ export class FleetService implements Service {
     return { truncated: true, bytes: size, fleet: bundle.fleet };
   }
 
-  /** Sends the reply; the promise settles (never rejects) once the broker has it, or it failed. */
-  private answer(message: CommandMessage, body: CommandResult): Promise<void> {
-    return this.send(body, message.correlationId ?? message.id);
+  /**
+   * Sends the reply; the promise settles (never rejects) once the broker has it, or it failed. Once
+   * the broker has it, the kept copy goes; if it failed, the broker redelivers the command (its
+   * PUBACK never went out either) and `answerKept` sends the kept copy then.
+   */
+  private async answer(message: CommandMessage, body: CommandResult): Promise<void> {
+    if (!(await this.send(body, message.correlationId ?? message.id))) return;
+    // known at once, before the clearing commits: a copy arriving meanwhile is a replay
+    this.answersDelivered.add(message.id);
+    await this.options.store
+      .transaction((tx) => tx.run('UPDATE inbox SET answer = NULL WHERE message_id = ?', [message.id]))
+      .then(
+        () => this.answersDelivered.delete(message.id),
+        (error: unknown) =>
+          this.options.log.warn({ err: (error as Error).message }, 'fleet: sent answer not cleared'),
+      );
+  }
+
+  /**
+   * A command redelivered after it ran (committed) while the link was down, so its answer never
+   * reached the broker: answered with the answer it got then, instead of "replayed". True when
+   * there was one; a replay of a command whose answer was delivered is refused as before.
+   */
+  private async answerKept(message: CommandMessage): Promise<boolean> {
+    if (this.answersDelivered.has(message.id)) return false;
+    const row = await this.options.store
+      .read()
+      .get<{ answer: string | null }>('SELECT answer FROM inbox WHERE message_id = ?', [message.id])
+      .catch(() => undefined);
+    if (!row?.answer) return false;
+    this.options.log.info({ command: message.body.name }, 'fleet: command redelivered; its kept answer sent');
+    await this.answer(message, JSON.parse(row.answer) as CommandResult);
+    return true;
   }
 
   private publishResult(body: CommandResult, correlationId: string | undefined): Promise<void> {
@@ -1145,18 +1181,21 @@ export class FleetService implements Service {
     return Promise.resolve();
   }
 
-  private send(body: CommandResult, correlationId: string | undefined): Promise<void> {
+  /** True once the broker has the reply; false (logged) when it could not be sent. */
+  private send(body: CommandResult, correlationId: string | undefined): Promise<boolean> {
     const reply = envelope('command.result', this.options.kioskId, body, {
       ...(correlationId ? { correlationId } : {}),
     });
-    return this.options
-      .publish(topics.cmdResult(this.options.kioskId), reply)
-      .catch((error: unknown) =>
+    return this.options.publish(topics.cmdResult(this.options.kioskId), reply).then(
+      () => true,
+      (error: unknown) => {
         this.options.log.warn(
           { err: (error as Error).message, command: body.name },
           'fleet: command result not sent',
-        ),
-      );
+        );
+        return false;
+      },
+    );
   }
 }
 

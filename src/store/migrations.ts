@@ -174,6 +174,14 @@ export const migrations: readonly Migration[] = [
         reported_at INTEGER NOT NULL
       ) WITHOUT ROWID;`,
   },
+  {
+    version: 9,
+    description: "a command's answer, kept with its inbox row until the broker has it",
+    // src/fleet/fleet.ts: a command that commits while the link is down (its answer cannot go out)
+    // is redelivered by the broker once the link is back; that copy is answered with the kept
+    // answer, not refused as a replay of itself. NULL once the answer reached the broker.
+    sql: `ALTER TABLE inbox ADD COLUMN answer TEXT;`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
