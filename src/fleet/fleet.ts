@@ -174,6 +174,8 @@ export class FleetService implements Service {
   private effective: KioskConfig;
   /** commands whose answer the broker has, while the clearing of their kept answer commits */
   private readonly answersDelivered = new Set<string>();
+  /** commands whose answer is being published (waiting for the broker's PUBACK) */
+  private readonly answersSending = new Set<string>();
   /** the last answer of `restartPending`, for the config it was asked about */
   private restartPendingOf: { config: KioskConfig; paths: string[] } | undefined;
   /**
@@ -1145,7 +1147,10 @@ export class FleetService implements Service {
    * PUBACK never went out either) and `answerKept` sends the kept copy then.
    */
   private async answer(message: CommandMessage, body: CommandResult): Promise<void> {
-    if (!(await this.send(body, message.correlationId ?? message.id))) return;
+    this.answersSending.add(message.id);
+    const sent = await this.send(body, message.correlationId ?? message.id);
+    this.answersSending.delete(message.id);
+    if (!sent) return;
     // known at once, before the clearing commits: a copy arriving meanwhile is a replay
     this.answersDelivered.add(message.id);
     await this.options.store
@@ -1169,8 +1174,12 @@ export class FleetService implements Service {
       .get<{ answer: string | null }>('SELECT answer FROM inbox WHERE message_id = ?', [message.id])
       .catch(() => undefined);
     if (!row?.answer) return false;
+    // its first answer still on its way: that one says it (or fails, and the next redelivery comes)
+    if (this.answersSending.has(message.id)) return true;
     this.options.log.info({ command: message.body.name }, 'fleet: command redelivered; its kept answer sent');
-    await this.answer(message, JSON.parse(row.answer) as CommandResult);
+    // not awaited: mqtt.js handles one incoming packet at a time, so this answer's PUBACK cannot
+    // arrive while the redelivered command is still being handled (see publishResult)
+    void this.answer(message, JSON.parse(row.answer) as CommandResult);
     return true;
   }
 
