@@ -6,8 +6,9 @@
  * Native modules (a package with binding.gyp) must match the target:
  * - host target: the binaries built by this tree's `npm ci` are for this machine and Node ABI;
  *   they are kept (build/Release/*.node only, not the intermediate objects);
- * - other target: only a package's own prebuilds/<target>/ can serve (node-gyp-build picks them);
- *   a native module without them is refused, by name: cross-compiling is not done here.
+ * - other target: a package's own prebuilds/<target>/ serve when it has them (node-gyp-build picks
+ *   them); the others are cross-compiled when a target root is given (src/update/cross-build.ts),
+ *   and refused by name when it is not.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -17,6 +18,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { CONFIG_SCHEMA_VERSION } from '../config/schema-version.js';
 import { APP_DIR, packBundle } from './bundle.js';
+import { checkCrossSetup, crossCompile, type CrossBuildSetup } from './cross-build.js';
 import { hostTarget, type BundleManifest, type BundleTarget } from './manifest.js';
 
 const run = promisify(execFile);
@@ -33,6 +35,11 @@ export interface AppBundleRequest {
   nodeAbi?: string;
   /** Run `npm run build` first (false when dist/ is already built, as in tests). */
   build?: boolean;
+  /**
+   * A Debian tree of the target's architecture (scripts/target-root.sh): with it, native modules
+   * without prebuilds for another target are cross-compiled against its libraries.
+   */
+  targetRoot?: string;
 }
 
 export interface BuiltBundle {
@@ -122,8 +129,15 @@ async function nameOf(pkgDir: string): Promise<string> {
   return PackageSchema.parse(JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8'))).name;
 }
 
-/** Makes each native package carry a binary for the target, or throws naming those that cannot. */
-async function prepareNatives(appDir: string, target: BundleTarget): Promise<BundleManifest['natives']> {
+/**
+ * Makes each native package carry a binary for the target, or throws naming those that cannot:
+ * the host's own build, else the package's prebuilds, else a cross-compile when a root is given.
+ */
+async function prepareNatives(
+  appDir: string,
+  target: BundleTarget,
+  cross: CrossBuildSetup | undefined,
+): Promise<BundleManifest['natives']> {
   const natives: BundleManifest['natives'] = {};
   const missing: string[] = [];
   const forHost = target === hostTarget();
@@ -138,11 +152,17 @@ async function prepareNatives(appDir: string, target: BundleTarget): Promise<Bun
       for (const platform of await readdir(prebuilds))
         if (platform !== target) await rm(join(prebuilds, platform), { recursive: true, force: true });
       natives[name] = 'prebuilt';
+    } else if (cross && !forHost) {
+      await crossCompile(pkg, cross);
+      await keepOnlyAddons(join(pkg, 'build'));
+      natives[name] = 'cross-build';
     } else missing.push(name);
   }
   if (missing.length > 0)
     throw new BundleBuildError(
-      `no ${target} binary for native module(s) ${missing.join(', ')}: build this bundle on a ${target} machine`,
+      `no ${target} binary for native module(s) ${missing.join(', ')}: give --target-root to ` +
+        `cross-compile them (scripts/target-root.sh ${target} DIR makes one), or build this bundle ` +
+        `on a ${target} machine`,
     );
   return natives;
 }
@@ -173,8 +193,11 @@ export async function buildAppBundle(request: AppBundleRequest): Promise<BuiltBu
   const nodeAbi = request.nodeAbi ?? process.versions.modules;
   if (target !== hostTarget() && nodeAbi !== process.versions.modules)
     throw new BundleBuildError(
-      'a bundle for another target uses prebuilt binaries for the host Node ABI only',
+      'a bundle for another target is made with the host Node ABI only (prebuilds and cross-compiles use its headers)',
     );
+  const cross: CrossBuildSetup | undefined =
+    request.targetRoot === undefined ? undefined : { target, targetRoot: request.targetRoot, projectDir };
+  if (cross && target !== hostTarget()) await checkCrossSetup(cross);
   const stage = await mkdtemp(join(tmpdir(), 'cccd-bundle-'));
   try {
     const appDir = join(stage, APP_DIR);
@@ -185,7 +208,7 @@ export async function buildAppBundle(request: AppBundleRequest): Promise<BuiltBu
       await cp(join(projectDir, file), join(appDir, file));
     await copyProduction(projectDir, appDir);
     await dropLinks(appDir);
-    const natives = await prepareNatives(appDir, target);
+    const natives = await prepareNatives(appDir, target, cross);
     await mkdir(request.outDir, { recursive: true });
     const file = join(request.outDir, `cccd-kiosk-${pkg.version}-${target}-abi${nodeAbi}.tar.gz`);
     const manifest = await packBundle(

@@ -24,8 +24,11 @@ export const BundleManifestSchema = z.strictObject({
   target: z.enum(BUNDLE_TARGETS),
   nodeAbi: z.string().regex(/^\d+$/),
   minConfigSchema: z.number().int().min(1),
-  /** How the native modules were made for the target: rebuilt on the host, or the packages' prebuilds. */
-  natives: z.record(z.string(), z.enum(['host-build', 'prebuilt'])),
+  /**
+   * How the native modules were made for the target: built on a host of that target, the
+   * packages' prebuilds, or cross-compiled (src/update/cross-build.ts).
+   */
+  natives: z.record(z.string(), z.enum(['host-build', 'prebuilt', 'cross-build'])),
   files: z.record(bundlePath, sha256),
 });
 export type BundleManifest = z.infer<typeof BundleManifestSchema>;
