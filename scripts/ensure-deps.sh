@@ -23,6 +23,17 @@ if [ "$purpose" = test ]; then
   # the update tests' systemd harness (test/integration/update/unit-runner.ts) receives the
   # runtime's READY=1 on a unix datagram socket through python3 (node has no datagram unix sockets)
   needs[python3]=python3-minimal
+  # a bundle for the other CPU (test/integration/update/bundle-cross.test.ts; linux-arm64 from an
+  # x64 machine): the cross compiler for its native modules, mmdebstrap for a Debian root of that
+  # CPU to link against (scripts/target-root.sh), and qemu-user to run it with that root's Node
+  needs[mmdebstrap]=mmdebstrap
+  if [ "$(uname -m)" = aarch64 ]; then
+    needs[x86_64-linux-gnu-g++]=crossbuild-essential-amd64
+    needs[qemu-x86_64]=qemu-user
+  else
+    needs[aarch64-linux-gnu-g++]=crossbuild-essential-arm64
+    needs[qemu-aarch64]=qemu-user
+  fi
 fi
 # The dispenser firmware (firmware/): avr-gcc + avr-libc build it, the host C compiler builds its
 # unit tests and the simavr host program (libsimavr-dev) that runs it in the integration tests.

@@ -1,7 +1,8 @@
 /**
  * Issue 14, item 1: release bundles. A tiny fake project goes through the same code path as
  * `npm run bundle` (src/update/build-app.ts): production packages only, native modules for the
- * host kept as built binaries, for another target only from the package's prebuilds or refused,
+ * host kept as built binaries, for another target from the package's prebuilds or refused (the
+ * cross-compile itself runs on the real project in bundle-cross.test.ts),
  * manifest with version, target, ABI, schema and the sha256 of every file, checked on unpack.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { APP_DIR, packBundle, sha256File, unpackBundle } from '../../../src/update/bundle.js';
 import { buildAppBundle, BundleBuildError } from '../../../src/update/build-app.js';
+import { CrossBuildError } from '../../../src/update/cross-build.js';
 import { type UpdateRefused } from '../../../src/update/errors.js';
 import { HOST_ABI, HOST_TARGET, OTHER_TARGET, tempDir } from './fixtures.js';
 
@@ -123,6 +125,19 @@ describe('release bundles', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BundleBuildError);
     expect((error as Error).message).toContain('native-c');
+  });
+
+  it('refuses to cross-compile against a directory that is not a root of the target, saying how to make one', async () => {
+    const project = await fakeProject({ hostOnlyNative: true });
+    const error = await buildAppBundle({
+      projectDir: project,
+      outDir: join(project, 'out'),
+      target: OTHER_TARGET,
+      build: false,
+      targetRoot: join(project, 'no-such-root'),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CrossBuildError);
+    expect((error as Error).message).toContain(`scripts/target-root.sh ${OTHER_TARGET}`);
   });
 
   it('bundles for another target from the packages prebuilds, and only that target', async () => {
