@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'var/', 'coverage/', 'test-results/', 'firmware/'] },
+  { ignores: ['dist/', 'node_modules/', 'var/', 'coverage/', 'test-results/', 'firmware/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
