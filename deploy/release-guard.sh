@@ -28,6 +28,11 @@
 # compromised runtime could land code of its own choosing, which would still run only as that
 # user in the unit's sandbox; the TUF signatures are checked by the runtime's updater.
 #
+# boot, then: update/pending (one line, a version) is a release a technician installed with
+# `kiosk update` without --now, already verified and unpacked into releases/<version> by that
+# command (as root); it is switched to in the same way. The running runtime restarts at idle when
+# it sees the file (src/update/installed-release.ts), so the switch happens between sessions.
+#
 # boot: a start of the release on probation counts; more than MAX_BOOTS (3) starts without being
 # marked good (a crash loop, or a boot that never reaches the runtime) rolls back. A pending
 # rollback request from the runtime rolls back at once. Each rollback appends a line to
@@ -90,9 +95,17 @@ land_staged() {
     rm -rf "$landing"
     return 1
   fi
-  running=$(version_of_current 2>/dev/null || true)
   rm -rf "$root/releases/$version"
   mv -T "$landing" "$root/releases/$version"
+  rm -rf "$staged"
+  switch_to "$version"
+}
+
+# switches `current` to releases/<version> as src/update/releases.ts switchRelease does: previous =
+# the running release, boots reset, the new one on probation; two releases are kept
+switch_to() {
+  version=$1
+  running=$(version_of_current 2>/dev/null || true)
   mkdir -p "$update"
   if [ -n "$running" ] && [ "$running" != "$version" ]; then
     echo "$running" >"$update/previous.next" && mv -T "$update/previous.next" "$update/previous"
@@ -101,21 +114,36 @@ land_staged() {
   echo "$version" >"$update/probation.next" && mv -T "$update/probation.next" "$update/probation"
   ln -sfn "releases/$version" "$root/current.next"
   mv -T "$root/current.next" "$root/current"
-  # two releases are kept: current and previous
   previous=$(cat "$update/previous" 2>/dev/null || true)
   for dir in "$root"/releases/*; do
     [ -d "$dir" ] || continue
     name=$(basename "$dir")
     [ "$name" = "$version" ] || [ "$name" = "$previous" ] || rm -rf "$dir"
   done
-  rm -rf "$staged"
   echo "release-guard: switched ${running:-(none)} -> $version (on probation)" >&2
+}
+
+# a release a technician installed with `kiosk update` (no --now): root verified it and unpacked it
+# into releases/<version> itself, so it is switched to as it is; non-zero when it is not there
+switch_installed() {
+  version=$(head -c 64 "$update/pending" | tr -d '\n')
+  rm -f "$update/pending"
+  is_version "$version" || { echo "release-guard: update/pending is not a version" >&2; return 1; }
+  [ "$version" != "$(version_of_current 2>/dev/null || true)" ] || return 0
+  [ -f "$root/releases/$version/manifest.json" ] && [ -d "$root/releases/$version/app" ] ||
+    { echo "release-guard: $version is not installed in releases/" >&2; return 1; }
+  switch_to "$version"
 }
 
 case $action in
   boot)
     max_boots=${4:-3}
-    if [ -f "$state/switch-request" ]; then land_staged || true; fi
+    # an operations order the runtime staged lands first; a technician's install left beside it
+    # is dropped rather than switched to on top (its previous would be a release that never ran)
+    if [ -f "$state/switch-request" ] && land_staged; then
+      [ ! -f "$update/pending" ] || { rm -f "$update/pending"; echo "release-guard: update/pending dropped: an ordered release landed" >&2; }
+    fi
+    if [ -f "$update/pending" ]; then switch_installed || true; fi
     [ -f "$update/probation" ] || exit 0
     if [ -s "$state/release-good" ] && [ "$(cat "$state/release-good")" = "$(cat "$update/probation")" ]; then
       rm -f "$update/probation" "$update/boots"

@@ -8,6 +8,7 @@
 import { type KioskConfig } from './config/index.js';
 import { chooseBootConfig, FleetService } from './fleet/index.js';
 import { watchReleaseProbation } from './update/release-probation.js';
+import { InstalledReleaseWatch } from './update/installed-release.js';
 import { RuntimeUpdate } from './update/runtime-update.js';
 import { DeviceManager } from './kiosk/device-manager.js';
 import { SessionOrchestrator } from './kiosk/session.js';
@@ -250,6 +251,13 @@ export function createKioskRuntime(
     bus,
     log: log.child({ room: 'update' }),
   });
+  const installedRelease = new InstalledReleaseWatch({
+    installRoot: config.update.installRoot,
+    running: version,
+    sessions,
+    bus,
+    log: log.child({ room: 'update' }),
+  });
   const restartAtIdle: RestartAtIdle = new RestartAtIdle({
     sessions,
     bus,
@@ -340,10 +348,12 @@ export function createKioskRuntime(
       await lifecycle.start();
       // not awaited: reporting rollbacks and resuming an order never delays READY=1 (it logs its own failures)
       void software.start();
+      await installedRelease.start();
     },
     stop: async () => {
       clearTimeout(statusRefresh);
       software.stop();
+      installedRelease.stop();
       restartAtIdle.stop();
       await lifecycle.stop();
       bus.off('main');

@@ -10,6 +10,7 @@ import { UPDATE_DEFAULTS, type UpdateSettings } from '../config/update-schema.js
 import { UpdateRefused } from '../update/errors.js';
 import { hostIdentityOf } from '../update/runtime-update.js';
 import {
+  clearPendingSwitch,
   markReleaseGood,
   pruneReleases,
   requestSwitch,
@@ -60,6 +61,8 @@ async function runUpdate(options: UpdateOptions): Promise<void> {
   });
   if (options.now) {
     const { from } = await switchRelease(root, staged.version);
+    // an earlier install without --now is superseded: the guard must not switch back to it
+    await clearPendingSwitch(root);
     await pruneReleases(root);
     report(
       options.json,
@@ -71,7 +74,8 @@ async function runUpdate(options: UpdateOptions): Promise<void> {
     report(
       options.json,
       { ...staged, switched: false },
-      `${staged.version} verified and staged; it is switched to at idle`,
+      `${staged.version} verified and installed; a running kiosk switches to it at its next idle ` +
+        'moment (it restarts between sessions), a stopped one at its next start',
     );
   }
 }

@@ -6,13 +6,19 @@
  * a path outside app/, is dropped and the running release stays. The runtime's side and the whole
  * path are in runtime-update.test.ts.
  */
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { markReleaseGood, probationVersion, switchRelease } from '../../../src/update/releases.js';
+import {
+  markReleaseGood,
+  pendingSwitch,
+  probationVersion,
+  requestSwitch,
+  switchRelease,
+} from '../../../src/update/releases.js';
 import { switchRequestFile } from '../../../src/update/runtime-update.js';
 import { tempDir } from './fixtures.js';
 
@@ -41,8 +47,12 @@ async function kiosk(): Promise<{ root: string; state: string; staged: string }>
   return { root, state, staged };
 }
 
-const boot = (root: string, state: string) =>
-  execFileSync('sh', [GUARD, 'boot', root, state, '3'], { stdio: 'pipe' }).toString();
+/** The guard's boot action; what it says (stderr: its log lines, as systemd's journal gets them). */
+function boot(root: string, state: string): string {
+  const guard = spawnSync('sh', [GUARD, 'boot', root, state, '3'], { encoding: 'utf8' });
+  if (guard.status !== 0) throw new Error(`release-guard.sh boot exited ${guard.status}: ${guard.stderr}`);
+  return guard.stderr;
+}
 
 async function expectNotSwitched(root: string, state: string): Promise<void> {
   boot(root, state);
@@ -92,5 +102,48 @@ describe('the release guard lands a staged release', () => {
     const { root, state } = await kiosk();
     await writeFile(switchRequestFile(state), '../../etc\n');
     await expectNotSwitched(root, state);
+  });
+});
+
+describe("the release guard switches to a technician's install (update/pending)", () => {
+  /** A kiosk on 0.1.1 (0.1.0 before it) with `version` installed beside it by `kiosk update`. */
+  async function withInstalled(version: string): Promise<{ root: string; state: string }> {
+    const { root, state } = await kiosk();
+    await rm(switchRequestFile(state));
+    await mkdir(join(root, 'releases', version, 'app'), { recursive: true });
+    await writeFile(join(root, 'releases', version, 'manifest.json'), JSON.stringify({ version }));
+    await requestSwitch(root, version);
+    return { root, state };
+  }
+
+  it('switches to it with switchRelease semantics, keeps two releases and removes the request', async () => {
+    const { root, state } = await withInstalled('0.1.3');
+    expect(boot(root, state)).toContain('switched 0.1.1 -> 0.1.3');
+    expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.3'));
+    expect((await readFile(join(root, 'update', 'previous'), 'utf8')).trim()).toBe('0.1.1');
+    expect(await probationVersion(root)).toBe('0.1.3');
+    expect((await readdir(join(root, 'releases'))).sort()).toEqual(['0.1.1', '0.1.3']);
+    expect(await pendingSwitch(root)).toBeUndefined();
+  });
+
+  it('drops a request for a release that is not installed, or that is not a version', async () => {
+    for (const request of ['0.1.4', '../0.1.1']) {
+      const { root, state } = await withInstalled('0.1.3');
+      await writeFile(join(root, 'update', 'pending'), `${request}\n`);
+      boot(root, state);
+      expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.1'));
+      expect(await pendingSwitch(root)).toBeUndefined();
+    }
+  });
+
+  it('drops it when a release operations ordered lands at the same start', async () => {
+    const { root, state } = await kiosk();
+    await mkdir(join(root, 'releases', '0.1.3', 'app'), { recursive: true });
+    await writeFile(join(root, 'releases', '0.1.3', 'manifest.json'), JSON.stringify({ version: '0.1.3' }));
+    await requestSwitch(root, '0.1.3');
+    expect(boot(root, state)).toContain('update/pending dropped');
+    expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.2'));
+    expect((await readFile(join(root, 'update', 'previous'), 'utf8')).trim()).toBe('0.1.1');
+    expect(await pendingSwitch(root)).toBeUndefined();
   });
 });

@@ -125,8 +125,11 @@ export interface KioskInstall {
   keys: ReturnType<typeof makeKeys>;
   server: RepositoryServer;
   manager: ServiceManager;
-  /** `kiosk update --version V --now --json` run from the given CLI (the installed release's) */
-  update(version: string, cli?: string): Promise<unknown>;
+  /**
+   * `kiosk update --version V --now --json` run from the given CLI (the installed release's), or
+   * without --now (`now: false`): a technician's install that the running kiosk switches to at idle
+   */
+  update(version: string, options?: { cli?: string; now?: boolean }): Promise<unknown>;
   publish(bundles: FakeBundle[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -206,7 +209,10 @@ export async function makeInstall(options: InstallOptions): Promise<KioskInstall
     keys,
     server,
     manager,
-    async update(version, cli = join(root, 'current', 'app', 'dist', 'src', 'cli', 'kiosk.js')) {
+    async update(
+      version,
+      { cli = join(root, 'current', 'app', 'dist', 'src', 'cli', 'kiosk.js'), now = true } = {},
+    ) {
       const { stdout } = await run(process.execPath, [
         cli,
         'update',
@@ -214,7 +220,7 @@ export async function makeInstall(options: InstallOptions): Promise<KioskInstall
         configFile,
         '--version',
         version,
-        '--now',
+        ...(now ? ['--now'] : []),
         '--json',
       ]);
       // the report is the last line (the CLI may log before it)
@@ -235,6 +241,6 @@ export async function makeInstall(options: InstallOptions): Promise<KioskInstall
 
 /** The first install (deploy/install.sh): release `version` current and not on probation. */
 export async function installFirst(install: KioskInstall, version: string): Promise<void> {
-  await install.update(version, join(PROJECT, 'dist', 'src', 'cli', 'kiosk.js'));
+  await install.update(version, { cli: join(PROJECT, 'dist', 'src', 'cli', 'kiosk.js') });
   await markReleaseGood(install.root);
 }

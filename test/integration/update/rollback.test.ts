@@ -18,6 +18,8 @@
  * - SIGKILL of the updater during the download and during the landing (unpacked, not yet renamed
  *   into releases/) leaves v0.1.1 current and the service restartable, and a retried update
  *   completes.
+ * - and the way in beside the rollout: a technician's `kiosk update` without --now, which the
+ *   running kiosk switches to by itself at idle (src/update/installed-release.ts + the guard).
  *
  * RestartSec= (3 s in the unit) is scaled by 0.1 for test speed. Nothing here asserts a duration.
  */
@@ -411,6 +413,30 @@ describe('rollback of a bad release under the real systemd units (issue 14, item
       const from = statuses.received.length;
       await restart(install);
       await connectedAs(install, '0.1.2', from);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    "a technician's `kiosk update` without --now is switched to by the running kiosk: it restarts itself at idle and the guard switches",
+    async () => {
+      const next = await appBundle(work, '0.1.2');
+      const install = await runningOnGood([next]);
+      const from = statuses.received.length;
+      const restartsBefore = install.manager.events.filter((e) => e.kind === 'restart').length;
+      expect(await install.update('0.1.2', { now: false })).toMatchObject({
+        version: '0.1.2',
+        switched: false,
+      });
+      // nobody restarts the unit here: the kiosk exits at idle (no session runs) and Restart= starts it
+      await connectedAs(install, '0.1.2', from);
+      expect(await currentVersion(install.root)).toBe('0.1.2');
+      expect((await readFile(join(install.root, 'update', 'previous'), 'utf8')).trim()).toBe('0.1.1');
+      expect(await readdir(join(install.root, 'update'))).not.toContain('pending');
+      expect(install.manager.events.filter((e) => e.kind === 'restart').length).toBeGreaterThan(
+        restartsBefore,
+      );
+      expect(install.manager.log()).toContain('release-guard: switched 0.1.1 -> 0.1.2 (on probation)');
     },
     TEST_TIMEOUT_MS,
   );

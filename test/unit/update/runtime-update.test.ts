@@ -4,14 +4,20 @@
  * plain IdleSource here), and the guard's rollbacks are reported through the outbox (a real SQLite
  * store) once, with ids that stay the same when a crash makes the kiosk report them again. The
  * whole path (download, guard, restart, kiosk-ops) is test/integration/update/runtime-update.test.ts.
+ *
+ * Also the watch for a technician's install (src/update/installed-release.ts): it restarts the
+ * kiosk only at idle, only for an installed release that is not running, and never for a request
+ * that was already there when it started (the guard did not take it: restarting would loop).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UPDATE_DEFAULTS } from '../../../src/config/update-schema.js';
 import type { IdleSource } from '../../../src/runtime/restart.js';
 import { Store } from '../../../src/store/index.js';
+import { InstalledReleaseWatch } from '../../../src/update/installed-release.js';
+import { requestSwitch } from '../../../src/update/releases.js';
 import { RuntimeUpdate, unreportedRollbacksFile } from '../../../src/update/runtime-update.js';
 import { EventBus } from '../../../src/util/bus.js';
 import type { RuntimeEvents } from '../../../src/util/events.js';
@@ -140,5 +146,64 @@ describe('runtime software update', () => {
     writeFileSync(unreportedRollbacksFile(stateDir), line);
     await make().start();
     expect((await outbox()).map((event) => event.id)).toEqual([first[0]!.id]);
+  });
+});
+
+describe("a technician's install while the kiosk runs (update/pending)", () => {
+  const watches: InstalledReleaseWatch[] = [];
+  afterEach(() => {
+    for (const watch of watches.splice(0)) watch.stop();
+  });
+
+  /** An install root on 0.1.1 with `installed` unpacked beside it, and a watch that polls by hand. */
+  function installRoot(installed: string[]) {
+    const root = mkdtempSync(join(tmpdir(), 'installed-release-'));
+    for (const version of installed) {
+      mkdirSync(join(root, 'releases', version), { recursive: true });
+      writeFileSync(join(root, 'releases', version, 'manifest.json'), '{}');
+    }
+    const session = new Session();
+    const bus = new EventBus<RuntimeEvents>(quietLogger());
+    const restarts: unknown[] = [];
+    bus.on('test', 'fleet.restart', (event) => void restarts.push(event));
+    const watch = new InstalledReleaseWatch({
+      installRoot: root,
+      running: '0.1.1',
+      sessions: session,
+      bus,
+      log: quietLogger(),
+      pollMs: 3_600_000,
+    });
+    watches.push(watch);
+    return { root, session, restarts, watch };
+  }
+
+  it('restarts for a release installed while it runs, once the session in progress ended', async () => {
+    const { root, session, restarts, watch } = installRoot(['0.1.1', '0.1.2']);
+    await watch.start();
+    await requestSwitch(root, '0.1.2');
+    await watch.poll();
+    await watch.poll();
+    expect(restarts).toEqual([]);
+    session.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(restarts).toEqual([{ by: 'software' }]);
+  });
+
+  it('does not restart for a request already there at start, for the running release, or for one not installed', async () => {
+    for (const [atStart, request] of [
+      [true, '0.1.2'],
+      [false, '0.1.1'],
+      [false, '0.1.3'],
+    ] as const) {
+      const { root, session, restarts, watch } = installRoot(['0.1.1', '0.1.2']);
+      session.end();
+      if (atStart) await requestSwitch(root, request);
+      await watch.start();
+      if (!atStart) await requestSwitch(root, request);
+      await watch.poll();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect([request, restarts]).toEqual([request, []]);
+    }
   });
 });
