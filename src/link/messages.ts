@@ -115,13 +115,17 @@ export const TelemetryBodySchema = z.strictObject({
 });
 export type TelemetryBody = z.infer<typeof TelemetryBodySchema>;
 
-/** `fault.storage`: the store found a corrupt file (moved aside) or ran out of space. */
+/**
+ * `fault.storage`: the store found a corrupt file (moved aside), or was replaced. A full store is
+ * not reported here: this event travels through the outbox, which lives in that store. It shows
+ * instead in the retained status (out of service: store full) and telemetry's `store.full` fault.
+ */
 export const StorageFaultBodySchema = z.strictObject({
   /**
    * `store-replaced`: the database is empty or not the one the kiosk's security state (kept beside
    * its keys) names: the kiosk stays out of service until operations re-establish its state.
    */
-  fault: z.enum(['corrupt-database', 'disk-full', 'store-replaced']),
+  fault: z.enum(['corrupt-database', 'store-replaced']),
   detail: z.string().max(500).optional(),
 });
 
