@@ -9,7 +9,9 @@ export const UPDATE_DEFAULTS = {
   installRoot: '/opt/cccd-kiosk',
   maxBytesPerSecond: 256 * 1024,
   probationMinutes: 10,
-} as const;
+  /** 30 s, 2 min, 8 min, then every 30 min: an ordered update outlasts an uplink outage of about 2 h */
+  retrySeconds: [30, 120, 480, 1800, 1800, 1800, 1800],
+};
 
 export const UpdateSettingsSchema = z
   .strictObject({
@@ -40,6 +42,20 @@ export const UpdateSettingsSchema = z
       .default(UPDATE_DEFAULTS.probationMinutes)
       .meta({
         description: 'a new release must stay healthy and connected this long to be marked good',
+      }),
+    retrySeconds: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 3600),
+      )
+      .max(50)
+      .default(UPDATE_DEFAULTS.retrySeconds)
+      .meta({
+        description:
+          'waits before each new try of an ordered update whose repository cannot be reached (none: refused at once)',
       }),
   })
   .default(UPDATE_DEFAULTS)

@@ -185,7 +185,8 @@ function softwareAnswer(body: MessageBody<'software.result'>): PayloadAnswer {
     case 'failed':
       return { status: 'refused', detail: `failed${detail ? `: ${detail}` : ''}` };
     case 'downloading':
-      return { status: 'pending', detail: `downloading ${body.percent ?? 0} %` };
+      // a detail says why it is not moving (the repository unreachable, the next retry)
+      return { status: 'pending', detail: body.detail ?? `downloading ${body.percent ?? 0} %` };
     default:
       return { status: 'pending', detail: body.status };
   }

@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { CONFIG_SCHEMA_VERSION } from '../config/schema-version.js';
 import type { UpdateSettings } from '../config/update-schema.js';
@@ -191,27 +192,9 @@ export class RuntimeUpdate {
     if (!order || this.stopped) return;
     const controller = new AbortController();
     this.staging = controller;
-    const { settings, stateDir, log } = this.options;
-    const step = this.options.progressStepPercent ?? 25;
-    let reported = -1;
+    const { stateDir, log } = this.options;
     try {
-      await seedTrustedRoot(settings.installRoot, stagingRoot(stateDir));
-      await this.answer('downloading', { percent: 0 }, order);
-      reported = 0;
-      const staged = await stageUpdate({
-        root: stagingRoot(stateDir),
-        source: await updateSourceOf(settings),
-        host: await hostIdentityOf(settings.installRoot),
-        version: order.version,
-        maxBytesPerSecond: settings.maxBytesPerSecond,
-        signal: controller.signal,
-        onProgress: (written, length) => {
-          const percent = Math.floor((written / Math.max(length, 1)) * 100);
-          if (percent - reported < step || controller.signal.aborted) return;
-          reported = percent - (percent % step);
-          void this.answer('downloading', { percent: reported }, order);
-        },
-      });
+      const staged = await this.downloadWithRetries(order, controller.signal);
       if (controller.signal.aborted) return;
       await writeChecksums(staged.dir);
       await writeFile(switchRequestFile(stateDir), `${staged.version}\n`);
@@ -231,6 +214,56 @@ export class RuntimeUpdate {
     } finally {
       if (this.staging === controller) this.staging = undefined;
     }
+  }
+
+  /**
+   * Stages the order's release. A repository that cannot be reached (a kiosk on a flaky uplink, the
+   * ops server restarting) is tried again after each wait of update.retrySeconds, and the order is
+   * answered `downloading` with when; a download cut short resumes where it stopped (Range). Only
+   * when the waits are used up is the order refused as unreachable.
+   */
+  private async downloadWithRetries(
+    order: Order,
+    signal: AbortSignal,
+  ): Promise<{ dir: string; version: string }> {
+    const waits = this.options.settings.retrySeconds;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.download(order, signal);
+      } catch (error) {
+        const unreachable = error instanceof UpdateRefused && error.reason === 'unreachable';
+        const configured = this.options.settings.repositoryUrl !== undefined;
+        if (!unreachable || !configured || attempt >= waits.length || signal.aborted) throw error;
+        const seconds = waits[attempt]!;
+        const detail = `update repository unreachable; retry ${attempt + 1} of ${waits.length} in ${seconds} s`;
+        this.options.log.warn({ version: order.version }, `update: ${detail}`);
+        await this.answer('downloading', { detail }, order);
+        await sleep(seconds * 1000, undefined, { signal });
+      }
+    }
+  }
+
+  /** One attempt: the TUF updater into the runtime's staging root, progress answered every step %. */
+  private async download(order: Order, signal: AbortSignal): Promise<{ dir: string; version: string }> {
+    const { settings, stateDir } = this.options;
+    const step = this.options.progressStepPercent ?? 25;
+    await seedTrustedRoot(settings.installRoot, stagingRoot(stateDir));
+    await this.answer('downloading', { percent: 0 }, order);
+    let reported = 0;
+    return stageUpdate({
+      root: stagingRoot(stateDir),
+      source: await updateSourceOf(settings),
+      host: await hostIdentityOf(settings.installRoot),
+      version: order.version,
+      maxBytesPerSecond: settings.maxBytesPerSecond,
+      signal,
+      onProgress: (written, length) => {
+        const percent = Math.floor((written / Math.max(length, 1)) * 100);
+        if (percent - reported < step || signal.aborted) return;
+        reported = percent - (percent % step);
+        void this.answer('downloading', { percent: reported }, order);
+      },
+    });
   }
 
   /** Waits for the session in progress to end, then asks for the restart the guard switches in. */

@@ -57,6 +57,8 @@ describe('software rollout payload', () => {
       );
     expect(answer('accepted')).toEqual({ status: 'pending', detail: 'accepted' });
     expect(answer('downloading', { percent: 50 })).toEqual({ status: 'pending', detail: 'downloading 50 %' });
+    const retry = 'update repository unreachable; retry 1 of 7 in 30 s';
+    expect(answer('downloading', { detail: retry })).toEqual({ status: 'pending', detail: retry });
     expect(answer('applied')?.status).toBe('applied');
     expect(answer('kept')?.status).toBe('applied');
     expect(answer('refused', { reason: 'downgrade', detail: 'older' })).toEqual({
