@@ -43,7 +43,7 @@ import { UpdateRefused } from './errors.js';
 import { BundleManifestSchema, hostTarget, type HostIdentity } from './manifest.js';
 import { currentVersion, RollbackRecordSchema, type RollbackRecord } from './releases.js';
 import type { UpdateSource } from './transport.js';
-import { metadataDir, stageUpdate } from './updater.js';
+import { metadataDir, type StagedRelease, stageUpdate } from './updater.js';
 
 /** Where the runtime stages releases (a TUF "root" of its own: update/metadata, update/downloads, releases/). */
 export const stagingRoot = (stateDir: string): string => join(stateDir, 'update-staging');
@@ -198,7 +198,11 @@ export class RuntimeUpdate {
       if (controller.signal.aborted) return;
       await writeChecksums(staged.dir);
       await writeFile(switchRequestFile(stateDir), `${staged.version}\n`);
-      log.info({ version: staged.version }, 'update: release verified and staged; switching at idle');
+      // receivedBytes < bundleBytes: a download cut short (a restart, a lost link) was resumed, not refetched
+      log.info(
+        { version: staged.version, receivedBytes: staged.received, bundleBytes: staged.bundleLength },
+        'update: release verified and staged; switching at idle',
+      );
       await this.answer('staged', {}, order);
       await this.switchAtIdle();
     } catch (error) {
@@ -222,10 +226,7 @@ export class RuntimeUpdate {
    * answered `downloading` with when; a download cut short resumes where it stopped (Range). Only
    * when the waits are used up is the order refused as unreachable.
    */
-  private async downloadWithRetries(
-    order: Order,
-    signal: AbortSignal,
-  ): Promise<{ dir: string; version: string }> {
+  private async downloadWithRetries(order: Order, signal: AbortSignal): Promise<StagedRelease> {
     const waits = this.options.settings.retrySeconds;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -244,7 +245,7 @@ export class RuntimeUpdate {
   }
 
   /** One attempt: the TUF updater into the runtime's staging root, progress answered every step %. */
-  private async download(order: Order, signal: AbortSignal): Promise<{ dir: string; version: string }> {
+  private async download(order: Order, signal: AbortSignal): Promise<StagedRelease> {
     const { settings, stateDir } = this.options;
     const step = this.options.progressStepPercent ?? 25;
     await seedTrustedRoot(settings.installRoot, stagingRoot(stateDir));

@@ -11,6 +11,9 @@
  * status and telemetry say 0.1.1. A crash-looping 0.1.2 is rolled back by the guard, reported by
  * the kiosk once up (`software.rolledBack`, naming the order), and aborts its rollout.
  *
+ * A SIGKILL of the kiosk in the middle of a download: Restart= brings it back, the order resumes
+ * and the download continues from where it stopped (Range), and the release is applied.
+ *
  * Then orders that must store nothing: signed by an unknown key, tampered after signing, for
  * another kiosk, and a replay of an accepted order; and kiosk-ops' refusals of bad input.
  *
@@ -22,7 +25,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,7 +160,8 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
     state = install.state;
     // this test's own settings: the shortest release probation, telemetry every 2 s
     const config = JSON.parse(await readFile(install.configFile, 'utf8')) as KioskConfigInput;
-    config.update = { ...config.update, probationMinutes: 1 };
+    // capped downloads (2 MiB/s) so that a SIGKILL can land inside one
+    config.update = { ...config.update, probationMinutes: 1, maxBytesPerSecond: 2 * 1024 * 1024 };
     config.mqtt = { ...config.mqtt, telemetryIntervalMs: 2000 };
     writeFileSync(install.configFile, JSON.stringify(config, null, 2));
 
@@ -355,6 +359,51 @@ describe('a software rollout reaches a running kiosk (issue 14 item 1)', () => {
         'the reported rollbacks cleared',
       );
       expect(readFileSync(join(root, 'update', 'rollbacks.jsonl'), 'utf8')).toContain('"from":"0.1.2"');
+    },
+    DEADLINE_MS * 3,
+  );
+
+  it(
+    'SIGKILL of the kiosk mid-download: systemd starts it again, the download resumes where it stopped, and the release is applied',
+    async () => {
+      // incompressible padding under the test's 2 MiB/s cap: the download lasts long enough to be cut
+      const next = await appBundle(work, '0.1.3', undefined, 16 * 1024 * 1024);
+      const bundleBytes = (await stat(next.file)).size;
+      await install.publish([next]);
+      const downloads = join(state, 'update-staging', 'update', 'downloads');
+      const partBytes = async () => {
+        const names = await readdir(downloads).catch(() => [] as string[]);
+        const part = names.find((name) => name.endsWith('.part'));
+        return part ? (await stat(join(downloads, part))).size : 0;
+      };
+
+      const rollout = softwareRollout('0.1.3');
+      await install.manager.until(
+        async () => (await partBytes()) >= 2 * 1024 * 1024,
+        DEADLINE_MS,
+        'a partial download by the kiosk',
+      );
+      install.manager.kill(KIOSK_SERVICE, 'main', 'SIGKILL');
+      const done = await rollout;
+      expect(done.code, `${done.stderr}\n${install.manager.log().slice(-4000)}`).toBe(0);
+      expect((JSON.parse(done.stdout) as { state: string }).state).toBe('completed');
+      expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.3'));
+      expect(install.manager.events.some((e) => e.kind === 'exited' && e.detail === 'signal SIGKILL')).toBe(
+        true,
+      );
+      // resumed with a Range request: the restarted kiosk received only what the killed one had not
+      const stagedLine = install.manager
+        .log()
+        .split('\n')
+        .find((line) => line.includes('release verified and staged') && line.includes('"version":"0.1.3"'));
+      expect(stagedLine, install.manager.log().slice(-4000)).toBeDefined();
+      const staged = JSON.parse(stagedLine!.slice(stagedLine!.indexOf('{'))) as {
+        receivedBytes: number;
+        bundleBytes: number;
+      };
+      expect(staged.bundleBytes).toBe(bundleBytes);
+      expect(staged.receivedBytes).toBeGreaterThan(0);
+      expect(staged.receivedBytes).toBeLessThanOrEqual(bundleBytes - 2 * 1024 * 1024);
     },
     DEADLINE_MS * 3,
   );
