@@ -10,9 +10,15 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { APP_DIR, packBundle, sha256File, unpackBundle } from '../../../src/update/bundle.js';
-import { buildAppBundle, BundleBuildError } from '../../../src/update/build-app.js';
+import {
+  type AppBundleRequest,
+  buildAppBundle,
+  BundleBuildError,
+  type BuiltBundle,
+} from '../../../src/update/build-app.js';
 import { CrossBuildError } from '../../../src/update/cross-build.js';
 import { type UpdateRefused } from '../../../src/update/errors.js';
+import type { BundleTarget } from '../../../src/update/manifest.js';
 import { HOST_ABI, HOST_TARGET, OTHER_TARGET, tempDir } from './fixtures.js';
 
 async function put(path: string, content: string): Promise<void> {
@@ -64,15 +70,20 @@ async function fakeProject(options: { hostOnlyNative: boolean }): Promise<string
   return dir;
 }
 
+/** The production packer on a fake project, as `npm run bundle -- --no-build` runs it. */
+function bundleOf(
+  project: string,
+  target: BundleTarget,
+  out = 'out',
+  extra: Partial<AppBundleRequest> = {},
+): Promise<BuiltBundle> {
+  return buildAppBundle({ projectDir: project, outDir: join(project, out), target, build: false, ...extra });
+}
+
 describe('release bundles', () => {
   it('bundles the app for the host with production packages and host-built natives', async () => {
     const project = await fakeProject({ hostOnlyNative: true });
-    const built = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'out'),
-      target: HOST_TARGET,
-      build: false,
-    });
+    const built = await bundleOf(project, HOST_TARGET);
     const files = Object.keys(built.manifest.files);
     expect(built.manifest).toMatchObject({
       version: '0.3.0',
@@ -100,40 +111,21 @@ describe('release bundles', () => {
 
   it('is reproducible: the same tree gives the same bundle bytes', async () => {
     const project = await fakeProject({ hostOnlyNative: true });
-    const first = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'a'),
-      target: HOST_TARGET,
-      build: false,
-    });
-    const second = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'b'),
-      target: HOST_TARGET,
-      build: false,
-    });
+    const first = await bundleOf(project, HOST_TARGET, 'a');
+    const second = await bundleOf(project, HOST_TARGET, 'b');
     expect(await sha256File(second.file)).toBe(await sha256File(first.file));
   });
 
   it('refuses a cross-target bundle when a native module has no prebuilt binary for it, naming it', async () => {
     const project = await fakeProject({ hostOnlyNative: true });
-    const error = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'out'),
-      target: OTHER_TARGET,
-      build: false,
-    }).catch((e: unknown) => e);
+    const error = await bundleOf(project, OTHER_TARGET).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BundleBuildError);
     expect((error as Error).message).toContain('native-c');
   });
 
   it('refuses to cross-compile against a directory that is not a root of the target, saying how to make one', async () => {
     const project = await fakeProject({ hostOnlyNative: true });
-    const error = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'out'),
-      target: OTHER_TARGET,
-      build: false,
+    const error = await bundleOf(project, OTHER_TARGET, 'out', {
       targetRoot: join(project, 'no-such-root'),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CrossBuildError);
@@ -142,12 +134,7 @@ describe('release bundles', () => {
 
   it('bundles for another target from the packages prebuilds, and only that target', async () => {
     const project = await fakeProject({ hostOnlyNative: false });
-    const built = await buildAppBundle({
-      projectDir: project,
-      outDir: join(project, 'out'),
-      target: OTHER_TARGET,
-      build: false,
-    });
+    const built = await bundleOf(project, OTHER_TARGET);
     const prebuilt = Object.keys(built.manifest.files).filter((f) => f.includes('/prebuilds/'));
     expect(prebuilt).toEqual([`node_modules/@scope/native-d/prebuilds/${OTHER_TARGET}/d.node`]);
     expect(built.manifest.target).toBe(OTHER_TARGET);
