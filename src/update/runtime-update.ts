@@ -248,12 +248,14 @@ export class RuntimeUpdate {
   private async download(order: Order, signal: AbortSignal): Promise<StagedRelease> {
     const { settings, stateDir } = this.options;
     const step = this.options.progressStepPercent ?? 25;
+    // no repository configured: refused as such, before anything is written
+    const source = await updateSourceOf(settings);
     await seedTrustedRoot(settings.installRoot, stagingRoot(stateDir));
     await this.answer('downloading', { percent: 0 }, order);
     let reported = 0;
     return stageUpdate({
       root: stagingRoot(stateDir),
-      source: await updateSourceOf(settings),
+      source,
       host: await hostIdentityOf(settings.installRoot),
       version: order.version,
       maxBytesPerSecond: settings.maxBytesPerSecond,

@@ -16,7 +16,8 @@ import {
  * fed over MQTT by `kiosk demo` (a real kiosk that pins the demo operations key) and 24 simulated
  * kiosks publishing retained statuses and telemetry in the documented schemas; headless Chromium
  * logs in, reads the fleet table, locks the real kiosk through a signed action, and runs a config
- * rollout that an injected failure aborts. Screenshots: test-results/screens/ops/.
+ * rollout that an injected failure aborts, and a software rollout the real kiosk refuses (it has
+ * no update repository) from the same form. Screenshots: test-results/screens/ops/.
  */
 const DEMO_KIOSK = 'demo-ops';
 const SIMULATED = 24;
@@ -236,5 +237,26 @@ describe('ops dashboard (kiosk-ops serve) in Chromium', () => {
       await page.click(`${newest} button:text("Abort")`);
       await page.waitForSelector(`${newest}[data-state="aborted"]`, { timeout: 10_000 });
     }
+  });
+
+  it('rolls out a software release from the page: the real demo kiosk answers the signed order (it has no update repository), and its refusal aborts the rollout', async () => {
+    await page.fill('[data-testid="search"]', DEMO_KIOSK);
+    await page.waitForSelector('body[data-shown="1"]');
+    await page.selectOption('#rollout-kind', 'software');
+    await page.fill('#rollout-software', '0.2.0');
+    await page.fill('#rollout-canary', DEMO_KIOSK);
+    await page.fill('#rollout-failures', '0');
+    await page.click('[data-testid="rollout-start"]');
+    await page.waitForSelector('#action-result.ok, #action-result.bad');
+    expect(await page.textContent('#action-result')).toBe('rollout: sent');
+    const newest = '[data-testid="rollouts"] .rollout:first-child';
+    await page.waitForSelector(`${newest} .rollout-head:has-text("software 0.2.0")`, { timeout: 10_000 });
+    await page.waitForSelector(`${newest}[data-state="aborted"]`, { timeout: 60_000 });
+    const kiosk = `${newest} li[data-kiosk="${DEMO_KIOSK}"]`;
+    expect(await page.getAttribute(kiosk, 'data-outcome')).toBe('refused');
+    expect(await page.textContent(kiosk)).toContain('unreachable: no update.repositoryUrl');
+    await screenshot(page, '09-software-rollout-refused');
+    await page.selectOption('#rollout-kind', 'config');
+    await page.fill('[data-testid="search"]', '');
   });
 });

@@ -14,6 +14,7 @@ import {
   RolloutEngine,
   RolloutStore,
 } from '../rollout.js';
+import { MAX_SOFTWARE_ORDER_MS, type RolloutPayload, SoftwarePayloadSchema } from '../rollout-record.js';
 import { ActionRefused, checkSettings, parse } from './actions.js';
 import type { FleetFeed } from './feed.js';
 import type { FleetModel } from './fleet-model.js';
@@ -21,25 +22,45 @@ import type { DashboardRollouts, RolloutView } from './rollouts.js';
 
 const KioskId = z.string().regex(/^[a-z0-9][a-z0-9-]{2,62}$/);
 
-/** What the page sends to start a rollout: targets, settings, canary, rate and abort threshold. */
-export const StartRolloutSchema = z.strictObject({
-  kiosks: z.array(KioskId).min(1).max(10_000),
-  settings: z.record(z.string(), z.unknown()),
-  /** absent: one above the highest own config version among the targets */
-  version: z.number().int().positive().optional(),
-  canary: z.union([
-    z.strictObject({ kiosks: z.array(KioskId).min(1).max(1000) }),
-    z.strictObject({ percent: z.number().gt(0).max(100) }),
-  ]),
-  rate: z.union([
-    z.strictObject({ kind: z.literal('constant'), perStep: z.number().int().positive() }),
-    z.strictObject({ kind: z.literal('exponential'), first: z.number().int().positive() }),
-  ]),
-  maxFailures: z.number().int().min(0),
-  maxFailurePercent: z.number().min(0).max(100).optional(),
-  ackTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
-  soakMs: z.number().int().min(0).max(3_600_000).default(10_000),
-});
+/**
+ * What the page sends to start a rollout: what to roll out (config `settings`, or a `software`
+ * release), targets, canary, rate and abort threshold.
+ */
+export const StartRolloutSchema = z
+  .strictObject({
+    kiosks: z.array(KioskId).min(1).max(10_000),
+    settings: z.record(z.string(), z.unknown()).optional(),
+    /** absent: one above the highest own config version among the targets */
+    version: z.number().int().positive().optional(),
+    /** a release published in the TUF repository, instead of settings */
+    software: SoftwarePayloadSchema.shape.version.optional(),
+    canary: z.union([
+      z.strictObject({ kiosks: z.array(KioskId).min(1).max(1000) }),
+      z.strictObject({ percent: z.number().gt(0).max(100) }),
+    ]),
+    rate: z.union([
+      z.strictObject({ kind: z.literal('constant'), perStep: z.number().int().positive() }),
+      z.strictObject({ kind: z.literal('exponential'), first: z.number().int().positive() }),
+    ]),
+    maxFailures: z.number().int().min(0),
+    maxFailurePercent: z.number().min(0).max(100).optional(),
+    ackTimeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+    soakMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  })
+  .refine((request) => (request.settings === undefined) !== (request.software === undefined), {
+    message: 'give either settings or a software version',
+  });
+type StartRollout = z.infer<typeof StartRolloutSchema>;
+
+/** A software order lives a day at most (a command's limit); a config a week. */
+function payloadOf(request: StartRollout, model: FleetModel): RolloutPayload {
+  if (request.software !== undefined)
+    return { kind: 'software', version: request.software, expiresInMs: MAX_SOFTWARE_ORDER_MS };
+  const settings = request.settings ?? {};
+  checkSettings(settings);
+  const version = request.version ?? model.highestConfig(request.kiosks).kiosk + 1;
+  return { kind: 'config', version, settings, expiresInMs: 7 * 24 * 3600_000 };
+}
 
 /** Most per-kiosk outcomes sent to the browser per rollout (the record keeps them all). */
 const MAX_KIOSKS_SHOWN = 200;
@@ -99,11 +120,10 @@ export function dashboardRollouts(
     return {
       async start(input, operator) {
         const request = parse(StartRolloutSchema, input);
-        checkSettings(request.settings);
-        const version = request.version ?? model.highestConfig(request.kiosks).kiosk + 1;
+        const payload = payloadOf(request, model);
         try {
           const record = engine.start({
-            payload: { kind: 'config', version, settings: request.settings, expiresInMs: 7 * 24 * 3600_000 },
+            payload,
             plan: {
               canary: request.canary,
               rate: request.rate,

@@ -2,7 +2,8 @@
  * The `software` rollout payload (issue 14): the order it signs is one the kiosk's gate admits
  * (signed by the ops key, for that kiosk only, with a nonce and an expiry within a command's
  * lifetime), the kiosk's answers map onto the engine's outcomes, and a rollback the kiosk reports
- * shows in the dashboard's activity once. Pure logic; the whole path is
+ * shows in the dashboard's activity once; the dashboard form asks for settings or a version, not
+ * both. Pure logic; the whole path is
  * test/integration/update/runtime-update.test.ts.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { generateOpsKeyPair, privateKeyFromPem } from '../../../src/fleet/index.
 import { decodeMessage, envelope } from '../../../src/link/messages.js';
 import { topics } from '../../../src/link/topics.js';
 import { ActivityLog } from '../../../src/ops/dashboard/activity.js';
+import { StartRolloutSchema } from '../../../src/ops/dashboard/rollout-engine.js';
 import { softwareDriver } from '../../../src/ops/rollout-payloads.js';
 import { RolloutPayloadSchema } from '../../../src/ops/rollout-record.js';
 import { pinKeys } from '../../../src/fleet/signing.js';
@@ -101,5 +103,27 @@ describe('software rollout payload', () => {
         detail: '0.1.1 -> 0.1.0 (crash-loop)',
       }),
     ]);
+  });
+});
+
+describe('the dashboard form’s rollout request', () => {
+  const base = {
+    kiosks: ['kiosk-0001'],
+    canary: { kiosks: ['kiosk-0001'] },
+    rate: { kind: 'constant', perStep: 5 },
+    maxFailures: 0,
+  };
+  it('takes settings or a software version, one of them, and a version in MAJOR.MINOR.PATCH', () => {
+    expect(StartRolloutSchema.safeParse({ ...base, software: '0.2.0' }).success).toBe(true);
+    expect(StartRolloutSchema.safeParse({ ...base, settings: { log: { level: 'warn' } } }).success).toBe(
+      true,
+    );
+    for (const what of [
+      {},
+      { software: '0.2.0', settings: {} },
+      { software: '0.2' },
+      { software: '../0.2.0' },
+    ])
+      expect([what, StartRolloutSchema.safeParse({ ...base, ...what }).success]).toEqual([what, false]);
   });
 });

@@ -463,11 +463,29 @@ function command(name, id) {
 }
 
 function rolloutForm() {
+  const kind = el(
+    'select',
+    {
+      id: 'rollout-kind',
+      onchange: () => {
+        settings.hidden = kind.value !== 'config';
+        software.hidden = kind.value !== 'software';
+      },
+    },
+    el('option', { value: 'config' }, 'Configuration settings'),
+    el('option', { value: 'software' }, 'Software release'),
+  );
   const settings = el(
     'textarea',
     { id: 'rollout-settings', rows: 3, 'aria-label': 'rollout settings (JSON)' },
     '{\n  "log": { "level": "warn" }\n}',
   );
+  const software = el('input', {
+    id: 'rollout-software',
+    placeholder: 'release version, e.g. 0.4.1',
+    'aria-label': 'software release version',
+    hidden: true,
+  });
   const canary = el('input', {
     id: 'rollout-canary',
     placeholder: 'canary kiosks (comma separated) or empty for 10 %',
@@ -491,9 +509,13 @@ function rolloutForm() {
       .split(',')
       .map((id) => id.trim())
       .filter(Boolean);
+    const what =
+      kind.value === 'software'
+        ? { software: software.value.trim() }
+        : { settings: JSON.parse(settings.value) };
     await api('POST', '/api/rollouts', {
       kiosks: state.visible.slice(),
-      settings: JSON.parse(settings.value),
+      ...what,
       canary: canaryIds.length ? { kiosks: canaryIds } : { percent: 10 },
       rate: { kind: 'constant', perStep: Number(perStep.value) },
       maxFailures: Number(maxFailures.value),
@@ -502,8 +524,11 @@ function rolloutForm() {
   return el(
     'div',
     { class: 'rollout-form' },
-    el('h3', {}, 'Start a config rollout to the kiosks shown'),
+    el('h3', {}, 'Start a rollout to the kiosks shown'),
+    el('label', { for: 'rollout-kind' }, 'Roll out'),
+    kind,
     settings,
+    software,
     el('label', { for: 'rollout-canary' }, 'Canary'),
     canary,
     el('label', { for: 'rollout-step' }, 'Kiosks per step'),
