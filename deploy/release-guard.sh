@@ -144,6 +144,12 @@ case $action in
       [ ! -f "$update/pending" ] || { rm -f "$update/pending"; echo "release-guard: update/pending dropped: an ordered release landed" >&2; }
     fi
     if [ -f "$update/pending" ]; then switch_installed || true; fi
+    # a switch cut short between writing update/probation and renaming `current` (a power cut)
+    # leaves probation naming a release that does not run: it judges nothing, so it goes
+    if [ -f "$update/probation" ] && [ "$(cat "$update/probation")" != "$(version_of_current 2>/dev/null || true)" ]; then
+      echo "release-guard: update/probation names $(head -c 64 "$update/probation"), not the running release; cleared" >&2
+      rm -f "$update/probation" "$update/boots"
+    fi
     [ -f "$update/probation" ] || exit 0
     if [ -s "$state/release-good" ] && [ "$(cat "$state/release-good")" = "$(cat "$update/probation")" ]; then
       rm -f "$update/probation" "$update/boots"

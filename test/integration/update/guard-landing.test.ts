@@ -147,3 +147,17 @@ describe("the release guard switches to a technician's install (update/pending)"
     expect(await pendingSwitch(root)).toBeUndefined();
   });
 });
+
+describe('the release guard after a switch cut short', () => {
+  it('clears a probation that names a release current does not point at, instead of counting boots toward a rollback', async () => {
+    const { root, state } = await kiosk();
+    await rm(switchRequestFile(state));
+    // switchRelease wrote probation for 0.1.2, and the power went before `current` was renamed
+    await writeFile(join(root, 'update', 'probation'), '0.1.2\n');
+    expect(boot(root, state)).toContain('update/probation names 0.1.2, not the running release; cleared');
+    for (let start = 0; start < 4; start++) expect(boot(root, state)).toBe('');
+    expect(await readlink(join(root, 'current'))).toBe(join('releases', '0.1.1'));
+    expect(await probationVersion(root)).toBeUndefined();
+    expect(existsSync(join(root, 'update', 'rollbacks.jsonl'))).toBe(false);
+  });
+});
