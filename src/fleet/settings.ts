@@ -10,8 +10,11 @@ export type Settings = Record<string, unknown>;
 
 /**
  * Settings operations may not push: the kiosk's identity, the keys that authorise pushes, the data
- * directory (it holds the pushed settings themselves: a new one would start without them), and the
- * probation limits (a push must not loosen what judges it).
+ * directory (it holds the pushed settings themselves: a new one would start without them), the
+ * probation limits (a push must not loosen what judges it), and the trust anchors provisioning laid
+ * down: the CSCAs that vouch for pushed master lists, and the install root holding the TUF root.
+ * An operations key can then add master lists and CRLs, and order releases, but cannot choose what
+ * verifies them.
  */
 const NOT_PUSHABLE = [
   'kiosk.id',
@@ -23,6 +26,9 @@ const NOT_PUSHABLE = [
   // a pushed change must not loosen the probation that judges it (fleet/probation.ts)
   'fleet.rollbackAfterMs',
   'fleet.probation',
+  // trust anchors: pushed master lists are checked against these CSCAs, releases against this root
+  'sessions.trustList',
+  'update.installRoot',
 ] as const;
 
 /** Pushed settings that fail the schema or touch a setting only provisioning may set. */

@@ -38,6 +38,13 @@ describe('pushed settings take the file path', () => {
       'fleet.opsPublicKeys cannot be pushed',
     );
     expect(() => effectiveConfig(base, [{ dataDir: '/tmp/elsewhere' }])).toThrow('dataDir cannot be pushed');
+    // trust anchors stay as provisioning laid them down
+    expect(() => effectiveConfig(base, [{ sessions: { trustList: '/tmp/my-cscas.pem' } }])).toThrow(
+      'sessions.trustList cannot be pushed',
+    );
+    expect(() => effectiveConfig(base, [{ update: { installRoot: '/tmp/root' } }])).toThrow(
+      'update.installRoot cannot be pushed',
+    );
   });
 
   it('never throws anything but InvalidSettings for arbitrary pushed JSON', () => {
