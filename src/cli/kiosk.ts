@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { runKiosk } from '../main.js';
 import { DemoUnavailable, loadDemo } from './demo-loader.js';
@@ -154,26 +154,41 @@ Examples:
   program
     .command('vault')
     .description(
-      'the card vault: load cards a technician put into slots (kiosk stopped), or show the inventory',
+      'the card vault: load cards a technician put into slots, clear a card the mechanics left outside its slot (kiosk stopped), or show the inventory',
     )
-    .argument('[action]', 'load or status', 'status')
+    .argument('[action]', 'load, clear or status', 'status')
     .requiredOption('-c, --config <file>', 'configuration file')
-    .option('--slots <list>', 'slots holding new cards, e.g. 0,1,2', '')
+    .option('--slots <list>', 'load: slots holding new cards, e.g. 0,1,2; clear: the slot of the card', '')
+    .addOption(new Option('--to <where>', 'clear: where you put the card').choices(['slot', 'bin']))
     .option('--json', 'machine-readable output')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ kiosk vault load --slots 0,1,2 --config kiosk.json\n  $ kiosk vault status --config kiosk.json',
+      '\nExamples:\n  $ kiosk vault load --slots 0,1,2 --config kiosk.json\n  $ kiosk vault status --config kiosk.json\n  $ kiosk vault clear --slots 3 --to bin --config kiosk.json',
     )
-    .action(async (action: string, options: { config: string; slots: string; json?: boolean }) => {
-      if (action !== 'load' && action !== 'status')
-        throw new InvalidArgumentError(`unknown action ${JSON.stringify(action)}: use load or status`);
-      const slots = options.slots === '' ? [] : options.slots.split(',').map(Number);
-      if (slots.some((slot) => !Number.isInteger(slot) || slot < 0 || slot > 63))
-        throw new InvalidArgumentError('--slots: slot numbers 0–63, comma-separated');
-      if (action === 'load' && slots.length === 0) throw new InvalidArgumentError('vault load needs --slots');
-      const config = await loadConfigFile(options.config);
-      process.exitCode = await runVaultCommand(config, action, slots, options.json ?? false);
-    });
+    .action(
+      async (
+        action: string,
+        options: { config: string; slots: string; to?: 'slot' | 'bin'; json?: boolean },
+      ) => {
+        if (action !== 'load' && action !== 'status' && action !== 'clear')
+          throw new InvalidArgumentError(
+            `unknown action ${JSON.stringify(action)}: use load, clear or status`,
+          );
+        const slots = options.slots === '' ? [] : options.slots.split(',').map(Number);
+        if (slots.some((slot) => !Number.isInteger(slot) || slot < 0 || slot > 63))
+          throw new InvalidArgumentError('--slots: slot numbers 0–63, comma-separated');
+        if (action === 'load' && slots.length === 0)
+          throw new InvalidArgumentError('vault load needs --slots');
+        if (action === 'clear' && (slots.length !== 1 || options.to === undefined))
+          throw new InvalidArgumentError('vault clear needs one --slots N and --to slot|bin');
+        const config = await loadConfigFile(options.config);
+        process.exitCode = await runVaultCommand(config, action, {
+          slots,
+          ...(options.to ? { to: options.to } : {}),
+          json: options.json ?? false,
+        });
+      },
+    );
   return program;
 }
 
@@ -183,6 +198,11 @@ try {
   if (error instanceof ConfigError || error instanceof DemoUnavailable) {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
+  }
+  // a bad combination of arguments, found in an action (commander reports its own parse errors)
+  if (error instanceof InvalidArgumentError) {
+    process.stderr.write(`kiosk: ${error.message}\n`);
+    process.exit(2);
   }
   process.stderr.write(`kiosk: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);

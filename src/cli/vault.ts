@@ -4,7 +4,7 @@ import { chipStationOf } from '../runtime/devices.js';
 import type { KioskConfig } from '../config/index.js';
 import { loadCardTrustFailClosed } from '../kiosk/card-trust.js';
 import { readLoadIntents } from '../kiosk/reconcile.js';
-import { Vault } from '../kiosk/vault.js';
+import { InventoryConflict, Vault } from '../kiosk/vault.js';
 import { loadVault } from '../kiosk/vault-load.js';
 import { topics } from '../link/topics.js';
 import { Store } from '../store/index.js';
@@ -12,17 +12,28 @@ import { loadOrCreateSealingIdentity, sealingIdentityPath } from '../store/seal.
 import { createLogger, type Logger } from '../util/log.js';
 import { askRunningKiosk } from './doctor.js';
 
+export type VaultAction = 'load' | 'status' | 'clear';
+
+export interface VaultCommandOptions {
+  /** load: the slots holding new cards; clear: the one slot whose card staff handled */
+  slots: number[];
+  /** clear: where staff put the card */
+  to?: 'slot' | 'bin';
+  json: boolean;
+}
+
 /**
  * `kiosk vault load --slots 0,1,2`: the technician's loading of the vault, with the kiosk stopped
  * (the technician has the vault open; the runtime holds the ports while it runs). Each card is
  * identified by its chip (src/kiosk/vault-load.ts) and recorded in its slot.
- * `kiosk vault status`: how many cards are in each state.
+ * `kiosk vault status`: how many cards are in each state, and which slots' cards are outside them.
+ * `kiosk vault clear --slots N --to slot|bin`: staff cleared a card the mechanics left outside its
+ * slot (the kiosk went out of service with `fault.inventory`), kiosk stopped.
  */
 export async function runVaultCommand(
   config: KioskConfig,
-  action: 'load' | 'status',
-  slots: number[],
-  json: boolean,
+  action: VaultAction,
+  { slots, to, json }: VaultCommandOptions,
 ): Promise<number> {
   const log = createLogger({ level: 'warn', pretty: false });
   const store = new Store({
@@ -34,30 +45,15 @@ export async function runVaultCommand(
   });
   const identity = loadOrCreateSealingIdentity(sealingIdentityPath(config.dataDir));
   const vault = new Vault(store, identity);
-  if (action === 'load' && (await askRunningKiosk(config))) {
-    process.stderr.write(`kiosk ${config.kiosk.id} is running: stop it before loading the vault\n`);
+  if (action !== 'status' && (await askRunningKiosk(config))) {
+    process.stderr.write(`kiosk ${config.kiosk.id} is running: stop it before opening the vault\n`);
     return 1;
   }
   await store.start();
   try {
+    if (action === 'clear') return await clearCard(vault, slots[0]!, to ?? 'slot', json);
     if (action === 'status') {
-      const inventory = await vault.inventory();
-      const awaiting = (await vault.awaitingLoad()).length;
-      // cards a load left in their slots without identifying them (a crash, or no staged pickup opened them)
-      const unidentified = (await readLoadIntents(store))
-        .filter((intent) => intent.phase === 'unidentified')
-        .map((intent) => intent.slot);
-      process.stdout.write(
-        json
-          ? `${JSON.stringify({ inventory, awaitingLoad: awaiting, unidentifiedSlots: unidentified })}\n`
-          : `${Object.entries(inventory)
-              .map(([state, n]) => `${state}: ${n}`)
-              .join('\n')}\nstaged, not loaded: ${awaiting}\n${
-              unidentified.length
-                ? `load again (card not identified): slots ${unidentified.join(', ')}\n`
-                : ''
-            }`,
-      );
+      await printStatus(vault, store, json);
       return 0;
     }
     const { dispenser: dispenserConfig, cardReader } = config.devices;
@@ -105,6 +101,51 @@ export async function runVaultCommand(
     }
   } finally {
     await store.stop();
+  }
+}
+
+async function printStatus(vault: Vault, store: Store, json: boolean): Promise<void> {
+  const inventory = await vault.inventory();
+  const awaiting = (await vault.awaitingLoad()).length;
+  // cards a load left in their slots without identifying them (a crash, or no staged pickup opened them)
+  const unidentified = (await readLoadIntents(store))
+    .filter((intent) => intent.phase === 'unidentified')
+    .map((intent) => intent.slot);
+  // cards outside their slots: after a fault.inventory, staff look there and then `vault clear`
+  const outside = (await vault.inTransit()).map(({ slot, state }) => ({ slot, state }));
+  if (json) {
+    process.stdout.write(
+      `${JSON.stringify({ inventory, awaitingLoad: awaiting, unidentifiedSlots: unidentified, outside })}\n`,
+    );
+    return;
+  }
+  const lines = [
+    ...Object.entries(inventory).map(([state, n]) => `${state}: ${n}`),
+    `staged, not loaded: ${awaiting}`,
+    ...(unidentified.length ? [`load again (card not identified): slots ${unidentified.join(', ')}`] : []),
+    ...outside.map(
+      ({ slot, state }) =>
+        `slot ${slot}: its card is recorded ${state}; once you have it, \`kiosk vault clear --slots ${slot} --to slot|bin\``,
+    ),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Records where staff put the card of `slot` that the mechanics left outside it. */
+async function clearCard(vault: Vault, slot: number, to: 'slot' | 'bin', json: boolean): Promise<number> {
+  try {
+    const { pickupId } = await vault.clearByStaff(slot, to);
+    const where = to === 'slot' ? 'back in its slot' : 'in the capture bin (the registry is told)';
+    process.stdout.write(
+      json
+        ? `${JSON.stringify({ cleared: { slot, pickupId, to } })}\n`
+        : `slot ${slot}: card of ${pickupId} recorded ${where}; start the kiosk\n`,
+    );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof InventoryConflict)) throw error;
+    process.stderr.write(`vault clear: ${error.message} (see \`kiosk vault status\`)\n`);
+    return 1;
   }
 }
 

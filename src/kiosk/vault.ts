@@ -321,6 +321,33 @@ export class Vault implements Service {
     });
   }
 
+  /**
+   * Staff cleared, with the kiosk stopped, the card the mechanics left outside its slot (caught
+   * between two stops, jammed: the kiosk refused to guess and went out of service): put back in its
+   * slot by hand, or into the capture bin. The bin is told as `pickup.retracted` (removed-by-staff),
+   * so the registry knows the card is with staff. The dispenser's move journal is cleared in the
+   * same transaction: the next start's reconciliation must not replay a move that staff undid.
+   */
+  clearByStaff(slot: number, to: 'slot' | 'bin'): Promise<{ pickupId: string }> {
+    return this.store.transaction(async (tx) => {
+      const card = await tx.get<{ pickup_id: string }>(
+        `SELECT pickup_id FROM vault_cards WHERE slot = ? AND state IN ('at-station', 'in-tray')`,
+        [slot],
+      );
+      if (!card) throw new InventoryConflict(`no card of slot ${slot} is outside its slot`);
+      const pickupId = card.pickup_id;
+      if (to === 'slot') await this.move(tx, pickupId, ['at-station', 'in-tray'], 'in-slot');
+      else {
+        await this.move(tx, pickupId, ['at-station', 'in-tray'], 'captured', null);
+        await purgeSecrets(tx, pickupId);
+        tx.emit({ type: 'pickup.retracted', body: { pickupId, slot, reason: 'removed-by-staff' } });
+      }
+      await tx.run('DELETE FROM dispenser_journal WHERE id = 1');
+      await tx.audit('staff', 'vault.cleared', { pickupId, slot, to });
+      return { pickupId };
+    });
+  }
+
   /** A fault staff must see (card kept); no state change besides the event. */
   reportFault(body: {
     pickupId: string;

@@ -326,7 +326,8 @@ export type EnrolResponseBody = z.infer<typeof EnrolResponseBodySchema>;
 export const PickupRetractedBodySchema = z.strictObject({
   pickupId: z.string().min(1).max(64),
   slot: z.number().int().min(0).max(10_000),
-  reason: z.enum(['not-taken', 'device-fault', 'recovered-after-restart']),
+  /** removed-by-staff: staff took a card the mechanics left between stops into the capture bin (`kiosk vault clear`) */
+  reason: z.enum(['not-taken', 'device-fault', 'recovered-after-restart', 'removed-by-staff']),
 });
 
 /** `fault.pickup`: a pickup stopped for a reason staff must look at (pseudonymous ids only). */

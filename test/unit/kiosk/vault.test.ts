@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { syntheticTemplate } from '../../../devices/fingerprint/emulator.js';
 import { cccdMrzFromRecord } from '../../../src/cccd/mrz.js';
+import { MoveJournal } from '../../../src/kiosk/reconcile.js';
 import { InventoryConflict, ManifestRejected, PickupWithdrawn, Vault } from '../../../src/kiosk/vault.js';
 import { Store } from '../../../src/store/index.js';
 import {
@@ -203,6 +204,52 @@ describe('vault inventory (migration 3)', () => {
     await vault.markBackInSlot('p-2');
     await vault.withdrawCard('p-2'); // the technician takes it out
     expect(await vault.inventory()).toMatchObject({ 'in-slot': 1, withdrawn: 1, 'in-tray': 0 });
+  });
+
+  it('staff clear a card left outside its slot: back in the slot, or the bin told to the registry; the journal goes', async () => {
+    const store = await openStore();
+    const vault = new Vault(store, identity);
+    const journal = new MoveJournal(store);
+    for (const [pickupId, slot] of [
+      ['p-1', 1],
+      ['p-2', 2],
+    ] as const) {
+      await store.transaction((tx) =>
+        vault.applyManifest(tx, { pickupId, action: 'stage', sealed: sealedSecrets() }),
+      );
+      await vault.loadCard(pickupId, slot);
+    }
+    await expect(vault.clearByStaff(1, 'slot')).rejects.toBeInstanceOf(InventoryConflict);
+    // p-1 caught between the slot and the station; later p-2 between the station and the tray
+    await vault.markAtStation('p-1');
+    await journal.sent('moveToStation', 1);
+    expect(await vault.clearByStaff(1, 'slot')).toEqual({ pickupId: 'p-1' });
+    expect(await vault.card('p-1')).toEqual({ state: 'in-slot', slot: 1 });
+    expect(await journal.last()).toBeUndefined();
+    await vault.markAtStation('p-2');
+    await vault.markInTray('p-2');
+    await journal.sent('present', 2);
+    await vault.clearByStaff(2, 'bin');
+    expect(await vault.card('p-2')).toEqual({ state: 'captured', slot: null });
+    expect(await journal.last()).toBeUndefined();
+    const events = (await store.outboxPage(0, 100)).filter((e) => e.type === 'pickup.retracted');
+    expect(events.map((e) => JSON.parse(e.body) as unknown)).toEqual([
+      { pickupId: 'p-2', slot: 2, reason: 'removed-by-staff' },
+    ]);
+    // the card left the vault: its sealed secrets went with it
+    const sealed = await store
+      .read()
+      .get<{ sealed: string }>(`SELECT sealed FROM vault_manifest WHERE pickup_id = 'p-2'`);
+    expect(sealed?.sealed).toBe('');
+    const audit = await store
+      .read()
+      .all<{ actor: string; action: string }>(
+        `SELECT actor, action FROM audit WHERE action = 'vault.cleared'`,
+      );
+    expect(audit).toEqual([
+      { actor: 'staff', action: 'vault.cleared' },
+      { actor: 'staff', action: 'vault.cleared' },
+    ]);
   });
 
   it('a manifest entry sealed to another kiosk is rejected', async () => {
