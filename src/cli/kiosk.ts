@@ -199,10 +199,10 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
-  // a bad combination of arguments, found in an action (commander reports its own parse errors)
+  // a bad argument found in an action: one line and exit 1, as commander does for its own parse errors
   if (error instanceof InvalidArgumentError) {
     process.stderr.write(`kiosk: ${error.message}\n`);
-    process.exit(2);
+    process.exit(1);
   }
   process.stderr.write(`kiosk: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
