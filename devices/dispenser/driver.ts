@@ -127,9 +127,14 @@ export interface JohnnyFiveDispenserOptions {
   path: string;
   baudRate: number;
   retryMs?: number;
-  /** how long the Firmata handshake may take before the board counts as not answering */
+  /**
+   * how long the Firmata handshake may take before the board counts as not answering and is asked
+   * again (each further wait twice as long, up to 30 s)
+   */
   handshakeMs?: number;
 }
+
+const MAX_HANDSHAKE_WAIT_MS = 30_000;
 
 export class JohnnyFiveDispenser
   extends EventEmitter<DispenserEvents>
@@ -145,6 +150,8 @@ export class JohnnyFiveDispenser
   private waiter: Waiter | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private handshakeTimer: NodeJS.Timeout | undefined;
+  /** handshakes begun since the board last answered one (the wait grows with each) */
+  private handshakeAttempts = 0;
   private tray: boolean | undefined;
 
   constructor(private readonly options: JohnnyFiveDispenserOptions) {
@@ -157,8 +164,10 @@ export class JohnnyFiveDispenser
     });
     this.connection.on('data', (chunk) => this.transport?.emit('data', chunk));
     this.connection.on('health', (health, detail) => {
-      if (health === 'missing') this.detach(new DeviceDisconnected('dispenser', detail ?? 'port lost'));
-      else if (health === 'ok' && !this.transport) this.attach();
+      if (health === 'missing') {
+        this.detach(new DeviceDisconnected('dispenser', detail ?? 'port lost'));
+        this.handshakeAttempts = 0; // a board plugged in again gets the first wait again
+      } else if (health === 'ok' && !this.transport) this.attach();
       this.emit('health', this.health, this.healthDetail);
     });
   }
@@ -210,10 +219,12 @@ export class JohnnyFiveDispenser
     registerDispenserSysex(io);
     replyHandlers.set(io, (reply) => this.onReply(reply));
     io.on('error', () => undefined);
-    this.handshakeTimer = setTimeout(() => {
-      if (!this.ready)
-        this.emit('health', this.health, `${this.healthDetail} in ${this.options.handshakeMs ?? 5000} ms`);
-    }, this.options.handshakeMs ?? 5000);
+    const waitMs = Math.min(
+      (this.options.handshakeMs ?? 5000) * 2 ** this.handshakeAttempts,
+      MAX_HANDSHAKE_WAIT_MS,
+    );
+    this.handshakeAttempts++;
+    this.handshakeTimer = setTimeout(() => this.handshakeUnanswered(io, waitMs), waitMs);
     // johnny-five waits for "connect" (firmata-io relays the transport's "open") before "ready".
     process.nextTick(() => transport.emit('open'));
     const board = new five.Board({
@@ -238,8 +249,21 @@ export class JohnnyFiveDispenser
         this.emit('tray', occupied ? 'occupied' : 'empty');
       });
       this.ready = true;
+      this.handshakeAttempts = 0;
       this.emit('health', this.health, this.healthDetail);
     });
+  }
+
+  /**
+   * No answer to the handshake: a query lost on its way (a board still in its bootloader when the
+   * port opened, bytes written before the other end was read) is never sent again by firmata-io,
+   * so the board would stay "degraded" for good. Start the handshake again on the same port.
+   */
+  private handshakeUnanswered(io: Firmata, waitMs: number): void {
+    if (this.ready || this.io !== io) return;
+    this.emit('health', this.health, `${this.healthDetail} in ${waitMs} ms; asking again`);
+    this.detach(new DeviceDisconnected('dispenser', 'no answer to the Firmata handshake'));
+    if (this.connection.health === 'ok') this.attach();
   }
 
   private detach(error: Error): void {

@@ -74,6 +74,8 @@ export class DispenserEmulator {
   adrift = 0;
   /** how many times the board booted after a reset (the watchdog's, or `reset()`) */
   resets = 0;
+  /** input before this time is dropped (`dropInputFor`) */
+  private deafUntil = 0;
 
   constructor(private readonly options: { path: string; baudRate?: number; timeScale?: number }) {
     this.clock = new WireClock(options.baudRate ?? 57600);
@@ -172,7 +174,16 @@ export class DispenserEmulator {
     return true;
   }
 
+  /**
+   * The board drops what reaches it for `ms`, as a board still in its bootloader, or a line that
+   * garbles the first bytes after the port opens, would (tests: the host must ask again).
+   */
+  dropInputFor(ms: number): void {
+    this.deafUntil = Date.now() + ms;
+  }
+
   private receive(chunk: Buffer): void {
+    if (Date.now() < this.deafUntil) return;
     const at = this.clock.arrive(chunk.length);
     for (const frame of this.decoder.push(chunk)) {
       if (frame.kind === 'message') void sleepUntil(at).then(() => this.handle(frame.message));
