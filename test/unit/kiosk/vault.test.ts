@@ -56,6 +56,22 @@ function sealedSecrets(idNumber = TRAN_THI_MAI.idNumber): string {
   );
 }
 
+/** A vault with staged pickups p-1 and p-2 loaded into slots 1 and 2. */
+async function vaultHolding(): Promise<{ store: Store; vault: Vault }> {
+  const store = await openStore();
+  const vault = new Vault(store, identity);
+  for (const [pickupId, slot] of [
+    ['p-1', 1],
+    ['p-2', 2],
+  ] as const) {
+    await store.transaction((tx) =>
+      vault.applyManifest(tx, { pickupId, action: 'stage', sealed: sealedSecrets() }),
+    );
+    await vault.loadCard(pickupId, slot);
+  }
+  return { store, vault };
+}
+
 describe('seal (X25519 + HKDF-SHA256 + AES-256-GCM)', () => {
   it('round-trips any bytes, and only with the recipient key', () => {
     const other = generateKeyPairSync('x25519').privateKey;
@@ -181,19 +197,9 @@ describe('vault inventory (migration 3)', () => {
   });
 
   it('a pickup withdrawn mid-session: its card neither leaves the slot nor goes on to the tray', async () => {
-    const store = await openStore();
-    const vault = new Vault(store, identity);
+    const { store, vault } = await vaultHolding();
     const withdraw = (pickupId: string) =>
       store.transaction((tx) => vault.applyManifest(tx, { pickupId, action: 'withdraw' }));
-    for (const [pickupId, slot] of [
-      ['p-1', 1],
-      ['p-2', 2],
-    ] as const) {
-      await store.transaction((tx) =>
-        vault.applyManifest(tx, { pickupId, action: 'stage', sealed: sealedSecrets() }),
-      );
-      await vault.loadCard(pickupId, slot);
-    }
     await withdraw('p-1'); // while the citizen is at the finger sensor
     await expect(vault.markAtStation('p-1')).rejects.toBeInstanceOf(PickupWithdrawn);
     expect(await vault.card('p-1')).toEqual({ state: 'in-slot', slot: 1 });
@@ -207,18 +213,8 @@ describe('vault inventory (migration 3)', () => {
   });
 
   it('staff clear a card left outside its slot: back in the slot, or the bin told to the registry; the journal goes', async () => {
-    const store = await openStore();
-    const vault = new Vault(store, identity);
+    const { store, vault } = await vaultHolding();
     const journal = new MoveJournal(store);
-    for (const [pickupId, slot] of [
-      ['p-1', 1],
-      ['p-2', 2],
-    ] as const) {
-      await store.transaction((tx) =>
-        vault.applyManifest(tx, { pickupId, action: 'stage', sealed: sealedSecrets() }),
-      );
-      await vault.loadCard(pickupId, slot);
-    }
     await expect(vault.clearByStaff(1, 'slot')).rejects.toBeInstanceOf(InventoryConflict);
     // p-1 caught between the slot and the station; later p-2 between the station and the tray
     await vault.markAtStation('p-1');
