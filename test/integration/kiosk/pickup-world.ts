@@ -103,12 +103,14 @@ export async function startPickupWorld(
   const config = parseConfig(input, 'test');
   const runtime = createKioskRuntime(config, options.log ?? quietLogger(), options.extras);
   await runtime.start();
+  // generous: on a loaded 2-core machine the rig's processes (pcscd, emulators) come up slowly;
+  // this is a deadline for a condition, not a measured duration
   await until(
     () => Object.values(runtime.devices.summary()).every((state) => state === 'ok'),
-    15_000,
+    45_000,
     `devices ok (${JSON.stringify(runtime.devices.summary())})`,
   );
-  await until(async () => (await runtime.vault.awaitingLoad()).length === 3, 15_000, 'manifest staged');
+  await until(async () => (await runtime.vault.awaitingLoad()).length === 3, 30_000, 'manifest staged');
   const loaded = await runtime.loadVault([0, 1, 2]);
   if (loaded.loaded.length !== 3) throw new Error(`vault load matched ${loaded.loaded.length} of 3 cards`);
   await until(() => runtime.sessions.phase === 'attract', 10_000, 'attract');
