@@ -74,15 +74,17 @@ describe('download bandwidth cap schedule (update.maxBytesPerSecond)', () => {
     );
   });
 
-  it('on a link slower than the cap, never waits: a slow link is not slowed further', () => {
+  it('on a link slower than the cap, never holds the download back: a slow link is not slowed further', () => {
     fc.assert(
       fc.property(rates, chunkList, (rate, chunks) => {
-        // each chunk takes at least its share of the cap to arrive
+        // each chunk takes more than its share of the cap to arrive
         const slow = chunks.map((chunk) => ({
           ...chunk,
-          linkMs: (chunk.bytes / rate) * 1000 + chunk.linkMs,
+          linkMs: (chunk.bytes / rate) * 1000 + chunk.linkMs + 1,
         }));
-        for (const point of simulate(rate, slow).points) expect(point.waitMs).toBeLessThan(1e-6);
+        // the downloader sleeps only on a positive wait (Throttle.take): it is never asked to
+        const heldBack = simulate(rate, slow).points.filter((point) => point.waitMs > 0);
+        expect(heldBack).toEqual([]);
       }),
     );
   });
