@@ -11,12 +11,13 @@
  *   and refused by name when it is not.
  */
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { CONFIG_SCHEMA_VERSION } from '../config/schema-version.js';
+import { pathExists } from '../util/path-exists.js';
 import { APP_DIR, packBundle } from './bundle.js';
 import { checkCrossSetup, crossCompile, type CrossBuildSetup } from './cross-build.js';
 import { hostTarget, type BundleManifest, type BundleTarget } from './manifest.js';
@@ -71,13 +72,6 @@ export async function productionPackages(projectDir: string): Promise<string[]> 
     .sort();
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * Files the runtime reads from the source tree beside dist/ (tsc does not copy them): the
  * touchscreen app and the ops dashboard (src/ui/app-page.ts, src/ops/dashboard/page.ts look for
@@ -104,7 +98,8 @@ async function copyPackage(from: string, to: string): Promise<void> {
 async function copyProduction(projectDir: string, appDir: string): Promise<void> {
   for (const path of await productionPackages(projectDir)) {
     // optional dependencies for other platforms are in the lock but not on disk: skip them
-    if (await exists(join(projectDir, path))) await copyPackage(join(projectDir, path), join(appDir, path));
+    if (await pathExists(join(projectDir, path)))
+      await copyPackage(join(projectDir, path), join(appDir, path));
   }
 }
 
@@ -116,7 +111,7 @@ async function nativePackages(appDir: string): Promise<string[]> {
       const pkg = join(dir, entry.name);
       if (entry.name.startsWith('@')) await walk(pkg);
       else {
-        if (await exists(join(pkg, 'binding.gyp'))) found.push(pkg);
+        if (await pathExists(join(pkg, 'binding.gyp'))) found.push(pkg);
         await walk(join(pkg, 'node_modules'));
       }
     }
@@ -144,10 +139,10 @@ async function prepareNatives(
   for (const pkg of await nativePackages(appDir)) {
     const name = await nameOf(pkg);
     const prebuilds = join(pkg, 'prebuilds');
-    if (forHost && (await exists(join(pkg, 'build', 'Release')))) {
+    if (forHost && (await pathExists(join(pkg, 'build', 'Release')))) {
       await keepOnlyAddons(join(pkg, 'build'));
       natives[name] = 'host-build';
-    } else if (await exists(join(prebuilds, target))) {
+    } else if (await pathExists(join(prebuilds, target))) {
       await rm(join(pkg, 'build'), { recursive: true, force: true });
       for (const platform of await readdir(prebuilds))
         if (platform !== target) await rm(join(prebuilds, platform), { recursive: true, force: true });

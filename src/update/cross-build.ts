@@ -12,10 +12,10 @@
  *   tree's Node runs the result under qemu-user in test/integration/update/bundle-cross.test.ts.
  */
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { pathExists } from '../util/path-exists.js';
 import type { BundleTarget } from './manifest.js';
 
 const run = promisify(execFile);
@@ -41,18 +41,11 @@ export interface CrossBuildSetup {
   projectDir: string;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** The directory whose include/node holds this Node's headers (node-gyp's --nodedir). */
 async function nodeHeadersDir(): Promise<string> {
   const candidates = [process.env.npm_config_nodedir, resolve(dirname(process.execPath), '..')];
   for (const dir of candidates)
-    if (dir !== undefined && (await exists(join(dir, 'include', 'node', 'node_api.h')))) return dir;
+    if (dir !== undefined && (await pathExists(join(dir, 'include', 'node', 'node_api.h')))) return dir;
   throw new CrossBuildError(
     `no headers for Node ${process.version} beside ${process.execPath}: install them (Debian: the ` +
       'nodejs package of the fleet, or libnode-dev) or set npm_config_nodedir',
@@ -70,7 +63,7 @@ function nodeGypScript(projectDir: string): string {
 /** Checks the toolchain and the target root once, before any package is compiled. */
 export async function checkCrossSetup(setup: CrossBuildSetup): Promise<void> {
   const { triplet, debianArch } = CROSS_TOOLCHAINS[setup.target];
-  if (!(await exists(join(setup.targetRoot, 'usr', 'lib', triplet))))
+  if (!(await pathExists(join(setup.targetRoot, 'usr', 'lib', triplet))))
     throw new CrossBuildError(
       `${setup.targetRoot} is not a ${setup.target} root (no usr/lib/${triplet}): make one with ` +
         `scripts/target-root.sh ${setup.target} DIR`,

@@ -9,12 +9,12 @@
  * was not switched by the guard (a start outside the deployed unit, or a release that is not
  * installed), and restarting for it would loop. That case is logged once.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type IdleSource, whenIdle } from '../runtime/restart.js';
 import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
 import type { Logger } from '../util/log.js';
+import { pathExists } from '../util/path-exists.js';
 import { pendingSwitch, releasesDir } from './releases.js';
 
 /** How often update/pending is looked at: a technician waits at most this long for the switch to begin. */
@@ -61,10 +61,7 @@ export class InstalledReleaseWatch {
     const { installRoot, running } = this.options;
     const version = await pendingSwitch(installRoot).catch(() => undefined);
     if (version === undefined || version === running) return undefined;
-    const installed = await stat(join(releasesDir(installRoot), version, 'manifest.json')).then(
-      () => true,
-      () => false,
-    );
+    const installed = await pathExists(join(releasesDir(installRoot), version, 'manifest.json'));
     return installed ? version : undefined;
   }
 
