@@ -20,7 +20,7 @@ import type {
 } from '../../devices/index.js';
 import { DeviceFault } from '../../devices/index.js';
 import type { MessageBody } from '../link/messages.js';
-import type { Store } from '../store/index.js';
+import type { Store, Transaction } from '../store/index.js';
 import type { Logger } from '../util/log.js';
 import type { CardState, Vault } from './vault.js';
 
@@ -72,6 +72,11 @@ export class MoveJournal {
     }>('SELECT op, slot, pickup_id, outcome FROM dispenser_journal WHERE id = 1');
     return row ? { op: row.op, slot: row.slot, pickupId: row.pickup_id, outcome: row.outcome } : undefined;
   }
+}
+
+/** Forgets the last move in the caller's transaction: staff undid it by hand (`Vault.clearByStaff`). */
+export async function clearMoveJournal(tx: Transaction): Promise<void> {
+  await tx.run('DELETE FROM dispenser_journal WHERE id = 1');
 }
 
 /**

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Store, Transaction } from '../store/index.js';
 import { hpkeOpen, manifestInfo } from '../store/hpke.js';
 import { seal, type SealingIdentity, unseal } from '../store/seal.js';
+import { clearMoveJournal } from './reconcile.js';
 import type { Health, Service } from '../util/lifecycle.js';
 
 /** What the registry seals for one pickup (never stored or logged in clear). */
@@ -342,7 +343,7 @@ export class Vault implements Service {
         await purgeSecrets(tx, pickupId);
         tx.emit({ type: 'pickup.retracted', body: { pickupId, slot, reason: 'removed-by-staff' } });
       }
-      await tx.run('DELETE FROM dispenser_journal WHERE id = 1');
+      await clearMoveJournal(tx);
       await tx.audit('staff', 'vault.cleared', { pickupId, slot, to });
       return { pickupId };
     });
