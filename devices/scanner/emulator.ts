@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from '../transport/serial-port.js';
 import { encodeScan } from './protocol.js';
 
 /**
@@ -6,16 +6,12 @@ import { encodeScan } from './protocol.js';
  * scans as a USB-CDC scanner in CR-suffix mode does.
  */
 export class ScannerEmulator {
-  private port: SerialPort | undefined;
+  private port: SerialPortHandle | undefined;
 
   constructor(private readonly options: { path: string; baudRate?: number }) {}
 
   async start(): Promise<void> {
-    const port = new SerialPort({
-      path: this.options.path,
-      baudRate: this.options.baudRate ?? 9600,
-      autoOpen: false,
-    });
+    const port = createSerialPort({ path: this.options.path, baudRate: this.options.baudRate ?? 9600 });
     await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
     port.on('error', () => undefined); // the pair may be torn down under us (unplug tests)
     this.port = port;

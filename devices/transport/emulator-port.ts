@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from './serial-port.js';
 import { wireTapFor } from './wire-clock.js';
 
 /**
@@ -6,7 +6,7 @@ import { wireTapFor } from './wire-clock.js';
  * (the device "powers off"); closing the pty pair itself is the unplug.
  */
 export class EmulatorPort {
-  private port: SerialPort | undefined;
+  private port: SerialPortHandle | undefined;
 
   constructor(
     private readonly path: string,
@@ -18,7 +18,7 @@ export class EmulatorPort {
   }
 
   async open(baudRate: number): Promise<void> {
-    const port = new SerialPort({ path: this.path, baudRate, autoOpen: false, lock: false });
+    const port = createSerialPort({ path: this.path, baudRate });
     await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
     port.on('error', () => undefined); // the pair may be torn down under us (unplug tests)
     port.on('data', (chunk: Buffer) => {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from './serial-port.js';
 import { DeviceDisconnected } from './errors.js';
 
 export type LinkHealth = 'ok' | 'degraded' | 'missing';
@@ -43,7 +43,7 @@ interface SerialConnectionEvents {
  * without the runtime restarting. Drivers write through it and read its `data` events.
  */
 export class SerialConnection extends EventEmitter<SerialConnectionEvents> {
-  private port: SerialPort | undefined;
+  private port: SerialPortHandle | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = true;
   private current: LinkHealth = 'missing';
@@ -89,7 +89,7 @@ export class SerialConnection extends EventEmitter<SerialConnectionEvents> {
   private async tryOpen(): Promise<void> {
     if (this.closed || this.port) return;
     const { path, baudRate } = this.options;
-    const port = new SerialPort({ path, baudRate, autoOpen: false, lock: false });
+    const port = createSerialPort({ path, baudRate });
     try {
       await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
     } catch (error) {
@@ -109,7 +109,7 @@ export class SerialConnection extends EventEmitter<SerialConnectionEvents> {
     this.options.onLog?.('info', 'serial port open', { device: this.options.device, path });
   }
 
-  private lost(port: SerialPort, why: string): void {
+  private lost(port: SerialPortHandle, why: string): void {
     if (this.port !== port) return;
     this.port = undefined;
     if (port.isOpen) port.close(() => undefined);
