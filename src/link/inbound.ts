@@ -8,6 +8,7 @@ import {
   type MessageType,
   type RefusalReason,
 } from './messages.js';
+import { FailedTries, failureName, isStorageFailure, recordSetAside } from './set-aside.js';
 import { parseKioskTopic } from './topics.js';
 
 /**
@@ -57,7 +58,7 @@ export interface InboundHandlers {
   updateStatus?: InboundHandler<'update.status'>;
 }
 
-export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored';
+export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored' | 'setAside';
 
 /** Which message types each inbound leaf topic carries (DESIGN.md "MQTT API"). */
 const LEAF_TYPES = {
@@ -73,7 +74,14 @@ const LEAF_TYPES = {
  * crash between applying and PUBACK. A refused one leaves no row.
  */
 export class InboundRouter {
-  readonly counts: Record<InboundOutcome, number> = { applied: 0, duplicate: 0, rejected: 0, ignored: 0 };
+  readonly counts: Record<InboundOutcome, number> = {
+    applied: 0,
+    duplicate: 0,
+    rejected: 0,
+    ignored: 0,
+    setAside: 0,
+  };
+  private readonly failedTries = new FailedTries();
 
   constructor(
     private readonly options: { kioskId: string; store?: Store; handlers: InboundHandlers; log: Logger },
@@ -107,6 +115,23 @@ export class InboundRouter {
     }
     const store = this.options.store;
     if (!store || !guard) return 'ignored';
+    let outcome: InboundOutcome;
+    try {
+      outcome = await this.apply(message, store, guard);
+    } catch (error) {
+      // thrown on: the link hands the message back for redelivery (link.ts handBack)
+      if (isStorageFailure(error) || !this.failedTries.failedTooOften(message.id)) throw error;
+      await this.setAside(message, leaf, error, payload, store, guard);
+      return 'setAside';
+    }
+    this.failedTries.forget(message.id);
+    if (outcome === 'duplicate') await guard.refused(leaf, 'replayed', message, payload);
+    return outcome;
+  }
+
+  /** Applies an admitted message in one transaction, then performs its effects. */
+  private async apply(message: InboundMessage, store: Store, guard: InboundGuard): Promise<InboundOutcome> {
+    const { handlers } = this.options;
     const effects: Array<() => void> = [];
     const afterCommit: AfterCommit = (effect) => effects.push(effect);
     const outcome: InboundOutcome = await store.transaction(async (tx) => {
@@ -124,8 +149,37 @@ export class InboundRouter {
     });
     // committed: the message is recorded, so its effects happen now (and never for a redelivery)
     for (const effect of effects) this.perform(effect);
-    if (outcome === 'duplicate') await guard.refused(leaf, 'replayed', message, payload);
     return outcome;
+  }
+
+  /** Keeps a message that failed every try, acknowledged and reported (src/link/set-aside.ts). */
+  private async setAside(
+    message: InboundMessage,
+    leaf: string,
+    error: unknown,
+    payload: Buffer,
+    store: Store,
+    guard: InboundGuard,
+  ): Promise<void> {
+    const attempts = this.failedTries.triesOf(message.id);
+    const failure = failureName(error);
+    await store.transaction(async (tx) => {
+      await guard.remember(message, tx);
+      const entry = {
+        messageId: message.id,
+        messageType: message.type,
+        topicLeaf: leaf,
+        failure,
+        attempts,
+        payload,
+      };
+      await recordSetAside(tx, entry, Date.now());
+    });
+    this.failedTries.forget(message.id);
+    this.options.log.error(
+      { messageId: message.id, type: message.type, failure, attempts },
+      'inbound: message failed on every try; set aside, acknowledged and reported, so the messages behind it go on',
+    );
   }
 
   private perform(effect: () => void): void {

@@ -468,6 +468,20 @@ export const SoftwareRolledBackBodySchema = z.strictObject({
   orderId: z.string().min(1).max(64).optional(),
 });
 
+/**
+ * `inbound.setAside`: an admitted inbound message (signed, bound, schema-checked) whose handler
+ * failed on every try was set aside, so that the messages behind it are not held up. Nothing of it
+ * was applied; it is kept in the kiosk's store (`inbox_set_aside`) and acknowledged. Failures for
+ * want of storage are never set aside: those are retried for as long as it takes.
+ */
+export const InboundSetAsideBodySchema = z.strictObject({
+  messageId: z.string().min(8).max(64),
+  messageType: z.string().max(64),
+  /** the error's name (e.g. `TypeError`), never its text */
+  failure: z.string().max(64),
+  attempts: z.number().int().min(1).max(1000),
+});
+
 /** The registry of message types: type name → body schema. */
 export const messageBodies = {
   'kiosk.status': StatusBodySchema,
@@ -500,6 +514,7 @@ export const messageBodies = {
   'manifest.resynced': ManifestResyncedBodySchema,
   'software.result': SoftwareResultBodySchema,
   'software.rolledBack': SoftwareRolledBackBodySchema,
+  'inbound.setAside': InboundSetAsideBodySchema,
 } as const;
 
 /** Message types a kiosk publishes on its `events` topic (from the outbox). */
@@ -520,6 +535,7 @@ export const EVENT_TYPES = [
   'manifest.resynced',
   'software.result',
   'software.rolledBack',
+  'inbound.setAside',
 ] as const satisfies readonly MessageType[];
 export type EventType = (typeof EVENT_TYPES)[number];
 /** Events whose body carries personal data: deleting them from the outbox is a purge (store.ts). */

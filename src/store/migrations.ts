@@ -1,14 +1,21 @@
 import type { SqliteDatabase } from './sqlite.js';
 
 /**
- * Forward-only schema migrations. Each step moves `PRAGMA user_version` from its index to index + 1
- * inside one transaction; a database newer than this code is refused instead of being "downgraded".
- * Never edit a released step: append a new one.
+ * Forward-only schema migrations, each applied in one transaction. A database newer than this code
+ * is refused instead of being "downgraded". Never edit a released step: append a new one.
+ *
+ * `PRAGMA user_version` is the oldest schema a runtime must know to use the file, not the newest
+ * step applied. A step that older code would misread (a changed meaning, a dropped table) moves
+ * it, and older code refuses the file. An `additive` step (a table or column older code never
+ * reads) leaves it where it was and is recorded in `schema_additions` instead: a release rolled
+ * back after the update that brought the step (issue 14) still opens the store it left, including
+ * releases that predate this rule, since they read only user_version.
  */
 export interface Migration {
   readonly version: number;
   readonly description: string;
   readonly sql: string;
+  readonly additive?: boolean;
 }
 
 export const migrations: readonly Migration[] = [
@@ -182,6 +189,24 @@ export const migrations: readonly Migration[] = [
     // answer, not refused as a replay of itself. NULL once the answer reached the broker.
     sql: `ALTER TABLE inbox ADD COLUMN answer TEXT;`,
   },
+  {
+    version: 10,
+    description: 'inbound messages set aside after their handler failed every try',
+    additive: true,
+    // src/link/set-aside.ts: kept, not lost, so that one message no handler can apply does not hold
+    // up every message behind it. The payload is the signed message as received (pseudonymous
+    // ids and sealed secrets only); failure is an error name, never its text.
+    sql: `
+      CREATE TABLE inbox_set_aside (
+        message_id   TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL,
+        topic_leaf   TEXT NOT NULL,
+        failure      TEXT NOT NULL,
+        attempts     INTEGER NOT NULL,
+        payload      BLOB NOT NULL,
+        set_aside_at INTEGER NOT NULL
+      ) WITHOUT ROWID;`,
+  },
 ];
 
 export const LATEST_VERSION = migrations.at(-1)?.version ?? 0;
@@ -202,13 +227,14 @@ export async function migrate(
   const row = await db.get<{ user_version: number }>('PRAGMA user_version');
   const current = row?.user_version ?? 0;
   if (current > LATEST_VERSION) throw new SchemaTooNew(current);
+  const added = await additionsIn(db);
   const applied: number[] = [];
   for (const step of steps) {
-    if (step.version <= current || step.version > target) continue;
+    if (step.version <= current || added.has(step.version) || step.version > target) continue;
     await db.exec('BEGIN IMMEDIATE');
     try {
       await db.exec(step.sql);
-      await db.exec(`PRAGMA user_version = ${step.version}`);
+      await recordStep(db, step);
       await db.exec('COMMIT');
     } catch (error) {
       await db.exec('ROLLBACK').catch(() => undefined);
@@ -217,4 +243,28 @@ export async function migrate(
     applied.push(step.version);
   }
   return applied;
+}
+
+async function recordStep(db: SqliteDatabase, step: Migration): Promise<void> {
+  if (!step.additive) {
+    await db.exec(`PRAGMA user_version = ${step.version}`);
+    return;
+  }
+  await db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_additions (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  );
+  await db.run('INSERT INTO schema_additions (version, applied_at) VALUES (?, ?)', [
+    step.version,
+    Date.now(),
+  ]);
+}
+
+/** The additive steps already applied (none before the first one made the table). */
+async function additionsIn(db: SqliteDatabase): Promise<Set<number>> {
+  const table = await db.get<{ name: string }>(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_additions'",
+  );
+  if (!table) return new Set();
+  const rows = await db.all<{ version: number }>('SELECT version FROM schema_additions');
+  return new Set(rows.map((added) => added.version));
 }

@@ -3,6 +3,8 @@
  * redelivers it, and it is applied exactly once when the kiosk can handle it. Real Mosquitto, the
  * reference registry signing and sealing real manifest entries, and the kiosk runtime on a real
  * SQLite file with a size cap (`store.maxSizeMb`), filled until SQLite answers SQLITE_FULL.
+ * A message that fails on every try is set aside (kept, acknowledged, reported) after
+ * SET_ASIDE_AFTER_TRIES, so that it does not hold up the messages behind it.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { parseConfig } from '../../../src/config/index.js';
 import { DEMO_CITIZENS, type DemoCitizen, registryCitizenOf } from '../../../src/demo/citizens.js';
 import { generateOpsKeyPair, privateKeyFromPem, signCommand } from '../../../src/fleet/index.js';
 import type { Envelope, MessageBody } from '../../../src/link/messages.js';
+import { SET_ASIDE_AFTER_TRIES } from '../../../src/link/set-aside.js';
 import { topics } from '../../../src/link/topics.js';
 import { createKioskRuntime, type KioskRuntime } from '../../../src/main.js';
 import { ReferenceRegistry } from '../../../src/registry/registry.js';
@@ -181,6 +184,74 @@ describe.each([4, 5] as const)('no inbound loss (Mosquitto, MQTT %i)', (protocol
       expect(apply).toHaveBeenCalledTimes(2);
       expect(runtime.link.inbound.counts.applied).toBe(applied + 1);
       expect(runtime.link.connected).toBe(true);
+    } finally {
+      apply.mockRestore();
+    }
+  });
+
+  it('a manifest entry whose handler fails every time is set aside after its tries, not handed back for ever', async () => {
+    // two more pickups for a citizen the registry knows (the demo has three citizens)
+    const holder = citizen(0);
+    const poison = { pickupId: `${holder.pickupId}-poison` };
+    const behind = { pickupId: `${holder.pickupId}-behind` };
+    const stageFor = (pickupId: string) =>
+      registry.citizens.stagePickup(kioskId, pickupId, holder.record.idNumber);
+    const handedBack = runtime.link.counts.handedBack;
+    const applyManifest = runtime.vault.applyManifest.bind(runtime.vault);
+    // a fault no retry mends (a handler bug, data no code path expects), for one pickup only
+    const apply = vi.spyOn(runtime.vault, 'applyManifest').mockImplementation(async (tx, entry) => {
+      if (entry.pickupId === poison.pickupId) throw new TypeError(`injected: cannot apply ${entry.pickupId}`);
+      return applyManifest(tx, entry);
+    });
+    try {
+      await stageFor(poison.pickupId);
+      await stageFor(behind.pickupId);
+      // each failure hangs up for a redelivery: without the set-aside, for ever
+      await until(() => runtime.link.inbound.counts.setAside === 1, 'the failing entry set aside', 60_000);
+      await until(async () => (await staged(behind.pickupId)) === 1, 'the entry behind it applied');
+      await until(() => runtime.link.connected, 'link up again');
+      expect(runtime.link.inbound.counts.setAside).toBe(1);
+      expect(runtime.link.counts.handedBack - handedBack).toBe(SET_ASIDE_AFTER_TRIES - 1);
+      expect(await staged(poison.pickupId)).toBe(0);
+
+      // kept, not lost: the signed message as received, with the error's name and not its text
+      const kept = await runtime.store.read().get<{
+        message_id: string;
+        kind: string;
+        topic_leaf: string;
+        failure: string;
+        attempts: number;
+        payload: Buffer;
+      }>('SELECT * FROM inbox_set_aside');
+      expect(kept).toMatchObject({
+        kind: 'manifest.entry',
+        topic_leaf: 'manifest',
+        failure: 'TypeError',
+        attempts: SET_ASIDE_AFTER_TRIES,
+      });
+      expect(kept?.payload.toString()).toContain(`"${poison.pickupId}"`);
+
+      // and operations are told, with nothing of the error's text
+      await until(
+        async () => (await registry.events(kioskId)).some((event) => event.type === 'inbound.setAside'),
+        'set-aside reported to the registry',
+      );
+      const report = (await registry.events(kioskId)).find((event) => event.type === 'inbound.setAside');
+      expect(report?.body).toEqual({
+        messageId: kept?.message_id,
+        messageType: 'manifest.entry',
+        failure: 'TypeError',
+        attempts: SET_ASIDE_AFTER_TRIES,
+      });
+
+      // a redelivery of the set-aside message is a duplicate: its handler is not tried again
+      const calls = apply.mock.calls.length;
+      const duplicates = runtime.link.inbound.counts.duplicate;
+      await registryPublish(kept?.payload.toString() ?? '');
+      await until(() => runtime.link.inbound.counts.duplicate > duplicates, 'copy seen as a duplicate');
+      expect(apply.mock.calls.length).toBe(calls);
+      expect(runtime.link.inbound.counts.setAside).toBe(1);
+      expect(runtime.link.counts.handedBack - handedBack).toBe(SET_ASIDE_AFTER_TRIES - 1);
     } finally {
       apply.mockRestore();
     }

@@ -92,6 +92,29 @@ describe('migrations', () => {
     await db.close();
   });
 
+  it('an additive step leaves user_version where older runtimes accept it, and is applied once', async () => {
+    const db = await SqliteDatabase.open(tempFile());
+    await migrate(db);
+    const userVersion = async () =>
+      (await db.get<{ user_version: number }>('PRAGMA user_version'))?.user_version;
+    const lastBreaking = Math.max(...migrations.filter((step) => !step.additive).map((step) => step.version));
+    const additive = migrations.filter((step) => step.additive).map((step) => step.version);
+    expect(additive.length).toBeGreaterThan(0);
+    // a runtime that knows steps up to lastBreaking (and reads only user_version) opens this file:
+    // the release a kiosk rolls back to after the update that added these tables
+    expect(await userVersion()).toBe(lastBreaking);
+    const recorded = await db.all<{ version: number }>(
+      'SELECT version FROM schema_additions ORDER BY version',
+    );
+    expect(recorded.map((row) => row.version)).toEqual(additive);
+    expect(await migrate(db)).toEqual([]);
+    // a step older code would misread moves user_version past everything before it
+    const breaking = { version: LATEST_VERSION + 1, description: 'breaking', sql: 'CREATE TABLE later (a)' };
+    expect(await migrate(db, LATEST_VERSION + 1, [...migrations, breaking])).toEqual([LATEST_VERSION + 1]);
+    expect(await userVersion()).toBe(LATEST_VERSION + 1);
+    await db.close();
+  });
+
   it('roll back a failing step entirely', async () => {
     const db = await SqliteDatabase.open(tempFile());
     const broken = [
