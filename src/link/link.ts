@@ -334,7 +334,9 @@ export class KioskLink implements Service {
     if (topic === topics.responses(this.options.kioskId)) return this.onResponse(payload);
     const subscription = this.options.subscriptions?.find((candidate) => candidate.topic === topic);
     if (subscription) return subscription.handle(payload, topic);
-    await this.inbound.handle(topic, payload);
+    const outcome = await this.inbound.handle(topic, payload);
+    if (outcome === 'setAside')
+      this.options.bus.emit('inbound.setAside', { topicLeaf: topic.split('/').at(-1) ?? '' });
   }
 
   private onResponse(payload: Buffer): void {

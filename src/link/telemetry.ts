@@ -88,6 +88,10 @@ export class TelemetryReporter implements Service {
     bus.on('telemetry', 'link.state', ({ state }) => {
       if (state === 'up') this.send('connect');
     });
+    bus.on('telemetry', 'inbound.setAside', () => {
+      this.faults.note('inbound.setAside', this.now());
+      this.changed();
+    });
     bus.on('telemetry', 'fleet.lock', () => this.changed());
     bus.on('telemetry', 'config.applied', () => this.changed());
     this.interval = setInterval(() => this.send('interval'), this.options.intervalMs);

@@ -7,6 +7,8 @@ export interface RuntimeEvents {
   'device.health': { device: string; state: DeviceHealthState; detail?: string };
   'scanner.scan': { text: string; at: number };
   'link.state': { state: HealthState; detail?: string };
+  /** an inbound message failed on every try and was set aside (src/link/set-aside.ts) */
+  'inbound.setAside': { topicLeaf: string };
   /** the store's health changed; `acceptsNewSessions` false means refuse new citizen sessions */
   'store.health': { state: HealthState; detail?: string; acceptsNewSessions: boolean };
   /** operations locked (true) or unlocked the kiosk for citizens (the session layer reacts) */

@@ -197,6 +197,7 @@ describe.each([4, 5] as const)('no inbound loss (Mosquitto, MQTT %i)', (protocol
     const stageFor = (pickupId: string) =>
       registry.citizens.stagePickup(kioskId, pickupId, holder.record.idNumber);
     const handedBack = runtime.link.counts.handedBack;
+    const telemetry = await watchTopic(broker.url, topics.telemetry(kioskId));
     const applyManifest = runtime.vault.applyManifest.bind(runtime.vault);
     // a fault no retry mends (a handler bug, data no code path expects), for one pickup only
     const apply = vi.spyOn(runtime.vault, 'applyManifest').mockImplementation(async (tx, entry) => {
@@ -244,6 +245,13 @@ describe.each([4, 5] as const)('no inbound loss (Mosquitto, MQTT %i)', (protocol
         attempts: SET_ASIDE_AFTER_TRIES,
       });
 
+      // and the dashboard's recent faults (telemetry) name it
+      const withFault = await telemetry.waitFor(
+        (message) => message.payload.includes('"inbound.setAside"'),
+        20_000,
+      );
+      expect(withFault.payload).not.toContain('injected');
+
       // a redelivery of the set-aside message is a duplicate: its handler is not tried again
       const calls = apply.mock.calls.length;
       const duplicates = runtime.link.inbound.counts.duplicate;
@@ -254,6 +262,7 @@ describe.each([4, 5] as const)('no inbound loss (Mosquitto, MQTT %i)', (protocol
       expect(runtime.link.counts.handedBack - handedBack).toBe(SET_ASIDE_AFTER_TRIES - 1);
     } finally {
       apply.mockRestore();
+      await telemetry.close();
     }
   });
 
