@@ -245,10 +245,14 @@ export class FleetService implements Service {
   }
 
   /** Handlers for the link's inbound router: the guard of every gated message, and commands. */
-  get inbound(): Pick<InboundHandlers, 'command' | 'guard'> {
+  get inbound(): Pick<InboundHandlers, 'command' | 'guard' | 'setAside'> {
     return {
       command: (message, tx, afterCommit) => this.onCommand(message, tx, afterCommit),
       guard: this.guard,
+      setAside: async (message, failure, tx, afterCommit) => {
+        if (message.type === 'command.request')
+          await this.answerSetAside(message as CommandMessage, failure, tx, afterCommit);
+      },
     };
   }
 
@@ -1010,6 +1014,25 @@ export class FleetService implements Service {
           this.options.bus.emit('fleet.restart', { by: `ops:${message.keyId ?? '?'}` }),
         );
     });
+  }
+
+  /**
+   * A command that failed on every try and was set aside (src/link/set-aside.ts) is answered
+   * `failed`, kept with its inbox row like any answer, so `--wait` and the dashboard learn of it.
+   */
+  private async answerSetAside(
+    message: CommandMessage,
+    failure: { name: string; attempts: number },
+    tx: Transaction,
+    afterCommit: AfterCommit,
+  ): Promise<void> {
+    const result: CommandResult = {
+      name: message.body.name,
+      status: 'failed',
+      detail: `not applied: failed on each of ${failure.attempts} tries (${failure.name}); kept at the kiosk`,
+    };
+    await tx.run('UPDATE inbox SET answer = ? WHERE message_id = ?', [JSON.stringify(result), message.id]);
+    afterCommit(() => void this.answer(message, result));
   }
 
   /**

@@ -56,6 +56,16 @@ export interface InboundHandlers {
   manifestResync?: InboundHandler<'manifest.resync'>;
   command?: InboundHandler<'command.request'>;
   updateStatus?: InboundHandler<'update.status'>;
+  /**
+   * Hears, in the transaction that keeps it, of a message set aside after failing on every try
+   * (e.g. a command is answered `failed`, so operations are not left waiting for an answer).
+   */
+  setAside?: (
+    message: InboundMessage,
+    failure: { name: string; attempts: number },
+    tx: Transaction,
+    afterCommit: AfterCommit,
+  ) => Promise<void>;
 }
 
 export type InboundOutcome = 'applied' | 'duplicate' | 'rejected' | 'ignored' | 'setAside';
@@ -163,7 +173,9 @@ export class InboundRouter {
   ): Promise<void> {
     const attempts = this.failedTries.triesOf(message.id);
     const failure = failureName(error);
+    const effects: Array<() => void> = [];
     await store.transaction(async (tx) => {
+      effects.length = 0; // only the effects of the attempt that commits
       await guard.remember(message, tx);
       const entry = {
         messageId: message.id,
@@ -174,7 +186,10 @@ export class InboundRouter {
         payload,
       };
       await recordSetAside(tx, entry, Date.now());
+      const afterCommit: AfterCommit = (effect) => effects.push(effect);
+      await this.options.handlers.setAside?.(message, { name: failure, attempts }, tx, afterCommit);
     });
+    for (const effect of effects) this.perform(effect);
     this.failedTries.forget(message.id);
     this.options.log.error(
       { messageId: message.id, type: message.type, failure, attempts },

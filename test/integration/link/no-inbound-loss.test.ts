@@ -266,6 +266,28 @@ describe.each([4, 5] as const)('no inbound loss (Mosquitto, MQTT %i)', (protocol
     }
   });
 
+  it('a command that fails on every try is answered "failed", so operations are not left waiting', async () => {
+    const results = await watchTopic(broker.url, topics.cmdResult(kioskId));
+    const setAside = runtime.link.inbound.counts.setAside;
+    const fleet = runtime.fleet as unknown as { onCommand(...args: unknown[]): Promise<void> };
+    const handler = vi.spyOn(fleet, 'onCommand').mockRejectedValue(new RangeError('injected: every try'));
+    try {
+      const command = signCommand({ kioskId, name: 'lock', key: privateKeyFromPem(opsKeys.privateKeyPem) });
+      await registryPublish(JSON.stringify(command), topics.cmd(kioskId));
+      const answer = await results.waitFor(() => true, 60_000);
+      const body = (JSON.parse(answer.payload) as Envelope<MessageBody<'command.result'>>).body;
+      expect(body).toMatchObject({ name: 'lock', status: 'failed' });
+      expect(body.detail).toContain(`each of ${SET_ASIDE_AFTER_TRIES} tries (RangeError)`);
+      expect(body.detail).not.toContain('injected');
+      expect(handler).toHaveBeenCalledTimes(SET_ASIDE_AFTER_TRIES);
+      expect(runtime.link.inbound.counts.setAside).toBe(setAside + 1);
+      expect(runtime.fleet.isLocked).toBe(false);
+    } finally {
+      handler.mockRestore();
+      await results.close();
+    }
+  });
+
   it('a lock arriving while the store is full takes effect and is answered only after its commit', async () => {
     const results = await watchTopic(broker.url, topics.cmdResult(kioskId));
     const locks: boolean[] = [];
