@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import five from 'johnny-five';
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from '../../../devices/transport/serial-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Firmata,
@@ -32,7 +32,7 @@ interface DispenserEvent {
 }
 
 let sim: FirmwareSim;
-let port: SerialPort;
+let port: SerialPortHandle;
 let io: FirmataBoard;
 let board: five.Board;
 const events: DispenserEvent[] = [];
@@ -95,8 +95,9 @@ async function expectState(seq: number, state: number): Promise<void> {
 
 beforeAll(async () => {
   sim = await startFirmwareSim();
-  port = new SerialPort({ path: sim.ptyPath, baudRate: 57600 });
+  port = createSerialPort({ path: sim.ptyPath, baudRate: 57600 });
   io = new Firmata(port);
+  port.open();
   io.clearSysexResponse(DISPENSER); // firmata-io keeps sysex handlers in a module-wide table
   io.sysexResponse(DISPENSER, (data) => {
     events.push({ event: data[0] ?? -1, seq: data[1] ?? -1, code: data[2] ?? -1 });

@@ -4,7 +4,7 @@
  * commands, any mix — and after each the board must still answer a REPORT_VERSION query.
  */
 import fc from 'fast-check';
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from '../../../devices/transport/serial-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FirmwareSim, startFirmwareSim } from './firmware-sim.js';
 
@@ -14,7 +14,7 @@ const SYSTEM_RESET = 0xff;
 const VERSION_REPLY = Buffer.from([REPORT_VERSION, 2, 5]);
 
 let sim: FirmwareSim;
-let port: SerialPort;
+let port: SerialPortHandle;
 let received = Buffer.alloc(0);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,7 +30,8 @@ async function versionReplyAfter(offset: number, timeoutMs: number): Promise<boo
 
 beforeAll(async () => {
   sim = await startFirmwareSim();
-  port = new SerialPort({ path: sim.ptyPath, baudRate: 57600 });
+  port = createSerialPort({ path: sim.ptyPath, baudRate: 57600 });
+  port.open();
   port.on('data', (chunk: Buffer) => {
     received = Buffer.concat([received, chunk]);
   });

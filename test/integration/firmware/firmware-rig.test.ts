@@ -2,16 +2,17 @@
  * The conformance rig around the simulated board (firmware-rig.ts): a stable path across
  * unplug/replug, and a board that can be powered off with the cable still in.
  */
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from '../../../devices/transport/serial-port.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type FirmwareDispenserRig, firmwareDispenserRig } from './firmware-rig.js';
 
 const VERSION_REPLY = Buffer.from([0xf9, 2, 5]);
 
-function open(path: string): Promise<{ port: SerialPort; received: () => Buffer }> {
+function open(path: string): Promise<{ port: SerialPortHandle; received: () => Buffer }> {
   return new Promise((resolve, reject) => {
     let received = Buffer.alloc(0);
-    const port = new SerialPort({ path, baudRate: 57600 }, (error) => {
+    const port = createSerialPort({ path, baudRate: 57600 });
+    port.open((error) => {
       if (error) reject(error);
       else resolve({ port, received: () => received });
     });

@@ -3,7 +3,7 @@
  * off after the reset (PROTOCOL.md "Rules"). Runs a test build of the firmware that hangs on
  * request (FIRMWARE_TEST_HANG_SYSEX) in simavr, mid-move.
  */
-import { SerialPort } from 'serialport';
+import { createSerialPort, type SerialPortHandle } from '../../../devices/transport/serial-port.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Firmata,
@@ -20,15 +20,16 @@ const STATUS = 0x05;
 const STATE = 0x14;
 
 let sim: FirmwareSim;
-let port: SerialPort;
+let port: SerialPortHandle;
 let io: FirmataBoard;
 const replies: number[][] = [];
 let versionReports = 0;
 
 beforeAll(async () => {
   sim = await startFirmwareSim(HANG_TEST_ELF);
-  port = new SerialPort({ path: sim.ptyPath, baudRate: 57600 });
+  port = createSerialPort({ path: sim.ptyPath, baudRate: 57600 });
   io = new Firmata(port);
+  port.open();
   io.on('reportversion', () => versionReports++);
   io.clearSysexResponse(DISPENSER);
   io.sysexResponse(DISPENSER, (data) => replies.push(data));
