@@ -16,9 +16,18 @@ export const SET_ASIDE_AFTER_TRIES = 5;
 /** Failed tries remembered at most (the oldest is forgotten first); only admitted messages count. */
 const REMEMBERED_MESSAGES = 1000;
 
-/** A failure of the store itself rather than of the message: retried for as long as it takes. */
+/**
+ * A failure of the store itself rather than of the message, also when a handler wrapped it (its
+ * `cause`): retried for as long as it takes.
+ */
 export function isStorageFailure(error: unknown): boolean {
-  return error instanceof StoreFull || error instanceof StoreClosed || sqliteCode(error) !== undefined;
+  let current = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof StoreFull || current instanceof StoreClosed || sqliteCode(current) !== undefined)
+      return true;
+    current = current.cause;
+  }
+  return false;
 }
 
 /** Failed tries per message id, in memory: a restart starts the count again, which only delays. */

@@ -35,7 +35,9 @@ describe('setting aside inbound messages that fail every try', () => {
     expect(isStorageFailure(new StoreFull('full'))).toBe(true);
     expect(isStorageFailure(new StoreClosed('closed'))).toBe(true);
     expect(isStorageFailure(Object.assign(new Error('busy'), { code: 'SQLITE_BUSY' }))).toBe(true);
+    expect(isStorageFailure(new Error('staging failed', { cause: new StoreFull('full') }))).toBe(true);
     expect(isStorageFailure(new TypeError('a handler bug'))).toBe(false);
+    expect(isStorageFailure(new Error('wrapped bug', { cause: new TypeError('x') }))).toBe(false);
     expect(isStorageFailure(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
   });
 
