@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Store } from '../store/index.js';
 import type { EventBus } from '../util/bus.js';
 import type { RuntimeEvents } from '../util/events.js';
@@ -259,49 +259,9 @@ export class KioskLink implements Service {
     this.handingBack = true;
     // DISCONNECT (not a dropped socket): the session stays, the last will is not published — the
     // kiosk is not offline, it only asks for the message again
-    void this.hangUp(client).then(() => {
+    client.end(false, () => {
       this.handingBack = false;
     });
-  }
-
-  /** Ends the connection with a DISCONNECT, even when the broker has stopped answering. */
-  private hangUp(client: MqttClient): Promise<void> {
-    const stalled = setTimeout(() => this.releaseStalledEnd(client), this.options.keepaliveSeconds * 1000);
-    stalled.unref();
-    return new Promise((done) =>
-      client.end(false, () => {
-        clearTimeout(stalled);
-        done();
-      }),
-    );
-  }
-
-  /**
-   * mqtt.js's `end(false)` sends the DISCONNECT only once every publish in flight is acknowledged
-   * (client.js `end`: it waits for `outgoingEmpty`, which handlers/ack.js emits on an ack), with the
-   * keepalive paused meanwhile, and a reconnect asked for in between waits for that end. A broker
-   * that stops answering (a frozen process, a network that drops packets without a reset) never
-   * acknowledges, and a connection that dies meanwhile never will: the link would stay silent for
-   * good. Past one keepalive period the publishes in flight are given up (the outbox sends its
-   * events again after the reconnect; a command's answer is kept with its inbox row), so the end
-   * goes on and writes its DISCONNECT; then the socket is dropped, since a broker that answers
-   * nothing will not answer the FIN that mqtt.js waits on either. Dropped before the DISCONNECT is
-   * written, mqtt.js would queue that packet and send it on the next connection, ending it too.
-   */
-  private releaseStalledEnd(client: MqttClient): void {
-    const inFlight = Object.keys(client.outgoing).map(Number);
-    this.options.log.warn(
-      { inFlight: inFlight.length },
-      'link: the broker acknowledges nothing; giving up the publishes in flight to hang up',
-    );
-    const dropAfterDisconnect = (packet: Packet) => {
-      if (packet.cmd !== 'disconnect') return;
-      client.off('packetsend', dropAfterDisconnect);
-      setImmediate(() => client.stream?.destroy());
-    };
-    client.on('packetsend', dropAfterDisconnect);
-    for (const messageId of inFlight) client.removeOutgoingMessage(messageId);
-    client.emit('outgoingEmpty');
   }
 
   /** The settings of the link in force, and what the current connection was made with. */
@@ -344,7 +304,7 @@ export class KioskLink implements Service {
       { keepaliveSeconds: tuning.keepaliveSeconds },
       'link: reconnecting with pushed settings',
     );
-    if (client.connected) await this.hangUp(client);
+    if (client.connected) await client.endAsync(false);
     else this.scheduleReconnect();
     // the 'close' of the hang-up schedules the reconnect (backoff attempt 0: within reconnect.minMs);
     // done at the next connect, or at the next close when the new settings do not connect

@@ -10,10 +10,6 @@ export interface MosquittoInstance {
   url: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** SIGSTOP: the broker keeps its sockets open and answers nothing (a frozen process, a black hole) */
-  freeze(): void;
-  /** SIGCONT after `freeze` */
-  thaw(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -64,17 +60,10 @@ export async function startMosquitto(extraConfig: string[] = []): Promise<Mosqui
       const running = child;
       child = undefined;
       if (!running || running.exitCode !== null) return;
-      running.kill('SIGCONT'); // a frozen broker cannot act on SIGTERM
       const exited = new Promise((resolve) => running.once('exit', resolve));
       running.kill('SIGTERM');
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 2000))]);
       if (running.exitCode === null) running.kill('SIGKILL');
-    },
-    freeze() {
-      child?.kill('SIGSTOP');
-    },
-    thaw() {
-      child?.kill('SIGCONT');
     },
   };
   await instance.start();
