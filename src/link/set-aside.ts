@@ -17,14 +17,22 @@ export const SET_ASIDE_AFTER_TRIES = 5;
 const REMEMBERED_MESSAGES = 1000;
 
 /**
- * A failure of the store itself rather than of the message, also when a handler wrapped it (its
- * `cause`): retried for as long as it takes.
+ * Errors of the file system that pass when the machine recovers (a full disk, a disk gone
+ * read-only or failing, no file handle left), not faults of a message: errno(3) names.
+ */
+const ENVIRONMENT_ERRNO_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM']);
+
+/**
+ * A failure of the store or the disk under it rather than of the message, also when a handler
+ * wrapped it (its `cause`): retried for as long as it takes.
  */
 export function isStorageFailure(error: unknown): boolean {
   let current = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
     if (current instanceof StoreFull || current instanceof StoreClosed || sqliteCode(current) !== undefined)
       return true;
+    const code = (current as NodeJS.ErrnoException).code;
+    if (code !== undefined && ENVIRONMENT_ERRNO_CODES.has(code)) return true;
     current = current.cause;
   }
   return false;

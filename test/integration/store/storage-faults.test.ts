@@ -238,7 +238,17 @@ describe.each(RUN)('storage faults on `kiosk start` after $name', (corruption) =
       const back = await world.telemetryWhere((body) => body.service.inService, 20_000, freedAt);
       expect(back.service.reasons).toEqual([]);
       // what arrived while the disk was full was not lost: each is applied and answered now
-      for (const id of pending) expect(await world.resultOf(id, 30_000)).toMatchObject({ status: 'ok' });
+      try {
+        for (const id of pending) expect(await world.resultOf(id, 30_000)).toMatchObject({ status: 'ok' });
+      } catch (error) {
+        // what the kiosk said of its inbound messages and its link (PII-free by design)
+        const said = world
+          .logs()
+          .split('\n')
+          .filter((line) => /inbound|link:|fleet:/.test(line));
+        process.stderr.write(`kiosk log, link and inbound lines:\n${said.slice(-60).join('\n')}\n`);
+        throw error;
+      }
     });
 
     it('a lock with the disk full and no room even in the WAL: kept unanswered, applied and answered after its commit once there is room; the same after restarts', async () => {

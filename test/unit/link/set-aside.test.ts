@@ -31,11 +31,12 @@ describe('setting aside inbound messages that fail every try', () => {
     expect(tries.triesOf('filler-999')).toBe(1);
   });
 
-  it('never counts a failure of the store: a full disk or a closing store passes by itself', () => {
+  it('never counts a failure of the store or its disk: a full disk or a closing store passes by itself', () => {
     expect(isStorageFailure(new StoreFull('full'))).toBe(true);
     expect(isStorageFailure(new StoreClosed('closed'))).toBe(true);
     expect(isStorageFailure(Object.assign(new Error('busy'), { code: 'SQLITE_BUSY' }))).toBe(true);
     expect(isStorageFailure(new Error('staging failed', { cause: new StoreFull('full') }))).toBe(true);
+    expect(isStorageFailure(Object.assign(new Error('write'), { code: 'ENOSPC' }))).toBe(true);
     expect(isStorageFailure(new TypeError('a handler bug'))).toBe(false);
     expect(isStorageFailure(new Error('wrapped bug', { cause: new TypeError('x') }))).toBe(false);
     expect(isStorageFailure(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
