@@ -140,12 +140,9 @@ export class InboundRouter {
   }
 
   /** Applies an admitted message in one transaction, then performs its effects. */
-  private async apply(message: InboundMessage, store: Store, guard: InboundGuard): Promise<InboundOutcome> {
+  private apply(message: InboundMessage, store: Store, guard: InboundGuard): Promise<InboundOutcome> {
     const { handlers } = this.options;
-    const effects: Array<() => void> = [];
-    const afterCommit: AfterCommit = (effect) => effects.push(effect);
-    const outcome: InboundOutcome = await store.transaction(async (tx) => {
-      effects.length = 0; // only the effects of the attempt that commits
+    return this.commitThenPerform(store, async (tx, afterCommit) => {
       if (!(await guard.remember(message, tx))) return 'duplicate';
       if (!(await tx.markApplied(message.id, message.type))) return 'duplicate';
       if (message.type === 'manifest.entry')
@@ -157,9 +154,6 @@ export class InboundRouter {
       else await handlers.command?.(message as Envelope<MessageBody<'command.request'>>, tx, afterCommit);
       return 'applied';
     });
-    // committed: the message is recorded, so its effects happen now (and never for a redelivery)
-    for (const effect of effects) this.perform(effect);
-    return outcome;
   }
 
   /** Keeps a message that failed every try, acknowledged and reported (src/link/set-aside.ts). */
@@ -173,9 +167,7 @@ export class InboundRouter {
   ): Promise<void> {
     const attempts = this.failedTries.triesOf(message.id);
     const failure = failureName(error);
-    const effects: Array<() => void> = [];
-    await store.transaction(async (tx) => {
-      effects.length = 0; // only the effects of the attempt that commits
+    await this.commitThenPerform(store, async (tx, afterCommit) => {
       await guard.remember(message, tx);
       const entry = {
         messageId: message.id,
@@ -186,15 +178,31 @@ export class InboundRouter {
         payload,
       };
       await recordSetAside(tx, entry, Date.now());
-      const afterCommit: AfterCommit = (effect) => effects.push(effect);
       await this.options.handlers.setAside?.(message, { name: failure, attempts }, tx, afterCommit);
     });
-    for (const effect of effects) this.perform(effect);
     this.failedTries.forget(message.id);
     this.options.log.error(
       { messageId: message.id, type: message.type, failure, attempts },
-      'inbound: message failed on every try; set aside, acknowledged and reported, so the messages behind it go on',
+      'inbound: message failed on every try; set aside, acknowledged and reported',
     );
+  }
+
+  /**
+   * Runs `work` in one transaction; the effects it schedules happen once that has committed (the
+   * message is recorded, so they happen now and never for a redelivery), and only those of the
+   * attempt that commits.
+   */
+  private async commitThenPerform<T>(
+    store: Store,
+    work: (tx: Transaction, afterCommit: AfterCommit) => Promise<T>,
+  ): Promise<T> {
+    const effects: Array<() => void> = [];
+    const result = await store.transaction((tx) => {
+      effects.length = 0;
+      return work(tx, (effect) => effects.push(effect));
+    });
+    for (const effect of effects) this.perform(effect);
+    return result;
   }
 
   private perform(effect: () => void): void {
