@@ -1000,8 +1000,7 @@ export class FleetService implements Service {
       effects.length = 0;
       result = this.refusal(message, error.reason, error.detail);
     }
-    // kept with the inbox row until the broker has it (see answerKept)
-    await tx.run('UPDATE inbox SET answer = ? WHERE message_id = ?', [JSON.stringify(result), message.id]);
+    await this.keepAnswer(tx, message, result);
     afterCommit(() => {
       if (result.status === 'ok') this.counts.commandsRun++;
       for (const effect of effects) effect();
@@ -1031,8 +1030,13 @@ export class FleetService implements Service {
       status: 'failed',
       detail: `not applied: failed on each of ${failure.attempts} tries (${failure.name}); kept at the kiosk`,
     };
-    await tx.run('UPDATE inbox SET answer = ? WHERE message_id = ?', [JSON.stringify(result), message.id]);
+    await this.keepAnswer(tx, message, result);
     afterCommit(() => void this.answer(message, result));
+  }
+
+  /** A command's answer is kept with its inbox row until the broker has it (see answerKept). */
+  private async keepAnswer(tx: Transaction, message: CommandMessage, result: CommandResult): Promise<void> {
+    await tx.run('UPDATE inbox SET answer = ? WHERE message_id = ?', [JSON.stringify(result), message.id]);
   }
 
   /**
