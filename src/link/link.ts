@@ -335,8 +335,7 @@ export class KioskLink implements Service {
     const subscription = this.options.subscriptions?.find((candidate) => candidate.topic === topic);
     if (subscription) return subscription.handle(payload, topic);
     const outcome = await this.inbound.handle(topic, payload);
-    if (outcome === 'setAside')
-      this.options.bus.emit('inbound.setAside', { topicLeaf: topic.split('/').at(-1) ?? '' });
+    if (outcome === 'setAside') this.options.bus.emit('inbound.setAside', {});
   }
 
   private onResponse(payload: Buffer): void {

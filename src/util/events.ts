@@ -8,7 +8,7 @@ export interface RuntimeEvents {
   'scanner.scan': { text: string; at: number };
   'link.state': { state: HealthState; detail?: string };
   /** an inbound message failed on every try and was set aside (src/link/set-aside.ts) */
-  'inbound.setAside': { topicLeaf: string };
+  'inbound.setAside': Record<string, never>;
   /** the store's health changed; `acceptsNewSessions` false means refuse new citizen sessions */
   'store.health': { state: HealthState; detail?: string; acceptsNewSessions: boolean };
   /** operations locked (true) or unlocked the kiosk for citizens (the session layer reacts) */
