@@ -1,9 +1,9 @@
 /**
  * Inbound messages that no handler can apply. A message whose handler fails is handed back for
- * redelivery (link.ts `handBack`), and the broker delivers it again before anything queued behind
- * it. One message that fails every time (a handler bug, data no code path expects) would so hold
- * up every command and manifest entry after it, for good. After `SET_ASIDE_AFTER_TRIES` failed
- * tries it is set aside instead: kept in the store, acknowledged, and reported to operations.
+ * redelivery (link.ts `handBack`: the link hangs up and reconnects for it). One message that fails
+ * every time (a handler bug, data no code path expects) would so keep the link going down and up,
+ * with backoff, for good. After `SET_ASIDE_AFTER_TRIES` failed tries it is set aside instead: kept
+ * in the store, acknowledged, and reported to operations.
  *
  * Failures for want of storage (a full disk, the store closing) are never counted: they pass
  * when the store does, and the message waits for that however long it takes.
