@@ -15,9 +15,7 @@ const readAsync = promisify(read);
 export type SerialPortHandle = SerialPortStream<LinuxBindingInterface>;
 
 /** Opens nothing yet (`autoOpen: false`): the caller calls `open()` and handles the error. */
-export function createSerialPort(
-  options: Omit<LinuxOpenOptions, 'lock'> & { lock?: boolean },
-): SerialPortHandle {
+export function createSerialPort(options: LinuxOpenOptions): SerialPortHandle {
   return new SerialPortStream({ binding: HangupAwareBinding, autoOpen: false, lock: false, ...options });
 }
 
