@@ -193,8 +193,8 @@ export const migrations: readonly Migration[] = [
     version: 10,
     description: 'inbound messages set aside after their handler failed every try',
     additive: true,
-    // src/link/set-aside.ts: kept, not lost, so that one message no handler can apply does not hold
-    // up every message behind it. The payload is the signed message as received (pseudonymous
+    // src/link/set-aside.ts: kept, not lost, so that one message no handler can apply does not keep
+    // the link hanging up and reconnecting for it. The payload is the signed message as received (pseudonymous
     // ids and sealed secrets only); failure is an error name, never its text.
     sql: `
       CREATE TABLE inbox_set_aside (
